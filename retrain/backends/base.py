@@ -1,0 +1,177 @@
+"""The backend protocol: what every place that runs pipelines offers, and the records it returns.
+
+The core (commands, follow, the GitHub action) only talks to a :class:`Backend`; it never branches on
+which one. Records are frozen dataclasses so reports cannot change what a backend said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Protocol, Union, runtime_checkable
+
+from ..pipeline.model import Literal, Pipeline
+
+# A pinned version as the parameter file or the command line gives it.
+VersionPin = Union[int, str]  # 1, 2, ... or "default" or "latest"
+
+
+class RunStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
+
+
+class StepStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    REUSED = "reused"  # completed by reusing the outputs of an identical earlier step
+    FAILED = "failed"
+    CANCELED = "canceled"
+    NOT_RUN = "not_run"  # an upstream step failed or the run was canceled before it started
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (StepStatus.QUEUED, StepStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published, immutable version of an endpoint."""
+
+    endpoint: str
+    number: int
+    content_hash: str
+    created: datetime
+    is_default: bool = False
+    source_commit: str | None = None
+    parameters: Mapping[str, object] = field(default_factory=dict)  # name -> declared default
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    default_version: int | None
+    versions: tuple[Version, ...]  # ascending by number
+    url: str | None = None
+
+    def version(self, number: int) -> Version | None:
+        return next((v for v in self.versions if v.number == number), None)
+
+    @property
+    def latest(self) -> Version | None:
+        return self.versions[-1] if self.versions else None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: Version
+    created: bool  # False: the content was unchanged and an existing version was returned
+    default_moved: bool = False
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """Everything a backend needs to start a retrain run, already validated."""
+
+    pipeline: str  # the pipeline's name in the parameter file
+    endpoint: str
+    version: VersionPin
+    parameters: Mapping[str, Literal]  # assignments; unassigned parameters take the version's defaults
+    experiment: str
+    key: str  # idempotency key: same key => the same run is returned, not a new one
+    tags: Mapping[str, str] = field(default_factory=dict)
+    force: bool = False  # do not reuse earlier step outputs
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    status: StepStatus
+    started: datetime | None = None
+    ended: datetime | None = None
+    reused_from: str | None = None  # run id whose outputs were reused
+    message: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    url: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started and self.ended:
+            return (self.ended - self.started).total_seconds()
+        return None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    pipeline: str
+    endpoint: str
+    version: int
+    status: RunStatus
+    parameters: Mapping[str, Literal]  # every parameter's value as it ran, defaults included
+    key: str
+    created: datetime
+    started: datetime | None = None
+    ended: datetime | None = None
+    steps: tuple[StepResult, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    url: str | None = None
+    message: str = ""  # why it failed or was canceled
+    tags: Mapping[str, str] = field(default_factory=dict)
+    experiment: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started and self.ended:
+            return (self.ended - self.started).total_seconds()
+        return None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A place where pipelines are published and run."""
+
+    kind: str
+
+    def publish(
+        self, pipeline: Pipeline, *, endpoint: str, make_default: bool, source_commit: str | None
+    ) -> PublishResult:
+        """Publish ``pipeline`` as a new version of ``endpoint`` unless its content is unchanged."""
+        ...
+
+    def endpoints(self) -> list[Endpoint]: ...
+
+    def endpoint(self, name: str) -> Endpoint:
+        """Raise :class:`~retrain.errors.NotFound` naming the endpoint when it does not exist."""
+        ...
+
+    def submit(self, request: SubmitRequest) -> Run:
+        """Start a run, or return the existing run with the same ``request.key``."""
+        ...
+
+    def run(self, run_id: str) -> Run: ...
+
+    def runs(
+        self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20
+    ) -> list[Run]: ...
+
+    def cancel(self, run_id: str) -> Run: ...
+
+    def find_run(self, key: str) -> Run | None:
+        """The run submitted with idempotency key ``key``, if any."""
+        ...
+
+    def logs(self, run_id: str, step: str, offset: int = 0) -> tuple[str, int]:
+        """New log text of ``step`` from byte ``offset``; returns (text, next offset)."""
+        ...

@@ -1,0 +1,79 @@
+"""Typed records of a validated parameter file (``retrain.yml``). Loading lives in ``config.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Union
+
+from .backends.base import VersionPin
+from .errors import Location
+from .pipeline.model import Literal, Pipeline
+
+
+class Trigger(str, Enum):
+    """What can start a publish or a submit (the words of ``publish_on`` / ``submit_on``)."""
+
+    MERGE = "merge"  # a push to the default branch that changes the pipeline or its parameters
+    DATA = "data"  # a push to the default branch that changes a file matching ``data`` globs
+    DISPATCH = "dispatch"  # workflow_dispatch, or a person running the CLI
+    SCHEDULE = "schedule"  # a scheduled workflow
+
+
+@dataclass(frozen=True)
+class LocalBackendConfig:
+    kind: str = "local"
+    store: Path = Path(".retrain")  # absolute after loading
+
+
+CLOUDS = ("public", "china", "usgov")
+
+
+@dataclass(frozen=True)
+class AzureBackendConfig:
+    """``backend: {kind: azureml | azureml-v1, ...}``. Credentials never live in the file."""
+
+    kind: str  # "azureml" (v2, ARM REST) or "azureml-v1" (designer pipeline endpoints)
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    cloud: str = "public"
+    arm_endpoint: str | None = None  # override for sovereign clouds and tests
+    authority_host: str | None = None
+    tenant_id: str | None = None  # may also come from action inputs / AZURE_TENANT_ID
+    client_id: str | None = None
+    compute: str | None = None  # default compute for pipeline jobs (v2)
+    datastore: str = "workspaceblobstore"  # where repository data files are uploaded (v2)
+    location: Location | None = field(default=None, compare=False)
+
+
+BackendConfig = Union[LocalBackendConfig, AzureBackendConfig]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One entry of ``pipelines:``."""
+
+    name: str
+    definition: Path  # absolute
+    endpoint: str
+    version: VersionPin
+    experiment: str
+    parameters: Mapping[str, Literal]  # coerced to the declared types; data paths absolute
+    data: tuple[str, ...]  # globs, relative to the repository root
+    publish_on: frozenset[Trigger]
+    submit_on: frozenset[Trigger]
+    make_default: bool
+    timeout_s: float
+    pipeline: Pipeline  # the loaded definition
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # absolute path of the parameter file
+    root: Path  # its folder: relative paths in the file are relative to this
+    backend: BackendConfig
+    pipelines: Mapping[str, PipelineConfig]
