@@ -1,0 +1,150 @@
+"""Command-line entry: argument parsing, and the one place errors become messages and exit codes.
+
+Exit codes: 0 success; 1 the work failed (a run failed, was canceled or timed out); 2 bad input
+(parameter file, arguments, credentials); 3 an internal error (traceback written to a file);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+
+from . import __version__
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
+from .signals import stderr_notify, stop_on_signals
+
+EPILOG = {
+    "validate": "example:\n  retrain -f examples/income/retrain.yml validate",
+    "plan": "examples:\n  retrain plan --event push --changed data/adult-nonus.csv\n"
+    "  retrain plan --event dispatch --set learning_rate=0.05 --json",
+    "publish": "examples:\n  retrain publish              # every pipeline in retrain.yml\n"
+    "  retrain publish income --make-default",
+    "submit": "examples:\n  retrain submit income\n"
+    "  retrain submit income --set training_data=data/adult-nonus.csv --version 1",
+    "status": "example:\n  retrain status 20261124-015501-a1b2c3 --logs",
+    "cancel": "example:\n  retrain cancel 20261124-015501-a1b2c3",
+    "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json",
+    "endpoints": "examples:\n  retrain endpoints\n  retrain endpoints income-retrain",
+    "sync": "examples:\n  retrain sync\n  retrain sync --wait",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import commands as c
+
+    parser = argparse.ArgumentParser(
+        prog="retrain",
+        description="Retrain machine-learning models from Git: publish pipelines to versioned endpoints, "
+        "submit retrain runs on a pinned version, follow them and report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'retrain COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"retrain {__version__}")
+    parser.add_argument("-f", "--file", default="retrain.yml", help="the parameter file (default: retrain.yml)")
+    # -f is also accepted after the verb; SUPPRESS keeps the top-level value when it is not.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-f", "--file", default=argparse.SUPPRESS, help="the parameter file (default: retrain.yml)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print a JSON document for scripts")
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def verb(name: str, help_text: str, func: object, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG[name],
+                           parents=[common, *parents], formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    verb("validate", "check the parameter file and the pipelines it names, touching nothing", c.cmd_validate, as_json)
+
+    p = verb("plan", "say what an event would do, per pipeline, and why (no side effects)", c.cmd_plan, as_json)
+    p.add_argument("--event", choices=["push", "pull_request", "dispatch", "schedule"], help="the event (default: push)")
+    p.add_argument("--event-file", metavar="PAYLOAD", help="a GitHub event payload (JSON) to read the event from")
+    p.add_argument("--changed", nargs="*", metavar="PATH", help="files the event changed (default: unknown)")
+    p.add_argument("--pipeline", action="append", metavar="NAME", help="only this pipeline (repeatable)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter value, as a dispatch form sends it")
+    p.add_argument("--version", help="override the pinned version: a number, default or latest")
+
+    p = verb("publish", "publish pipelines as new endpoint versions (unchanged content keeps its version)", c.cmd_publish, as_json)
+    p.add_argument("pipeline", nargs="*", help="pipelines to publish (default: all)")
+    p.add_argument("--make-default", action="store_true", help="make the new version the endpoint's default")
+
+    p = verb("submit", "submit a retrain run on the pinned version and follow it to its end", c.cmd_submit, as_json)
+    p.add_argument("pipeline", nargs="?", help="the pipeline (optional when the file has one)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter value for this run (repeatable)")
+    p.add_argument("--version", help="run this version instead of the pin: a number, default or latest")
+    p.add_argument("--no-wait", action="store_true", help="return once the run is submitted")
+    p.add_argument("--force", action="store_true", help="rerun every step; reuse no earlier outputs")
+    p.add_argument("--timeout", help="cancel the run after this long, e.g. 30m (default: the file's timeout)")
+
+    p = verb("status", "show a run: status, parameters, steps, metrics", c.cmd_status, as_json)
+    p.add_argument("run", help="the run id")
+    p.add_argument("--logs", action="store_true", help="also print each step's log")
+
+    p = verb("cancel", "cancel a run", c.cmd_cancel, as_json)
+    p.add_argument("run", help="the run id")
+
+    p = verb("runs", "list runs, newest first", c.cmd_runs, as_json)
+    p.add_argument("--pipeline", help="only runs of this pipeline")
+    p.add_argument("--status", choices=["queued", "running", "completed", "failed", "canceled"])
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+
+    p = verb("endpoints", "list endpoints, or one endpoint's versions", c.cmd_endpoints, as_json)
+    p.add_argument("name", nargs="?", help="an endpoint to show")
+
+    p = verb("sync", "show runs that have not finished; --wait follows them to their end", c.cmd_sync, as_json)
+    p.add_argument("--wait", action="store_true", help="follow every unfinished run to its end")
+    p.add_argument("--timeout-s", type=float, default=3600.0, help=argparse.SUPPRESS)
+    return parser
+
+
+def _write_crash(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix="retrain-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"retrain {__version__}, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        f.write(f"argv: {sys.argv!r}\n\n")
+        traceback.print_exception(exc, file=f)
+    return path
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    try:
+        with stop_on_signals(stderr_notify):
+            if argv[:1] == ["action"]:
+                from .action import main as action_main
+
+                return action_main(environ)
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
+                return int(e.code or 0) if isinstance(e.code, int) else EXIT_BAD_INPUT
+            return int(args.func(args, environ))
+    except RetrainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `retrain runs | head`
+        return 0
+    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a readable report
+        path = _write_crash(e)
+        print(
+            f"retrain hit an internal error ({type(e).__name__}: {e}).\n"
+            f"The traceback is in {path}; please attach it to an issue.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def main_entry() -> None:
+    sys.exit(main())

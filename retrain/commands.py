@@ -1,0 +1,262 @@
+"""The verbs of the command line. Each takes parsed arguments and the environment, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend, Run, RunStatus
+from .backends.factory import make_backend
+from .config import load_config, parse_version_pin
+from .config_model import Config
+from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
+from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
+from .event import EVENT_NAMES, Event
+from .execute import Conclusion, execute, exit_code
+from .plan import Plan, command_plan, find_repo_root, make_plan
+
+
+def to_json(value: Any) -> Any:
+    """Dataclasses, enums, paths and datetimes as JSON-ready values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: to_json(v) for k, v in asdict(value).items() if k not in ("pipeline",) or isinstance(v, str)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime,)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [to_json(v) for v in value]
+        return sorted(items) if isinstance(value, (set, frozenset)) else items
+    return value
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(to_json(value), indent=2, sort_keys=True))
+
+
+def parse_assignments(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {pair!r} is not name=value. Write e.g. --set learning_rate=0.05.")
+        out[name.strip()] = value
+    return out
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.file))
+
+
+def _progress_stream(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    # With --json, stdout is for the document; people still see progress on stderr.
+    return sys.stderr if getattr(args, "json", False) else sys.stdout
+
+
+def _commit(config: Config) -> str | None:
+    """The checked-out commit, recorded with published versions (not used to key manual runs)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=config.root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+# -- validate / plan ------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = _config(args)
+    if args.json:
+        print_json({
+            "file": str(config.path),
+            "valid": True,
+            "backend": config.backend.kind,
+            "pipelines": {
+                n: {"endpoint": p.endpoint, "version": p.version, "steps": list(p.pipeline.steps),
+                    "parameters": p.parameters, "content_hash": p.pipeline.content_hash}
+                for n, p in config.pipelines.items()
+            },
+        })
+        return EXIT_OK
+    names = ", ".join(f"{n} ({len(p.pipeline.steps)} steps)" for n, p in config.pipelines.items())
+    print(f"{args.file} is valid: backend {config.backend.kind}; pipelines: {names}.")
+    return EXIT_OK
+
+
+def _event_from_args(args: argparse.Namespace, config: Config) -> Event:
+    repo_root = find_repo_root(config.root)
+    changed: tuple[str, ...] | None = None
+    if args.changed is not None:
+        rels = []
+        for name in args.changed:
+            # Typed paths are relative to the current folder; events list repository paths.
+            absolute = (Path.cwd() / name).resolve()
+            try:
+                rels.append(absolute.relative_to(repo_root.resolve()).as_posix())
+            except ValueError:
+                raise UsageError(f"--changed {name}: it is outside the repository at {repo_root}.") from None
+        changed = tuple(rels)
+    if args.event_file:
+        from .github.event import event_from_payload_file
+
+        event = event_from_payload_file(args.event or "push", Path(args.event_file))
+        if changed is not None:
+            event = Event(**{**event.__dict__, "changed_files": changed, "changed_files_complete": True})
+        return event
+    return Event(name=args.event or "push", changed_files=changed)
+
+
+def cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = _config(args)
+    event = _event_from_args(args, config)
+    version = parse_version_pin(args.version) if args.version else None
+    plan = make_plan(config, event, only=args.pipeline or (), overrides=parse_assignments(args.set), version=version)
+    if args.json:
+        print_json(plan)
+    else:
+        print(render_plan(plan))
+    return EXIT_OK
+
+
+# -- publish / submit -----------------------------------------------------------------------------
+
+
+def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Config, plan: Plan, *, wait: bool = True) -> int:
+    backend = make_backend(config, environ)
+    reporter = ConsoleReporter(_progress_stream(args))
+    outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
+                       repo_root=find_repo_root(config.root))
+    if args.json:
+        print_json([{"pipeline": o.item.pipeline, "conclusion": o.conclusion, "message": o.message,
+                     "published": o.published, "run": o.run} for o in outcomes])
+    return exit_code(outcomes)
+
+
+def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = _config(args)
+    plan = command_plan(config, args.pipeline, publish=True, submit=False, command="publish",
+                        make_default=True if args.make_default else None)
+    backend = make_backend(config, environ)
+    reporter = ConsoleReporter(_progress_stream(args))
+    outcomes = execute(plan, config, backend, reporter, commit=_commit(config))
+    if args.json:
+        print_json([{"pipeline": o.item.pipeline, "endpoint": o.item.endpoint, "conclusion": o.conclusion,
+                     "version": o.published.version.number if o.published else None,
+                     "created": o.published.created if o.published else None, "message": o.message}
+                    for o in outcomes])
+    return exit_code(outcomes)
+
+
+def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    config = _config(args)
+    version = parse_version_pin(args.version) if args.version else None
+    plan = command_plan(config, [args.pipeline] if args.pipeline else [], publish=False, submit=True,
+                        command="submit", overrides=parse_assignments(args.set), version=version)
+    if args.timeout:
+        from .pipeline.types import parse_duration
+
+        seconds = parse_duration(args.timeout)
+        plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "timeout_s": seconds}) for i in plan.items))
+    return _run_plan(args, environ, config, plan, wait=not args.no_wait)
+
+
+# -- status / cancel / runs / endpoints / sync ------------------------------------------------------
+
+
+def _backend(args: argparse.Namespace, environ: Mapping[str, str]) -> Backend:
+    return make_backend(_config(args), environ)
+
+
+def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
+    try:
+        version = backend.endpoint(run.endpoint).version(run.version)
+    except Exception:  # noqa: BLE001 - only decoration: the report is still right without it
+        return None
+    return dict(version.parameters) if version else None
+
+
+def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    backend = _backend(args, environ)
+    run = backend.run(args.run)
+    if args.json:
+        print_json(run)
+    else:
+        print(render_run(run, defaults=_defaults(backend, run)))
+        if args.logs:
+            for step in run.steps:
+                text, _ = backend.logs(run.id, step.name, 0)
+                if text:
+                    print(f"\n--- {step.name} ---\n{text.rstrip()}")
+    return EXIT_OK if run.status in (RunStatus.COMPLETED, RunStatus.QUEUED, RunStatus.RUNNING) else EXIT_WORK_FAILED
+
+
+def cmd_cancel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    backend = _backend(args, environ)
+    run = backend.cancel(args.run)
+    if args.json:
+        print_json(run)
+    else:
+        print(f"run {run.id}: {run.status.value}")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    backend = _backend(args, environ)
+    status = RunStatus(args.status) if args.status else None
+    runs = backend.runs(pipeline=args.pipeline, status=status, limit=args.limit)
+    if args.json:
+        print_json(runs)
+    else:
+        print(render_runs(runs))
+    return EXIT_OK
+
+
+def cmd_endpoints(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    backend = _backend(args, environ)
+    if args.name:
+        endpoint = backend.endpoint(args.name)
+        print_json(endpoint) if args.json else print(render_endpoint(endpoint))
+    else:
+        endpoints = backend.endpoints()
+        print_json(endpoints) if args.json else print(render_endpoints(endpoints))
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Show runs that have not finished; with --wait, follow each to its end."""
+    from .follow import follow
+
+    backend = _backend(args, environ)
+    active = [r for s in (RunStatus.QUEUED, RunStatus.RUNNING) for r in backend.runs(status=s, limit=100)]
+    if not args.wait:
+        if args.json:
+            print_json(active)
+        else:
+            print(render_runs(active) if active else "every run has finished.")
+        return EXIT_OK
+    finished: list[Run] = []
+    for run in active:
+        followed = follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None)
+        finished.append(followed.run)
+    if args.json:
+        print_json(finished)
+    else:
+        print(render_runs(finished) if finished else "every run has finished.")
+    return EXIT_WORK_FAILED if any(r.status is not RunStatus.COMPLETED for r in finished) else EXIT_OK
+
+

@@ -1,0 +1,388 @@
+"""Load and validate the parameter file (``retrain.yml``) before anything else is touched.
+
+Every problem is collected, not just the first: each names ``file:line:column``, the key path and what
+to do. The pipeline definitions the file names are loaded and checked too, so a parameter the
+pipeline does not declare, or a value of the wrong type for it, is caught here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .backends.base import VersionPin
+from .config_model import (
+    CLOUDS,
+    AzureBackendConfig,
+    BackendConfig,
+    Config,
+    LocalBackendConfig,
+    PipelineConfig,
+    Trigger,
+)
+from .errors import InvalidFile, Problem
+from .globs import BadGlob, compile_glob
+from .pipeline.load import load_pipeline
+from .pipeline.model import Literal, Pipeline
+from .pipeline.types import CoercionError, coerce, parse_duration
+from .yamlfile import KeyPath, YamlDoc, load_yaml
+
+DEFAULT_FILE = "retrain.yml"
+
+TOP_KEYS = ("backend", "pipelines")
+PIPELINE_KEYS = (
+    "definition",
+    "endpoint",
+    "version",
+    "experiment",
+    "parameters",
+    "data",
+    "publish_on",
+    "submit_on",
+    "make_default",
+    "timeout",
+)
+LOCAL_KEYS = ("kind", "store")
+AZURE_KEYS = (
+    "kind",
+    "subscription_id",
+    "resource_group",
+    "workspace",
+    "cloud",
+    "arm_endpoint",
+    "authority_host",
+    "tenant_id",
+    "client_id",
+    "compute",
+    "datastore",
+)
+AZURE_REQUIRED = ("subscription_id", "resource_group", "workspace")
+BACKEND_KINDS = ("local", "azureml", "azureml-v1")
+SECRET_LOOKING = ("client_secret", "secret", "password", "certificate", "token")
+
+DEFAULT_PUBLISH_ON = frozenset({Trigger.MERGE})
+DEFAULT_SUBMIT_ON = frozenset({Trigger.MERGE, Trigger.DATA, Trigger.DISPATCH})
+DEFAULT_TIMEOUT_S = 2 * 3600.0
+
+# Azure ML batch endpoint names: 3-32 characters, a letter first, then letters, digits and hyphens.
+# Checked for every backend so a file that works locally also works on Azure.
+ENDPOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,31}")
+PIPELINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
+class _Checker:
+    """Collects problems against one YAML document."""
+
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = list(doc.duplicate_keys)
+
+    def add(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, hint, at_key=at_key))
+
+    def mapping(self, value: Any, path: KeyPath, what: str) -> dict[Any, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.add(path, f"expected {what} (a mapping of keys to values), got {_type_name(value)}.")
+        return None
+
+    def unknown_keys(self, mapping: Mapping[Any, Any], path: KeyPath, known: tuple[str, ...]) -> None:
+        for key in mapping:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f"Did you mean '{close[0]}'?" if close else f"Known keys here: {', '.join(known)}."
+            self.add((*path, key), f"unknown key '{key}'.", hint, at_key=True)
+
+    def string(self, value: Any, path: KeyPath, *, pattern: re.Pattern[str] | None = None, rule: str = "") -> str | None:
+        if not isinstance(value, str) or not value:
+            self.add(path, f"expected a non-empty string, got {_type_name(value)}.")
+            return None
+        if pattern is not None and not pattern.fullmatch(value):
+            self.add(path, f"'{value}' is not a valid name.", rule)
+            return None
+        return value
+
+    def boolean(self, value: Any, path: KeyPath) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.add(path, f"expected true or false, got {_type_name(value)} {value!r}.")
+        return None
+
+
+def load_config(path: Path, *, display_root: Path | None = None) -> Config:
+    """Load ``path`` and everything it names; raise :class:`InvalidFile` listing every problem."""
+    path = path.resolve() if path.is_absolute() else (Path.cwd() / path).resolve()
+    shown = _display(path, display_root)
+    doc = load_yaml(path, display=shown)
+    checker = _Checker(doc)
+    root = path.parent
+    data = doc.data
+    if data is None:
+        checker.add((), "the file is empty.", "Start from examples/income/retrain.yml or docs/parameter-file.md.")
+        raise InvalidFile(checker.problems, what=f"parameter file {shown}")
+    top = checker.mapping(data, (), "the parameter file")
+    if top is None:
+        raise InvalidFile(checker.problems, what=f"parameter file {shown}")
+    checker.unknown_keys(top, (), TOP_KEYS)
+
+    backend = _backend(checker, top.get("backend", "local"), root)
+    pipelines: dict[str, PipelineConfig] = {}
+    if "pipelines" not in top:
+        checker.add((), "the file has no 'pipelines' key.", "Add pipelines: with at least one pipeline (see docs/parameter-file.md).")
+    else:
+        entries = checker.mapping(top["pipelines"], ("pipelines",), "'pipelines'")
+        if entries is not None and not entries:
+            checker.add(("pipelines",), "no pipelines are listed.", "Add at least one, e.g. income: {definition: pipeline.yml}.")
+        for name, entry in (entries or {}).items():
+            pc = _pipeline(checker, str(name), entry, root, display_root)
+            if pc is not None:
+                pipelines[str(name)] = pc
+
+    if checker.problems:
+        raise InvalidFile(checker.problems, what=f"parameter file {shown}")
+    return Config(path=path, root=root, backend=backend, pipelines=pipelines)
+
+
+def _display(path: Path, display_root: Path | None) -> str:
+    base = display_root or Path.cwd()
+    try:
+        return str(path.relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _backend(c: _Checker, value: Any, root: Path) -> BackendConfig:
+    path: KeyPath = ("backend",)
+    if isinstance(value, str):
+        value = {"kind": value}
+        if value["kind"] not in BACKEND_KINDS:
+            c.add(path, f"unknown backend '{value['kind']}'.", f"Use one of: {', '.join(BACKEND_KINDS)}.")
+            return LocalBackendConfig(store=root / ".retrain")
+    spec = c.mapping(value, path, "a backend name or mapping")
+    if spec is None:
+        return LocalBackendConfig(store=root / ".retrain")
+    kind = spec.get("kind")
+    if kind not in BACKEND_KINDS:
+        if kind is None:
+            c.add(path, "the backend mapping has no 'kind'.", f"Add kind: one of {', '.join(BACKEND_KINDS)}.")
+        else:
+            c.add((*path, "kind"), f"unknown backend kind {kind!r}.", f"Use one of: {', '.join(BACKEND_KINDS)}.")
+        return LocalBackendConfig(store=root / ".retrain")
+    for key in spec:
+        if any(word in str(key).lower() for word in SECRET_LOOKING):
+            c.add(
+                (*path, key),
+                f"'{key}' looks like a secret, and secrets must not be committed in the parameter file.",
+                "Remove it; pass credentials as action inputs from repository secrets, or as AZURE_* environment variables.",
+                at_key=True,
+            )
+    if kind == "local":
+        c.unknown_keys({k: v for k, v in spec.items() if not _secretish(k)}, path, LOCAL_KEYS)
+        store = spec.get("store", ".retrain")
+        if c.string(store, (*path, "store")) is None:
+            store = ".retrain"
+        return LocalBackendConfig(store=(root / str(store)).resolve())
+
+    c.unknown_keys({k: v for k, v in spec.items() if not _secretish(k)}, path, AZURE_KEYS)
+    values: dict[str, Any] = {}
+    for key in AZURE_KEYS[1:]:
+        if key in spec:
+            values[key] = c.string(spec[key], (*path, key))
+        elif key in AZURE_REQUIRED:
+            c.add(path, f"the {kind} backend needs '{key}'.", f"Add {key}: under backend (see docs/azure.md).")
+    cloud = values.get("cloud") or "public"
+    if cloud not in CLOUDS:
+        c.add((*path, "cloud"), f"unknown cloud {cloud!r}.", f"Use one of: {', '.join(CLOUDS)}.")
+        cloud = "public"
+    return AzureBackendConfig(
+        kind=str(kind),
+        subscription_id=values.get("subscription_id") or "",
+        resource_group=values.get("resource_group") or "",
+        workspace=values.get("workspace") or "",
+        cloud=cloud,
+        arm_endpoint=values.get("arm_endpoint"),
+        authority_host=values.get("authority_host"),
+        tenant_id=values.get("tenant_id"),
+        client_id=values.get("client_id"),
+        compute=values.get("compute"),
+        datastore=values.get("datastore") or "workspaceblobstore",
+        location=c.doc.where(path),
+    )
+
+
+def _secretish(key: object) -> bool:
+    return any(word in str(key).lower() for word in SECRET_LOOKING)
+
+
+def parse_version_pin(value: object) -> VersionPin:
+    """``3``, ``"3"``, ``"default"``, ``"latest"``; raise ValueError with what to write instead."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
+    if isinstance(value, int) and value >= 1:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("default", "latest"):
+            return text
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+    raise ValueError(f"expected a version number (1, 2, ...), 'default' or 'latest', got {value!r}.")
+
+
+def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger]) -> frozenset[Trigger]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        c.add(path, f"expected a list of events, got {_type_name(value)}.", f"Use any of: {', '.join(t.value for t in Trigger)}.")
+        return default
+    out: set[Trigger] = set()
+    words = [t.value for t in Trigger]
+    for i, item in enumerate(value):
+        try:
+            out.add(Trigger(item))
+        except ValueError:
+            close = difflib.get_close_matches(str(item), words, n=1, cutoff=0.5)
+            hint = f"Did you mean '{close[0]}'?" if close else f"Use any of: {', '.join(words)}."
+            c.add((*path, i), f"unknown event {item!r}.", hint)
+    return frozenset(out)
+
+
+def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path | None) -> PipelineConfig | None:
+    path: KeyPath = ("pipelines", name)
+    if not PIPELINE_NAME.fullmatch(name):
+        c.add(path, f"'{name}' is not a valid pipeline name.", "Use letters, digits, '-', '_' and '.', starting with a letter or digit.", at_key=True)
+    spec = c.mapping(entry, path, f"the settings of pipeline '{name}'")
+    if spec is None:
+        return None
+    c.unknown_keys(spec, path, PIPELINE_KEYS)
+    ok = True
+
+    pipeline: Pipeline | None = None
+    definition = spec.get("definition")
+    if definition is None:
+        c.add(path, f"pipeline '{name}' has no 'definition'.", "Add definition: the path of its pipeline YAML, relative to this file.")
+        ok = False
+    elif c.string(definition, (*path, "definition")) is not None:
+        def_path = (root / definition).resolve()
+        if not def_path.is_file():
+            c.add((*path, "definition"), f"the pipeline definition {definition} does not exist.", f"Paths here are relative to {c.doc.display}'s folder; check the name.")
+            ok = False
+        else:
+            try:
+                pipeline = load_pipeline(def_path, display_root=display_root)
+            except InvalidFile as e:
+                c.problems.extend(e.problems)
+                ok = False
+    else:
+        ok = False
+
+    endpoint = c.string(spec.get("endpoint", name), (*path, "endpoint"), pattern=ENDPOINT_NAME,
+                        rule="Endpoint names have 3 to 32 letters, digits or '-', starting with a letter (Azure ML's rule).")
+    experiment = c.string(spec.get("experiment", name), (*path, "experiment"), pattern=EXPERIMENT_NAME,
+                          rule="Use letters, digits, '-', '_' and '.'.")
+    version: VersionPin = "default"
+    if "version" in spec:
+        try:
+            version = parse_version_pin(spec["version"])
+        except ValueError as e:
+            c.add((*path, "version"), str(e), "Pin a published version number, or use default or latest.")
+    make_default = False
+    if "make_default" in spec:
+        make_default = bool(c.boolean(spec["make_default"], (*path, "make_default")))
+    timeout_s = DEFAULT_TIMEOUT_S
+    if "timeout" in spec:
+        try:
+            timeout_s = parse_duration(spec["timeout"])
+        except ValueError as e:
+            c.add((*path, "timeout"), str(e))
+    publish_on = _triggers(c, spec.get("publish_on"), (*path, "publish_on"), DEFAULT_PUBLISH_ON)
+    submit_on = _triggers(c, spec.get("submit_on"), (*path, "submit_on"), DEFAULT_SUBMIT_ON)
+
+    globs: list[str] = []
+    data = spec.get("data", [])
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        c.add((*path, "data"), f"expected a list of path patterns, got {_type_name(data)}.", 'Write data: ["data/**/*.csv"].')
+    else:
+        for i, pattern in enumerate(data):
+            try:
+                globs.append(compile_glob(pattern).pattern)
+            except BadGlob as e:
+                c.add((*path, "data", i), str(e))
+
+    parameters: dict[str, Literal] = {}
+    raw_params = spec.get("parameters", {})
+    if raw_params is None:
+        raw_params = {}
+    params = c.mapping(raw_params, (*path, "parameters"), "parameter values")
+    if params is not None and pipeline is not None:
+        parameters = _parameters(c, params, (*path, "parameters"), pipeline, root)
+
+    if not ok or pipeline is None or endpoint is None or experiment is None:
+        return None
+    return PipelineConfig(
+        name=name,
+        definition=pipeline.path,
+        endpoint=endpoint,
+        version=version,
+        experiment=experiment,
+        parameters=parameters,
+        data=tuple(globs),
+        publish_on=publish_on,
+        submit_on=submit_on,
+        make_default=make_default,
+        timeout_s=timeout_s,
+        pipeline=pipeline,
+        location=c.doc.where(path),
+    )
+
+
+def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: Pipeline, root: Path) -> dict[str, Literal]:
+    declared = pipeline.parameters
+    out: dict[str, Literal] = {}
+    for key, value in given.items():
+        name = str(key)
+        port = declared.get(name)
+        if port is None:
+            c.add((*path, name), f"the pipeline '{pipeline.name}' has no parameter '{name}'.", unknown_parameter_hint(name, declared), at_key=True)
+            continue
+        try:
+            out[name] = coerce(port, value, base_dir=root)
+        except CoercionError as e:
+            c.add((*path, name), str(e))
+    for name, port in declared.items():
+        if name not in out and name not in given:
+            if port.required:
+                c.add(path, f"the pipeline's parameter '{name}' has no default, so it needs a value here.", f"Add {name}: <{port.type.value}> under parameters.")
+            elif port.default is not None:
+                out[name] = port.default
+    return out
+
+
+def unknown_parameter_hint(name: str, declared: Mapping[str, object]) -> str:
+    known = sorted(declared)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    listing = ", ".join(known) if known else "none"
+    return (f"Did you mean '{close[0]}'? " if close else "") + f"Its parameters: {listing}."
+

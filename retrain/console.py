@@ -1,0 +1,175 @@
+"""What a person at a terminal sees: progress while a run goes, and plain-text tables after."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TextIO
+
+from .backends.base import Endpoint, PublishResult, Run, StepStatus
+from .execute import Conclusion, Outcome
+from .plan import Plan, PipelinePlan
+
+MARK = {
+    StepStatus.COMPLETED: "done",
+    StepStatus.REUSED: "reused",
+    StepStatus.FAILED: "FAILED",
+    StepStatus.CANCELED: "canceled",
+    StepStatus.NOT_RUN: "not run",
+    StepStatus.RUNNING: "running",
+    StepStatus.QUEUED: "queued",
+}
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def format_value(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else "..." + text[-57:]
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [f"event: {plan.event.name}" + (f" on {plan.event.branch}" if plan.event.branch else "")]
+    for item in plan.items:
+        lines.append(f"\n{item.pipeline}: {item.action}")
+        lines.append(f"  endpoint {item.endpoint}, version {item.version}")
+        for reason in item.reasons:
+            lines.append(f"  because {reason}")
+        if item.submit:
+            for name, value in sorted(item.parameters.items()):
+                star = " (changed)" if name in item.changed_parameters else ""
+                lines.append(f"  {name} = {format_value(value)}{star}")
+    return "\n".join(lines)
+
+
+def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str:
+    lines = [
+        f"run {run.id}: {run.status.value}",
+        f"  pipeline {run.pipeline}, endpoint {run.endpoint}, version {run.version}",
+        f"  created {_cell(run.created)}, duration {duration(run.duration_s)}",
+    ]
+    if run.url:
+        lines.append(f"  {run.url}")
+    if run.message and run.status.value != "completed":
+        lines.append("  " + run.message.replace("\n", "\n  "))
+    if run.parameters:
+        lines.append("\nparameters")
+        rows = []
+        for name, value in sorted(run.parameters.items()):
+            changed = defaults is not None and defaults.get(name) != value
+            rows.append((name, format_value(value), "changed" if changed else ""))
+        lines.append(_indent(table(("name", "value", ""), rows)))
+    if run.steps:
+        lines.append("\nsteps")
+        rows2 = [(s.name, MARK[s.status] + (f" from {s.reused_from}" if s.reused_from else ""), duration(s.duration_s)) for s in run.steps]
+        lines.append(_indent(table(("step", "status", "duration"), rows2)))
+    if run.metrics:
+        lines.append("\nmetrics")
+        lines.append(_indent(table(("metric", "value"), sorted(run.metrics.items()))))
+    return "\n".join(lines)
+
+
+def render_runs(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "no runs yet."
+    rows = []
+    for r in runs:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:4])
+        values = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(r.parameters.items()))
+        rows.append((r.id, r.pipeline, f"v{r.version}", r.status.value, r.created, duration(r.duration_s), values, metrics))
+    return table(("run", "pipeline", "version", "status", "created", "duration", "parameters", "metrics"), rows)
+
+
+def render_endpoints(endpoints: Sequence[Endpoint]) -> str:
+    if not endpoints:
+        return "no endpoints yet. Publish a pipeline: retrain publish"
+    rows = [(e.name, len(e.versions), e.default_version, e.latest.number if e.latest else None) for e in endpoints]
+    return table(("endpoint", "versions", "default", "latest"), rows)
+
+
+def render_endpoint(endpoint: Endpoint) -> str:
+    rows = [
+        (v.number, "yes" if v.is_default else "", v.content_hash.removeprefix("sha256:")[:12], v.created, (v.source_commit or "")[:12])
+        for v in endpoint.versions
+    ]
+    head = f"endpoint {endpoint.name}" + (f"  {endpoint.url}" if endpoint.url else "")
+    return head + "\n" + table(("version", "default", "content", "created", "commit"), rows)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+class ConsoleReporter:
+    """Progress lines while work goes on, then the run's report."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._steps: dict[str, StepStatus] = {}
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def started(self, item: PipelinePlan) -> None:
+        self._steps = {}
+        self._say(f"{item.pipeline}: {item.action}")
+
+    def published(self, item: PipelinePlan, result: PublishResult) -> None:
+        v = result.version
+        if result.created:
+            default = " (the default)" if v.is_default else ""
+            self._say(f"{item.pipeline}: published version {v.number} of endpoint {item.endpoint}{default}")
+        else:
+            self._say(f"{item.pipeline}: unchanged, endpoint {item.endpoint} keeps version {v.number}")
+
+    def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
+        verb = "attached to earlier run" if attached else "submitted run"
+        self._say(f"{item.pipeline}: {verb} {run.id} on version {run.version}" + (f"  {run.url}" if run.url else ""))
+
+    def progress(self, item: PipelinePlan, run: Run) -> None:
+        for step in run.steps:
+            if self._steps.get(step.name) == step.status:
+                continue
+            self._steps[step.name] = step.status
+            if step.status in (StepStatus.QUEUED,):
+                continue
+            took = f" in {duration(step.duration_s)}" if step.duration_s is not None else ""
+            self._say(f"  {step.name}: {MARK[step.status]}{took}")
+
+    def log(self, item: PipelinePlan, step: str, text: str) -> None:
+        for line in text.splitlines():
+            self._say(f"    [{step}] {line}")
+
+    def finished(self, outcome: Outcome) -> None:
+        if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
+            self._say("")
+            self._say(render_run(outcome.run, defaults=None))
+        word = outcome.conclusion.value
+        self._say(f"{outcome.item.pipeline}: {word}: {outcome.message}")

@@ -1,0 +1,232 @@
+"""Carry out a plan: publish, submit (once per key), follow, and tell a reporter at each stage.
+
+The CLI and the GitHub action both run plans through :func:`execute`; they differ only in their
+:class:`Reporter` (console text, or check runs plus a job summary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+from .backends.base import Backend, PublishResult, Run, RunStatus, SubmitRequest, VersionPin
+from .config_model import Config
+from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainError
+from .follow import Ending, follow
+from .pipeline.model import Literal
+from .plan import Plan, PipelinePlan
+from .signals import STOP
+
+
+class Conclusion(str, Enum):
+    """How a pipeline's work ended; the values are GitHub's check-run conclusions."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    NEUTRAL = "neutral"  # the plan had nothing to do
+    ACTION_REQUIRED = "action_required"  # the parameter file is wrong
+    SKIPPED = "skipped"
+    PENDING = "pending"  # submitted without waiting: not a conclusion yet (check stays in progress)
+
+    @property
+    def failed(self) -> bool:
+        return self in (Conclusion.FAILURE, Conclusion.CANCELLED, Conclusion.TIMED_OUT, Conclusion.ACTION_REQUIRED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: PipelinePlan
+    published: PublishResult | None
+    run: Run | None
+    conclusion: Conclusion
+    message: str
+    error: RetrainError | None = None  # the error behind a FAILURE, for the exit code
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    """2 if an input was wrong (credentials, values), 1 if any work failed, else 0."""
+    codes = [o.error.exit_code for o in outcomes if o.error is not None]
+    codes += [EXIT_WORK_FAILED for o in outcomes if o.conclusion.failed]
+    return max(codes, default=EXIT_OK)
+
+
+class Reporter(Protocol):
+    def started(self, item: PipelinePlan) -> None: ...
+    def published(self, item: PipelinePlan, result: PublishResult) -> None: ...
+    def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None: ...
+    def progress(self, item: PipelinePlan, run: Run) -> None: ...
+    def log(self, item: PipelinePlan, step: str, text: str) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+def _portable(value: Literal, repo_root: Path | None) -> Literal:
+    """Local paths inside the repository count by their repository-relative form, so the same
+    commit checked out elsewhere gives the same key."""
+    if isinstance(value, str) and repo_root is not None and value.startswith("/"):
+        try:
+            return Path(value).relative_to(repo_root).as_posix()
+        except ValueError:
+            return value
+    return value
+
+
+def run_key(
+    *,
+    commit: str | None,
+    pipeline: str,
+    endpoint: str,
+    version: int,
+    parameters: Mapping[str, Literal],
+    repo_root: Path | None = None,
+) -> str:
+    """The idempotency key of a submit: same commit, pipeline, version and values => same run.
+
+    Without a commit (a person at a terminal) every submit is new: re-running by hand means it.
+    """
+    body = {
+        "commit": commit or f"manual-{uuid.uuid4()}",
+        "pipeline": pipeline,
+        "endpoint": endpoint,
+        "version": version,
+        "parameters": {k: _portable(v, repo_root) for k, v in sorted(parameters.items())},
+    }
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f"rt-{digest[:24]}"
+
+
+def resolve_version(backend: Backend, endpoint: str, pin: VersionPin) -> int:
+    """A pin to a number, asking the backend only when the pin is a word."""
+    if isinstance(pin, int):
+        return pin
+    ep = backend.endpoint(endpoint)
+    if not ep.versions:
+        raise NotFound(f"endpoint '{endpoint}' has no published version yet. Publish one first: retrain publish.")
+    if pin == "latest":
+        assert ep.latest is not None
+        return ep.latest.number
+    if ep.default_version is None:
+        raise NotFound(f"endpoint '{endpoint}' has no default version. Pin a number, or publish with --make-default.")
+    return ep.default_version
+
+
+def _conclusion(run: Run, ending: Ending) -> tuple[Conclusion, str]:
+    if ending is Ending.TIMED_OUT:
+        return Conclusion.TIMED_OUT, f"run {run.id} did not finish in time and was canceled."
+    if ending is Ending.STOPPED:
+        return Conclusion.CANCELLED, f"run {run.id} was canceled because retrain was asked to stop."
+    if run.status is RunStatus.COMPLETED:
+        return Conclusion.SUCCESS, f"run {run.id} completed."
+    if run.status is RunStatus.CANCELED:
+        return Conclusion.CANCELLED, run.message or f"run {run.id} was canceled."
+    return Conclusion.FAILURE, run.message or f"run {run.id} failed."
+
+
+def execute(
+    plan: Plan,
+    config: Config,
+    backend: Backend,
+    reporter: Reporter,
+    *,
+    commit: str | None,
+    wait: bool = True,
+    stop: threading.Event | None = None,
+    force: bool = False,
+    tags: Mapping[str, str] | None = None,
+    repo_root: Path | None = None,
+    poll_interval_s: float | None = None,
+) -> list[Outcome]:
+    """Run every item of ``plan``; a failure in one pipeline does not stop the others."""
+    stop = stop if stop is not None else STOP
+    outcomes: list[Outcome] = []
+    for item in plan.items:
+        outcome = _execute_one(
+            item, config, backend, reporter,
+            commit=commit, wait=wait, stop=stop, force=force, tags=dict(tags or {}),
+            repo_root=repo_root, poll_interval_s=poll_interval_s,
+        )
+        reporter.finished(outcome)
+        outcomes.append(outcome)
+        if outcome.conclusion is Conclusion.CANCELLED and stop.is_set():
+            raise Interrupted("stopped by a signal; the run was canceled.")
+    return outcomes
+
+
+def _execute_one(
+    item: PipelinePlan,
+    config: Config,
+    backend: Backend,
+    reporter: Reporter,
+    *,
+    commit: str | None,
+    wait: bool,
+    stop: threading.Event,
+    force: bool,
+    tags: dict[str, str],
+    repo_root: Path | None,
+    poll_interval_s: float | None,
+) -> Outcome:
+    if not (item.publish or item.submit):
+        return Outcome(item, None, None, Conclusion.NEUTRAL, "; ".join(str(r) for r in item.reasons) or "nothing to do")
+    reporter.started(item)
+    published: PublishResult | None = None
+    run: Run | None = None
+    try:
+        if item.publish:
+            pc = config.pipelines[item.pipeline]
+            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default, source_commit=commit)
+            reporter.published(item, published)
+        if not item.submit:
+            return Outcome(item, published, None, Conclusion.SUCCESS, _published_text(item, published))
+        if stop.is_set():
+            return Outcome(item, published, None, Conclusion.CANCELLED, "stopped before the run was submitted.")
+
+        version = resolve_version(backend, item.endpoint, item.version)
+        key = run_key(commit=commit, pipeline=item.pipeline, endpoint=item.endpoint, version=version,
+                      parameters=item.parameters, repo_root=repo_root)
+        earlier = backend.find_run(key)
+        if earlier is not None:
+            run = earlier
+        else:
+            run_tags = {**tags, "retrain.key": key, "retrain.pipeline": item.pipeline}
+            if commit:
+                run_tags["retrain.commit"] = commit
+            run = backend.submit(SubmitRequest(
+                pipeline=item.pipeline, endpoint=item.endpoint, version=version,
+                parameters=dict(item.parameters), experiment=item.experiment, key=key, tags=run_tags, force=force,
+            ))
+        reporter.submitted(item, run, attached=earlier is not None)
+        if run.version != version:
+            return Outcome(item, published, run, Conclusion.FAILURE,
+                           f"run {run.id} ran version {run.version} of '{item.endpoint}', not the pinned version {version}.")
+        if not wait:
+            return Outcome(item, published, run, Conclusion.PENDING, f"run {run.id} submitted; not waiting for it.")
+
+        current = item
+        followed = follow(
+            backend, run, timeout_s=item.timeout_s, stop=stop, interval_s=poll_interval_s,
+            on_change=lambda r: reporter.progress(current, r),
+            on_log=lambda step, text: reporter.log(current, step, text),
+        )
+        run = followed.run
+        conclusion, message = _conclusion(run, followed.ending)
+        return Outcome(item, published, run, conclusion, message)
+    except RetrainError as e:
+        return Outcome(item, published, run, Conclusion.FAILURE, str(e), error=e)
+
+
+def _published_text(item: PipelinePlan, result: PublishResult | None) -> str:
+    if result is None:
+        return "nothing to do"
+    v = result.version
+    if result.created:
+        return f"published version {v.number} of '{item.endpoint}'" + (" (now the default)" if v.is_default else "")
+    return f"'{item.endpoint}' unchanged: version {v.number} has the same content"

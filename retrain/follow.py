@@ -1,0 +1,100 @@
+"""Follow a run to a terminal state: poll with a deadline, stream step logs, honour a stop request.
+
+Time and sleeping are injected so a two-hour timeout is tested in milliseconds. Sleeping is
+``stop.wait`` so a signal wakes the loop at once instead of after a poll interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from .backends.base import Backend, Run, StepStatus
+
+# How long to wait for a backend to confirm a cancel before reporting what it last said.
+CANCEL_GRACE_S = 15.0
+
+
+class Ending(str, Enum):
+    FINISHED = "finished"  # the run reached a terminal state by itself
+    TIMED_OUT = "timed_out"  # the deadline passed; the run was canceled
+    STOPPED = "stopped"  # a stop was requested (signal); the run was canceled
+
+
+@dataclass(frozen=True)
+class Followed:
+    run: Run
+    ending: Ending
+
+
+def _signature(run: Run) -> tuple[object, ...]:
+    return (run.status, tuple((s.name, s.status) for s in run.steps))
+
+
+def follow(
+    backend: Backend,
+    run: Run,
+    *,
+    timeout_s: float,
+    on_change: Callable[[Run], None],
+    on_log: Callable[[str, str], None] | None = None,
+    stop: threading.Event | None = None,
+    interval_s: float | None = None,
+    max_interval_s: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Followed:
+    """Poll ``backend`` until ``run`` ends, the deadline passes, or ``stop`` is set."""
+    stop = stop or threading.Event()
+    interval = interval_s if interval_s is not None else float(getattr(backend, "poll_interval", 5.0))
+    deadline = clock() + timeout_s
+    offsets: dict[str, int] = {}
+    drained: set[str] = set()
+    last: tuple[object, ...] | None = None
+    quiet_polls = 0
+
+    while True:
+        run = backend.run(run.id)
+        sig = _signature(run)
+        if sig != last:
+            on_change(run)
+            last, quiet_polls = sig, 0
+        else:
+            quiet_polls += 1
+        if on_log is not None:
+            _stream_logs(backend, run, on_log, offsets, drained)
+        if run.status.is_terminal:
+            return Followed(run, Ending.FINISHED)
+        if stop.is_set():
+            return Followed(_cancel(backend, run, on_change, clock), Ending.STOPPED)
+        if clock() >= deadline:
+            return Followed(_cancel(backend, run, on_change, clock), Ending.TIMED_OUT)
+        # A run that has not changed for a while is polled less often (Azure throttles readers),
+        # but never past the deadline.
+        wait = min(interval * (1.5 ** min(quiet_polls, 8)), max_interval_s, max(deadline - clock(), 0.0))
+        stop.wait(wait)
+
+
+def _stream_logs(
+    backend: Backend, run: Run, on_log: Callable[[str, str], None], offsets: dict[str, int], drained: set[str]
+) -> None:
+    for step in run.steps:
+        if step.name in drained or step.status in (StepStatus.QUEUED, StepStatus.NOT_RUN, StepStatus.REUSED):
+            continue
+        text, offsets[step.name] = backend.logs(run.id, step.name, offsets.get(step.name, 0))
+        if text:
+            on_log(step.name, text)
+        if step.status.is_terminal:
+            drained.add(step.name)
+
+
+def _cancel(backend: Backend, run: Run, on_change: Callable[[Run], None], clock: Callable[[], float]) -> Run:
+    run = backend.cancel(run.id)
+    give_up = clock() + CANCEL_GRACE_S
+    while not run.status.is_terminal and clock() < give_up:
+        time.sleep(0.2)
+        run = backend.run(run.id)
+    on_change(run)
+    return run

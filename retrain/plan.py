@@ -1,0 +1,274 @@
+"""What to do for an event, and why: pure, no side effects.
+
+Given the parameter file, the event and the files it changed, :func:`make_plan` says per pipeline
+whether to publish a new version and whether to submit a retrain run, against which version, with
+which values, and which rule matched which file. ``retrain plan`` prints it; every other command
+executes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backends.base import VersionPin
+from .config import unknown_parameter_hint
+from .config_model import Config, PipelineConfig, Trigger
+from .errors import UsageError
+from .event import Event
+from .globs import compile_glob
+from .pipeline.model import Literal
+from .pipeline.types import CoercionError, coerce
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str  # "publish_on: merge", "submit_on: data", "event", ...
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    pipeline: str
+    endpoint: str
+    experiment: str
+    publish: bool
+    submit: bool
+    version: VersionPin
+    parameters: Mapping[str, Literal]
+    changed_parameters: frozenset[str]
+    reasons: tuple[Reason, ...]
+    make_default: bool
+    timeout_s: float
+
+    @property
+    def action(self) -> str:
+        """``publish and submit``, ``submit, no publish``, ... as the plan prints it."""
+        if self.publish and self.submit:
+            return "publish and submit"
+        if self.publish:
+            return "publish, no submit"
+        if self.submit:
+            return "submit, no publish"
+        return "nothing to do"
+
+
+@dataclass(frozen=True)
+class Plan:
+    event: Event
+    items: tuple[PipelinePlan, ...]
+
+
+def find_repo_root(start: Path) -> Path:
+    """The enclosing Git work tree, so changed files (repository-relative) can be located."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def make_plan(
+    config: Config,
+    event: Event,
+    *,
+    repo_root: Path | None = None,
+    only: Sequence[str] = (),
+    overrides: Mapping[str, str] = {},
+    version: VersionPin | None = None,
+) -> Plan:
+    """Decide per pipeline. ``overrides`` are ``name=value`` assignments typed by a person."""
+    unknown = [name for name in only if name not in config.pipelines]
+    if unknown:
+        raise UsageError(
+            f"no pipeline named {', '.join(repr(n) for n in unknown)} in {config.path.name}. "
+            f"Its pipelines: {', '.join(config.pipelines)}."
+        )
+    root = (repo_root or find_repo_root(config.root)).resolve()
+    selected = [config.pipelines[n] for n in (only or config.pipelines)]
+    items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only)) for pc in selected)
+    return Plan(event=event, items=items)
+
+
+def _rel(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _plan_one(
+    config: Config,
+    pc: PipelineConfig,
+    event: Event,
+    repo_root: Path,
+    overrides: Mapping[str, str],
+    version: VersionPin | None,
+    *,
+    explicit: bool,
+) -> PipelinePlan:
+    parameters, changed = assign_parameters(config, pc, overrides, explicit=explicit)
+
+    reasons: list[Reason] = []
+    publish = submit = False
+    name = event.name
+
+    if name == "pull_request":
+        reasons.append(Reason("event", "pull requests validate and plan only; nothing is published or run"))
+    elif name == "push":
+        if not event.is_default_branch:
+            reasons.append(Reason("event", f"push to {event.branch}, not the default branch {event.default_branch}"))
+        else:
+            publish, submit = _push_rules(config, pc, event, repo_root, reasons)
+    elif name == "dispatch":
+        if Trigger.DISPATCH in pc.publish_on:
+            publish = True
+            reasons.append(Reason("publish_on: dispatch", "started by hand"))
+        if Trigger.DISPATCH in pc.submit_on:
+            submit = True
+            reasons.append(Reason("submit_on: dispatch", "started by hand"))
+        if not (publish or submit):
+            reasons.append(Reason("event", "dispatch is in neither publish_on nor submit_on"))
+    elif name == "schedule":
+        if Trigger.SCHEDULE in pc.publish_on:
+            publish = True
+            reasons.append(Reason("publish_on: schedule", "scheduled"))
+        if Trigger.SCHEDULE in pc.submit_on:
+            submit = True
+            reasons.append(Reason("submit_on: schedule", "scheduled"))
+        if not (publish or submit):
+            reasons.append(Reason("event", "scheduled runs only sync the status of earlier runs"))
+
+    if overrides and not submit:
+        reasons.append(Reason("parameters", "values were given but no run will be submitted"))
+    return PipelinePlan(
+        pipeline=pc.name,
+        endpoint=pc.endpoint,
+        experiment=pc.experiment,
+        publish=publish,
+        submit=submit,
+        version=version if version is not None else pc.version,
+        parameters=parameters,
+        changed_parameters=changed,
+        reasons=tuple(reasons),
+        make_default=pc.make_default,
+        timeout_s=pc.timeout_s,
+    )
+
+
+def assign_parameters(
+    config: Config, pc: PipelineConfig, overrides: Mapping[str, str], *, explicit: bool = True
+) -> tuple[dict[str, Literal], frozenset[str]]:
+    """The parameter file's values with ``overrides`` applied; and which differ from the defaults."""
+    parameters = dict(pc.parameters)
+    for name, text in overrides.items():
+        port = pc.pipeline.parameters.get(name)
+        if port is None:
+            hint = unknown_parameter_hint(name, pc.pipeline.parameters)
+            more = "" if explicit or len(config.pipelines) == 1 else " Choose the pipeline with --pipeline."
+            raise UsageError(f"pipeline '{pc.name}' has no parameter '{name}'. {hint}{more}")
+        try:
+            # Values typed by a person are relative to where they typed them.
+            parameters[name] = coerce(port, text, base_dir=Path.cwd())
+        except CoercionError as e:
+            raise UsageError(f"{name}={text}: {e}") from None
+    defaults = {n: p.default for n, p in pc.pipeline.parameters.items()}
+    changed = frozenset(n for n, v in parameters.items() if defaults.get(n) != v)
+    return parameters, changed
+
+
+def command_plan(
+    config: Config,
+    names: Sequence[str],
+    *,
+    publish: bool,
+    submit: bool,
+    command: str,
+    overrides: Mapping[str, str] = {},
+    version: VersionPin | None = None,
+    make_default: bool | None = None,
+) -> Plan:
+    """A plan for an explicit command (``retrain publish``/``submit``): no rules, the person decides."""
+    unknown = [n for n in names if n not in config.pipelines]
+    if unknown:
+        raise UsageError(
+            f"no pipeline named {', '.join(repr(n) for n in unknown)} in {config.path.name}. "
+            f"Its pipelines: {', '.join(config.pipelines)}."
+        )
+    items = []
+    for name in names or list(config.pipelines):
+        pc = config.pipelines[name]
+        parameters, changed = assign_parameters(config, pc, overrides, explicit=bool(names))
+        items.append(PipelinePlan(
+            pipeline=pc.name, endpoint=pc.endpoint, experiment=pc.experiment,
+            publish=publish, submit=submit,
+            version=version if version is not None else pc.version,
+            parameters=parameters, changed_parameters=changed,
+            reasons=(Reason("command", f"retrain {command}"),),
+            make_default=pc.make_default if make_default is None else make_default,
+            timeout_s=pc.timeout_s,
+        ))
+    return Plan(event=Event(name="dispatch"), items=tuple(items))
+
+
+def _push_rules(
+    config: Config, pc: PipelineConfig, event: Event, repo_root: Path, reasons: list[Reason]
+) -> tuple[bool, bool]:
+    changed = event.changed_files
+    if changed is None or not event.changed_files_complete:
+        # Without the list we cannot tell; publishing is safe (unchanged content keeps its version).
+        why = "the changed files are not known" if changed is None else "the list of changed files is incomplete"
+        publish = Trigger.MERGE in pc.publish_on
+        submit = Trigger.MERGE in pc.submit_on
+        if publish:
+            reasons.append(Reason("publish_on: merge", f"{why}; an unchanged pipeline keeps its version"))
+        if submit:
+            reasons.append(Reason("submit_on: merge", why))
+        if not (publish or submit):
+            reasons.append(Reason("event", "merge is in neither publish_on nor submit_on"))
+        return publish, submit
+
+    pipeline_files = {rel for f in pc.pipeline.files if (rel := _rel(f, repo_root)) is not None}
+    config_file = _rel(config.path, repo_root)
+    touched = [f for f in changed if f in pipeline_files]
+    config_touched = config_file is not None and config_file in changed
+    data_hits: list[tuple[str, str]] = []
+    for f in changed:
+        local = _rel(repo_root / f, config.root)
+        if local is None:
+            continue
+        for pattern in pc.data:
+            if compile_glob(pattern).matches(local):
+                data_hits.append((f, pattern))
+                break
+
+    publish = submit = False
+    if touched:
+        listing = _listing(touched)
+        if Trigger.MERGE in pc.publish_on:
+            publish = True
+            reasons.append(Reason("publish_on: merge", f"the pipeline changed: {listing}"))
+        if Trigger.MERGE in pc.submit_on:
+            submit = True
+            reasons.append(Reason("submit_on: merge", f"the pipeline changed: {listing}"))
+    if config_touched and Trigger.MERGE in pc.submit_on:
+        submit = True
+        reasons.append(Reason("submit_on: merge", f"the parameter file {config_file} changed"))
+    if data_hits:
+        listing = _listing([f"{f} matched {p}" for f, p in data_hits])
+        if Trigger.DATA in pc.submit_on:
+            submit = True
+            reasons.append(Reason("submit_on: data", listing))
+        else:
+            reasons.append(Reason("data", f"{listing}, but data is not in submit_on"))
+    if not reasons:
+        reasons.append(Reason("event", "no changed file concerns this pipeline"))
+    return publish, submit
+
+
+def _listing(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -1,0 +1,167 @@
+"""Shared fixtures: small real projects on disk (a Git repository with a pipeline and a parameter file)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PIPELINE = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+display_name: tiny
+experiment_name: tiny
+inputs:
+  training_data:
+    type: uri_file
+    path: ./data/train.csv
+  learning_rate: 0.1
+  epochs:
+    type: integer
+    default: 3
+    min: 1
+    max: 100
+  flavour:
+    type: string
+    default: plain
+    enum: [plain, fancy]
+jobs:
+  prep:
+    type: command
+    component: ./components/prep.yml
+    inputs:
+      data: ${{parent.inputs.training_data}}
+  train:
+    type: command
+    component: ./components/train.yml
+    inputs:
+      prepared: ${{parent.jobs.prep.outputs.prepared}}
+      learning_rate: ${{parent.inputs.learning_rate}}
+      epochs: ${{parent.inputs.epochs}}
+      flavour: ${{parent.inputs.flavour}}
+"""
+
+PREP = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: prep
+inputs:
+  data:
+    type: uri_file
+outputs:
+  prepared:
+    type: uri_folder
+code: ../src
+environment: azureml:AzureML-sklearn-1.5@latest
+command: >-
+  python prep.py --data ${{inputs.data}} --out ${{outputs.prepared}}
+"""
+
+TRAIN = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: train
+inputs:
+  prepared:
+    type: uri_folder
+  learning_rate:
+    type: number
+  epochs:
+    type: integer
+  flavour:
+    type: string
+    optional: true
+outputs:
+  model:
+    type: uri_folder
+code: ../src
+environment: azureml:AzureML-sklearn-1.5@latest
+command: >-
+  python train.py --prepared ${{inputs.prepared}} --lr ${{inputs.learning_rate}}
+  --epochs ${{inputs.epochs}} $[[--flavour ${{inputs.flavour}}]] --model ${{outputs.model}}
+"""
+
+PREP_PY = """\
+import argparse, pathlib, shutil
+p = argparse.ArgumentParser()
+p.add_argument("--data"); p.add_argument("--out")
+a = p.parse_args()
+out = pathlib.Path(a.out); out.mkdir(parents=True, exist_ok=True)
+rows = pathlib.Path(a.data).read_text().splitlines()
+(out / "rows.txt").write_text(str(len(rows) - 1))
+print("prepared", len(rows) - 1, "rows")
+"""
+
+TRAIN_PY = """\
+import argparse, json, pathlib
+p = argparse.ArgumentParser()
+p.add_argument("--prepared"); p.add_argument("--lr", type=float); p.add_argument("--epochs", type=int)
+p.add_argument("--flavour", default="none"); p.add_argument("--model")
+a = p.parse_args()
+rows = int((pathlib.Path(a.prepared) / "rows.txt").read_text())
+out = pathlib.Path(a.model); out.mkdir(parents=True, exist_ok=True)
+score = round(min(0.99, 0.5 + a.lr * a.epochs / 10 + rows / 1000), 4)
+(out / "metrics.json").write_text(json.dumps({"score": score, "rows": rows}))
+print("trained", a.flavour, "score", score)
+"""
+
+RETRAIN = """\
+backend: local
+pipelines:
+  tiny:
+    definition: pipelines/tiny/pipeline.yml
+    endpoint: tiny-retrain
+    version: default
+    experiment: tiny
+    parameters:
+      training_data: data/train.csv
+      learning_rate: 0.2
+    data: ["data/**/*.csv"]
+    publish_on: [merge]
+    submit_on: [merge, data, dispatch]
+    timeout: 10m
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text) if text.startswith("\n") else text)
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A Git repository holding the tiny two-step pipeline, its data and retrain.yml; cwd is its root."""
+    root = tmp_path / "repo"
+    write(root, {
+        "retrain.yml": RETRAIN,
+        "pipelines/tiny/pipeline.yml": PIPELINE,
+        "pipelines/tiny/components/prep.yml": PREP,
+        "pipelines/tiny/components/train.yml": TRAIN,
+        "pipelines/tiny/src/prep.py": PREP_PY,
+        "pipelines/tiny/src/train.py": TRAIN_PY,
+        "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n",
+        "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
+        "data/other.csv": "x,y\n9,9\n",
+        "README.md": "not pipeline content\n",
+    })
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(old)
