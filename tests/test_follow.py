@@ -1,0 +1,113 @@
+"""Following a run: status changes reported once, logs streamed, deadline and stop cancel the run.
+
+The backend here is a scripted stand-in for the protocol (no HTTP involved); the clock is injected so
+a two-hour timeout takes no time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from retrain.backends.base import Run, RunStatus, StepResult, StepStatus
+from retrain.follow import Ending, follow
+
+T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+
+
+def make_run(status: RunStatus, steps: dict[str, StepStatus]) -> Run:
+    return Run(
+        id="r1", pipeline="p", endpoint="e", version=1, status=status, parameters={}, key="k", created=T0,
+        steps=tuple(StepResult(n, s) for n, s in steps.items()),
+    )
+
+
+class Scripted:
+    """Answers run() from a script of states, then repeats the last; records cancels."""
+
+    poll_interval = 0.0
+
+    def __init__(self, states: list[Run], logs: dict[str, list[str]] | None = None) -> None:
+        self.states = states
+        self.polls = 0
+        self.canceled = 0
+        self._logs = logs or {}
+
+    def run(self, run_id: str) -> Run:
+        state = self.states[min(self.polls, len(self.states) - 1)]
+        self.polls += 1
+        return state
+
+    def cancel(self, run_id: str) -> Run:
+        self.canceled += 1
+        last = self.states[-1]
+        done = replace(last, status=RunStatus.CANCELED)
+        self.states.append(done)
+        return done
+
+    def logs(self, run_id: str, step: str, offset: int = 0) -> tuple[str, int]:
+        chunks = self._logs.get(step, [])
+        if offset < len(chunks):
+            return chunks[offset], offset + 1
+        return "", offset
+
+
+class FakeClock:
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_changes_are_reported_once_each_and_logs_streamed() -> None:
+    q, r, c = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.COMPLETED
+    states = [
+        make_run(q, {"a": StepStatus.QUEUED}),
+        make_run(r, {"a": StepStatus.RUNNING}),
+        make_run(r, {"a": StepStatus.RUNNING}),
+        make_run(c, {"a": StepStatus.COMPLETED}),
+    ]
+    backend = Scripted(states, logs={"a": ["line 1\n", "line 2\n"]})
+    seen: list[RunStatus] = []
+    logged: list[str] = []
+    result = follow(backend, states[0], timeout_s=60, on_change=lambda run: seen.append(run.status),  # type: ignore[arg-type]
+                    on_log=lambda step, text: logged.append(f"{step}:{text}"), interval_s=0)
+    assert result.ending is Ending.FINISHED
+    assert result.run.status is RunStatus.COMPLETED
+    assert seen == [q, r, c]
+    assert logged == ["a:line 1\n", "a:line 2\n"]
+    assert backend.canceled == 0
+
+
+def test_a_deadline_cancels_the_run() -> None:
+    running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
+    backend = Scripted([running])
+    clock = FakeClock(step=600.0)  # ten minutes pass per look at the clock
+    result = follow(backend, running, timeout_s=2 * 3600, on_change=lambda run: None, interval_s=0, clock=clock)  # type: ignore[arg-type]
+    assert result.ending is Ending.TIMED_OUT
+    assert result.run.status is RunStatus.CANCELED
+    assert backend.canceled == 1
+    assert clock.now >= 2 * 3600
+
+
+def test_a_stop_request_cancels_at_once() -> None:
+    running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
+    backend = Scripted([running])
+    stop = threading.Event()
+    stop.set()
+    result = follow(backend, running, timeout_s=3600, on_change=lambda run: None, stop=stop, interval_s=10)  # type: ignore[arg-type]
+    assert result.ending is Ending.STOPPED
+    assert result.run.status is RunStatus.CANCELED
+    assert backend.polls == 1  # one look; the cancel answer already says canceled
+
+
+def test_a_run_that_finishes_at_the_deadline_is_not_canceled() -> None:
+    done = make_run(RunStatus.FAILED, {"a": StepStatus.FAILED})
+    backend = Scripted([done])
+    result = follow(backend, done, timeout_s=0, on_change=lambda run: None, interval_s=0)  # type: ignore[arg-type]
+    assert result.ending is Ending.FINISHED
+    assert backend.canceled == 0
