@@ -1,0 +1,158 @@
+"""Parameter types: coercing values (often strings, as workflow_dispatch sends them) to the declared
+type, durations, and rendering literals on a command line the way Azure ML does."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from .model import InputType, Literal, Port
+
+# Schemes that name data somewhere else; they pass through untouched.
+URI_PREFIXES = ("azureml://", "azureml:", "https://", "http://", "wasbs://", "wasb://", "abfss://", "abfs://", "adl://", "file://")
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+class CoercionError(ValueError):
+    """A value that does not fit its parameter; the message is a full sentence with the fix."""
+
+
+def is_uri(value: str) -> bool:
+    return value.startswith(URI_PREFIXES)
+
+
+def _show(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def coerce(port: Port, value: object, *, base_dir: Path) -> Literal:
+    """``value`` as ``port.type``, checked against ``min``/``max``/``enum``.
+
+    Data values (uri_file, uri_folder, ...) that are local paths become absolute against ``base_dir``.
+    """
+    kind = port.type
+    name = port.name
+    if value is None:
+        raise CoercionError(f"'{name}' needs a value of type {kind.value}; it is empty.")
+    if kind is InputType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.strip().lower() in TRUE_WORDS
+        raise CoercionError(f"'{name}' is a boolean; {_show(value)} is not. Use true or false.")
+    if kind is InputType.INTEGER:
+        number = _integer(name, value)
+        _range(port, number)
+        return number
+    if kind is InputType.NUMBER:
+        real = _number(name, value)
+        _range(port, real)
+        return real
+    if kind is InputType.STRING:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise CoercionError(f"'{name}' is a string; {_show(value)} is not. Quote it in YAML: '{value}'.")
+        text = value if isinstance(value, str) else str(value)
+        if port.enum is not None and text not in port.enum:
+            raise CoercionError(f"'{name}' must be one of {', '.join(port.enum)}; {text!r} is not.")
+        return text
+    # Data types: a path or a URI.
+    if not isinstance(value, str) or not value.strip():
+        raise CoercionError(f"'{name}' is a {kind.value} (a path or URI); {_show(value)} is not. Give a path such as data/train.csv.")
+    text = value.strip()
+    if is_uri(text):
+        return text
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else (base_dir / path)
+    return str(Path(_normalise(path)))
+
+
+def _normalise(path: Path) -> str:
+    # resolve() without requiring existence; keeps symlinks' targets out of the value users see.
+    import os
+
+    return os.path.normpath(str(path))
+
+
+def _integer(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise CoercionError(f"'{name}' is an integer; {_show(value)} is a boolean. Write a whole number such as 5.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                real = float(text)
+            except ValueError:
+                real = math.nan
+            if real.is_integer():
+                return int(real)
+    raise CoercionError(f"'{name}' is an integer; {_show(value)} is not. Write a whole number such as 5.")
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise CoercionError(f"'{name}' is a number; {_show(value)} is a boolean. Write a number such as 0.1.")
+    if isinstance(value, (int, float)):
+        real = float(value)
+    elif isinstance(value, str):
+        try:
+            real = float(value.strip())
+        except ValueError:
+            raise CoercionError(f"'{name}' is a number; {_show(value)} is not. Write a number such as 0.1.") from None
+    else:
+        raise CoercionError(f"'{name}' is a number; {_show(value)} is not. Write a number such as 0.1.")
+    if math.isnan(real) or math.isinf(real):
+        raise CoercionError(f"'{name}' must be a finite number, not {value}.")
+    return real
+
+
+def _range(port: Port, value: float) -> None:
+    if port.min is not None and value < port.min:
+        raise CoercionError(f"'{port.name}' must be at least {_num(port.min)}; {_num(value)} is below.")
+    if port.max is not None and value > port.max:
+        raise CoercionError(f"'{port.name}' must be at most {_num(port.max)}; {_num(value)} is above.")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms])\s*")
+
+
+def parse_duration(value: object) -> float:
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds, as seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
+    if isinstance(value, (int, float)):
+        if value > 0:
+            return float(value)
+        raise ValueError(f"a duration must be positive, not {value}; write e.g. 2h, 30m or 45s.")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if re.fullmatch(r"\d+(\.\d+)?", text) and float(text) > 0:
+            return float(text)
+        pos, total, units = 0, 0.0, set()
+        for m in _DURATION.finditer(text):
+            if m.start() != pos or m.group(2) in units:
+                break
+            units.add(m.group(2))
+            total += float(m.group(1)) * {"h": 3600, "m": 60, "s": 1}[m.group(2)]
+            pos = m.end()
+        else:
+            if pos == len(text) and total > 0:
+                return total
+    raise ValueError(f"{value!r} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
+
+
+def format_literal(value: Literal) -> str:
+    """A literal as Azure ML puts it on a command line: Python's ``str()``, so booleans are True/False."""
+    return str(value)
