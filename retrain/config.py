@@ -305,7 +305,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
         try:
             version = parse_version_pin(spec["version"])
         except ValueError as e:
-            c.add((*path, "version"), str(e), "Pin a published version number, or use default or latest.")
+            c.add((*path, "version"), str(e))
     make_default = False
     if "make_default" in spec:
         make_default = bool(c.boolean(spec["make_default"], (*path, "make_default")))
@@ -374,7 +374,8 @@ def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: 
     for name, port in declared.items():
         if name not in out and name not in given:
             if port.required:
-                c.add(path, f"the pipeline's parameter '{name}' has no default, so it needs a value here.", f"Add {name}: <{port.type.value}> under parameters.")
+                c.add(path, f"the pipeline's parameter '{name}' has no default, so it needs a value here.",
+                      f"Add {name}: <{port.type.value}> under parameters.", at_key=True)
             elif port.default is not None:
                 out[name] = port.default
     return out

@@ -383,6 +383,7 @@ class _Loader:
             return None
 
         bound: dict[str, Binding] = {}
+        attempted: set[str] = set()
         depends: list[str] = []
         for key, value in bindings_spec.items():
             iname = str(key)
@@ -394,12 +395,13 @@ class _Loader:
                 continue
             binding = self.binding(doc, value, ipath, port, parameters, jobs)
             if binding is None:
+                attempted.add(iname)  # already reported; not "missing" as well
                 continue
             bound[iname] = binding
             if isinstance(binding, StepOutput) and binding.step not in depends:
                 depends.append(binding.step)
         for iname, port in component.inputs.items():
-            if iname not in bound and port.required:
+            if iname not in bound and iname not in attempted and port.required:
                 self.add(doc, (*path, "inputs") if "inputs" in spec else path,
                          f"the step '{name}' does not give the required input '{iname}'.",
                          f"Bind it, e.g. {iname}: ${{{{parent.inputs.{iname}}}}}.")

@@ -1,0 +1,155 @@
+"""Validation of the parameter file: every problem at once, at its line, with what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrain.cli import main
+from retrain.config import load_config
+from retrain.config_model import AzureBackendConfig, LocalBackendConfig, Trigger
+from retrain.errors import InvalidFile
+
+SEVEN_MISTAKES = """\
+backend: local
+pipelines:
+  tiny:
+    definition: pipelines/tiny/pipeline.yml
+    endpont: tiny-retrain
+    version: newest
+    parameters:
+      learning_rat: 0.2
+      epochs: many
+    data: ["data/[abc"]
+    timeout: 2 hours
+  other:
+    definition: pipelines/missing.yml
+"""
+
+
+def problems(project: Path, text: str) -> list[str]:
+    (project / "retrain.yml").write_text(text)
+    with pytest.raises(InvalidFile) as e:
+        load_config(project / "retrain.yml")
+    return [str(p) for p in e.value.problems]
+
+
+def test_a_good_file_becomes_typed_records(project: Path) -> None:
+    config = load_config(project / "retrain.yml")
+    assert isinstance(config.backend, LocalBackendConfig)
+    assert config.backend.store == project / ".retrain"
+    tiny = config.pipelines["tiny"]
+    assert tiny.endpoint == "tiny-retrain"
+    assert tiny.version == "default"
+    assert tiny.timeout_s == 600.0
+    assert tiny.submit_on == {Trigger.MERGE, Trigger.DATA, Trigger.DISPATCH}
+    # Values typed in the file; unassigned parameters take the pipeline's defaults; data paths absolute
+    # against the parameter file's folder.
+    assert tiny.parameters == {
+        "training_data": str(project / "data" / "train.csv"),
+        "learning_rate": 0.2,
+        "epochs": 3,
+        "flavour": "plain",
+    }
+
+
+def test_every_mistake_is_reported_at_its_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "retrain.yml").write_text(SEVEN_MISTAKES)
+    assert main(["validate"], {}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "error: 7 problems in the parameter file retrain.yml:\n"
+        "  retrain.yml:5:5: at pipelines.tiny.endpont: unknown key 'endpont'. Did you mean 'endpoint'?\n"
+        "  retrain.yml:6:14: at pipelines.tiny.version: expected a version number (1, 2, ...), 'default' or 'latest', got 'newest'.\n"
+        "  retrain.yml:8:7: at pipelines.tiny.parameters.learning_rat: the pipeline 'tiny' has no parameter 'learning_rat'. "
+        "Did you mean 'learning_rate'? Its parameters: epochs, flavour, learning_rate, training_data.\n"
+        "  retrain.yml:9:15: at pipelines.tiny.parameters.epochs: 'epochs' is an integer; 'many' is not. Write a whole number such as 5.\n"
+        "  retrain.yml:10:12: at pipelines.tiny.data[0]: 'data/[abc': the '[' at position 6 is never closed; add ']' or escape it as [[].\n"
+        "  retrain.yml:11:14: at pipelines.tiny.timeout: '2 hours' is not a duration; write e.g. 2h, 30m, 1h30m or 45s.\n"
+        "  retrain.yml:13:17: at pipelines.other.definition: the pipeline definition pipelines/missing.yml does not exist. "
+        "Paths here are relative to retrain.yml's folder; check the name.\n"
+    )
+    assert "Traceback" not in captured.err
+
+
+def test_values_out_of_range_or_enum(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", "epochs: 0\n      flavour: spicy")
+    assert problems(project, text) == [
+        "retrain.yml:10:15: at pipelines.tiny.parameters.epochs: 'epochs' must be at least 1; 0 is below.",
+        "retrain.yml:11:16: at pipelines.tiny.parameters.flavour: 'flavour' must be one of plain, fancy; 'spicy' is not.",
+    ]
+
+
+def test_problems_inside_the_pipeline_are_reported_in_its_file(project: Path) -> None:
+    pipeline = project / "pipelines" / "tiny" / "pipeline.yml"
+    pipeline.write_text(pipeline.read_text().replace("${{parent.jobs.prep.outputs.prepared}}", "${{parent.jobs.prep.outputs.prepped}}"))
+    assert problems(project, (project / "retrain.yml").read_text()) == [
+        "pipelines/tiny/pipeline.yml:29:17: at jobs.train.inputs.prepared: the step 'prep' has no output 'prepped'. Its outputs: prepared.",
+    ]
+
+
+def test_a_parameter_without_default_needs_a_value(project: Path) -> None:
+    pipeline = project / "pipelines" / "tiny" / "pipeline.yml"
+    pipeline.write_text(pipeline.read_text().replace("  learning_rate: 0.1\n", "  learning_rate:\n    type: number\n"))
+    text = (project / "retrain.yml").read_text().replace("      learning_rate: 0.2\n", "")
+    assert problems(project, text) == [
+        "retrain.yml:8:5: at pipelines.tiny.parameters: the pipeline's parameter 'learning_rate' has no default, "
+        "so it needs a value here. Add learning_rate: <number> under parameters.",
+    ]
+
+
+def test_yaml_syntax_errors_point_at_the_line(project: Path) -> None:
+    assert problems(project, "pipelines:\n  tiny: [unclosed\n") == [
+        "retrain.yml:3:1: YAML syntax error: did not find expected ',' or ']'. Fix the indentation or quoting there.",
+    ]
+
+
+def test_duplicate_keys_are_not_silently_dropped(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("    timeout: 10m\n", "    timeout: 10m\n    timeout: 20m\n")
+    assert problems(project, text) == [
+        "retrain.yml:15:5: at pipelines.tiny.timeout: the key 'timeout' appears twice; the second one would silently win. Remove one of them.",
+    ]
+
+
+def test_azure_backend_needs_its_workspace_and_no_secrets(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace(
+        "backend: local\n",
+        "backend:\n  kind: azureml\n  subscription_id: 00000000-0000-0000-0000-000000000000\n  workspace: ws\n  client_secret: hunter2\n",
+    )
+    found = problems(project, text)
+    assert found == [
+        "retrain.yml:2:3: at backend: the azureml backend needs 'resource_group'. Add resource_group: under backend (see docs/azure.md).",
+        "retrain.yml:5:3: at backend.client_secret: 'client_secret' looks like a secret, and secrets must not be committed "
+        "in the parameter file. Remove it; pass credentials as action inputs from repository secrets, or as AZURE_* environment variables.",
+    ]
+    assert not any("hunter2" in p for p in found)
+
+
+def test_azure_backend_record(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace(
+        "backend: local\n",
+        "backend: {kind: azureml, subscription_id: sub, resource_group: rg, workspace: ws, cloud: usgov}\n",
+    )
+    (project / "retrain.yml").write_text(text)
+    backend = load_config(project / "retrain.yml").backend
+    assert isinstance(backend, AzureBackendConfig)
+    assert (backend.kind, backend.subscription_id, backend.resource_group, backend.workspace, backend.cloud) == (
+        "azureml", "sub", "rg", "ws", "usgov")
+
+
+def test_unknown_events_and_bad_names(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("publish_on: [merge]", "publish_on: [merg]").replace(
+        "endpoint: tiny-retrain", "endpoint: 9tiny")
+    assert problems(project, text) == [
+        "retrain.yml:5:15: at pipelines.tiny.endpoint: '9tiny' is not a valid name. "
+        "Endpoint names have 3 to 32 letters, digits or '-', starting with a letter (Azure ML's rule).",
+        "retrain.yml:12:18: at pipelines.tiny.publish_on[0]: unknown event 'merg'. Did you mean 'merge'?",
+    ]
+
+
+def test_an_empty_file(project: Path) -> None:
+    assert problems(project, "# nothing yet\n") == [
+        "retrain.yml:1:1: the file is empty. Start from examples/income/retrain.yml or docs/parameter-file.md.",
+    ]
