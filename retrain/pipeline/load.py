@@ -425,7 +425,7 @@ class _Loader:
             env = {}
         return Step(name=name, component=component, inputs=bound, outputs=outs,
                     environment_variables={str(k): str(v) for k, v in env.items()},
-                    depends_on=tuple(depends), location=doc.where(path))
+                    depends_on=tuple(depends), location=doc.where_key(path))
 
     def inline_port(self, doc: YamlDoc, name: str, value: Any, path: KeyPath, parameters: Mapping[str, Port], jobs: Mapping[Any, Any]) -> Port | None:
         """The declared type of an inline command job's input, inferred from what it is bound to."""
