@@ -1,0 +1,1 @@
+"""GitHub: event payloads, the Checks API, workflow commands."""
