@@ -118,7 +118,7 @@ def resolve_version(backend: Backend, endpoint: str, pin: VersionPin) -> int:
     return ep.default_version
 
 
-def _conclusion(run: Run, ending: Ending) -> tuple[Conclusion, str]:
+def conclusion_of(run: Run, ending: Ending) -> tuple[Conclusion, str]:
     if ending is Ending.TIMED_OUT:
         return Conclusion.TIMED_OUT, f"run {run.id} did not finish in time and was canceled."
     if ending is Ending.STOPPED:
@@ -217,7 +217,7 @@ def _execute_one(
             on_log=lambda step, text: reporter.log(current, step, text),
         )
         run = followed.run
-        conclusion, message = _conclusion(run, followed.ending)
+        conclusion, message = conclusion_of(run, followed.ending)
         return Outcome(item, published, run, conclusion, message)
     except RetrainError as e:
         return Outcome(item, published, run, Conclusion.FAILURE, str(e), error=e)

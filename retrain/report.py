@@ -1,0 +1,77 @@
+"""Markdown reports of outcomes, rendered with jinja2 from the package's templates: one source for the
+check run's summary and the job summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+
+from .backends.base import StepResult, StepStatus
+from .console import duration
+from .execute import Conclusion, Outcome
+
+ICONS = {
+    Conclusion.SUCCESS: "✅", Conclusion.FAILURE: "❌", Conclusion.CANCELLED: "⏹️", Conclusion.TIMED_OUT: "⏱️",
+    Conclusion.NEUTRAL: "➖", Conclusion.ACTION_REQUIRED: "⚠️", Conclusion.SKIPPED: "➖", Conclusion.PENDING: "⏳",
+}
+HEADLINES = {
+    Conclusion.SUCCESS: "succeeded", Conclusion.FAILURE: "failed", Conclusion.CANCELLED: "canceled",
+    Conclusion.TIMED_OUT: "timed out", Conclusion.NEUTRAL: "nothing to do", Conclusion.ACTION_REQUIRED: "the parameter file needs a fix",
+    Conclusion.SKIPPED: "skipped", Conclusion.PENDING: "running",
+}
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    name: str
+    value: object
+    default: object
+    changed: bool
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("retrain", "templates"),
+        autoescape=False,  # markdown, not HTML; values are escaped where they go into table cells
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals.update(duration=duration, step_word=_step_word, number=_number)
+    env.filters["e"] = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    return env
+
+
+def _step_word(step: StepResult) -> str:
+    if step.status is StepStatus.REUSED:
+        return f"♻️ reused{' from ' + step.reused_from if step.reused_from else ''}"
+    return step.status.value.replace("_", " ")
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def title(outcome: Outcome) -> str:
+    run = outcome.run
+    head = f"{outcome.item.pipeline}: {HEADLINES[outcome.conclusion]}"
+    if run is not None:
+        head += f" on version {run.version}"
+        key = next((k for k in ("auc", "AUC", "accuracy") if k in run.metrics), None)
+        if key:
+            head += f", {key} {_number(run.metrics[key])}"
+    return head
+
+
+def render(outcome: Outcome, defaults: Mapping[str, object] | None = None) -> str:
+    item = outcome.item
+    values = dict(outcome.run.parameters) if outcome.run is not None and outcome.run.parameters else dict(item.parameters)
+    defaults = defaults or {}
+    rows = [ParameterRow(n, v, defaults.get(n), n in item.changed_parameters) for n, v in sorted(values.items())]
+    return _env().get_template("run.md.j2").render(
+        item=item, run=outcome.run, published=outcome.published, message=outcome.message,
+        parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion],
+    )

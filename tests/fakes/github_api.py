@@ -1,0 +1,241 @@
+"""A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref) and compare.
+
+It keeps check runs as GitHub does and checks every request against the documented shape (REST API
+"Checks" reference, api version 2022-11-28): the headers, the allowed and required fields, the enums,
+the output limits (summary/text at most 65535 characters, at most 50 annotations a request), columns only
+on one-line annotations, and that a completed check has a conclusion. A request that breaks a rule is
+answered 422 as GitHub would and recorded in ``violations``, which tests assert empty.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
+CONCLUSIONS = {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
+LEVELS = {"notice", "warning", "failure"}
+CREATE_FIELDS = {"name", "head_sha", "details_url", "external_id", "status", "started_at", "conclusion",
+                 "completed_at", "output", "actions"}
+UPDATE_FIELDS = CREATE_FIELDS - {"head_sha"}
+OUTPUT_FIELDS = {"title", "summary", "text", "annotations", "images"}
+ANNOTATION_FIELDS = {"path", "start_line", "end_line", "start_column", "end_column", "annotation_level",
+                     "message", "title", "raw_details"}
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeGitHub:
+    token: str = "ghs_fake0123456789abcdefABCDEF"
+    repository: str = "octo-org/census"
+    forbid_checks: bool = False
+    compare_files: list[str] = field(default_factory=list)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _next_id: int = 4_000_000_001
+
+    def start(self) -> "FakeGitHub":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+            def do_PATCH(self) -> None:
+                fake._handle(self, "PATCH")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def runs_named(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.check_runs.values() if r["name"] == name]
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _invalid(self, h: BaseHTTPRequestHandler, problems: list[str]) -> None:
+        self.violations.extend(problems)
+        self._reply(h, 422, {"message": "Invalid request.\n\n" + "\n".join(problems),
+                             "documentation_url": "https://docs.github.com/rest/checks/runs"})
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        url = urlparse(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        with self._lock:
+            self.requests.append(Recorded(method, h.path, dict(h.headers.items()), body))
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._reply(h, 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+        header_problems = []
+        if h.headers.get("Accept") != "application/vnd.github+json":
+            header_problems.append(f"Accept header is {h.headers.get('Accept')!r}, documented: application/vnd.github+json")
+        if h.headers.get("X-GitHub-Api-Version") != "2022-11-28":
+            header_problems.append("X-GitHub-Api-Version header missing or not 2022-11-28")
+        if header_problems:
+            return self._invalid(h, header_problems)
+        prefix = f"/repos/{self.repository}"
+        if not url.path.startswith(prefix + "/"):
+            return self._reply(h, 404, {"message": "Not Found"})
+        path = url.path[len(prefix):]
+        if self.forbid_checks and "check-runs" in path and method != "GET":
+            return self._reply(h, 403, {"message": "Resource not accessible by integration",
+                                        "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run"})
+        if method == "POST" and path == "/check-runs":
+            return self._create(h, body)
+        if method == "PATCH" and (m := re.fullmatch(r"/check-runs/(\d+)", path)):
+            return self._update(h, int(m.group(1)), body)
+        if method == "GET" and (m := re.fullmatch(r"/commits/([^/]+)/check-runs", path)):
+            return self._list(h, m.group(1), parse_qs(url.query))
+        if method == "GET" and (m := re.fullmatch(r"/compare/([0-9a-f]+)\.\.\.([0-9a-f]+)", path)):
+            files = [{"filename": f, "status": "modified", "additions": 1, "deletions": 1, "changes": 2} for f in self.compare_files]
+            return self._reply(h, 200, {"status": "ahead", "ahead_by": 1, "behind_by": 0, "total_commits": 1,
+                                        "commits": [], "files": files})
+        return self._reply(h, 404, {"message": "Not Found"})
+
+    def _check_body(self, body: Any, allowed: set[str]) -> list[str]:
+        if not isinstance(body, dict):
+            return ["the body is not a JSON object"]
+        problems = [f"unknown field {k!r}" for k in body if k not in allowed]
+        if "status" in body and body["status"] not in STATUSES:
+            problems.append(f"status {body['status']!r} is not one of {sorted(STATUSES)}")
+        if "conclusion" in body and body["conclusion"] not in CONCLUSIONS:
+            problems.append(f"conclusion {body['conclusion']!r} is not one of {sorted(CONCLUSIONS)}")
+        if body.get("status") == "completed" and "conclusion" not in body:
+            problems.append("a completed check run needs a conclusion")
+        if "external_id" in body and not isinstance(body["external_id"], str):
+            problems.append("external_id must be a string")
+        output = body.get("output")
+        if output is not None:
+            problems += self._check_output(output)
+        return problems
+
+    def _check_output(self, output: Any) -> list[str]:
+        if not isinstance(output, dict):
+            return ["output must be an object"]
+        problems = [f"unknown output field {k!r}" for k in output if k not in OUTPUT_FIELDS]
+        for key in ("title", "summary"):
+            if not isinstance(output.get(key), str):
+                problems.append(f"output.{key} is required and must be a string")
+        for key in ("summary", "text"):
+            if isinstance(output.get(key), str) and len(output[key]) > 65535:
+                problems.append(f"output.{key} is longer than 65535 characters")
+        annotations = output.get("annotations") or []
+        if len(annotations) > 50:
+            problems.append(f"{len(annotations)} annotations in one request; at most 50")
+        for a in annotations:
+            problems += [f"unknown annotation field {k!r}" for k in a if k not in ANNOTATION_FIELDS]
+            for key in ("path", "start_line", "end_line", "annotation_level", "message"):
+                if key not in a:
+                    problems.append(f"annotation without {key}")
+            if a.get("annotation_level") not in LEVELS:
+                problems.append(f"annotation_level {a.get('annotation_level')!r} is not one of {sorted(LEVELS)}")
+            if ("start_column" in a or "end_column" in a) and a.get("start_line") != a.get("end_line"):
+                problems.append("start_column/end_column are only allowed when start_line equals end_line")
+        return problems
+
+    def _public(self, run: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in run.items() if k != "annotations"}
+        out["output"] = {**run["output"], "annotations_count": len(run["annotations"]),
+                         "annotations_url": f"{self.url}/repos/{self.repository}/check-runs/{run['id']}/annotations"}
+        return out
+
+    def _create(self, h: BaseHTTPRequestHandler, body: Any) -> None:
+        problems = self._check_body(body, CREATE_FIELDS)
+        if isinstance(body, dict):
+            if not isinstance(body.get("name"), str) or not body.get("name"):
+                problems.append("name is required")
+            if not isinstance(body.get("head_sha"), str) or not SHA.fullmatch(body["head_sha"]):
+                problems.append("head_sha is required and must be a 40-character commit SHA")
+        if problems:
+            return self._invalid(h, problems)
+        with self._lock:
+            check_id = self._next_id
+            self._next_id += 1
+            output = body.get("output") or {}
+            run = {
+                "id": check_id, "node_id": f"CR_{check_id}", "name": body["name"], "head_sha": body["head_sha"],
+                "external_id": body.get("external_id", ""), "details_url": body.get("details_url"),
+                "url": f"{self.url}/repos/{self.repository}/check-runs/{check_id}",
+                "html_url": f"https://github.com/{self.repository}/runs/{check_id}",
+                "status": "completed" if "conclusion" in body else body.get("status", "queued"),
+                "conclusion": body.get("conclusion"), "started_at": body.get("started_at"), "completed_at": body.get("completed_at"),
+                "output": {"title": output.get("title"), "summary": output.get("summary"), "text": output.get("text")},
+                "annotations": list(output.get("annotations") or []),
+                "check_suite": {"id": 5_000_000_001}, "app": {"id": 15368, "slug": "github-actions"}, "pull_requests": [],
+                "history": [body.get("status", "queued") if "conclusion" not in body else "completed"],
+            }
+            self.check_runs[check_id] = run
+        self._reply(h, 201, self._public(run))
+
+    def _update(self, h: BaseHTTPRequestHandler, check_id: int, body: Any) -> None:
+        run = self.check_runs.get(check_id)
+        if run is None:
+            return self._reply(h, 404, {"message": "Not Found"})
+        problems = self._check_body(body, UPDATE_FIELDS)
+        if problems:
+            return self._invalid(h, problems)
+        with self._lock:
+            for key in ("name", "details_url", "external_id", "started_at", "completed_at"):
+                if key in body:
+                    run[key] = body[key]
+            if "conclusion" in body:
+                run["conclusion"] = body["conclusion"]
+                run["status"] = "completed"
+            elif "status" in body:
+                run["status"] = body["status"]
+            if run["history"][-1] != run["status"]:
+                run["history"].append(run["status"])
+            if "output" in body:
+                out = body["output"]
+                run["output"] = {"title": out.get("title"), "summary": out.get("summary"), "text": out.get("text")}
+                run["annotations"] += list(out.get("annotations") or [])  # GitHub appends annotations
+        self._reply(h, 200, self._public(run))
+
+    def _list(self, h: BaseHTTPRequestHandler, ref: str, query: dict[str, list[str]]) -> None:
+        name = (query.get("check_name") or [None])[0]
+        runs = [r for r in self.check_runs.values() if r["head_sha"] == ref and (name is None or r["name"] == name)]
+        runs.sort(key=lambda r: r["id"], reverse=True)
+        self._reply(h, 200, {"total_count": len(runs), "check_runs": [self._public(r) for r in runs]})
