@@ -318,11 +318,13 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         _outputs(workflow, plan, [])
         return 0
 
-    backend = make_backend(config, environ)
+    # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
+    needed = any(i.publish or i.submit for i in plan.items)
+    backend = make_backend(config, environ) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     try:
-        outcomes = execute(plan, config, backend, reporter, commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
+        outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type] commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
         _outputs(workflow, plan, reporter.outcomes)
     return exit_code(outcomes)

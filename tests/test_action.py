@@ -1,0 +1,260 @@
+"""The action as a runner starts it: ``entrypoint.py`` in a process, with INPUT_* and GITHUB_* set,
+an event payload on disk, the local backend, and a fake GitHub API on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.fakes.github_api import FakeGitHub
+
+ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
+EVENTS = Path(__file__).parent / "fixtures" / "events"
+SECRET = "s3cr3t-client-value-xyz"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    lines = path.read_text().splitlines() if path.exists() else []
+    i = 0
+    while i < len(lines):
+        name, _, delimiter = lines[i].partition("<<")
+        j = lines.index(delimiter, i + 1)
+        out[name] = "\n".join(lines[i + 1 : j])
+        i = j + 1
+    return out
+
+
+class Runner:
+    """Builds the environment GitHub's runner gives a Docker action."""
+
+    def __init__(self, project: Path, github: FakeGitHub, tmp: Path) -> None:
+        self.project, self.github, self.tmp = project, github, tmp
+        self.sha = git(project, "rev-parse", "HEAD")
+
+    def env(self, event: str, payload: dict, **inputs: str) -> dict[str, str]:
+        payload_file = self.tmp / f"event-{time.monotonic_ns()}.json"
+        payload_file.write_text(json.dumps(payload))
+        for name in ("output", "summary"):
+            (self.tmp / name).touch()
+        env = {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(self.tmp),
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(payload_file),
+            "GITHUB_WORKSPACE": str(self.project),
+            "GITHUB_REPOSITORY": self.github.repository,
+            "GITHUB_SHA": self.sha,
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_API_URL": self.github.url,
+            "GITHUB_RUN_ID": "7781",
+            "GITHUB_OUTPUT": str(self.tmp / "output"),
+            "GITHUB_STEP_SUMMARY": str(self.tmp / "summary"),
+            "INPUT_GITHUB-TOKEN": self.github.token,
+            "INPUT_PARAMETER-FILE": "retrain.yml",
+            "INPUT_AZURE-CLIENT-SECRET": SECRET,
+        }
+        env.update({f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()})
+        return env
+
+    def push(self, changed: list[str]) -> dict:
+        payload = json.loads((EVENTS / "push-data.json").read_text())
+        payload["after"] = self.sha
+        payload["commits"][0]["id"] = self.sha
+        payload["commits"][0]["modified"] = changed
+        payload["repository"]["full_name"] = self.github.repository
+        return payload
+
+    def run(self, env: dict[str, str], timeout: float = 120) -> Result:
+        proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=self.project,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        return self.result(proc.returncode, proc.stdout, proc.stderr)
+
+    def result(self, code: int, stdout: str, stderr: str) -> Result:
+        return Result(code, stdout, stderr, read_outputs(self.tmp / "output"),
+                      (self.tmp / "summary").read_text() if (self.tmp / "summary").exists() else "")
+
+    def reset_files(self) -> None:
+        for name in ("output", "summary"):
+            (self.tmp / name).write_text("")
+
+
+@pytest.fixture
+def runner(project: Path, github: FakeGitHub, tmp_path: Path) -> Runner:
+    return Runner(project, github, tmp_path / "runner")
+
+
+@pytest.fixture(autouse=True)
+def _runner_dir(tmp_path: Path) -> None:
+    (tmp_path / "runner").mkdir()
+
+
+def assert_no_secret(result: Result, github: FakeGitHub) -> None:
+    for text in (result.stdout, result.stderr, result.summary, json.dumps(result.outputs)):
+        assert SECRET not in text
+        assert github.token not in text
+    for request in github.requests:
+        assert SECRET not in json.dumps(request.body)
+
+
+def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: FakeGitHub) -> None:
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr + result.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["history"] == ["in_progress", "completed"]
+    assert check["conclusion"] == "success"
+    assert check["head_sha"] == runner.sha
+    assert check["external_id"].startswith("rt-")
+    assert check["details_url"].startswith("file://")
+    assert "| `learning_rate` | `0.2` | **changed** (default `0.1`) |" in check["output"]["summary"]
+    assert "#### Steps" in check["output"]["summary"] and "`prep`" in check["output"]["summary"]
+    assert result.outputs["status"] == "success"
+    assert result.outputs["version"] == "1"
+    assert json.loads(result.outputs["metrics"])["score"] > 0
+    assert result.outputs["run-id"] and result.outputs["run-url"] == check["details_url"]
+    assert json.loads(result.outputs["plan"])["items"][0]["submit"] is True
+    assert "tiny`: succeeded" in result.summary
+    assert "::add-mask::" + SECRET in result.stdout  # masked before anything else
+    assert result.stdout.index("::add-mask::") < result.stdout.index("tiny:")
+    assert "::group::tiny / prep" in result.stdout
+    assert github.violations == []
+    assert_no_secret(result, github)
+
+
+def test_a_rerun_attaches_to_the_earlier_run(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    env = runner.env("push", runner.push(["data/other.csv"]))
+    first = runner.run(env)
+    runner.reset_files()
+    second = runner.run(env)
+    assert (first.code, second.code) == (0, 0)
+    assert "attached to the earlier run" in second.stdout
+    assert second.outputs["run-id"] == first.outputs["run-id"]
+    assert len(github.runs_named("retrain / tiny")) == 1  # updated, not duplicated
+    runs = subprocess.run([sys.executable, "-m", "retrain", "runs", "--json"], cwd=project, capture_output=True, text=True, check=True)
+    assert len(json.loads(runs.stdout)) == 1
+    assert github.violations == []
+
+
+def test_a_failed_step_fails_the_check(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import sys\nprint('diverged', file=sys.stderr)\nsys.exit(3)\n")
+    result = runner.run(runner.env("push", runner.push(["pipelines/tiny/src/train.py"])))
+    assert result.code == 1
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "failure"
+    assert result.outputs["status"] == "failure"
+    assert result.outputs["published-version"] == "1"
+    assert "::error title=retrain / tiny::tiny: " in result.stdout
+    assert github.violations == []
+
+
+def slow_step(project: Path) -> None:
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import time\nprint('training', flush=True)\ntime.sleep(60)\n")
+
+
+def test_a_timeout_cancels_the_run(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    slow_step(project)
+    started = time.monotonic()
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"]), timeout="3s"))
+    assert time.monotonic() - started < 30
+    assert result.code == 1
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "timed_out"
+    assert result.outputs["status"] == "timed_out"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cancelling_the_workflow_cancels_the_run(runner: Runner, github: FakeGitHub, project: Path, sig: signal.Signals) -> None:
+    slow_step(project)
+    env = runner.env("push", runner.push(["data/other.csv"]))
+    proc = subprocess.Popen([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        checks = github.runs_named("retrain / tiny")
+        if checks and checks[0].get("details_url"):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the run was never submitted")
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode == 130, stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "cancelled"
+    runs = subprocess.run([sys.executable, "-m", "retrain", "runs", "--json"], cwd=project, capture_output=True, text=True, check=True)
+    assert [r["status"] for r in json.loads(runs.stdout)] == ["canceled"]
+
+
+def test_a_forbidden_token_falls_back_to_the_summary(runner: Runner, github: FakeGitHub) -> None:
+    github.forbid_checks = True
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("::warning title=retrain%3A no check runs::") == 1
+    assert "tiny`: succeeded" in result.summary
+    assert github.check_runs == {}
+
+
+def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", "learning_rat: 0.2").replace("timeout: 10m", "timeout: soon")
+    (project / "retrain.yml").write_text(text)
+    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    result = runner.run(runner.env("pull_request", payload))
+    assert result.code == 2
+    [check] = github.runs_named("retrain")
+    assert check["head_sha"] == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head
+    assert check["conclusion"] == "action_required"
+    assert [(a["path"], a["start_line"], a["start_column"]) for a in check["annotations"]] == [
+        ("retrain.yml", 10, 7), ("retrain.yml", 15, 14)]
+    assert "::error file=retrain.yml,line=10,col=7,title=retrain::" in result.stdout
+    assert result.outputs["status"] == "action_required"
+    assert github.violations == []
+
+
+def test_a_pull_request_plans_without_side_effects(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    result = runner.run(runner.env("pull_request", payload))
+    assert result.code == 0, result.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "neutral"
+    assert not (project / ".retrain").exists()  # nothing published, nothing run
+
+
+def test_bad_inputs_are_reported_with_exit_2(runner: Runner, github: FakeGitHub) -> None:
+    result = runner.run(runner.env("push", runner.push([]), wait="maybe"))
+    assert result.code == 2
+    assert "::error title=retrain::the wait input is 'maybe'; use true or false." in result.stdout
