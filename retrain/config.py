@@ -27,7 +27,7 @@ from .errors import InvalidFile, Problem
 from .globs import BadGlob, compile_glob
 from .pipeline.load import load_pipeline
 from .pipeline.model import Literal, Pipeline
-from .pipeline.types import CoercionError, coerce, parse_duration
+from .pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
 from .yamlfile import KeyPath, YamlDoc, load_yaml
 
 DEFAULT_FILE = "retrain.yml"
@@ -379,11 +379,3 @@ def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: 
             elif port.default is not None:
                 out[name] = port.default
     return out
-
-
-def unknown_parameter_hint(name: str, declared: Mapping[str, object]) -> str:
-    known = sorted(declared)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    listing = ", ".join(known) if known else "none"
-    return (f"Did you mean '{close[0]}'? " if close else "") + f"Its parameters: {listing}."
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from .backends.base import Endpoint, PublishResult, Run, StepStatus
@@ -26,7 +27,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
     return "\n".join(lines)
 
 
@@ -52,6 +53,12 @@ def duration(seconds: float | None) -> str:
 
 def format_value(value: object) -> str:
     text = str(value)
+    if text.startswith("/"):
+        # Paths under the current folder read better relative, as a person would type them.
+        try:
+            text = str(Path(text).relative_to(Path.cwd()))
+        except ValueError:
+            pass
     return text if len(text) <= 60 else "..." + text[-57:]
 
 
@@ -99,10 +106,13 @@ def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str
 def render_runs(runs: Sequence[Run]) -> str:
     if not runs:
         return "no runs yet."
+    # Only the parameters that differ between the listed runs say something; all of them for one run.
+    names = sorted({k for r in runs for k in r.parameters})
+    varying = [k for k in names if len({str(r.parameters.get(k)) for r in runs}) > 1] or names
     rows = []
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:4])
-        values = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(r.parameters.items()))
+        values = ", ".join(f"{k}={format_value(r.parameters[k])}" for k in varying if k in r.parameters)
         rows.append((r.id, r.pipeline, f"v{r.version}", r.status.value, r.created, duration(r.duration_s), values, metrics))
     return table(("run", "pipeline", "version", "status", "created", "duration", "parameters", "metrics"), rows)
 
@@ -172,4 +182,6 @@ class ConsoleReporter:
             self._say("")
             self._say(render_run(outcome.run, defaults=None))
         word = outcome.conclusion.value
-        self._say(f"{outcome.item.pipeline}: {word}: {outcome.message}")
+        # The report above already shows a failure's log; the last line only needs its first sentence.
+        message = outcome.message.splitlines()[0] if outcome.run is not None and outcome.message else outcome.message
+        self._say(f"{outcome.item.pipeline}: {word}: {message}")

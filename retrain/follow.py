@@ -57,14 +57,14 @@ def follow(
 
     while True:
         run = backend.run(run.id)
+        if on_log is not None:  # logs first, so a step's output shows before its "done" line
+            _stream_logs(backend, run, on_log, offsets, drained)
         sig = _signature(run)
         if sig != last:
             on_change(run)
             last, quiet_polls = sig, 0
         else:
             quiet_polls += 1
-        if on_log is not None:
-            _stream_logs(backend, run, on_log, offsets, drained)
         if run.status.is_terminal:
             return Followed(run, Ending.FINISHED)
         if stop.is_set():

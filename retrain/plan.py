@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backends.base import VersionPin
-from .config import unknown_parameter_hint
 from .config_model import Config, PipelineConfig, Trigger
 from .errors import UsageError
 from .event import Event
 from .globs import compile_glob
 from .pipeline.model import Literal
-from .pipeline.types import CoercionError, coerce
+from .pipeline.types import CoercionError, coerce, unknown_parameter_hint
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ type, durations, and rendering literals on a command line the way Azure ML does.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from .model import InputType, Literal, Port
@@ -156,3 +158,11 @@ def parse_duration(value: object) -> float:
 def format_literal(value: Literal) -> str:
     """A literal as Azure ML puts it on a command line: Python's ``str()``, so booleans are True/False."""
     return str(value)
+
+
+def unknown_parameter_hint(name: str, declared: Mapping[str, object]) -> str:
+    known = sorted(declared)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    listing = ", ".join(known) if known else "none"
+    return (f"Did you mean '{close[0]}'? " if close else "") + f"Its parameters: {listing}."
+

@@ -1,0 +1,120 @@
+"""The local backend's store: endpoints, versions, runs and steps in SQLite (WAL), beside snapshots.
+
+WAL lets the worker that executes a run write while other processes (``retrain status``, the
+follower) read. Timestamps are ISO 8601 UTC strings; JSON columns hold parameters, tags and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY,
+    default_version INTEGER,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    endpoint TEXT NOT NULL REFERENCES endpoints(name),
+    number INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    created TEXT NOT NULL,
+    source_commit TEXT,
+    snapshot TEXT NOT NULL,          -- the pipeline file inside the store, relative to the store
+    parameters TEXT NOT NULL,        -- JSON: name -> declared default
+    PRIMARY KEY (endpoint, number)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    pipeline TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    experiment TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    force INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    started TEXT,
+    ended TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    pid INTEGER,                     -- the worker executing the run (its process group too)
+    pid_start TEXT,                  -- that process's start time, so a reused pid is not mistaken for it
+    metrics TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started TEXT,
+    ended TEXT,
+    reused_from TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    reuse_key TEXT,
+    PRIMARY KEY (run_id, name)
+);
+CREATE INDEX IF NOT EXISTS steps_reuse ON steps(reuse_key, status);
+"""
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class Store:
+    """One SQLite database; short transactions, so many processes can share it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db_path = folder / "retrain.db"
+        # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE takes the write lock up
+        # front, so two writers queue instead of failing halfway).
+        self.conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
+        self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        return self.conn.execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, args).fetchall()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
