@@ -324,7 +324,8 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     try:
-        outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type] commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
+        outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
+                           commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
         _outputs(workflow, plan, reporter.outcomes)
     return exit_code(outcomes)

@@ -189,7 +189,17 @@ def _execute_one(
         if stop.is_set():
             return Outcome(item, published, None, Conclusion.CANCELLED, "stopped before the run was submitted.")
 
-        version = resolve_version(backend, item.endpoint, item.version)
+        try:
+            version = resolve_version(backend, item.endpoint, item.version)
+        except NotFound:
+            if isinstance(item.version, int) or published is not None:
+                raise
+            # Nothing published yet (a new endpoint, or an empty local store on a fresh runner): a run
+            # needs a version, and the one to run is the pipeline as it is in this commit.
+            pc = config.pipelines[item.pipeline]
+            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit)
+            reporter.published(item, published)
+            version = resolve_version(backend, item.endpoint, item.version)
         key = run_key(commit=commit, pipeline=item.pipeline, endpoint=item.endpoint, version=version,
                       parameters=item.parameters, repo_root=repo_root)
         earlier = backend.find_run(key)

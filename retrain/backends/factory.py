@@ -9,12 +9,21 @@ from ..config_model import AzureBackendConfig, Config, LocalBackendConfig
 from .base import Backend
 
 
+# Credentials of the action and of Azure never reach a pipeline's steps: they run user code.
+SECRET_VARIABLES = ("GITHUB_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL",
+                    "ACTIONS_RUNTIME_TOKEN", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE")
+
+
+def step_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith("INPUT_") and k not in SECRET_VARIABLES}
+
+
 def make_backend(config: Config, environ: Mapping[str, str]) -> Backend:
     backend = config.backend
     if isinstance(backend, LocalBackendConfig):
         from .local import LocalBackend
 
-        return LocalBackend(backend.store)
+        return LocalBackend(backend.store, environ=step_environment(environ))
     assert isinstance(backend, AzureBackendConfig)
     from .factory_azure import make_azure_backend
 
