@@ -28,6 +28,9 @@ from .snapshot import save_snapshot
 from .store import Store, dumps, parse_time, utcnow
 
 CANCEL_WAIT_S = 10.0
+# Workers started by this process. Kept so they are reaped when they end (no zombies) and so Python
+# does not warn about a Popen object dropped while its process still runs: detached is on purpose.
+_WORKERS: list[subprocess.Popen[bytes]] = []
 # A run recorded but whose worker never reported its pid within this long is taken for dead.
 UNSTARTED_GRACE = timedelta(seconds=60)
 
@@ -130,7 +133,7 @@ class LocalBackend:
         version = self._resolve(self.endpoint(request.endpoint), request.version)
         snapshot_row = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", request.endpoint, version.number)
         pipeline = load_pipeline(self.store_dir / snapshot_row["snapshot"])  # type: ignore[index]
-        parameters = self._assign(pipeline, request)
+        parameters = self._assign(pipeline, request, version.parameters)
         run_id = f"{request.pipeline}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         folder = run_dir(self.store_dir, run_id)
         folder.mkdir(parents=True)
@@ -149,12 +152,16 @@ class LocalBackend:
                 env=self.environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a cancel stops it and its steps together
             )
+        _WORKERS[:] = [w for w in _WORKERS if w.poll() is None]
+        _WORKERS.append(proc)
         with self.store.write() as db:
             db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (proc.pid, _proc_start(proc.pid), run_id))
         return self.run(run_id)
 
-    def _assign(self, pipeline: Pipeline, request: SubmitRequest) -> dict[str, object]:
-        values: dict[str, object] = {n: p.default for n, p in pipeline.parameters.items()}
+    def _assign(self, pipeline: Pipeline, request: SubmitRequest, published: Mapping[str, object]) -> dict[str, object]:
+        # Defaults as published: a default data path points at the data where it was when published,
+        # not into the snapshot, which holds the pipeline's code and definitions but never its data.
+        values: dict[str, object] = {n: published.get(n, p.default) for n, p in pipeline.parameters.items()}
         for name, value in request.parameters.items():
             port = pipeline.parameters.get(name)
             if port is None:

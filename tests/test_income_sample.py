@@ -1,0 +1,78 @@
+"""The seed's story end to end with the CLI: publish the income sample, train on US data, retrain on
+the non-US data by setting the training_data parameter, and pin a version while a new one appears."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
+pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "income"
+
+
+def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A copy anywhere must run: the sample folder is self-contained.
+    target = tmp_path_factory.mktemp("elsewhere") / "income"
+    shutil.copytree(SAMPLE, target, ignore=shutil.ignore_patterns(".retrain", "__pycache__"))
+    return target
+
+
+def test_publish_train_and_retrain_on_other_data(sample: Path) -> None:
+    published = retrain(sample, "publish")
+    assert published.returncode == 0, published.stderr
+    assert "income: published version 1 of endpoint income-retrain (the default)" in published.stdout
+
+    us = retrain(sample, "submit", "income")
+    assert us.returncode == 0, us.stdout + us.stderr
+    for step in ("import_data", "clean_missing_data", "split_data", "train_model", "score_model", "evaluate_model"):
+        assert f"  {step}: done" in us.stdout  # progress, step by step
+    assert "[import_data] imported 29170 rows, 15 columns from adult-us.csv" in us.stdout
+
+    nonus = retrain(sample, "submit", "income", "--set", "training_data=data/adult-nonus.csv")
+    assert nonus.returncode == 0, nonus.stdout + nonus.stderr
+    assert "[import_data] imported 3391 rows, 15 columns from adult-nonus.csv" in nonus.stdout
+
+    runs = json.loads(retrain(sample, "runs", "--json").stdout)
+    assert [Path(r["parameters"]["training_data"]).name for r in runs] == ["adult-nonus.csv", "adult-us.csv"]
+    assert all(r["version"] == 1 and r["status"] == "completed" for r in runs)
+    nonus_metrics, us_metrics = runs[0]["metrics"], runs[1]["metrics"]
+    assert us_metrics["auc"] > 0.85  # held-out AUC on the US subset
+    assert nonus_metrics["auc"] > 0.8
+    assert set(us_metrics) >= {"auc", "accuracy", "precision", "recall", "f1"}
+    assert nonus_metrics != us_metrics
+    table = retrain(sample, "runs").stdout
+    assert "training_data=data/adult-nonus.csv" in table and "auc=" in table
+
+
+def test_versions_and_pins(sample: Path) -> None:
+    assert retrain(sample, "publish").returncode == 0
+    unchanged = retrain(sample, "publish")
+    assert "income: unchanged, endpoint income-retrain keeps version 1" in unchanged.stdout
+
+    script = sample / "src" / "import_data.py"
+    script.write_text(script.read_text().replace('print(f"imported', 'print("version two of import_data")\nprint(f"imported'))
+    changed = retrain(sample, "publish")
+    assert "income: published version 2 of endpoint income-retrain" in changed.stdout
+    endpoint = json.loads(retrain(sample, "endpoints", "income-retrain", "--json").stdout)
+    assert [(v["number"], v["is_default"]) for v in endpoint["versions"]] == [(1, True), (2, False)]
+
+    pinned = retrain(sample, "submit", "income", "--version", "1")
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    assert "version two of import_data" not in pinned.stdout  # version 1's code ran, not the working tree
+    latest = retrain(sample, "submit", "income", "--version", "latest")
+    assert "[import_data] version two of import_data" in latest.stdout

@@ -1,0 +1,289 @@
+"""The local backend for real: versions, pinned snapshots, quoting, failures, parallel steps, reuse,
+idempotent submits, cancel from another process, a killed worker, and MLflow metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
+from retrain.backends.local import LocalBackend
+from retrain.errors import NotFound, UsageError
+from retrain.pipeline.load import load_pipeline
+
+
+def write_pipeline(folder: Path, jobs: str, inputs: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "type: pipeline\n" + (f"inputs:\n{textwrap.indent(textwrap.dedent(inputs), '  ')}" if inputs else "") + \
+        "jobs:\n" + textwrap.indent(textwrap.dedent(jobs), "  ")
+    (folder / "pipeline.yml").write_text(text)
+    return folder / "pipeline.yml"
+
+
+def wait_for(backend: LocalBackend, run: Run, timeout: float = 60) -> Run:
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        run = backend.run(run.id)
+        if run.status.is_terminal:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run.id} still {run.status} after {timeout}s")
+
+
+def submit(backend: LocalBackend, key: str, version: int | str = "default", force: bool = False, **parameters: object) -> Run:
+    request = SubmitRequest(pipeline="p", endpoint="ep-test", version=version, parameters=parameters,  # type: ignore[arg-type]
+                            experiment="exp", key=key, force=force)
+    return backend.submit(request)
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> LocalBackend:
+    return LocalBackend(tmp_path / "store", environ=os.environ)
+
+
+def test_versions_follow_content_and_a_pin_runs_its_own_snapshot(tmp_path: Path, backend: LocalBackend) -> None:
+    src = tmp_path / "proj" / "src"
+    src.mkdir(parents=True)
+    (src / "step.py").write_text("print('version one code')\n")
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          code: src
+          command: python step.py
+        """)
+    first = backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit="c1")
+    again = backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit="c2")
+    assert (first.version.number, first.created, first.version.is_default) == (1, True, True)
+    assert (again.version.number, again.created) == (1, False)
+
+    (src / "step.py").write_text("print('version two code')\n")
+    second = backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit="c3")
+    assert (second.version.number, second.created, second.version.is_default) == (2, True, False)
+    endpoint = backend.endpoint("ep-test")
+    assert (endpoint.default_version, [v.number for v in endpoint.versions]) == (1, [1, 2])
+    assert endpoint.version(1).source_commit == "c1"  # type: ignore[union-attr]
+
+    run1 = wait_for(backend, submit(backend, "k1", version=1))
+    run2 = wait_for(backend, submit(backend, "k2", version="latest"))
+    assert backend.logs(run1.id, "a")[0] == "version one code\n"
+    assert backend.logs(run2.id, "a")[0] == "version two code\n"
+    assert (run1.version, run2.version) == (1, 2)
+
+    moved = backend.publish(load_pipeline(path), endpoint="ep-test", make_default=True, source_commit=None)
+    assert (moved.version.number, moved.created, moved.default_moved) == (2, False, True)
+    assert backend.endpoint("ep-test").default_version == 2
+
+
+def test_unknown_names_list_what_exists(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: 'true'\n", inputs="rate: 0.1\n")
+    with pytest.raises(NotFound, match="Nothing is published yet: run retrain publish."):
+        backend.endpoint("ep-test")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    with pytest.raises(NotFound) as e:
+        submit(backend, "k", version=7)
+    assert str(e.value) == "endpoint 'ep-test' has no version 7. Its versions: 1."
+    with pytest.raises(UsageError) as e2:
+        submit(backend, "k", rte=0.2)
+    assert str(e2.value) == "version of 'ep-test' has no parameter 'rte'. Did you mean 'rate'? Its parameters: rate."
+    with pytest.raises(UsageError, match="'rate' is a number; 'fast' is not"):
+        submit(backend, "k", rate="fast")
+
+
+def test_values_reach_the_command_as_one_literal_argument(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          inputs:
+            text: ${{parent.inputs.text}}
+          command: python -c "import sys, json; print(json.dumps(sys.argv[1:]))" ${{inputs.text}}
+        """, inputs="text: hello\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    canary = tmp_path / "PWNED"
+    run = wait_for(backend, submit(backend, "k", text=f"x; touch {canary} $(touch {canary}) `touch {canary}`"))
+    assert run.status is RunStatus.COMPLETED, run.message
+    assert json.loads(backend.logs(run.id, "a")[0]) == [f"x; touch {canary} $(touch {canary}) `touch {canary}`"]
+    assert not canary.exists()
+
+
+def test_a_failed_step_stops_what_depends_on_it(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", """\
+        bad:
+          outputs: {o: }
+          command: echo about to fail; echo the reason >&2; exit 3
+        after_bad:
+          inputs: {x: '${{parent.jobs.bad.outputs.o}}'}
+          command: echo never
+        independent:
+          command: echo fine
+        """)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    assert run.status is RunStatus.FAILED
+    assert {s.name: s.status for s in run.steps} == {
+        "bad": StepStatus.FAILED, "after_bad": StepStatus.NOT_RUN, "independent": StepStatus.COMPLETED}
+    assert run.message == "step 'bad' failed with exit code 3. The end of its log:\nabout to fail\nthe reason"
+
+
+def test_independent_steps_run_in_parallel(tmp_path: Path, backend: LocalBackend) -> None:
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores")
+    path = write_pipeline(tmp_path / "proj", """\
+        left:
+          command: python -c "import time; print(time.time()); time.sleep(1); print(time.time())"
+        right:
+          command: python -c "import time; print(time.time()); time.sleep(1); print(time.time())"
+        """)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    (l0, l1), (r0, r1) = ([float(x) for x in backend.logs(run.id, s)[0].split()] for s in ("left", "right"))
+    assert l0 < r1 and r0 < l1  # the two sleeps overlapped
+
+
+def test_identical_steps_are_reused_unless_forced_or_not_deterministic(tmp_path: Path, backend: LocalBackend) -> None:
+    data = tmp_path / "proj" / "data.csv"
+    path = write_pipeline(tmp_path / "proj", """\
+        copy:
+          inputs: {src: '${{parent.inputs.data}}'}
+          outputs: {o: }
+          command: cp ${{inputs.src}} ${{outputs.o}}/copy.csv && date +%s%N
+        count:
+          inputs: {x: '${{parent.jobs.copy.outputs.o}}'}
+          command: wc -l < ${{inputs.x}}/copy.csv
+        clock:
+          component:
+            is_deterministic: false
+            command: date +%s%N
+        """, inputs="data: {type: uri_file, path: ./data.csv}\n")
+    data.write_text("a\n1\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    first = wait_for(backend, submit(backend, "k1"))
+    second = wait_for(backend, submit(backend, "k2"))
+    status = {s.name: (s.status, s.reused_from) for s in second.steps}
+    assert status == {"copy": (StepStatus.REUSED, first.id), "count": (StepStatus.REUSED, first.id),
+                      "clock": (StepStatus.COMPLETED, None)}
+    assert backend.logs(second.id, "count")[0] == "2\n"  # reused outputs keep their log
+
+    data.write_text("a\n1\n2\n")  # same path, new content: the data counts by content
+    third = wait_for(backend, submit(backend, "k3"))
+    assert [s.status for s in third.steps][:2] == [StepStatus.COMPLETED, StepStatus.COMPLETED]
+    assert backend.logs(third.id, "count")[0] == "3\n"
+
+    forced = wait_for(backend, submit(backend, "k4", force=True))
+    assert all(s.status is StepStatus.COMPLETED for s in forced.steps)
+
+
+def test_the_same_key_returns_the_same_run(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: 'true'\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    first = submit(backend, "same-key")
+    again = submit(backend, "same-key")
+    assert again.id == first.id
+    assert len(backend.runs()) == 1
+    assert backend.find_run("same-key").id == first.id  # type: ignore[union-attr]
+    assert backend.find_run("other") is None
+
+
+def child_pids(run_dir: Path) -> list[int]:
+    return [int(p.read_text()) for p in run_dir.rglob("pid.txt")]
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+SLEEPER = """\
+    slow:
+      command: echo $$ > pid.txt; echo started; sleep 60
+    """
+
+
+def started(backend: LocalBackend, run: Run, timeout: float = 30) -> Path:
+    run_dir = Path(run.url.removeprefix("file://"))  # type: ignore[union-attr]
+    give_up = time.monotonic() + timeout
+    while not child_pids(run_dir) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert child_pids(run_dir), "the step never started"
+    return run_dir
+
+
+def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    [step_pid] = child_pids(run_dir)
+    out = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from retrain.backends.local import LocalBackend; "
+                          "print(LocalBackend(Path(sys.argv[1])).cancel(sys.argv[2]).status.value)", str(backend.store_dir), run.id],
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "canceled"
+    run = backend.run(run.id)
+    assert run.status is RunStatus.CANCELED
+    assert [s.status for s in run.steps] == [StepStatus.CANCELED]
+    time.sleep(0.2)
+    assert not alive(step_pid)
+
+
+def test_a_killed_worker_is_repaired_on_next_open(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
+    os.kill(pid, signal.SIGKILL)
+    give_up = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    for step_pid in child_pids(run_dir):  # the step was orphaned by the kill; clean up after the test
+        os.kill(step_pid, signal.SIGKILL)
+    reopened = LocalBackend(backend.store_dir)
+    repaired = reopened.run(run.id)
+    assert repaired.status is RunStatus.FAILED
+    assert repaired.message == f"the process running it (pid {pid}) stopped unexpectedly; submit it again."
+    assert [s.status for s in repaired.steps] == [StepStatus.FAILED]
+
+
+def test_metrics_from_mlflows_file_store_and_metrics_json(tmp_path: Path, backend: LocalBackend) -> None:
+    # Written by hand in MLflow's file-store layout, so the test does not need MLflow installed.
+    path = write_pipeline(tmp_path / "proj", """\
+        evaluate:
+          outputs: {report: }
+          command: >-
+            mkdir -p "$(python -c 'import os,urllib.parse as u; print(u.urlparse(os.environ["MLFLOW_TRACKING_URI"]).path)')/1/abc/metrics" &&
+            cd "$(python -c 'import os,urllib.parse as u; print(u.urlparse(os.environ["MLFLOW_TRACKING_URI"]).path)')/1/abc/metrics" &&
+            printf '1700000000000 0.5 0\\n1700000000100 0.91 1\\n' > auc && printf '1700000000000 0.8 0\\n' > accuracy &&
+            echo '{"rows": 120}' > ${{outputs.report}}/metrics.json
+        """)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    assert run.status is RunStatus.COMPLETED, run.message
+    assert dict(run.metrics) == {"auc": 0.91, "accuracy": 0.8, "rows": 120.0}
+    assert dict(run.steps[0].metrics) == {"auc": 0.91, "accuracy": 0.8, "rows": 120.0}
+
+
+def test_steps_see_azure_style_variables_and_no_credentials(tmp_path: Path) -> None:
+    from retrain.backends.factory import step_environment
+
+    backend = LocalBackend(tmp_path / "store", environ=step_environment(
+        {**os.environ, "INPUT_AZURE-CLIENT-SECRET": "hidden", "GITHUB_TOKEN": "ghs_hidden"}))
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          inputs: {n: '${{parent.inputs.n}}'}
+          outputs: {o: }
+          command: env | sort | grep -E '^(AZURE_ML|MLFLOW_EXPERIMENT|INPUT_|GITHUB_TOKEN)' || true
+        """, inputs="n: 3\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    lines = backend.logs(run.id, "a")[0].splitlines()
+    assert lines[0] == "AZURE_ML_INPUT_n=3"
+    assert lines[1].startswith("AZURE_ML_OUTPUT_o=") and lines[1].endswith("/steps/a/outputs/o")
+    assert lines[2:] == ["MLFLOW_EXPERIMENT_NAME=exp"]
