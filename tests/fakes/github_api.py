@@ -53,6 +53,9 @@ class FakeGitHub:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # One write per answer and no Nagle delay: otherwise each small answer waits ~40 ms for an ACK.
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 

@@ -1,0 +1,32 @@
+"""Build an Azure backend from the parameter file's workspace and the environment's credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..azure_auth import CLOUDS, AzureAuth, TokenProvider, credentials_from_env
+from ..config_model import AzureBackendConfig
+from ..errors import UsageError
+from ..http import make_session
+from .base import Backend
+
+
+def make_azure_backend(config: AzureBackendConfig, environ: Mapping[str, str]) -> Backend:
+    if config.kind == "azureml-v1":
+        raise UsageError(
+            "the azureml-v1 backend (designer pipeline endpoints) is not available in this version of retrain. "
+            "Use kind: azureml, which publishes to batch endpoints (docs/azure.md)."
+        )
+    from .azureml import AzureMLBackend
+    from .azureml.client import ArmClient
+
+    cloud = CLOUDS[config.cloud]
+    authority = environ.get("AZURE_AUTHORITY_HOST") or config.authority_host or cloud.authority_host
+    arm = environ.get("RETRAIN_ARM_ENDPOINT") or config.arm_endpoint or cloud.arm_endpoint
+    subscription = environ.get("INPUT_AZURE-SUBSCRIPTION-ID") or environ.get("AZURE_SUBSCRIPTION_ID") or config.subscription_id
+    credentials = credentials_from_env(environ, tenant_id=config.tenant_id, client_id=config.client_id)
+    session = make_session()
+    provider = TokenProvider(credentials, session, authority_host=authority)
+    client = ArmClient(arm, subscription, config.resource_group, config.workspace, session,
+                       AzureAuth(provider, f"{cloud.arm_endpoint}/.default"))
+    return AzureMLBackend(client, compute=config.compute)

@@ -1,0 +1,210 @@
+"""The Azure ML v2 backend against fake Azure AD, Resource Manager and blob storage over TLS on loopback.
+msal runs for real; requests are checked against the 2025-12-01 REST shapes by the fake."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider, credentials_from_env
+from retrain.backends.azureml import AzureMLBackend
+from retrain.backends.azureml.client import ArmClient
+from retrain.backends.base import RunStatus, SubmitRequest
+from retrain.errors import CredentialError, NotFound
+from retrain.follow import Ending, follow
+from retrain.http import make_session
+from retrain.pipeline.load import load_pipeline
+from tests.fakes.azure import FakeAzure, fake_azure
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[FakeAzure]:
+    with fake_azure(tmp_path) as fake:
+        yield fake
+
+
+def make_backend(fake: FakeAzure, credentials: AzureCredentials | None = None) -> AzureMLBackend:
+    session = make_session(backoff_factor=0.01)
+    session.verify = str(fake.ca_file)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment would override verify
+    creds = credentials or AzureCredentials(fake.tenant, fake.client_id, client_secret=fake.client_secret)
+    provider = TokenProvider(creds, session, authority_host=fake.url)
+    client = ArmClient(fake.url, fake.subscription, fake.resource_group, fake.workspace, session,
+                       AzureAuth(provider, ARM_SCOPE), sleep=lambda s: None)
+    return AzureMLBackend(client, compute="cpu-cluster", poll_interval=0.01)
+
+
+def project(tmp_path: Path, code: str = "print('v1')\n") -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "train.py").write_text(code)
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "train.yml").write_text(
+        "type: command\nname: train\ninputs:\n  data: {type: uri_file}\n  rate: {type: number}\n"
+        "outputs:\n  model: {type: uri_folder}\ncode: ./src\nenvironment: azureml:sklearn:1\n"
+        "command: python train.py ${{inputs.data}} ${{inputs.rate}} ${{outputs.model}}\n")
+    (tmp_path / "pipeline.yml").write_text(
+        "type: pipeline\ninputs:\n  training_data: {type: uri_file, path: ./data.csv}\n  rate: 0.1\n"
+        "jobs:\n  train:\n    component: ./train.yml\n    inputs:\n      data: ${{parent.inputs.training_data}}\n"
+        "      rate: ${{parent.inputs.rate}}\n")
+    return tmp_path / "pipeline.yml"
+
+
+def request(key: str, version: int | str = "default", **parameters: object) -> SubmitRequest:
+    return SubmitRequest(pipeline="income", endpoint="income-retrain", version=version, parameters=parameters,  # type: ignore[arg-type]
+                         experiment="income", key=key, tags={"retrain.commit": "abc"})
+
+
+def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    path = project(tmp_path)
+    first = backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit="c1")
+    again = backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit="c2")
+    assert (first.version.number, first.created, first.version.is_default) == (1, True, True)
+    assert (again.version.number, again.created) == (1, False)
+    assert azure.count("PUT", r"/codes/train-code/versions/") == 1  # code uploaded once, content-addressed
+    assert any(p.endswith("/train.py") for p in azure.blobs)
+
+    project(tmp_path, code="print('v2')\n")
+    second = backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit="c3")
+    assert (second.version.number, second.created, second.version.is_default) == (2, True, False)
+    endpoint = backend.endpoint("income-retrain")
+    assert ([v.number for v in endpoint.versions], endpoint.default_version) == ([1, 2], 1)
+    deployment = azure.resources[f"{azure.workspace_path}/batchEndpoints/income-retrain/deployments/v2"]
+    assert deployment["properties"]["deploymentConfiguration"]["componentId"]["assetId"].endswith("/components/income-retrain/versions/2")
+    assert azure.violations == []
+
+
+def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    path = project(tmp_path)
+    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+    project(tmp_path, code="print('v2')\n")
+    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+
+    run = backend.submit(request("rt-0123456789abcdef", training_data=str(tmp_path / "data.csv"), rate=0.2))
+    again = backend.submit(request("rt-0123456789abcdef", training_data=str(tmp_path / "data.csv"), rate=0.2))
+    assert again.id == run.id == "rt-0123456789abcdef"
+    assert azure.count("PUT", r"/jobs/") == 1  # one job, however often the same submit comes
+    assert run.version == 1  # the default; version 2 exists but is not the pin
+    job = azure.resources[f"{azure.workspace_path}/jobs/{run.id}"]["properties"]
+    assert job["componentId"].endswith("/components/income-retrain/versions/1")
+    assert job["inputs"]["rate"] == {"jobInputType": "literal", "value": "0.2"}
+    assert re.fullmatch(r"azureml:retrain-data:[0-9a-f]{16}", job["inputs"]["training_data"]["uri"])
+    assert job["tags"]["retrain.key"] == run.id and job["tags"]["retrain.commit"] == "abc"
+    assert run.url and run.url.startswith("https://ml.azure.com/runs/")
+
+    done = follow(backend, run, timeout_s=60, on_change=lambda r: None, interval_s=0)
+    assert (done.ending, done.run.status) == (Ending.FINISHED, RunStatus.COMPLETED)
+    assert azure.violations == []
+
+
+def published(azure: FakeAzure, tmp_path: Path) -> AzureMLBackend:
+    backend = make_backend(azure)
+    backend.publish(load_pipeline(project(tmp_path)), endpoint="income-retrain", make_default=False, source_commit=None)
+    return backend
+
+
+def test_throttling_and_server_errors_are_retried(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    run = backend.submit(request("rt-throttle", rate=0.3, training_data="azureml:adult:1"))
+    azure.fail("GET", r"/jobs/rt-throttle$", 429, times=1, **{"Retry-After": "1"})
+    azure.fail("GET", r"/jobs/rt-throttle$", 503, times=2)
+    started = time.monotonic()
+    assert backend.run(run.id).id == run.id
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+    assert azure.count("GET", r"/jobs/rt-throttle$") >= 4
+
+
+def test_a_dropped_connection_is_retried(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    run = backend.submit(request("rt-dropped", rate=0.3, training_data="azureml:adult:1"))
+    azure.fail("GET", r"/jobs/rt-dropped$", 0, times=1)
+    assert backend.run(run.id).status in (RunStatus.RUNNING, RunStatus.COMPLETED)
+
+
+def test_a_submit_is_never_blindly_repeated(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    azure.fail("PUT", r"/jobs/rt-once$", 500, times=1)
+    run = backend.submit(request("rt-once", rate=0.3, training_data="azureml:adult:1"))  # PUT jobs/{name} is idempotent: retrying it is safe
+    assert run.id == "rt-once"
+    assert len([k for k in azure.resources if k.endswith("/jobs/rt-once")]) == 1
+
+
+def test_tokens_are_renewed_during_a_long_follow(tmp_path: Path) -> None:
+    # Azure AD says each token lives 301 s; msal treats tokens within 5 minutes of expiry as expired,
+    # and this ARM accepts a token for 1.5 s only: a follow of several seconds needs fresh tokens.
+    with fake_azure(tmp_path, token_lifetime_s=301, arm_accepts_for_s=1.5, polls_to_finish=30) as azure:
+        backend = published(azure, tmp_path)
+        run = backend.submit(request("rt-long", rate=0.3, training_data="azureml:adult:1"))
+        done = follow(backend, run, timeout_s=120, on_change=lambda r: None, interval_s=0.15, max_interval_s=0.15)
+        assert done.run.status is RunStatus.COMPLETED
+        assert len(azure.tokens) >= 3
+        assert 401 not in azure.statuses  # renewed before Azure would have refused one
+
+
+def test_a_rejected_token_is_replaced_once(tmp_path: Path) -> None:
+    with fake_azure(tmp_path) as azure:
+        backend = published(azure, tmp_path)
+        run = backend.submit(request("rt-revoked", rate=0.3, training_data="azureml:adult:1"))
+        azure.tokens.clear()  # every token issued so far is now unknown to ARM (revoked)
+        assert backend.run(run.id).id == run.id
+        assert azure.statuses[-2:] == [401, 200]  # refused once, then a fresh token went through
+
+
+def test_cancel(azure: FakeAzure, tmp_path: Path) -> None:
+    azure.polls_to_finish = 1000
+    backend = published(azure, tmp_path)
+    run = backend.submit(request("rt-cancel", rate=0.3, training_data="azureml:adult:1"))
+    canceled = backend.cancel(run.id)
+    assert canceled.status is RunStatus.CANCELED
+    assert azure.count("POST", r"/jobs/rt-cancel/cancel$") == 1
+
+
+def test_errors_say_what_to_do(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    with pytest.raises(NotFound) as e:
+        backend.endpoint("nope-endpoint")
+    assert str(e.value) == "no batch endpoint 'nope-endpoint' in workspace ml-ws. Publish it first: retrain publish."
+    azure.fail("GET", r"/batchEndpoints/income-retrain$", 403, times=1)
+    with pytest.raises(CredentialError) as e2:
+        backend.endpoint("income-retrain")
+    assert "Give the identity the 'AzureML Data Scientist' role on the workspace" in str(e2.value)
+
+
+def test_a_wrong_secret_is_named_but_never_shown(azure: FakeAzure, tmp_path: Path) -> None:
+    creds = AzureCredentials(azure.tenant, azure.client_id, client_secret="wrong-secret-SHOULD-NOT-LEAK")
+    backend = make_backend(azure, creds)
+    with pytest.raises(CredentialError) as e:
+        backend.endpoints()
+    assert "invalid_client: AADSTS7000215: Invalid client secret provided." in str(e.value)
+    assert "SHOULD-NOT-LEAK" not in str(e.value) and "SHOULD-NOT-LEAK" not in repr(creds)
+
+
+def test_github_oidc_federation(azure: FakeAzure, tmp_path: Path) -> None:
+    env = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id,
+           "ACTIONS_ID_TOKEN_REQUEST_URL": f"{azure.url}/oidc?api-version=2.0",
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": azure.oidc_request_token}
+    creds = credentials_from_env(env)
+    assert creds.kind == "GitHub OIDC federation"
+    backend = make_backend(azure, creds)
+    assert backend.endpoints() == []
+    assert len(azure.assertions) == 1 and azure.assertions[0].startswith("github.oidc.")
+    assert azure.violations == []
+
+
+def test_missing_credentials_say_what_to_set() -> None:
+    with pytest.raises(CredentialError) as e:
+        credentials_from_env({"AZURE_TENANT_ID": "t"})
+    assert str(e.value) == ("missing Azure credentials: azure-client-id / AZURE_CLIENT_ID. "
+                            "Set them as action inputs or environment variables (docs/azure.md).")
+    with pytest.raises(CredentialError, match="id-token: write"):
+        credentials_from_env({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"})
+    inputs = credentials_from_env({"INPUT_AZURE-TENANT-ID": "t2", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
+                                   "INPUT_AZURE-CLIENT-SECRET": "s"})
+    assert (inputs.tenant_id, inputs.kind) == ("t2", "client secret")
