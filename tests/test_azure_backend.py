@@ -154,7 +154,7 @@ def test_a_rejected_token_is_replaced_once(tmp_path: Path) -> None:
         run = backend.submit(request("rt-revoked", rate=0.3, training_data="azureml:adult:1"))
         azure.tokens.clear()  # every token issued so far is now unknown to ARM (revoked)
         assert backend.run(run.id).id == run.id
-        assert azure.statuses[-2:] == [401, 200]  # refused once, then a fresh token went through
+        assert azure.statuses[-3:] == [401, 200, 200]  # refused once, a fresh token, then the read went through
 
 
 def test_cancel(azure: FakeAzure, tmp_path: Path) -> None:
