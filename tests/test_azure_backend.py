@@ -208,3 +208,27 @@ def test_missing_credentials_say_what_to_set() -> None:
     inputs = credentials_from_env({"INPUT_AZURE-TENANT-ID": "t2", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
                                    "INPUT_AZURE-CLIENT-SECRET": "s"})
     assert (inputs.tenant_id, inputs.kind) == ("t2", "client secret")
+
+
+def test_the_command_line_publishes_and_submits_to_azure(azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from retrain.cli import main
+
+    project(tmp_path)
+    (tmp_path / "retrain.yml").write_text(
+        f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n  resource_group: {azure.resource_group}\n"
+        f"  workspace: {azure.workspace}\n  compute: cpu-cluster\n"
+        "pipelines:\n  income:\n    definition: pipeline.yml\n    endpoint: income-retrain\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))  # trust the fake's test CA, as a proxy's CA would be
+    environ = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id, "AZURE_CLIENT_SECRET": azure.client_secret,
+               "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url}
+    assert main(["publish"], environ) == 0
+    assert "income: published version 1 of endpoint income-retrain (the default)" in capsys.readouterr().out
+    assert main(["submit", "income", "--no-wait", "--json"], environ) == 0
+    [doc] = __import__("json").loads(capsys.readouterr().out)
+    assert doc["conclusion"] == "pending" and doc["run"]["version"] == 1
+    job = azure.resources[f"{azure.workspace_path}/jobs/{doc['run']['id']}"]["properties"]
+    assert job["settings"]["default_compute"].endswith("/computes/cpu-cluster")
+    assert azure.client_secret not in capsys.readouterr().err
+    assert azure.violations == []

@@ -340,7 +340,7 @@ class FakeAzure:
         if rest.startswith("/batchEndpoints/"):
             # Long-running: 201 with Azure-AsyncOperation (final state via the original URI).
             return self._reply(h, 201, resource, {"Azure-AsyncOperation": f"{self.url}/operations/op-{uuid.uuid4().hex}",
-                                                   "x-ms-async-operation-timeout": "PT1H"})
+                                                   "x-ms-async-operation-timeout": "PT1H", "Retry-After": "0"})
         return self._reply(h, 201 if not existed else 200, resource)
 
     def _job_view(self, key: str) -> dict[str, Any]:

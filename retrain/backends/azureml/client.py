@@ -132,8 +132,9 @@ class ArmClient:
         return BackendError(f"Azure answered {status} to {what} ({detail}).")
 
 
-def _retry_after(response: requests.Response) -> float:
+def _retry_after(response: requests.Response, default: float = 5.0) -> float:
+    """Seconds to wait before the next poll: Azure's Retry-After, kept within 0..60 s."""
     try:
-        return min(max(float(response.headers.get("Retry-After", "10")), 0.0), 60.0)
+        return min(max(float(response.headers.get("Retry-After", default)), 0.0), 60.0)
     except ValueError:
-        return 10.0
+        return default
