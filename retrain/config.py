@@ -233,18 +233,21 @@ def _secretish(key: object) -> bool:
 
 
 def parse_version_pin(value: object) -> VersionPin:
-    """``3``, ``"3"``, ``"default"``, ``"latest"``; raise ValueError with what to write instead."""
+    """``3``, ``"3"``, ``"default"``, ``"latest"``; raise ValueError with what to write instead.
+
+    0 is allowed: pipeline endpoints published from Azure ML's v1 designer number versions from 0.
+    """
     if isinstance(value, bool):
         raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
-    if isinstance(value, int) and value >= 1:
+    if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, str):
         text = value.strip().lower()
         if text in ("default", "latest"):
             return text
-        if text.isdigit() and int(text) >= 1:
+        if text.isdigit():
             return int(text)
-    raise ValueError(f"expected a version number (1, 2, ...), 'default' or 'latest', got {value!r}.")
+    raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
 
 
 def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger]) -> frozenset[Trigger]:

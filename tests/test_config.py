@@ -62,7 +62,7 @@ def test_every_mistake_is_reported_at_its_line(project: Path, capsys: pytest.Cap
     assert captured.err == (
         "error: 7 problems in the parameter file retrain.yml:\n"
         "  retrain.yml:5:5: at pipelines.tiny.endpont: unknown key 'endpont'. Did you mean 'endpoint'?\n"
-        "  retrain.yml:6:14: at pipelines.tiny.version: expected a version number (1, 2, ...), 'default' or 'latest', got 'newest'.\n"
+        "  retrain.yml:6:14: at pipelines.tiny.version: expected a version number, 'default' or 'latest', got 'newest'.\n"
         "  retrain.yml:8:7: at pipelines.tiny.parameters.learning_rat: the pipeline 'tiny' has no parameter 'learning_rat'. "
         "Did you mean 'learning_rate'? Its parameters: epochs, flavour, learning_rate, training_data.\n"
         "  retrain.yml:9:15: at pipelines.tiny.parameters.epochs: 'epochs' is an integer; 'many' is not. Write a whole number such as 5.\n"

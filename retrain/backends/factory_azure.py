@@ -6,17 +6,11 @@ from collections.abc import Mapping
 
 from ..azure_auth import CLOUDS, AzureAuth, TokenProvider, credentials_from_env
 from ..config_model import AzureBackendConfig
-from ..errors import UsageError
 from ..http import make_session
 from .base import Backend
 
 
 def make_azure_backend(config: AzureBackendConfig, environ: Mapping[str, str]) -> Backend:
-    if config.kind == "azureml-v1":
-        raise UsageError(
-            "the azureml-v1 backend (designer pipeline endpoints) is not available in this version of retrain. "
-            "Use kind: azureml, which publishes to batch endpoints (docs/azure.md)."
-        )
     from .azureml import AzureMLBackend
     from .azureml.client import ArmClient
 
@@ -29,4 +23,8 @@ def make_azure_backend(config: AzureBackendConfig, environ: Mapping[str, str]) -
     provider = TokenProvider(credentials, session, authority_host=authority)
     client = ArmClient(arm, subscription, config.resource_group, config.workspace, session,
                        AzureAuth(provider, f"{cloud.arm_endpoint}/.default"))
+    if config.kind == "azureml-v1":
+        from .azureml_v1 import AzureMLV1Backend
+
+        return AzureMLV1Backend(client, tenant_id=credentials.tenant_id)
     return AzureMLBackend(client, compute=config.compute)

@@ -58,6 +58,9 @@ class FakeAzure:
     final_status: str = "Completed"
     oidc_request_token: str = "gh-oidc-request-token-xyz"
     faults: list[Fault] = field(default_factory=list)
+    v1_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEndpointEntity
+    v1_pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEntity
+    v1_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> issued at
@@ -96,6 +99,9 @@ class FakeAzure:
 
             def do_PUT(self) -> None:
                 fake._handle(self, "PUT")
+
+            def do_DELETE(self) -> None:
+                fake._handle(self, "DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -166,6 +172,10 @@ class FakeAzure:
             return self._oidc(h, url.query)
         if url.path.startswith("/blob/"):
             return self._blob(h, method, url, raw)
+        if url.path == "/discovery":  # the workspace's discovery document: no token needed
+            return self._reply(h, 200, {"api": self.url, "history": self.url, "studio": "https://ml.azure.com"})
+        if url.path.startswith(("/pipelines/v1.0/", "/history/v1.0/")):
+            return self._v1(h, method, url, raw)
         return self._arm(h, method, url, raw)
 
     # -- Azure AD ---------------------------------------------------------------------------------
@@ -258,7 +268,7 @@ class FakeAzure:
             return self._invalid(h, ["the body is not JSON"])
         if rest == "" and method == "GET":
             return self._reply(h, 200, {"id": self.workspace_path, "name": self.workspace, "location": self.location,
-                                        "properties": {"discoveryUrl": f"https://{self.location}.api.azureml.ms/discovery"}})
+                                        "properties": {"discoveryUrl": f"{self.url}/discovery"}})
         if method == "GET" and rest == "/batchEndpoints":
             return self._reply(h, 200, {"value": [v for k, v in self.resources.items() if re.fullmatch(r".*/batchEndpoints/[^/]+", k)]})
         if method == "GET" and (dm := re.fullmatch(r"/batchEndpoints/([^/]+)/deployments", rest)):
@@ -358,6 +368,106 @@ class FakeAzure:
                 props["status"] = "Running" if polls < self.polls_to_finish else self.final_status
                 job["systemData"]["lastModifiedAt"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         return self._reply(h, 200, self._job_view(key))
+
+    # -- v1 pipelines service and run history -----------------------------------------------------
+
+    def add_v1_endpoint(self, name: str, versions: dict[str, dict[str, Any]], default: str = "0") -> str:
+        """An endpoint as the v1 designer publishes it: versions "0", "1", ... -> parameters of each pipeline."""
+        endpoint_id = str(uuid.uuid4())
+        version_list = []
+        for version, spec in versions.items():
+            pipeline_id = str(uuid.uuid4())
+            self.v1_pipelines[pipeline_id] = {"Id": pipeline_id, "Name": f"{name}-{version}", "Version": version,
+                                              "ParameterAssignments": spec.get("parameters", {}),
+                                              "DataPathAssignments": spec.get("datapaths", {}), "EntityStatus": "Active"}
+            version_list.append({"Version": version, "PipelineId": pipeline_id})
+        self.v1_endpoints[endpoint_id] = {"Id": endpoint_id, "Name": name, "DefaultVersion": default, "PipelineVersionList": version_list,
+                                          "Url": f"{self.url}/pipelines/v1.0{self.workspace_path}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}",
+                                          "EntityStatus": "Active", "CreatedDate": "2026-11-01T10:00:00.000Z"}
+        return endpoint_id
+
+    def _v1(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
+        if not self._authorized(h):
+            return None
+        service, _, rest = url.path[1:].partition("/v1.0")
+        if not rest.startswith(self.workspace_path):
+            return self._reply(h, 404, {"error": {"code": "NotFound", "message": "workspace"}})
+        rest = rest[len(self.workspace_path):]
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        body = json.loads(raw) if raw else None
+        if service == "history" and method == "POST" and (m := re.fullmatch(r"/experiments/([^/]+)/runs:query", rest)):
+            key = re.search(r'Tags/retrain\.key eq "([^"]+)"', (body or {}).get("filter", ""))
+            found = [{"runId": r["Id"]} for r in self.v1_runs.values()
+                     if key and r["tags"].get("retrain.key") == key.group(1) and r["RunHistoryExperimentName"] == m.group(1)]
+            return self._reply(h, 200, {"value": found, "continuationToken": None})
+        if method == "GET" and rest == "/PipelineEndpoints/Name":
+            entity = next((e for e in self.v1_endpoints.values() if e["Name"] == query.get("Name")), None)
+            return self._reply(h, 200, entity) if entity else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such endpoint"}})
+        if method == "GET" and rest == "/PipelineEndpoints":
+            return self._reply(h, 200, list(self.v1_endpoints.values()))
+        if method == "GET" and (m := re.fullmatch(r"/PipelineEndpoints/Id/([^/]+)", rest)):
+            entity = self.v1_endpoints.get(m.group(1))
+            return self._reply(h, 200, entity) if entity else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such endpoint"}})
+        if method == "GET" and (m := re.fullmatch(r"/Pipelines/([^/]+)", rest)):
+            return self._reply(h, 200, self.v1_pipelines[m.group(1)])
+        if method == "POST" and (m := re.fullmatch(r"/PipelineRuns/PipelineEndpointSubmit/Id/([^/]+)/(\d+)", rest)):
+            return self._v1_submit(h, m.group(1), m.group(2), query, body)
+        if (m := re.fullmatch(r"/PipelineRuns/([^/]+)(/Execution|/Graph/AllNodes/Status)?", rest)):
+            run = self.v1_runs.get(m.group(1))
+            if run is None:
+                return self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such run"}})
+            if method == "DELETE" and m.group(2) == "/Execution":
+                run["Status"]["StatusCode"] = "Canceled"
+                return self._reply(h, 200, None)
+            if method == "POST" and m.group(2) == "/Graph/AllNodes/Status":
+                code = {"Finished": "Finished", "Canceled": "Canceled", "Failed": "Failed"}.get(run["Status"]["StatusCode"], "Running")
+                return self._reply(h, 200, {"import_data": {"StatusCode": "4"}, "train_model": {"StatusCode": code}})
+            if method == "GET" and m.group(2) is None:
+                with self._lock:
+                    run["_polls"] += 1
+                    if run["Status"]["StatusCode"] not in ("Canceled", "Failed", "Finished"):
+                        # the service may answer the status as the enum's number ("1" = Running)
+                        run["Status"]["StatusCode"] = "1" if run["_polls"] < self.polls_to_finish else "Finished"
+                return self._reply(h, 200, {k: v for k, v in run.items() if not k.startswith("_")})
+        return self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": f"{method} {rest}"}})
+
+    def _v1_submit(self, h: BaseHTTPRequestHandler, endpoint_id: str, version: str, query: dict[str, str], body: Any) -> None:
+        endpoint = self.v1_endpoints.get(endpoint_id)
+        if endpoint is None:
+            return self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such endpoint"}})
+        problems = []
+        if query.get("pipelineVersion") != version:
+            problems.append("pipelineVersion query must name the version in the path")
+        if not isinstance(body, dict):
+            return self._invalid(h, ["PipelineSubmissionInfo must be an object"])
+        problems += [f"unknown field {k}" for k in body if k not in V1_SUBMIT_KEYS]
+        if not isinstance(body.get("ExperimentName"), str) or not body["ExperimentName"]:
+            problems.append("ExperimentName is required")
+        pipeline_id = next((v["PipelineId"] for v in endpoint["PipelineVersionList"] if v["Version"] == version), None)
+        if pipeline_id is None:
+            return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": f"no version {version}"}})
+        pipeline = self.v1_pipelines[pipeline_id]
+        for k, v in (body.get("ParameterAssignments") or {}).items():
+            if not isinstance(v, str):
+                problems.append(f"ParameterAssignments.{k} must be a string")
+            if k not in pipeline["ParameterAssignments"]:
+                problems.append(f"unknown parameter {k}")
+        for k, v in (body.get("DataPathAssignments") or {}).items():
+            if set(v) != {"DataStoreName", "RelativePath"}:
+                problems.append(f"DataPathAssignments.{k} needs DataStoreName and RelativePath")
+        if problems:
+            self.violations.extend(problems)
+            return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": "; ".join(problems)}})
+        run_id = str(uuid.uuid4())
+        run = {"Id": run_id, "PipelineId": pipeline_id, "Status": {"StatusCode": "0", "CreationTime": "2026-11-24T03:00:00.000Z"},
+               "RunHistoryExperimentName": body["ExperimentName"], "ParameterAssignments": body.get("ParameterAssignments", {}),
+               "tags": body.get("tags", {}), "_polls": 0}
+        self.v1_runs[run_id] = run
+        return self._reply(h, 200, {k: v for k, v in run.items() if not k.startswith("_")})
+
+
+V1_SUBMIT_KEYS = {"ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
+                  "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties"}
 
 
 def check_put(rest: str, body: Any) -> list[str]:
