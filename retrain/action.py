@@ -173,9 +173,10 @@ class CheckReporter:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _defaults(self, item: PipelinePlan) -> dict[str, object]:
-        if self.config is None or item.pipeline not in self.config.pipelines:
+        pc = self.config.pipelines.get(item.pipeline) if self.config is not None else None
+        if pc is None or pc.pipeline is None:
             return {}
-        return {n: p.default for n, p in self.config.pipelines[item.pipeline].pipeline.parameters.items()}
+        return {n: p.default for n, p in pc.pipeline.parameters.items()}
 
     def _progress_text(self, item: PipelinePlan, run: Run) -> str:
         done = sum(1 for s in run.steps if s.status in (StepStatus.COMPLETED, StepStatus.REUSED))

@@ -87,13 +87,14 @@ def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "valid": True,
             "backend": config.backend.kind,
             "pipelines": {
-                n: {"endpoint": p.endpoint, "version": p.version, "steps": list(p.pipeline.steps),
-                    "parameters": p.parameters, "content_hash": p.pipeline.content_hash}
+                n: {"endpoint": p.endpoint, "version": p.version, "steps": list(p.pipeline.steps) if p.pipeline else None,
+                    "parameters": p.parameters, "content_hash": p.pipeline.content_hash if p.pipeline else None}
                 for n, p in config.pipelines.items()
             },
         })
         return EXIT_OK
-    names = ", ".join(f"{n} ({len(p.pipeline.steps)} steps)" for n, p in config.pipelines.items())
+    names = ", ".join(f"{n} ({len(p.pipeline.steps)} steps)" if p.pipeline else f"{n} (published from the designer)"
+                      for n, p in config.pipelines.items())
     print(f"{args.file} is valid: backend {config.backend.kind}; pipelines: {names}.")
     return EXIT_OK
 

@@ -152,7 +152,7 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
         if entries is not None and not entries:
             checker.add(("pipelines",), "no pipelines are listed.", "Add at least one, e.g. income: {definition: pipeline.yml}.")
         for name, entry in (entries or {}).items():
-            pc = _pipeline(checker, str(name), entry, root, display_root)
+            pc = _pipeline(checker, str(name), entry, root, display_root, backend.kind)
             if pc is not None:
                 pipelines[str(name)] = pc
 
@@ -270,7 +270,7 @@ def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger
     return frozenset(out)
 
 
-def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path | None) -> PipelineConfig | None:
+def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path | None, backend_kind: str) -> PipelineConfig | None:
     path: KeyPath = ("pipelines", name)
     if not PIPELINE_NAME.fullmatch(name):
         c.add(path, f"'{name}' is not a valid pipeline name.", "Use letters, digits, '-', '_' and '.', starting with a letter or digit.", at_key=True)
@@ -282,7 +282,10 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
 
     pipeline: Pipeline | None = None
     definition = spec.get("definition")
-    if definition is None:
+    designer = backend_kind == "azureml-v1"
+    if definition is None and designer:
+        pass  # a designer-published endpoint: the service holds the pipeline and checks the values
+    elif definition is None:
         c.add(path, f"pipeline '{name}' has no 'definition'.", "Add definition: the path of its pipeline YAML, relative to this file.")
         ok = False
     elif c.string(definition, (*path, "definition")) is not None:
@@ -318,7 +321,10 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
             timeout_s = parse_duration(spec["timeout"])
         except ValueError as e:
             c.add((*path, "timeout"), str(e))
-    publish_on = _triggers(c, spec.get("publish_on"), (*path, "publish_on"), DEFAULT_PUBLISH_ON)
+    publish_on = _triggers(c, spec.get("publish_on"), (*path, "publish_on"), frozenset() if designer else DEFAULT_PUBLISH_ON)
+    if designer and publish_on:
+        c.add((*path, "publish_on"), "pipelines on the azureml-v1 backend are published from the designer, not by retrain.",
+              "Remove publish_on (or write publish_on: []).")
     submit_on = _triggers(c, spec.get("submit_on"), (*path, "submit_on"), DEFAULT_SUBMIT_ON)
 
     globs: list[str] = []
@@ -341,12 +347,18 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
     params = c.mapping(raw_params, (*path, "parameters"), "parameter values")
     if params is not None and pipeline is not None:
         parameters = _parameters(c, params, (*path, "parameters"), pipeline, root)
+    elif params is not None and designer:
+        for key, value in params.items():
+            if isinstance(value, (str, int, float, bool)):
+                parameters[str(key)] = value  # checked against the published pipeline when submitted
+            else:
+                c.add((*path, "parameters", key), f"expected a value (text, number or boolean), got {_type_name(value)}.")
 
-    if not ok or pipeline is None or endpoint is None or experiment is None:
+    if not ok or (pipeline is None and not designer) or endpoint is None or experiment is None:
         return None
     return PipelineConfig(
         name=name,
-        definition=pipeline.path,
+        definition=pipeline.path if pipeline else None,
         endpoint=endpoint,
         version=version,
         experiment=experiment,

@@ -57,7 +57,7 @@ class PipelineConfig:
     """One entry of ``pipelines:``."""
 
     name: str
-    definition: Path  # absolute
+    definition: Path | None  # absolute; None for a v1 designer endpoint, whose pipeline lives in the service
     endpoint: str
     version: VersionPin
     experiment: str
@@ -67,7 +67,7 @@ class PipelineConfig:
     submit_on: frozenset[Trigger]
     make_default: bool
     timeout_s: float
-    pipeline: Pipeline  # the loaded definition
+    pipeline: Pipeline | None  # the loaded definition; None for a v1 designer endpoint
     location: Location | None = field(default=None, compare=False)
 
 

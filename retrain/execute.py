@@ -180,8 +180,8 @@ def _execute_one(
     published: PublishResult | None = None
     run: Run | None = None
     try:
-        if item.publish:
-            pc = config.pipelines[item.pipeline]
+        pc = config.pipelines[item.pipeline]
+        if item.publish and pc.pipeline is not None:
             published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default, source_commit=commit)
             reporter.published(item, published)
         if not item.submit:
@@ -192,11 +192,10 @@ def _execute_one(
         try:
             version = resolve_version(backend, item.endpoint, item.version)
         except NotFound:
-            if isinstance(item.version, int) or published is not None:
+            if isinstance(item.version, int) or published is not None or pc.pipeline is None:
                 raise
             # Nothing published yet (a new endpoint, or an empty local store on a fresh runner): a run
             # needs a version, and the one to run is the pipeline as it is in this commit.
-            pc = config.pipelines[item.pipeline]
             published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit)
             reporter.published(item, published)
             version = resolve_version(backend, item.endpoint, item.version)

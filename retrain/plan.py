@@ -163,6 +163,10 @@ def assign_parameters(
 ) -> tuple[dict[str, Literal], frozenset[str]]:
     """The parameter file's values with ``overrides`` applied; and which differ from the defaults."""
     parameters = dict(pc.parameters)
+    if pc.pipeline is None:
+        # A designer endpoint: its published pipeline types the values when the run is submitted.
+        parameters.update(overrides)
+        return parameters, frozenset(overrides)
     for name, text in overrides.items():
         port = pc.pipeline.parameters.get(name)
         if port is None:
@@ -230,7 +234,8 @@ def _push_rules(
             reasons.append(Reason("event", "merge is in neither publish_on nor submit_on"))
         return publish, submit
 
-    pipeline_files = {rel for f in pc.pipeline.files if (rel := _rel(f, repo_root)) is not None}
+    files = pc.pipeline.files if pc.pipeline is not None else ()
+    pipeline_files = {rel for f in files if (rel := _rel(f, repo_root)) is not None}
     config_file = _rel(config.path, repo_root)
     touched = [f for f in changed if f in pipeline_files]
     config_touched = config_file is not None and config_file in changed

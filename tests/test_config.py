@@ -153,3 +153,19 @@ def test_an_empty_file(project: Path) -> None:
     assert problems(project, "# nothing yet\n") == [
         "retrain.yml:1:1: the file is empty. Start from examples/income/retrain.yml or docs/parameter-file.md.",
     ]
+
+
+def test_a_designer_endpoint_needs_no_definition(project: Path) -> None:
+    (project / "retrain.yml").write_text(
+        "backend: {kind: azureml-v1, subscription_id: s, resource_group: rg, workspace: ws}\n"
+        "pipelines:\n  income:\n    endpoint: income-designer\n    version: 0\n"
+        "    parameters: {training_data_path: income/us.csv}\n    submit_on: [dispatch]\n")
+    config = load_config(project / "retrain.yml")
+    income = config.pipelines["income"]
+    assert (income.definition, income.pipeline, income.version, income.publish_on) == (None, None, 0, frozenset())
+    assert income.parameters == {"training_data_path": "income/us.csv"}
+    text = (project / "retrain.yml").read_text().replace("submit_on: [dispatch]", "publish_on: [merge]")
+    assert problems(project, text) == [
+        "retrain.yml:7:17: at pipelines.income.publish_on: pipelines on the azureml-v1 backend are published from the designer, "
+        "not by retrain. Remove publish_on (or write publish_on: []).",
+    ]
