@@ -19,8 +19,8 @@ from .config import load_config, parse_version_pin
 from .config_model import Config
 from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
-from .event import EVENT_NAMES, Event
-from .execute import Conclusion, execute, exit_code
+from .event import Event
+from .execute import execute, exit_code
 from .plan import Plan, command_plan, find_repo_root, make_plan
 
 

@@ -122,24 +122,15 @@ def _plan_one(
             reasons.append(Reason("event", f"push to {event.branch}, not the default branch {event.default_branch}"))
         else:
             publish, submit = _push_rules(config, pc, event, repo_root, reasons)
-    elif name == "dispatch":
-        if Trigger.DISPATCH in pc.publish_on:
-            publish = True
-            reasons.append(Reason("publish_on: dispatch", "started by hand"))
-        if Trigger.DISPATCH in pc.submit_on:
-            submit = True
-            reasons.append(Reason("submit_on: dispatch", "started by hand"))
+    elif name in ("dispatch", "schedule"):
+        trigger, why, otherwise = {
+            "dispatch": (Trigger.DISPATCH, "started by hand", "dispatch is in neither publish_on nor submit_on"),
+            "schedule": (Trigger.SCHEDULE, "scheduled", "scheduled runs only sync the status of earlier runs"),
+        }[name]
+        publish, submit = trigger in pc.publish_on, trigger in pc.submit_on
+        reasons += [Reason(f"{rule}: {trigger.value}", why) for rule, on in (("publish_on", publish), ("submit_on", submit)) if on]
         if not (publish or submit):
-            reasons.append(Reason("event", "dispatch is in neither publish_on nor submit_on"))
-    elif name == "schedule":
-        if Trigger.SCHEDULE in pc.publish_on:
-            publish = True
-            reasons.append(Reason("publish_on: schedule", "scheduled"))
-        if Trigger.SCHEDULE in pc.submit_on:
-            submit = True
-            reasons.append(Reason("submit_on: schedule", "scheduled"))
-        if not (publish or submit):
-            reasons.append(Reason("event", "scheduled runs only sync the status of earlier runs"))
+            reasons.append(Reason("event", otherwise))
 
     if overrides and not submit:
         reasons.append(Reason("parameters", "values were given but no run will be submitted"))

@@ -140,6 +140,15 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, exited but not yet reaped, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
     """A Git repository holding the tiny two-step pipeline, its data and retrain.yml; cwd is its root."""

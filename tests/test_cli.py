@@ -19,7 +19,7 @@ def test_every_verb_has_help_with_an_example(verb: str, capsys: pytest.CaptureFi
     assert main([verb, "--help"], {}) == 0
     out = capsys.readouterr().out
     assert "example" in out
-    assert f"retrain {verb}" in out or f"retrain -f" in out
+    assert f"retrain {verb}" in out or "retrain -f" in out
 
 
 def test_validate_a_good_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

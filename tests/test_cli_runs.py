@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import alive
+
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
@@ -32,14 +34,6 @@ def wait_for_pid(project: Path) -> int:
             return int(found[0].read_text())
         time.sleep(0.05)
     raise AssertionError("the step never started")
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def test_ctrl_c_cancels_the_run_and_leaves_no_process(project: Path) -> None:

@@ -18,6 +18,7 @@ from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import LocalBackend
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
+from tests.conftest import alive
 
 
 def write_pipeline(folder: Path, jobs: str, inputs: str = "") -> Path:
@@ -191,14 +192,6 @@ def test_the_same_key_returns_the_same_run(tmp_path: Path, backend: LocalBackend
 
 def child_pids(run_dir: Path) -> list[int]:
     return [int(p.read_text()) for p in run_dir.rglob("pid.txt")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 SLEEPER = """\

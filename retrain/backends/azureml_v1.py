@@ -22,7 +22,7 @@ from ..errors import BackendError, NotFound, UsageError
 from ..pipeline.model import Pipeline
 from ..pipeline.types import unknown_parameter_hint
 from .azureml.client import ArmClient
-from .base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, VersionPin
+from .base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 
 RUN_STATUS = {"NotStarted": RunStatus.QUEUED, "Queued": RunStatus.QUEUED, "Running": RunStatus.RUNNING,
               "Unknown": RunStatus.RUNNING, "Failed": RunStatus.FAILED, "Finished": RunStatus.COMPLETED,
@@ -140,7 +140,7 @@ class AzureMLV1Backend:
 
     def submit(self, request: SubmitRequest) -> Run:
         entity = self._entity(request.endpoint)
-        number = self._pin(self.endpoint(request.endpoint), request.version)
+        number = pin_to_number(self.endpoint(request.endpoint), request.version)
         earlier = self._earlier(request.experiment, request.key)
         if earlier is not None:
             return self.run(earlier)
@@ -177,13 +177,6 @@ class AzureMLV1Backend:
             raise UsageError(f"'{name}' is a data path of the v1 pipeline; give it as azureml://datastores/NAME/paths/PATH.")
         store, _, path = value[len(prefix):].partition("/paths/")
         return {"DataStoreName": store, "RelativePath": path}
-
-    def _pin(self, endpoint: Endpoint, pin: VersionPin) -> int:
-        numbers = [v.number for v in endpoint.versions]
-        number = endpoint.default_version if pin == "default" else (numbers[-1] if numbers and pin == "latest" else pin)
-        if not isinstance(number, int) or number not in numbers:
-            raise NotFound(f"pipeline endpoint '{endpoint.name}' has no version {pin}. Its versions: {', '.join(map(str, numbers)) or 'none'}.")
-        return number
 
     def _run(self, entity: Mapping[str, Any], endpoint: str | None = None) -> Run:
         status_code = _code((entity.get("Status") or {}).get("StatusCode", "NotStarted"), RUN_CODES)

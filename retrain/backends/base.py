@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol, Union, runtime_checkable
 
+from ..errors import NotFound
 from ..pipeline.model import Literal, Pipeline
 
 # A pinned version as the parameter file or the command line gives it.
@@ -136,6 +137,21 @@ class Run:
         if self.started and self.ended:
             return (self.ended - self.started).total_seconds()
         return None
+
+
+def pin_to_number(endpoint: Endpoint, pin: VersionPin) -> int:
+    """A pin (number, "default", "latest") to a version number the endpoint has; NotFound lists them."""
+    numbers = [v.number for v in endpoint.versions]
+    if pin == "default":
+        number = endpoint.default_version
+    elif pin == "latest":
+        number = numbers[-1] if numbers else None
+    else:
+        number = int(pin)
+    if number is None or number not in numbers:
+        listing = ", ".join(map(str, numbers)) or "none yet (run retrain publish)"
+        raise NotFound(f"endpoint '{endpoint.name}' has no version {pin}. Its versions: {listing}.")
+    return number
 
 
 @runtime_checkable

@@ -91,17 +91,10 @@ class Checks:
     def create(self, name: str, *, status: str, output: Output, details_url: str | None = None,
                external_id: str | None = None, conclusion: str | None = None,
                annotations: Sequence[Annotation] = ()) -> int:
-        body: dict[str, Any] = {"name": name, "head_sha": self.head_sha, "status": status, "output": output.to_json(annotations[:MAX_ANNOTATIONS])}
+        body = {"name": name, "head_sha": self.head_sha,
+                **_fields(status, output, details_url, external_id, conclusion, annotations)}
         if status == "in_progress":
             body["started_at"] = now()
-        if details_url:
-            body["details_url"] = details_url
-        if external_id:
-            body["external_id"] = external_id
-        if conclusion:
-            body["status"] = "completed"
-            body["conclusion"] = conclusion
-            body["completed_at"] = now()
         created = self.api.request("POST", "/check-runs", json=body)
         check_id = int(created["id"])
         self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
@@ -110,19 +103,7 @@ class Checks:
     def update(self, check_id: int, *, status: str | None = None, output: Output | None = None,
                details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
                annotations: Sequence[Annotation] = ()) -> None:
-        body: dict[str, Any] = {}
-        if status:
-            body["status"] = status
-        if details_url:
-            body["details_url"] = details_url
-        if external_id:
-            body["external_id"] = external_id
-        if conclusion:
-            body["status"] = "completed"
-            body["conclusion"] = conclusion
-            body["completed_at"] = now()
-        if output is not None:
-            body["output"] = output.to_json(annotations[:MAX_ANNOTATIONS])
+        body = _fields(status, output, details_url, external_id, conclusion, annotations)
         self.api.request("PATCH", f"/check-runs/{check_id}", json=body)
         if output is not None:
             self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
@@ -130,3 +111,20 @@ class Checks:
     def _more_annotations(self, check_id: int, output: Output, rest: Sequence[Annotation]) -> None:
         for i in range(0, len(rest), MAX_ANNOTATIONS):
             self.api.request("PATCH", f"/check-runs/{check_id}", json={"output": output.to_json(rest[i : i + MAX_ANNOTATIONS])})
+
+
+def _fields(status: str | None, output: Output | None, details_url: str | None, external_id: str | None,
+            conclusion: str | None, annotations: Sequence[Annotation]) -> dict[str, Any]:
+    """The fields a create and an update share; a conclusion always comes with completed."""
+    body: dict[str, Any] = {}
+    if status:
+        body["status"] = status
+    if details_url:
+        body["details_url"] = details_url
+    if external_id:
+        body["external_id"] = external_id
+    if conclusion:
+        body.update(status="completed", conclusion=conclusion, completed_at=now())
+    if output is not None:
+        body["output"] = output.to_json(annotations[:MAX_ANNOTATIONS])
+    return body

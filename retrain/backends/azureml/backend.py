@@ -28,7 +28,7 @@ from typing import Any
 from ...errors import BackendError, NotFound, UsageError
 from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
-from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, VersionPin
+from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import ArmClient
 from .upload import upload_folder
 
@@ -272,7 +272,7 @@ class AzureMLBackend:
         if earlier is not None:
             return earlier
         endpoint = self.endpoint(request.endpoint)
-        number = self._pin(endpoint, request.version)
+        number = pin_to_number(endpoint, request.version)
         component_id = self.asset_id("components", request.endpoint, str(number))
         spec_body = self.arm.get(f"/components/{request.endpoint}/versions/{number}", what=f"read {request.endpoint} version {number}")
         assert spec_body is not None
@@ -305,13 +305,6 @@ class AzureMLBackend:
             raise BackendError(f"Azure ML started run {run.id} on {created['properties'].get('componentId')}, "
                                f"not on the pinned version {number}; cancel it and check the endpoint.")
         return run
-
-    def _pin(self, endpoint: Endpoint, pin: VersionPin) -> int:
-        numbers = [v.number for v in endpoint.versions]
-        number = endpoint.default_version if pin == "default" else (numbers[-1] if numbers and pin == "latest" else pin)
-        if not isinstance(number, int) or number not in numbers:
-            raise NotFound(f"batch endpoint '{endpoint.name}' has no version {pin}. Its versions: {', '.join(map(str, numbers)) or 'none'}.")
-        return number
 
     def _data_uri(self, value: str, kind: str) -> str:
         if is_uri(value):

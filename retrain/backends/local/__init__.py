@@ -22,7 +22,7 @@ from ...errors import NotFound, UsageError
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
-from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version
+from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir
 from .snapshot import save_snapshot
 from .store import Store, dumps, parse_time, utcnow
@@ -106,20 +106,6 @@ class LocalBackend:
         )
         return Endpoint(name=name, default_version=row["default_version"], versions=versions)
 
-    def _resolve(self, endpoint: Endpoint, pin: object) -> Version:
-        numbers = [v.number for v in endpoint.versions]
-        if pin == "latest":
-            number = numbers[-1] if numbers else None
-        elif pin == "default":
-            number = endpoint.default_version
-        else:
-            number = int(pin)  # type: ignore[call-overload]
-        version = endpoint.version(number) if number is not None else None
-        if version is None:
-            listing = ", ".join(map(str, numbers)) or "none yet (run retrain publish)"
-            raise NotFound(f"endpoint '{endpoint.name}' has no version {pin}. Its versions: {listing}.")
-        return version
-
     # -- runs -------------------------------------------------------------------------------------
 
     def find_run(self, key: str) -> Run | None:
@@ -130,7 +116,9 @@ class LocalBackend:
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
-        version = self._resolve(self.endpoint(request.endpoint), request.version)
+        endpoint = self.endpoint(request.endpoint)
+        version = endpoint.version(pin_to_number(endpoint, request.version))
+        assert version is not None
         snapshot_row = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", request.endpoint, version.number)
         pipeline = load_pipeline(self.store_dir / snapshot_row["snapshot"])  # type: ignore[index]
         parameters = self._assign(pipeline, request, version.parameters)
