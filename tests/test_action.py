@@ -260,3 +260,38 @@ def test_bad_inputs_are_reported_with_exit_2(runner: Runner, github: FakeGitHub)
     result = runner.run(runner.env("push", runner.push([]), wait="maybe"))
     assert result.code == 2
     assert "::error title=retrain::the wait input is 'maybe'; use true or false." in result.stdout
+
+
+def test_a_forced_push_asks_the_compare_api(runner: Runner, github: FakeGitHub) -> None:
+    payload = runner.push(["README.md"])  # the payload's list cannot be trusted after a force-push
+    payload["forced"] = True
+    github.compare_files = ["data/other.csv"]
+    result = runner.run(runner.env("push", payload))
+    assert result.code == 0, result.stderr
+    assert any(r.path.startswith(f"/repos/{github.repository}/compare/6113728f27ae82c7b1a177c8d03f9e96e0adf246...") for r in github.requests)
+    plan = json.loads(result.outputs["plan"])
+    assert plan["items"][0]["reasons"] == [{"rule": "submit_on: data", "detail": "data/other.csv matched data/**/*.csv"}]
+
+
+def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    first = runner.run(runner.env("push", runner.push(["data/other.csv"]), wait="false"))
+    assert first.code == 0, first.stderr
+    assert first.outputs["status"] == "pending"
+    [check] = github.runs_named("retrain / tiny")
+    assert check["status"] == "in_progress" and check["conclusion"] is None
+    run_id = first.outputs["run-id"]
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    assert synced.code == 0, synced.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    assert f"retrain / tiny: completed check {check['id']} as success" in synced.stdout
+    assert github.violations == []

@@ -232,3 +232,31 @@ def test_the_command_line_publishes_and_submits_to_azure(azure: FakeAzure, tmp_p
     assert job["settings"]["default_compute"].endswith("/computes/cpu-cluster")
     assert azure.client_secret not in capsys.readouterr().err
     assert azure.violations == []
+
+
+def test_a_certificate_signs_the_client_assertion(azure: FakeAzure, tmp_path: Path) -> None:
+    import base64
+    import datetime as dt
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "retrain-test")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    pem_file = tmp_path / "client.pem"
+    pem_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                         + cert.public_bytes(serialization.Encoding.PEM))
+    creds = credentials_from_env({"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id,
+                                  "AZURE_CLIENT_CERTIFICATE": str(pem_file)})
+    assert creds.kind == "certificate"
+    assert make_backend(azure, creds).endpoints() == []
+    [assertion] = azure.assertions
+    header = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
+    assert header["alg"] == "RS256" and ("x5t" in header or "x5t#S256" in header)
+    assert azure.violations == []

@@ -86,3 +86,19 @@ def test_the_installed_script_runs(project: Path) -> None:
     out = subprocess.run([str(exe), "validate"], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("retrain.yml is valid")
+
+
+def test_an_internal_error_is_reported_with_where_the_traceback_is(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from retrain import commands
+
+    def broken(args: object, environ: object) -> int:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(commands, "cmd_validate", broken)  # stands for any bug in a command
+    assert main(["validate"], {}) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("retrain hit an internal error (ZeroDivisionError: a bug).\nThe traceback is in ")
+    crash = Path(err.split("The traceback is in ")[1].split(";")[0])
+    assert "Traceback" in crash.read_text() and "ZeroDivisionError" in crash.read_text()
+    crash.unlink()

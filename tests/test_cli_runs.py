@@ -101,3 +101,12 @@ def test_empty_store_listings(project: Path, verb: str) -> None:
     result = retrain(project, verb)
     assert result.returncode == 0
     assert result.stdout in ("no endpoints yet. Publish a pipeline: retrain publish\n", "no runs yet.\n")
+
+
+def test_a_damaged_store_says_what_to_do(project: Path) -> None:
+    (project / ".retrain").mkdir()
+    (project / ".retrain" / "retrain.db").write_bytes(b"this is not sqlite" * 100)
+    result = retrain(project, "runs")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the local store ")
+    assert "cannot be opened (file is not a database). If it is damaged, move the folder" in result.stderr

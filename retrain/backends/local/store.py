@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ...errors import BackendError
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -89,11 +91,18 @@ class Store:
         # front, so two writers queue instead of failing halfway).
         self.conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
-        self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
+            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
+            raise BackendError(
+                f"the local store {self.db_path} cannot be opened ({e}). If it is damaged, move the folder "
+                f"{folder} aside; retrain starts a new store (its versions and runs stay in the old folder)."
+            ) from None
 
     def close(self) -> None:
         self.conn.close()
