@@ -100,14 +100,15 @@ def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
 class CheckReporter:
     """Drives one check run per pipeline, writes the console log groups and the job summary."""
 
-    def __init__(self, checks: Checks | None, workflow: Workflow, config: Config | None) -> None:
+    def __init__(self, checks: Checks | None, workflow: Workflow, config: Config | None, root: Path | None = None) -> None:
+        self.root = root
         self.checks = checks
         self.workflow = workflow
         self.config = config
         self.ids: dict[str, int] = {}
         self.outcomes: list[Outcome] = []
         self._last_update: dict[str, float] = {}
-        self._last_signature: dict[str, object] = {}
+        self._last_signature: dict[str, tuple[object, ...]] = {}
         self._logs: dict[tuple[str, str], list[str]] = {}
         self._terminal: set[tuple[str, str]] = set()
 
@@ -157,7 +158,7 @@ class CheckReporter:
         for (pipeline, step) in list(self._logs):
             if pipeline == item.pipeline:
                 self._flush_logs(pipeline, step)
-        report = render(outcome, self._defaults(item))
+        report = render(outcome, self.defaults(item), root=self.root)
         self.workflow.summary(report)
         self.workflow.out.write(f"{item.pipeline}: {outcome.conclusion.value}: {outcome.message}\n")
         if outcome.conclusion.failed:
@@ -172,7 +173,7 @@ class CheckReporter:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _defaults(self, item: PipelinePlan) -> dict[str, object]:
+    def defaults(self, item: PipelinePlan) -> dict[str, object]:
         pc = self.config.pipelines.get(item.pipeline) if self.config is not None else None
         if pc is None or pc.pipeline is None:
             return {}
@@ -288,7 +289,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     checks = Checks(api, head_sha) if api is not None and head_sha else None
 
     param_file = workspace / inputs.parameter_file
-    reporter = CheckReporter(checks, workflow, None)
+    reporter = CheckReporter(checks, workflow, None, workspace.resolve())
     try:
         config = load_config(param_file, display_root=workspace)
     except InvalidFile as e:
@@ -350,36 +351,31 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
 
 
 def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, workflow: Workflow) -> int:
-    """Bring check runs of runs submitted with ``wait: false`` to completion."""
-    from .backends.base import RunStatus
+    """Complete the check runs of runs submitted with ``wait: false`` that have ended since."""
     from .execute import conclusion_of
     from .follow import Ending
 
     backend = make_backend(config, environ)
-    active = [r for s in (RunStatus.QUEUED, RunStatus.RUNNING) for r in backend.runs(status=s, limit=100)]
     recent = backend.runs(limit=50)
-    workflow.out.write(f"{len(active)} run(s) still going.\n")
+    still_going = sum(1 for run in recent if not run.status.is_terminal)
+    workflow.out.write(f"{len(recent)} recent run(s), {still_going} still going.\n")
+    if reporter.checks is None:
+        return 0
     for run in recent:
-        if not run.status.is_terminal or reporter.checks is None:
-            continue
         commit = run.tags.get("retrain.commit")
-        if not commit:
+        if not run.status.is_terminal or not commit or run.pipeline not in config.pipelines:
             continue
-        checks = Checks(reporter.checks.api, commit)
+        checks = Checks(reporter.checks.api, commit)  # the check run lives on the run's commit
         name = f"retrain / {run.pipeline}"
         try:
             found = checks.find(name, external_id=run.key)
             if found is None or found.status == "completed":
                 continue
-            check_id = found.id
             conclusion, message = conclusion_of(run, Ending.FINISHED)
-            item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0] \
-                if run.pipeline in config.pipelines else None
-            if item is None:
-                continue
+            item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
             outcome = Outcome(item, None, run, conclusion, message)
-            checks.update(check_id, conclusion=conclusion.value, output=Output(title(outcome), render(outcome)))
-            workflow.out.write(f"{name}: completed check {check_id} as {conclusion.value}\n")
+            checks.update(found.id, conclusion=conclusion.value, output=Output(title(outcome), render(outcome, reporter.defaults(item), root=reporter.root)))
+            workflow.out.write(f"{name}: completed check {found.id} as {conclusion.value}\n")
         except GitHubError as e:
             workflow.warning(str(e))
     return 0

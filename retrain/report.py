@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import jinja2
 
@@ -66,11 +67,23 @@ def title(outcome: Outcome) -> str:
     return head
 
 
-def render(outcome: Outcome, defaults: Mapping[str, object] | None = None) -> str:
+def _shown(value: object, root: Path | None) -> object:
+    """Paths inside the repository as the repository names them; the runner's checkout path says nothing."""
+    if root is not None and isinstance(value, str) and value.startswith("/"):
+        try:
+            return Path(value).relative_to(root).as_posix()
+        except ValueError:
+            return value
+    return value
+
+
+def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, root: Path | None = None) -> str:
     item = outcome.item
     values = dict(outcome.run.parameters) if outcome.run is not None and outcome.run.parameters else dict(item.parameters)
     defaults = defaults or {}
-    rows = [ParameterRow(n, v, defaults.get(n), n in item.changed_parameters) for n, v in sorted(values.items())]
+    rows = [ParameterRow(n, _shown(v, root), _shown(defaults.get(n), root),
+                         defaults[n] != v if n in defaults else n in item.changed_parameters)
+            for n, v in sorted(values.items())] if item.submit or outcome.run is not None else []
     return _env().get_template("run.md.j2").render(
         item=item, run=outcome.run, published=outcome.published, message=outcome.message,
         parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion],

@@ -136,6 +136,8 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert check["external_id"].startswith("rt-")
     assert check["details_url"].startswith("file://")
     assert "| `learning_rate` | `0.2` | **changed** (default `0.1`) |" in check["output"]["summary"]
+    # paths as the repository names them, not where the runner checked it out
+    assert "| `training_data` | `data/train.csv` | **changed** (default `pipelines/tiny/data/train.csv`) |" in check["output"]["summary"]
     assert "#### Steps" in check["output"]["summary"] and "`prep`" in check["output"]["summary"]
     assert result.outputs["status"] == "success"
     assert result.outputs["version"] == "1"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -81,7 +82,7 @@ class AzureMLV1Backend:
               params: Mapping[str, str] | None = None, missing_ok: bool = False) -> Any:
         url = self._url(path, service)
         if params:
-            url += ("&" if "?" in url else "?") + "&".join(f"{k}={requests.utils.quote(str(v))}" for k, v in params.items())
+            url += ("&" if "?" in url else "?") + "&".join(f"{k}={quote(str(v))}" for k, v in params.items())
         response = self.arm.request(method, url, json=json, what=what, missing_ok=missing_ok)
         if response is None or not response.content:
             return None

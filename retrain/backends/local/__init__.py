@@ -182,7 +182,7 @@ class LocalBackend:
         )
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
-        sql, args = "SELECT id FROM runs WHERE 1=1", []
+        sql, args = "SELECT id FROM runs WHERE 1=1", list[object]()
         if pipeline:
             sql, args = sql + " AND pipeline = ?", [*args, pipeline]
         if status:
