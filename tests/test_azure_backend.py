@@ -99,8 +99,11 @@ def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -
     assert job["tags"]["retrain.key"] == run.id and job["tags"]["retrain.commit"] == "abc"
     assert run.url and run.url.startswith("https://ml.azure.com/runs/")
 
-    done = follow(backend, run, timeout_s=60, on_change=lambda r: None, interval_s=0)
+    seen = []
+    done = follow(backend, run, timeout_s=60, on_change=lambda r: seen.append([(s.name, s.status.value) for s in r.steps]), interval_s=0)
     assert (done.ending, done.run.status) == (Ending.FINISHED, RunStatus.COMPLETED)
+    assert seen[-1] == [("train", "completed")]  # steps from the workspace's MLflow tracking
+    assert dict(done.run.metrics) == {"auc": 0.91, "duration_s": 12.5}
     assert azure.violations == []
 
 
@@ -153,8 +156,9 @@ def test_a_rejected_token_is_replaced_once(tmp_path: Path) -> None:
         backend = published(azure, tmp_path)
         run = backend.submit(request("rt-revoked", rate=0.3, training_data="azureml:adult:1"))
         azure.tokens.clear()  # every token issued so far is now unknown to ARM (revoked)
+        before = len(azure.statuses)
         assert backend.run(run.id).id == run.id
-        assert azure.statuses[-3:] == [401, 200, 200]  # refused once, a fresh token, then the read went through
+        assert azure.statuses[before:before + 3] == [401, 200, 200]  # refused once, a fresh token, then the read went through
 
 
 def test_cancel(azure: FakeAzure, tmp_path: Path) -> None:

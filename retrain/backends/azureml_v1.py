@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from ..errors import BackendError, NotFound, UsageError
 from ..pipeline.model import Pipeline
 from ..pipeline.types import unknown_parameter_hint
@@ -54,29 +52,11 @@ class AzureMLV1Backend:
         self.arm = client
         self.tenant_id = tenant_id
         self.poll_interval = poll_interval
-        self._api: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def api(self) -> str:
-        """The workspace's pipelines host, from its discovery document (key "api")."""
-        if self._api is None:
-            ws = self.arm.get("", what=f"read workspace {self.arm.workspace}")
-            assert ws is not None
-            discovery = ws.get("properties", {}).get("discoveryUrl")
-            if not discovery:
-                raise BackendError(f"workspace {self.arm.workspace} has no discovery URL; is it an Azure ML workspace?")
-            try:
-                answer = self.arm.session.get(discovery)  # the discovery document needs no token
-            except requests.RequestException as e:
-                raise BackendError(f"could not read the workspace's discovery document ({type(e).__name__}).") from None
-            if answer.status_code != 200 or "api" not in answer.json():
-                raise BackendError(f"the workspace's discovery document at {discovery} has no 'api' entry.")
-            self._api = str(answer.json()["api"]).rstrip("/")
-        return self._api
-
     def _url(self, path: str, service: str = "pipelines") -> str:
-        return f"{self.api()}/{service}/v1.0{self.arm.workspace_id}{path}"
+        return f"{self.arm.service_api()}/{service}/v1.0{self.arm.workspace_id}{path}"
 
     def _call(self, method: str, path: str, *, what: str, service: str = "pipelines", json: Any = None,
               params: Mapping[str, str] | None = None, missing_ok: bool = False) -> Any:

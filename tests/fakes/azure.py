@@ -176,6 +176,8 @@ class FakeAzure:
             return self._reply(h, 200, {"api": self.url, "history": self.url, "studio": "https://ml.azure.com"})
         if url.path.startswith(("/pipelines/v1.0/", "/history/v1.0/")):
             return self._v1(h, method, url, raw)
+        if url.path.startswith("/mlflow/v1.0/"):
+            return self._mlflow(h, method, url, raw)
         return self._arm(h, method, url, raw)
 
     # -- Azure AD ---------------------------------------------------------------------------------
@@ -368,6 +370,52 @@ class FakeAzure:
                 props["status"] = "Running" if polls < self.polls_to_finish else self.final_status
                 job["systemData"]["lastModifiedAt"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         return self._reply(h, 200, self._job_view(key))
+
+    # -- MLflow tracking (REST API 2.0) of the workspace: jobs as runs, steps as child runs -----------
+
+    def _mlflow_runs(self, job_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        job = self.resources.get(f"{self.workspace_path}/jobs/{job_name}")
+        if job is None:
+            return None
+        status = job["properties"]["status"]
+        component = self.resources.get(job["properties"]["componentId"], {})
+        steps = list(((component.get("properties") or {}).get("componentSpec") or {}).get("jobs", {}))
+        parent_status = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}.get(status, "RUNNING")
+        parent = {"info": {"run_id": job_name, "experiment_id": "7", "status": parent_status, "start_time": 1700000000000},
+                  "data": {"metrics": [{"key": "duration_s", "value": 12.5, "timestamp": 1700000009000, "step": 0}] if parent_status == "FINISHED" else [],
+                           "tags": []}}
+        children = []
+        for i, step in enumerate(steps):
+            done = parent_status != "RUNNING" or i == 0  # the first step finishes first
+            child_status = ("FINISHED" if parent_status in ("FINISHED", "RUNNING") else parent_status) if done else "RUNNING"
+            metrics = [{"key": "auc", "value": 0.91, "timestamp": 1700000005000 + i, "step": 0}] if i == len(steps) - 1 and child_status == "FINISHED" else []
+            children.append({"info": {"run_id": f"{job_name}_{step}", "experiment_id": "7", "status": child_status,
+                                      "start_time": 1700000001000 + i * 1000, "end_time": 1700000001500 + i * 1000 if child_status != "RUNNING" else None},
+                             "data": {"metrics": metrics, "tags": [{"key": "mlflow.parentRunId", "value": job_name},
+                                                                   {"key": "azureml.nodeid", "value": step}]}})
+        return parent, children
+
+    def _mlflow(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
+        if not self._authorized(h):
+            return None
+        prefix = f"/mlflow/v1.0{self.workspace_path}/api/2.0/mlflow"
+        if not url.path.startswith(prefix):
+            return self._reply(h, 404, {"error_code": "ENDPOINT_NOT_FOUND"})
+        rest = url.path[len(prefix):]
+        if method == "GET" and rest == "/runs/get":
+            found = self._mlflow_runs(parse_qs(url.query).get("run_id", [""])[0])
+            if found is None:
+                return self._reply(h, 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run not found"})
+            return self._reply(h, 200, {"run": found[0]})
+        if method == "POST" and rest == "/runs/search":
+            body = json.loads(raw or b"{}")
+            match = re.fullmatch(r"tags\.mlflow\.parentRunId = '([^']+)'", body.get("filter", ""))
+            if not isinstance(body.get("experiment_ids"), list) or not match:
+                self.violations.append("runs/search needs experiment_ids and a parentRunId filter")
+                return self._reply(h, 400, {"error_code": "INVALID_PARAMETER_VALUE"})
+            found = self._mlflow_runs(match.group(1))
+            return self._reply(h, 200, {"runs": found[1] if found else []})
+        return self._reply(h, 404, {"error_code": "ENDPOINT_NOT_FOUND"})
 
     # -- v1 pipelines service and run history -----------------------------------------------------
 

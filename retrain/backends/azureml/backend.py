@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ...errors import BackendError, NotFound, UsageError
+from ...errors import BackendError, CredentialError, NotFound, UsageError
 from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
@@ -46,8 +47,22 @@ TAG_HASH, TAG_VERSION, TAG_COMMIT = "retrain.content_hash", "retrain.version", "
 DEPLOYMENT = re.compile(r"v(\d+)")
 
 
-def _short(content_hash: str) -> str:
-    return content_hash.removeprefix("sha256:")[:16]
+MLFLOW_STATUS = {"SCHEDULED": StepStatus.QUEUED, "RUNNING": StepStatus.RUNNING, "FINISHED": StepStatus.COMPLETED,
+                 "FAILED": StepStatus.FAILED, "KILLED": StepStatus.CANCELED}
+
+
+def _latest(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """MLflow metric entries (key, value, timestamp, step) -> the last value of each key."""
+    last: dict[str, tuple[int, float]] = {}
+    for e in entries:
+        stamp = int(e.get("timestamp") or 0)
+        if e.get("key") and (e["key"] not in last or stamp >= last[e["key"]][0]):
+            last[e["key"]] = (stamp, float(e["value"]))
+    return {k: v for k, (_, v) in sorted(last.items())}
+
+
+def _ms(value: object) -> datetime | None:
+    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc) if value else None  # type: ignore[call-overload]
 
 
 def _time(text: str | None) -> datetime | None:
@@ -64,6 +79,7 @@ class AzureMLBackend:
         self.compute = compute
         self.poll_interval = poll_interval
         self._location: str | None = None
+        self._experiments: dict[str, str] = {}  # run -> its MLflow experiment id, asked once
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -358,7 +374,44 @@ class AzureMLBackend:
     def run(self, run_id: str) -> Run:
         body = self.arm.get(f"/jobs/{run_id}", what=f"read run {run_id}")
         assert body is not None
-        return self._run(body)
+        run = self._run(body)
+        steps, metrics = self._details(run)
+        return replace(run, steps=steps or run.steps, metrics=metrics or run.metrics)
+
+    # Steps and metrics come from the workspace's MLflow tracking server, where Azure ML records every job:
+    # the pipeline job is an MLflow run, each step a child run tagged with its parent.
+
+    def _mlflow(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        try:
+            url = f"{self.arm.service_api()}/mlflow/v1.0{self.arm.workspace_id}/api/2.0/mlflow{path}"
+            response = self.arm.request(method, url, json=body, what="read the run's steps and metrics", missing_ok=True)
+        except (BackendError, CredentialError, NotFound):
+            return None  # details only: a run's status never depends on them
+        return response.json() if response is not None and response.content else None
+
+    def _details(self, run: Run) -> tuple[tuple[StepResult, ...], dict[str, float]]:
+        experiment = self._experiments.get(run.id)
+        parent = None
+        if experiment is None or run.status.is_terminal:  # the parent's own metrics are final only at the end
+            parent = self._mlflow("GET", f"/runs/get?run_id={run.id}")
+            if parent is None:
+                return (), {}
+            experiment = self._experiments[run.id] = str(parent["run"]["info"]["experiment_id"])
+        found = self._mlflow("POST", "/runs/search", {"experiment_ids": [experiment], "max_results": 200,
+                                                      "filter": f"tags.mlflow.parentRunId = '{run.id}'"}) or {}
+        steps, metrics = [], {}
+        for child in sorted(found.get("runs", []), key=lambda r: r["info"].get("start_time") or 0):
+            info, data = child["info"], child.get("data", {})
+            tags = {t["key"]: t["value"] for t in data.get("tags", [])}
+            child_metrics = _latest(data.get("metrics", []))
+            metrics.update(child_metrics)
+            steps.append(StepResult(
+                name=tags.get("azureml.nodeid") or tags.get("mlflow.runName") or info.get("run_name") or info["run_id"],
+                status=MLFLOW_STATUS.get(str(info.get("status")), StepStatus.RUNNING),
+                started=_ms(info.get("start_time")), ended=_ms(info.get("end_time")), metrics=child_metrics))
+        if parent is not None:
+            metrics.update(_latest(parent["run"].get("data", {}).get("metrics", [])))
+        return tuple(steps), metrics
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         params = {"jobType": "Pipeline", "tag": "retrain.key", "listViewType": "ActiveOnly"}

@@ -37,6 +37,23 @@ class ArmClient:
         self.auth = auth
         self.sleep = sleep
         self.lro_timeout_s = lro_timeout_s
+        self._api: str | None = None
+
+    def service_api(self) -> str:
+        """The workspace's own services host (pipelines, run history, MLflow), from its discovery document."""
+        if self._api is None:
+            ws = self.get("", what=f"read workspace {self.workspace}")
+            discovery = (ws or {}).get("properties", {}).get("discoveryUrl")
+            if not discovery:
+                raise BackendError(f"workspace {self.workspace} has no discovery URL; is it an Azure ML workspace?")
+            try:
+                answer = self.session.get(discovery)  # the discovery document needs no token
+            except requests.RequestException as e:
+                raise BackendError(f"could not read the workspace's discovery document ({type(e).__name__}).") from None
+            if answer.status_code != 200 or "api" not in answer.json():
+                raise BackendError(f"the workspace's discovery document at {discovery} has no 'api' entry.")
+            self._api = str(answer.json()["api"]).rstrip("/")
+        return self._api
 
     def url(self, path: str) -> str:
         return f"{self.base}{self.workspace_id}{path}"
