@@ -27,13 +27,12 @@ OIDC_AUDIENCE = "api://AzureADTokenExchange"
 class Cloud:
     authority_host: str
     arm_endpoint: str
-    ml_scope: str  # the audience of Azure ML's own data plane (batch endpoint invoke, run history)
 
 
 CLOUDS = {
-    "public": Cloud("https://login.microsoftonline.com", "https://management.azure.com", "https://ml.azure.com/.default"),
-    "china": Cloud("https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn", "https://ml.azure.cn/.default"),
-    "usgov": Cloud("https://login.microsoftonline.us", "https://management.usgovcloudapi.net", "https://ml.azure.us/.default"),
+    "public": Cloud("https://login.microsoftonline.com", "https://management.azure.com"),
+    "china": Cloud("https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
+    "usgov": Cloud("https://login.microsoftonline.us", "https://management.usgovcloudapi.net"),
 }
 
 KNOWN_AUTHORITY_HOSTS = {cloud.authority_host for cloud in CLOUDS.values()}

@@ -30,8 +30,6 @@ from .pipeline.model import Literal, Pipeline
 from .pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
 from .yamlfile import KeyPath, YamlDoc, load_yaml
 
-DEFAULT_FILE = "retrain.yml"
-
 TOP_KEYS = ("backend", "pipelines")
 PIPELINE_KEYS = (
     "definition",
@@ -57,7 +55,6 @@ AZURE_KEYS = (
     "tenant_id",
     "client_id",
     "compute",
-    "datastore",
 )
 AZURE_REQUIRED = ("subscription_id", "resource_group", "workspace")
 BACKEND_KINDS = ("local", "azureml", "azureml-v1")
@@ -223,7 +220,6 @@ def _backend(c: _Checker, value: Any, root: Path) -> BackendConfig:
         tenant_id=values.get("tenant_id"),
         client_id=values.get("client_id"),
         compute=values.get("compute"),
-        datastore=values.get("datastore") or "workspaceblobstore",
         location=c.doc.where(path),
     )
 

@@ -45,7 +45,6 @@ class AzureBackendConfig:
     tenant_id: str | None = None  # may also come from action inputs / AZURE_TENANT_ID
     client_id: str | None = None
     compute: str | None = None  # default compute for pipeline jobs (v2)
-    datastore: str = "workspaceblobstore"  # where repository data files are uploaded (v2)
     location: Location | None = field(default=None, compare=False)
 
 

@@ -101,12 +101,6 @@ class BackendError(RetrainError):
     exit_code = EXIT_WORK_FAILED
 
 
-class RunFailed(RetrainError):
-    """A run ended failed, canceled or timed out. The report has already been shown."""
-
-    exit_code = EXIT_WORK_FAILED
-
-
 class Interrupted(RetrainError):
     """The user or the runner asked retrain to stop (Ctrl-C, SIGTERM)."""
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-EVENT_NAMES = ("push", "pull_request", "dispatch", "schedule")
-
-
 @dataclass(frozen=True)
 class Event:
-    name: str  # one of EVENT_NAMES ("workflow_dispatch" is normalised to "dispatch")
+    name: str  # push, pull_request, dispatch or schedule ("workflow_dispatch" is normalised to "dispatch")
     ref: str | None = None  # "refs/heads/main"
     default_branch: str | None = None  # from the payload's repository; None = unknown
     sha: str | None = None  # the commit the work is for (a pull request's head SHA)

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from ..errors import BackendError, CredentialError
+from ..errors import BackendError
 from ..http import Session, make_session
 
 API_VERSION = "2022-11-28"
@@ -69,6 +69,3 @@ def _error(method: str, path: str, response: requests.Response) -> GitHubError:
         return GitHubError(f"{what}. GitHub rejected the request's content.", status)
     return GitHubError(f"{what}.", status)
 
-
-def token_error() -> CredentialError:
-    return CredentialError("no GitHub token: set the github-token input (it defaults to ${{ github.token }}).")

@@ -48,7 +48,6 @@ _E = r"\s*\}\}"
 PARENT_INPUT = re.compile(_B + r"parent\.inputs\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
 STEP_OUTPUT = re.compile(_B + r"parent\.jobs\.([A-Za-z_][A-Za-z0-9_]*)\.outputs\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
 PARENT_OUTPUT = re.compile(_B + r"parent\.outputs\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
-ANY_BINDING = re.compile(r"\$\{\{(.*?)\}\}")
 COMMAND_REF = re.compile(_B + r"(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
 OPTIONAL_SECTION = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 TYPE_WORDS = [t.value for t in InputType]
