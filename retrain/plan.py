@@ -80,16 +80,20 @@ def make_plan(
     version: VersionPin | None = None,
 ) -> Plan:
     """Decide per pipeline. ``overrides`` are ``name=value`` assignments typed by a person."""
-    unknown = [name for name in only if name not in config.pipelines]
+    _check_names(config, only)
+    root = (repo_root or find_repo_root(config.root)).resolve()
+    selected = [config.pipelines[n] for n in (only or config.pipelines)]
+    items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only)) for pc in selected)
+    return Plan(event=event, items=items)
+
+
+def _check_names(config: Config, names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in config.pipelines]
     if unknown:
         raise UsageError(
             f"no pipeline named {', '.join(repr(n) for n in unknown)} in {config.path.name}. "
             f"Its pipelines: {', '.join(config.pipelines)}."
         )
-    root = (repo_root or find_repo_root(config.root)).resolve()
-    selected = [config.pipelines[n] for n in (only or config.pipelines)]
-    items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only)) for pc in selected)
-    return Plan(event=event, items=items)
 
 
 def _rel(path: Path, root: Path) -> str | None:
@@ -186,12 +190,7 @@ def command_plan(
     make_default: bool | None = None,
 ) -> Plan:
     """A plan for an explicit command (``retrain publish``/``submit``): no rules, the person decides."""
-    unknown = [n for n in names if n not in config.pipelines]
-    if unknown:
-        raise UsageError(
-            f"no pipeline named {', '.join(repr(n) for n in unknown)} in {config.path.name}. "
-            f"Its pipelines: {', '.join(config.pipelines)}."
-        )
+    _check_names(config, names)
     items = []
     for name in names or list(config.pipelines):
         pc = config.pipelines[name]

@@ -96,3 +96,10 @@ def test_schedule_only_syncs_by_default(project: Path) -> None:
     item = plan_for(project, Event("schedule"))
     assert item.action == "nothing to do"
     assert [str(r) for r in item.reasons] == ["event: scheduled runs only sync the status of earlier runs"]
+
+
+def test_an_unknown_pipeline_lists_the_known_ones(project: Path) -> None:
+    config = load_config(project / "retrain.yml")
+    with pytest.raises(UsageError) as e:
+        make_plan(config, Event("push"), only=["tini"])
+    assert str(e.value) == "no pipeline named 'tini' in retrain.yml. Its pipelines: tiny."
