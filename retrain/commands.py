@@ -27,7 +27,8 @@ from .plan import Plan, command_plan, find_repo_root, make_plan
 def to_json(value: Any) -> Any:
     """Dataclasses, enums, paths and datetimes as JSON-ready values."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: to_json(v) for k, v in asdict(value).items() if k not in ("pipeline",) or isinstance(v, str)}
+        # A loaded pipeline (a whole graph) is left out; a field named pipeline that holds its name stays.
+        return {k: to_json(v) for k, v in asdict(value).items() if k != "pipeline" or isinstance(v, str)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (datetime,)):
