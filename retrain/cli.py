@@ -32,6 +32,10 @@ EPILOG = {
     "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json",
     "endpoints": "examples:\n  retrain endpoints\n  retrain endpoints income-retrain",
     "sync": "examples:\n  retrain sync\n  retrain sync --wait",
+    "init": "examples:\n  retrain init                      # finds the pipeline YAML in the repository\n"
+    "  retrain init --definition pipelines/income.yml --backend azureml\n"
+    "  retrain init --no-wait             # return once submitted; an hourly schedule syncs\n"
+    "  retrain init --update              # rewrite the dispatch form from the pipeline",
 }
 
 
@@ -61,7 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    verb("validate", "check the parameter file and the pipelines it names, touching nothing", c.cmd_validate, as_json)
+    p = verb("init", "write retrain.yml and a GitHub workflow for a pipeline (or --update the workflow's form)", c.cmd_init)
+    p.add_argument("--definition", metavar="PATH", help="the pipeline YAML (default: the one in the repository)")
+    p.add_argument("--backend", choices=["local", "azureml"], default="local", help="where runs go (default: local)")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.add_argument("--no-wait", action="store_true", help="the action returns once a run is submitted; a schedule completes its check")
+    p.add_argument("--schedule", metavar="CRON", help="the sync schedule (default with --no-wait: hourly)")
+    p.add_argument("--branch", help="the default branch (default: the one checked out)")
+    p.add_argument("--update", action="store_true", help="rewrite the dispatch form's inputs from the pipeline, keeping the rest of the workflow")
+
+    verb("validate", "check the parameter file, the pipelines it names and the workflows' dispatch forms, touching nothing",
+         c.cmd_validate, as_json)
 
     p = verb("plan", "say what an event would do, per pipeline, and why (no side effects)", c.cmd_plan, as_json)
     p.add_argument("--event", choices=["push", "pull_request", "dispatch", "schedule"], help="the event (default: push)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from .backends.factory import make_backend
 from .config import load_config, parse_version_pin
 from .config_model import Config
 from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
-from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
+from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
 from .event import Event
 from .execute import execute, exit_code
 from .plan import Plan, command_plan, find_repo_root, make_plan
@@ -80,12 +81,25 @@ def _commit(config: Config) -> str | None:
 # -- validate / plan ------------------------------------------------------------------------------
 
 
+def form_warnings(config: Config) -> list[Problem]:
+    """Where the workflows' dispatch forms and the pipelines disagree (warnings, never errors)."""
+    from .github.dispatch_form import check_workflows
+
+    pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
+    return check_workflows(config.path, pipelines, find_repo_root(config.root))
+
+
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = _config(args)
+    warnings = form_warnings(config)
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print_json({
             "file": str(config.path),
             "valid": True,
+            "warnings": [{"file": p.location.file if p.location else None, "line": p.location.line if p.location else None,
+                          "message": p.message, "hint": p.hint} for p in warnings],
             "backend": config.backend.kind,
             "pipelines": {
                 n: {"endpoint": p.endpoint, "version": p.version, "steps": list(p.pipeline.steps) if p.pipeline else None,
@@ -262,3 +276,78 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return EXIT_WORK_FAILED if any(r.status is not RunStatus.COMPLETED for r in finished) else EXIT_OK
 
 
+
+
+# -- init -----------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if args.update:
+        return _init_update(args)
+    from .init import InitOptions, plan_init, write_atomically
+
+    result = plan_init(InitOptions(
+        parameter_file=(Path.cwd() / args.file).resolve(),
+        definition=Path(args.definition) if args.definition else None,
+        backend=args.backend, force=args.force, no_wait=args.no_wait, schedule=args.schedule, branch=args.branch,
+    ))
+    for written in result.files:
+        write_atomically(written.path, written.text)
+    cwd = Path.cwd()
+    shown = [str(Path(os.path.relpath(w.path, cwd))) for w in result.files]
+    params = len(result.pipeline.parameters)
+    print(f"wrote {shown[0]}: pipeline '{result.name}' ({len(result.pipeline.steps)} steps, {params} parameters), "
+          f"backend {args.backend}")
+    print(f"wrote {shown[1]}: push, pull_request and a dispatch form with {params} inputs")
+    print("\nnext steps:")
+    step = 1
+    if result.required:
+        print(f"  {step}. give {', '.join(result.required)} a value in {shown[0]} (no default in the pipeline)")
+        step += 1
+    if args.backend == "azureml":
+        print(f"  {step}. fill in subscription_id, resource_group and workspace in {shown[0]}")
+        print(f"  {step + 1}. the one-time Azure setup (identity, federated credential, role, compute): docs/azure.md;")
+        print("     then set the repository variables AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID")
+        step += 2
+    else:
+        print(f"  {step}. try it here: retrain -f {shown[0]} submit {result.name}")
+        print("     (on GitHub the steps run in the action's container; see docs/github-action.md if they import packages)")
+        step += 1
+    print(f"  {step}. retrain -f {shown[0]} validate")
+    print(f"  {step + 1}. git add {' '.join(shown)} && git commit -m 'Retrain with retrain' && git push")
+    return EXIT_OK
+
+
+def _init_update(args: argparse.Namespace) -> int:
+    from .github.dispatch_form import form_inputs, read_form, steps_for, update_form, workflow_files
+    from .init import write_atomically
+
+    config = _config(args)
+    repo_root = find_repo_root(config.root)
+    updated = 0
+    for path in workflow_files(repo_root):
+        shown = str(Path(os.path.relpath(path, Path.cwd())))
+        form = read_form(path, shown)
+        if form is None or not form.has_dispatch:
+            continue
+        steps = steps_for(form, repo_root, config.path)
+        if not steps:
+            continue
+        chosen = {s.pipeline for s in steps}
+        names = [n for n in config.pipelines if None in chosen or n in chosen]
+        pipelines = [config.pipelines[n].pipeline for n in names if config.pipelines[n].pipeline is not None]
+        inputs = form_inputs(pipelines, repo_root)  # type: ignore[arg-type]
+        text = path.read_text(encoding="utf-8")
+        result = update_form(text, shown, inputs, config_path=config.path, repo_root=repo_root)
+        updated += 1
+        if result.text == text:
+            print(f"{shown}: the form is in step with the pipeline; nothing to change")
+            continue
+        write_atomically(path, result.text)
+        what = [f"{label} {', '.join(names)}" for label, names in
+                (("added", result.added), ("removed", result.removed), ("retyped", result.retyped)) if names]
+        print(f"updated {shown}: {'; '.join(what) or 'rewrote the inputs and their wiring'}")
+    if not updated:
+        raise UsageError(f"no workflow in {repo_root / '.github' / 'workflows'} has a dispatch form for {args.file}. "
+                         "Run `retrain init` to write one.")
+    return EXIT_OK
