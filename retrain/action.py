@@ -79,6 +79,8 @@ class ActionInputs:
             parameters = parse_assignments([line.strip() for line in lines])
         except UsageError as e:
             raise UsageError(f"the parameters input: {e}".replace("--set ", "")) from None
+        # `name=${{ inputs.name }}` is empty on a push, or when a form field is left empty: the file's value stays.
+        parameters = {name: value for name, value in parameters.items() if value.strip()}
         return cls(
             parameter_file=read_input(environ, "parameter-file", "retrain.yml") or "retrain.yml",
             command=command, pipeline=read_input(environ, "pipeline"), version=version,
@@ -296,6 +298,9 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         return _bad_parameter_file(e, reporter, workflow, inputs)
     reporter.config = config
 
+    if event.name == "pull_request" or inputs.command in ("validate", "plan"):
+        _form_warnings(config, workspace, workflow)
+
     only = [inputs.pipeline] if inputs.pipeline else []
     version = parse_version_pin(inputs.version) if inputs.version else None
     if inputs.command == "validate":
@@ -331,6 +336,18 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     finally:
         _outputs(workflow, plan, reporter.outcomes)
     return exit_code(outcomes)
+
+
+def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
+    """Annotate the workflow files where a dispatch form and the pipelines disagree."""
+    from .github.dispatch_form import check_workflows
+
+    pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
+    for problem in check_workflows(config.path, pipelines, workspace, display_root=workspace):
+        loc = problem.location
+        text = f"{problem.message} {problem.hint}".strip()
+        workflow.command("warning", text, file=loc.file if loc else None,
+                         line=loc.line if loc else None, col=loc.column if loc else None, title="retrain: dispatch form")
 
 
 def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: Workflow, inputs: ActionInputs) -> int:

@@ -87,7 +87,7 @@ def find_definitions(repo_root: Path) -> list[Path]:
                 continue
             if isinstance(data, dict) and data.get("type") == "pipeline" and "jobs" in data:
                 found.append(path)
-    return found
+    return sorted(found)
 
 
 def choose_definition(repo_root: Path, given: Path | None) -> Path:

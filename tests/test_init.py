@@ -1,0 +1,255 @@
+"""`retrain init` in a new repository holding only the income sample's pipeline, and the form kept in step.
+
+The generated files are checked as their consumers load them: `retrain validate`, actionlint and the
+GitHub workflow schema; the form's values reach a run the way the runner delivers them (the action in a
+process, INPUT_* rendered from the workflow's `parameters` template, a workflow_dispatch payload on disk).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrain.cli import main
+from tests.conftest import git
+from tests.fakes.github_api import FakeGitHub
+from tests.workflow_checks import assert_valid_workflow
+
+INCOME = Path(__file__).resolve().parent.parent / "examples" / "income"
+ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
+EVENTS = Path(__file__).parent / "fixtures" / "events"
+WORKFLOW = Path(".github/workflows/retrain.yml")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """An empty Git repository with only the income sample's pipeline, components and code; cwd is its root."""
+    root = tmp_path / "census"
+    root.mkdir()
+    shutil.copy(INCOME / "pipeline.yml", root / "pipeline.yml")
+    shutil.copytree(INCOME / "components", root / "components")
+    shutil.copytree(INCOME / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    git(root, "init", "-q", "-b", "main")
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(old)
+
+
+def retrain(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), {})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def workflow_inputs(root: Path) -> dict[str, dict]:
+    data = yaml.safe_load((root / WORKFLOW).read_text())
+    return data[True]["workflow_dispatch"]["inputs"]  # PyYAML (YAML 1.1) reads the key `on` as true
+
+
+def test_init_writes_files_that_validate_lint_and_match_the_schema(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = retrain(capsys, "init")
+    assert (code, err) == (0, "")
+    assert "wrote retrain.yml: pipeline 'income-prediction' (6 steps, 7 parameters), backend local" in out
+    assert "wrote .github/workflows/retrain.yml" in out
+    assert "next steps:" in out and "retrain -f retrain.yml submit income-prediction" in out
+
+    code, out, err = retrain(capsys, "validate")
+    assert (code, err) == (0, "")  # no warning: the form matches the pipeline
+    assert out == "retrain.yml is valid: backend local; pipelines: income-prediction (6 steps).\n"
+    assert_valid_workflow(repo / WORKFLOW)
+
+    config = yaml.safe_load((repo / "retrain.yml").read_text())
+    entry = config["pipelines"]["income-prediction"]
+    assert entry["parameters"] == {"training_data": "data/adult-us.csv", "label_column": "income-per-year",
+                                   "test_fraction": 0.3, "learning_rate": 0.1, "max_iter": 100,
+                                   "max_leaf_nodes": 20, "seed": 42}
+    assert entry["data"] == ["data/**/*.csv"]
+
+    flow = yaml.safe_load((repo / WORKFLOW).read_text())
+    on = flow[True]
+    assert on["push"] == {"branches": ["main"],
+                          "paths": ["retrain.yml", "components/**", "pipeline.yml", "src/**", "data/**/*.csv"]}
+    assert "pull_request" in on and "schedule" not in on
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert {n: i["type"] for n, i in inputs.items()} == {
+        "training_data": "string", "label_column": "string", "test_fraction": "number", "learning_rate": "number",
+        "max_iter": "number", "max_leaf_nodes": "number", "seed": "number"}
+    assert inputs["training_data"] == {"description": "Census income data (UCI Adult columns), one row per person.",
+                                       "type": "string", "default": "data/adult-us.csv"}
+    assert inputs["learning_rate"]["default"] == 0.1 and inputs["learning_rate"]["description"] == "learning rate (0.001 to 1)"
+    assert flow["permissions"] == {"contents": "read", "checks": "write"}
+    [checkout, step] = flow["jobs"]["retrain"]["steps"]
+    assert checkout == {"uses": "actions/checkout@v6"}
+    assert step["with"]["parameters"].splitlines() == [f"{n}=${{{{ inputs.{n} }}}}" for n in inputs]
+
+
+def test_an_enum_and_a_boolean_become_a_choice_and_a_checkbox(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / "pipeline.yml").read_text().replace("  seed:\n", (
+        "  solver:\n    type: string\n    default: fast\n    enum: [fast, exact]\n"
+        "  early_stop:\n    type: boolean\n    default: true\n    description: Stop when the score stops improving.\n"
+        "  seed:\n"))
+    (repo / "pipeline.yml").write_text(text)
+    assert retrain(capsys, "init")[0] == 0
+    inputs = workflow_inputs(repo)
+    assert inputs["solver"] == {"description": "solver", "type": "choice", "default": "fast", "options": ["fast", "exact"]}
+    assert inputs["early_stop"] == {"description": "Stop when the score stops improving.", "type": "boolean", "default": True}
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
+    assert_valid_workflow(repo / WORKFLOW)
+
+
+def test_azure_backend_and_no_wait(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = retrain(capsys, "init", "--backend", "azureml", "--no-wait")
+    assert code == 0
+    assert "docs/azure.md" in out and "subscription_id, resource_group and workspace" in out
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
+    assert_valid_workflow(repo / WORKFLOW)
+    backend = yaml.safe_load((repo / "retrain.yml").read_text())["backend"]
+    assert backend["kind"] == "azureml" and backend["compute"] == "cpu-cluster"
+    flow = yaml.safe_load((repo / WORKFLOW).read_text())
+    assert flow["permissions"]["id-token"] == "write"
+    assert flow[True]["schedule"] == [{"cron": "17 * * * *"}]
+    step = flow["jobs"]["retrain"]["steps"][1]["with"]
+    assert step["wait"] == "false"
+    assert step["command"] == "${{ github.event_name == 'schedule' && 'sync' || 'auto' }}"
+    assert step["azure-client-id"] == "${{ vars.AZURE_CLIENT_ID }}"
+
+
+def test_bad_input_exits_2_and_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def nothing_written() -> bool:
+        return not (repo / "retrain.yml").exists() and not (repo / ".github").exists()
+
+    (repo / "pipeline.yml").rename(repo / "elsewhere.txt")
+    code, _, err = retrain(capsys, "init")
+    assert code == 2 and "no Azure ML pipeline definition" in err and "--definition PATH" in err
+    assert nothing_written()
+
+    (repo / "elsewhere.txt").rename(repo / "pipeline.yml")
+    shutil.copy(repo / "pipeline.yml", repo / "components" / "copy.yml")
+    code, _, err = retrain(capsys, "init")
+    assert code == 2 and "2 pipeline definitions in the repository (components/copy.yml, pipeline.yml)" in err
+    assert nothing_written()
+
+    code, _, err = retrain(capsys, "init", "--definition", "components/copy.yml")
+    assert code == 2 and "components/copy.yml" in err and "does not exist" in err  # its components are not beside it
+    assert nothing_written()
+    assert "Traceback" not in err
+
+    code, _, err = retrain(capsys, "init", "--definition", "nope.yml")
+    assert code == 2 and "--definition nope.yml: no such file." in err
+    assert nothing_written()
+
+
+def test_existing_files_are_kept_without_force(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "retrain.yml").write_text("# mine\n")
+    code, _, err = retrain(capsys, "init")
+    assert code == 2 and "retrain.yml already exists; nothing was written. Pass --force" in err
+    assert (repo / "retrain.yml").read_text() == "# mine\n" and not (repo / WORKFLOW).exists()
+    assert retrain(capsys, "init", "--force")[0] == 0
+    assert (repo / "retrain.yml").read_text().startswith("# Written by `retrain init`")
+
+
+def test_a_dispatch_of_the_form_submits_a_run_with_those_values(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert retrain(capsys, "init")[0] == 0
+    # The user adds data (a small sample keeps the run short) and commits.
+    (repo / "data").mkdir()
+    rows = (INCOME / "data" / "adult-nonus.csv").read_text().splitlines(keepends=True)
+    (repo / "data" / "adult-us.csv").write_text("".join(rows[:400]))
+    (repo / "data" / "small.csv").write_text("".join(rows[:300]))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "retrain init")
+    sha = git(repo, "rev-parse", "HEAD")
+
+    # What a person types in the form: fields they leave empty keep retrain.yml's values.
+    typed = {"training_data": "data/small.csv", "learning_rate": "0.05", "max_iter": "5", "seed": "",
+             "label_column": "", "test_fraction": "", "max_leaf_nodes": ""}
+    flow = yaml.safe_load((repo / WORKFLOW).read_text())
+    step = flow["jobs"]["retrain"]["steps"][1]
+    # The runner evaluates ${{ inputs.NAME }} in the `with:` values and passes each as INPUT_<NAME>.
+    def render(template: str) -> str:
+        return re.sub(r"\$\{\{\s*inputs\.([A-Za-z_][\w-]*)\s*\}\}", lambda m: typed.get(m.group(1), ""), template)
+    inputs = {f"INPUT_{k.upper()}": render(str(v)) for k, v in step["with"].items()}
+
+    payload = json.loads((EVENTS / "workflow_dispatch.json").read_text())
+    payload["inputs"] = typed
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    github = FakeGitHub().start()
+    try:
+        env = {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(tmp_path), "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch",
+            "GITHUB_EVENT_PATH": str(event), "GITHUB_WORKSPACE": str(repo), "GITHUB_REPOSITORY": github.repository,
+            "GITHUB_SHA": sha, "GITHUB_REF": "refs/heads/main", "GITHUB_API_URL": github.url,
+            "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+            "INPUT_GITHUB-TOKEN": github.token, **inputs,
+        }
+        proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=repo,
+                              capture_output=True, text=True, timeout=240, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        [check] = github.runs_named("retrain / income-prediction")
+        assert check["conclusion"] == "success"
+        assert github.violations == []
+    finally:
+        github.stop()
+    summary = check["output"]["summary"]
+    assert "| `learning_rate` | `0.05` | **changed** (default `0.1`) |" in summary
+    assert "| `max_iter` | `5` | **changed** (default `100`) |" in summary
+
+    code, out, _ = retrain(capsys, "runs", "--json")
+    [run] = json.loads(out)
+    assert run["parameters"]["learning_rate"] == 0.05 and run["parameters"]["max_iter"] == 5
+    assert run["parameters"]["seed"] == 42 and run["parameters"]["label_column"] == "income-per-year"
+    assert Path(run["parameters"]["training_data"]) == repo / "data" / "small.csv"
+    assert run["status"] == "completed"
+
+
+def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert retrain(capsys, "init")[0] == 0
+    # The user makes the workflow theirs: a comment, a timeout, a step of their own.
+    flow = (repo / WORKFLOW).read_text()
+    flow = flow.replace("name: retrain\n", "name: retrain  # ours now\n")
+    flow = flow.replace("    runs-on: ubuntu-latest\n", "    runs-on: ubuntu-latest\n    timeout-minutes: 90\n")
+    flow += "      - run: echo \"metrics ${{ steps.retrain.outputs.metrics }}\"  # keep\n"
+    (repo / WORKFLOW).write_text(flow)
+
+    # seed leaves the pipeline (the components keep their own default) and the parameter file.
+    pipeline = (repo / "pipeline.yml").read_text()
+    pipeline = pipeline.replace("  seed:\n    type: integer\n    default: 42\n", "")
+    pipeline = pipeline.replace("      seed: ${{parent.inputs.seed}}\n", "")
+    (repo / "pipeline.yml").write_text(pipeline)
+    config = (repo / "retrain.yml").read_text()
+    (repo / "retrain.yml").write_text(re.sub(r"\n      seed: 42 .*", "", config))
+
+    lines = flow.splitlines()
+    seed_line = lines.index("      seed:") + 1
+    code, out, err = retrain(capsys, "validate")
+    assert code == 0 and out.startswith("retrain.yml is valid")
+    assert err.splitlines() == [
+        f"warning: .github/workflows/retrain.yml:{seed_line}:7: the dispatch input 'seed' has no parameter of that "
+        "name: pipeline 'income-prediction' does not declare it. Remove the input, or add the parameter to the "
+        "pipeline. Run `retrain init --update` to rewrite the form from the pipeline."]
+
+    code, out, err = retrain(capsys, "init", "--update")
+    assert (code, err) == (0, "")
+    assert out == "updated .github/workflows/retrain.yml: removed seed\n"
+    expected = "\n".join(line for i, line in enumerate(lines, 1)
+                         if not (seed_line <= i < seed_line + 4) and line != "            seed=${{ inputs.seed }}") + "\n"
+    assert (repo / WORKFLOW).read_text() == expected
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
+    assert_valid_workflow(repo / WORKFLOW)
+
+    # Run again: nothing to change, the file is not touched.
+    code, out, _ = retrain(capsys, "init", "--update")
+    assert code == 0 and out == ".github/workflows/retrain.yml: the form is in step with the pipeline; nothing to change\n"
