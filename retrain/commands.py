@@ -22,6 +22,7 @@ from .console import ConsoleReporter, render_endpoint, render_endpoints, render_
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
 from .event import Event
 from .execute import execute, exit_code
+from .pipeline.model import Literal
 from .plan import Plan, command_plan, find_repo_root, make_plan
 
 
@@ -284,6 +285,7 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.update:
         return _init_update(args)
+    from .github.dispatch_form import MAX_INPUTS
     from .init import InitOptions, plan_init, write_atomically
 
     result = plan_init(InitOptions(
@@ -298,7 +300,9 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     params = len(result.pipeline.parameters)
     print(f"wrote {shown[0]}: pipeline '{result.name}' ({len(result.pipeline.steps)} steps, {params} parameters), "
           f"backend {args.backend}")
-    print(f"wrote {shown[1]}: push, pull_request and a dispatch form with {params} inputs")
+    print(f"wrote {shown[1]}: push, pull_request and a dispatch form with {params - len(result.left_out)} inputs")
+    if result.left_out:
+        print(f"  (a form has room for {MAX_INPUTS} inputs: {', '.join(result.left_out)} keep the values in {shown[0]})")
     print("\nnext steps:")
     step = 1
     if result.required:
@@ -319,7 +323,7 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _init_update(args: argparse.Namespace) -> int:
-    from .github.dispatch_form import form_inputs, read_form, steps_for, update_form, workflow_files
+    from .github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, update_form, workflow_files
     from .init import write_atomically
 
     config = _config(args)
@@ -336,8 +340,14 @@ def _init_update(args: argparse.Namespace) -> int:
         chosen = {s.pipeline for s in steps}
         names = [n for n in config.pipelines if None in chosen or n in chosen]
         pipelines = [config.pipelines[n].pipeline for n in names if config.pipelines[n].pipeline is not None]
-        inputs = form_inputs(pipelines, repo_root)  # type: ignore[arg-type]
-        text = path.read_text(encoding="utf-8")
+        values: dict[str, Literal] = {}
+        for n in names:
+            for k, v in config.pipelines[n].parameters.items():
+                values.setdefault(k, v)
+        inputs, left_out = fit_form(form_inputs(pipelines, repo_root, values))  # type: ignore[arg-type]
+        if left_out:
+            print(f"{shown}: a form has room for {MAX_INPUTS} inputs: {', '.join(left_out)} keep the parameter file's values")
+        text = path.read_bytes().decode("utf-8")  # as it is: no newline translation
         result = update_form(text, shown, inputs, config_path=config.path, repo_root=repo_root)
         updated += 1
         if result.text == text:

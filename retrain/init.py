@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import InvalidFile, UsageError
-from .github.dispatch_form import FormInput, form_inputs, render_inputs, repo_path, wire_line
+from .github.dispatch_form import FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
 from .pipeline.load import load_pipeline
 from .pipeline.model import InputType, Pipeline, Port
 from .pipeline.types import format_literal, is_uri
@@ -55,6 +55,7 @@ class InitResult:
     pipeline: Pipeline
     name: str
     required: tuple[str, ...]  # parameters without a default: the user must give them a value
+    left_out: tuple[str, ...] = ()  # parameters past the form's limit of inputs
 
 
 def find_repo_root(start: Path) -> Path:
@@ -324,7 +325,7 @@ def plan_init(options: InitOptions) -> InitResult:
     params, required = parameter_file_text(pipeline, name, endpoint, base, repo_root, options.backend)
     globs = data_globs(pipeline, repo_root, base)
     schedule = options.schedule or (DEFAULT_SYNC_CRON if options.no_wait else None)
-    inputs = form_inputs([pipeline], repo_root)
+    inputs, left_out = fit_form(form_inputs([pipeline], repo_root))
     flow = workflow_text(pipeline, inputs, repo_root=repo_root, config_path=config_path, globs=globs,
                          branch=options.branch or default_branch(repo_root), backend=options.backend,
                          no_wait=options.no_wait, schedule=schedule)
@@ -335,7 +336,7 @@ def plan_init(options: InitOptions) -> InitResult:
             shown = ", ".join(_rel(p, Path.cwd()) for p in existing)
             raise UsageError(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was written. "
                              "Pass --force to overwrite, or --update to bring an existing form in step with the pipeline.")
-    return InitResult(files, pipeline, name, tuple(required))
+    return InitResult(files, pipeline, name, tuple(required), left_out)
 
 
 def write_atomically(path: Path, text: str) -> None:

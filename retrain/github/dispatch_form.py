@@ -31,7 +31,7 @@ ACTION_USES = re.compile(r"^[A-Za-z0-9_.-]+/retrain(?:/[^@]*)?@\S+$")
 WIRE_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*\$\{\{\s*(?:github\.event\.)?inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}\s*$")
 WIRE_FORMAT = re.compile(r"format\(\s*'([A-Za-z_][A-Za-z0-9_.-]*)=\{0\}'\s*,\s*(?:github\.event\.)?inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\)")
 INPUT_REF = re.compile(r"(?:github\.event\.)?inputs\.([A-Za-z_][A-Za-z0-9_-]*)")
-FORM_TYPES = ("string", "number", "boolean", "choice", "environment")
+MAX_INPUTS = 25  # GitHub's limit for one workflow_dispatch form
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -70,15 +70,20 @@ def repo_path(value: str, repo_root: Path) -> str | None:
         return None
 
 
-def form_inputs(pipelines: Iterable[Pipeline], repo_root: Path) -> tuple[FormInput, ...]:
-    """One input per parameter of the pipelines (the first pipeline that declares a name types it)."""
+def form_inputs(pipelines: Iterable[Pipeline], repo_root: Path,
+                values: Mapping[str, Literal] | None = None) -> tuple[FormInput, ...]:
+    """One input per parameter of the pipelines (the first pipeline that declares a name types it).
+
+    A field's default is ``values[name]`` (the parameter file's value, what an untouched form runs with)
+    when given, else the pipeline's default.
+    """
     out: dict[str, FormInput] = {}
     for pipeline in pipelines:
         for name, port in pipeline.parameters.items():
             if name in out:
                 continue
             kind = form_type(port)
-            default: Literal | None = port.default
+            default: Literal | None = (values or {}).get(name, port.default)
             if port.type.is_data and isinstance(default, str):
                 default = repo_path(default, repo_root)
             if kind == "choice" and default is not None and str(default) not in (port.enum or ()):
@@ -100,6 +105,11 @@ def _description(port: Port) -> str:
         which = "from " if port.max is None else "up to " if port.min is None else ""
         text += f" ({which}{bounds})"
     return text
+
+
+def fit_form(inputs: Sequence[FormInput]) -> tuple[tuple[FormInput, ...], tuple[str, ...]]:
+    """The inputs that fit on one form, and the names left out (they keep the parameter file's values)."""
+    return tuple(inputs[:MAX_INPUTS]), tuple(i.name for i in inputs[MAX_INPUTS:])
 
 
 def _scalar(value: Literal) -> str:
@@ -171,6 +181,7 @@ class WorkflowForm:
     inputs: tuple[DispatchInput, ...]
     form_location: Location  # inputs: (or workflow_dispatch:, or on:) for "no input" warnings
     steps: tuple[ActionStep, ...]
+    other_refs: frozenset[str] = frozenset()  # inputs the file uses outside the retrain steps' parameters
 
 
 def _loc(display: str, mark: yaml.Mark) -> Location:
@@ -237,7 +248,28 @@ def read_form(path: Path, display: str) -> WorkflowForm | None:
                         inputs.append(DispatchInput(
                             str(knode.value), (_text(typ[1]) or "string") if typ else "string", options,
                             _loc(display, knode.start_mark), _loc(display, typ[1].start_mark) if typ else _loc(display, knode.start_mark)))
-    return WorkflowForm(path, display, has_dispatch, tuple(inputs), form_loc, steps)
+    return WorkflowForm(path, display, has_dispatch, tuple(inputs), form_loc, steps, _refs_outside(text, root))
+
+
+def _parameters_spans(root: yaml.Node) -> list[tuple[int, int]]:
+    """0-based line ranges [start, end) of the retrain steps' ``parameters:`` entries."""
+    spans = []
+    for step in _step_nodes(root):
+        with_ = _get(step, "with")
+        found = _get(with_[1], "parameters") if with_ is not None else None
+        if found is not None:
+            spans.append((found[0].start_mark.line, _last_line(found[1], found[0]) + 1))
+    return spans
+
+
+def _refs_outside(text: str, root: yaml.Node) -> frozenset[str]:
+    """Inputs the workflow reads anywhere but in the retrain steps' parameters (a version: field, a run: step)."""
+    spans = _parameters_spans(root)
+    refs: set[str] = set()
+    for i, line in enumerate(text.splitlines()):
+        if not any(a <= i < b for a, b in spans):
+            refs.update(INPUT_REF.findall(line))
+    return frozenset(refs)
 
 
 def _step_nodes(root: yaml.Node) -> Iterable[yaml.MappingNode]:
@@ -339,8 +371,8 @@ def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mappi
         wired_inputs = {inp: param for param, inp in step.wired.items()}
         for item in form.inputs:
             param = wired_inputs.get(item.name)
-            if param is None and item.name in step.other_refs:
-                continue  # feeds version:, pipeline: or the like, not a parameter
+            if param is None and item.name not in declared and (item.name in step.other_refs or item.name in form.other_refs):
+                continue  # feeds version:, a run: step or the like, not a parameter
             target = param or item.name
             if target not in declared:
                 what = f"sets parameter '{target}', which" if param and param != item.name else "has no parameter of that name:"
@@ -394,7 +426,7 @@ def _last_line(node: yaml.Node, key: yaml.Node | None = None) -> int:
     if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
         return _last_line(node.value[-1])
     if isinstance(node, yaml.ScalarNode):
-        if node.value == "" and node.style is None and key is not None:
+        if node.value == "" and not node.style and key is not None:
             return key.end_mark.line  # an empty value: its mark may point at the next token
         if node.style in ("|", ">"):
             end = node.end_mark
@@ -459,7 +491,17 @@ def update_form(text: str, display: str, inputs: Sequence[FormInput], *, config_
         first = found[1].value[0][0]
         indent = first.start_mark.column
         width = _step_width(found[1], step_w)
-        edits.append(_Edit(first.start_mark.line, _last_line(found[1]) + 1, tuple(render_inputs(inputs, indent, width))))
+        # Inputs that feed something else (version:, a run: step) are the user's: they stay as written.
+        used = _refs_outside(text, root) - {i.name for i in inputs}  # type: ignore[arg-type]
+        items = found[1].value
+        keep: list[str] = []
+        for n, (knode, vnode) in enumerate(items):
+            if str(knode.value) in used:
+                end = items[n + 1][0].start_mark.line if n + 1 < len(items) else _last_line(vnode, knode) + 1
+                keep += [ln.rstrip("\r\n") for ln in lines[knode.start_mark.line:end]]
+                old.pop(str(knode.value), None)
+        edits.append(_Edit(first.start_mark.line, _last_line(found[1]) + 1,
+                           (*render_inputs(inputs, indent, width), *keep)))
     elif found is not None:  # inputs: {} or an empty inputs:
         key = found[0]
         if not _indent_of(lines[key.start_mark.line]) == lines[key.start_mark.line][: key.start_mark.column]:
@@ -471,7 +513,12 @@ def update_form(text: str, display: str, inputs: Sequence[FormInput], *, config_
         col = wd_value.value[0][0].start_mark.column
         edits.append(_Edit(_last_line(wd_value) + 1, _last_line(wd_value) + 1,
                            (f"{' ' * col}inputs:", *render_inputs(inputs, col + step_w, step_w))))
-    else:  # workflow_dispatch: with nothing, ~ or {}
+    elif isinstance(wd_value, yaml.ScalarNode) and wd_value.value == "" and not wd_value.style:
+        # `workflow_dispatch:` with nothing after it: the line (and a comment on it) stays, the form goes below.
+        col = wd_key.start_mark.column
+        at = wd_key.start_mark.line + 1
+        edits.append(_Edit(at, at, (f"{' ' * (col + step_w)}inputs:", *render_inputs(inputs, col + 2 * step_w, step_w))))
+    else:  # workflow_dispatch: ~ or {}
         line = lines[wd_key.start_mark.line]
         prefix = line[: wd_key.start_mark.column]
         if prefix.strip():
