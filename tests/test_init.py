@@ -253,3 +253,19 @@ def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo
     # Run again: nothing to change, the file is not touched.
     code, out, _ = retrain(capsys, "init", "--update")
     assert code == 0 and out == ".github/workflows/retrain.yml: the form is in step with the pipeline; nothing to change\n"
+
+
+def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / "pipeline.yml").read_text().replace("  seed:\n", "  threshold:\n    type: number\n  seed:\n")
+    (repo / "pipeline.yml").write_text(text)
+    code, out, _ = retrain(capsys, "init")
+    assert code == 0 and "1. give threshold a value in retrain.yml (no default in the pipeline)" in out
+    assert "default" not in workflow_inputs(repo)["threshold"]
+    assert_valid_workflow(repo / WORKFLOW)
+
+    config = (repo / "retrain.yml").read_text()
+    line = config.splitlines().index("      threshold:  # number; no default: give it a value") + 1
+    code, _, err = retrain(capsys, "validate")
+    assert code == 2 and f"retrain.yml:{line}:" in err and "'threshold' needs a value of type number" in err
+    (repo / "retrain.yml").write_text(config.replace("      threshold:  #", "      threshold: 0.5  #"))
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
