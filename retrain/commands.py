@@ -323,7 +323,8 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _init_update(args: argparse.Namespace) -> int:
-    from .github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, update_form, workflow_files
+    from .github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, workflow_files
+    from .github.form_edit import update_form
     from .init import write_atomically
 
     config = _config(args)

@@ -205,6 +205,15 @@ def test_update_replaces_an_empty_flow_mapping(project: Path, capsys: pytest.Cap
     assert_valid_workflow(path)
 
 
+def test_blank_lines_and_comments_after_the_wiring_stay(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    head = "on:\n  workflow_dispatch:\n    inputs:\n" + FORM
+    steps = "jobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: retrain/retrain@v1\n        with:\n"
+    tail = "\n\n          # the rest is ours\n          wait: \"false\"\n"
+    path = put(project, head + steps + "          parameters: |\n            epochs=${{ inputs.epochs }}\n" + tail)
+    assert retrain(capsys, "init", "--update")[0] == 0
+    assert path.read_text() == head + steps + WIRING.replace("            label=fixed\n", "") + tail
+
+
 def test_a_workflow_that_is_not_yaml_is_a_warning(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     put(project, "on: [push\njobs: {}\n")
     code, _, err = retrain(capsys, "validate")

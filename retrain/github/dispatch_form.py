@@ -1,10 +1,8 @@
 """The ``workflow_dispatch`` form of a workflow that uses the retrain action, kept in step with the pipeline.
 
-Three jobs: the form a pipeline asks for (one input per parameter, typed from the pipeline), what a
-workflow file's form holds (read with ``yaml.compose`` so every input keeps its line), and a rewrite of
-the form's ``inputs:`` block and of the action's ``parameters`` wiring that edits only those lines and
-leaves every other byte of the file (comments included) as it was. Re-dumping the YAML would lose the
-comments, the quoting and the order the user chose.
+Two jobs: the form a pipeline asks for (one input per parameter, typed from the pipeline), and what a
+workflow file's form holds (read with ``yaml.compose`` so every input keeps its line) checked against the
+pipelines, as warnings at the workflow's lines. The rewrite (``init --update``) is in ``form_edit``.
 
 The wiring is one ``name=${{ inputs.name }}`` line per input in the action's ``parameters`` input; on a
 push or a schedule ``inputs`` is empty, and the action drops ``name=`` lines with no value, so an empty
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import InvalidFile, Location, Problem, UsageError
+from ..errors import InvalidFile, Location, Problem
 from ..pipeline.model import InputType, Literal, Pipeline, Port
 from ..pipeline.types import is_uri
 
@@ -188,7 +186,7 @@ def _loc(display: str, mark: yaml.Mark) -> Location:
     return Location(display, mark.line + 1, mark.column + 1)
 
 
-def _compose(text: str, display: str) -> yaml.Node | None:
+def compose(text: str, display: str) -> yaml.Node | None:
     loader = _Loader(text)
     try:
         return loader.get_single_node()
@@ -201,7 +199,7 @@ def _compose(text: str, display: str) -> yaml.Node | None:
         loader.dispose()
 
 
-def _get(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
+def child(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
     if not isinstance(node, yaml.MappingNode):
         return None
     for knode, vnode in node.value:
@@ -210,20 +208,20 @@ def _get(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None
     return None
 
 
-def _text(node: yaml.Node | None) -> str | None:
+def scalar_text(node: yaml.Node | None) -> str | None:
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
 def read_form(path: Path, display: str) -> WorkflowForm | None:
     """The dispatch form and the retrain steps of a workflow; None when no step uses the action."""
     text = path.read_text(encoding="utf-8")
-    root = _compose(text, display)
+    root = compose(text, display)
     if root is None:
         return None
     steps = tuple(_action_steps(root, display))
     if not steps:
         return None
-    on = _get(root, "on")
+    on = child(root, "on")
     has_dispatch, inputs, form_loc = False, [], _loc(display, root.start_mark)
     if on is not None:
         form_loc = _loc(display, on[0].start_mark)
@@ -231,38 +229,58 @@ def read_form(path: Path, display: str) -> WorkflowForm | None:
         if isinstance(on_value, yaml.ScalarNode):
             has_dispatch = on_value.value == "workflow_dispatch"
         elif isinstance(on_value, yaml.SequenceNode):
-            has_dispatch = any(_text(n) == "workflow_dispatch" for n in on_value.value)
-        wd = _get(on_value, "workflow_dispatch")
+            has_dispatch = any(scalar_text(n) == "workflow_dispatch" for n in on_value.value)
+        wd = child(on_value, "workflow_dispatch")
         if wd is not None:
             has_dispatch = True
             form_loc = _loc(display, wd[0].start_mark)
-            found = _get(wd[1], "inputs")
+            found = child(wd[1], "inputs")
             if found is not None:
                 form_loc = _loc(display, found[0].start_mark)
                 if isinstance(found[1], yaml.MappingNode):
                     for knode, vnode in found[1].value:
-                        typ = _get(vnode, "type")
-                        opts = _get(vnode, "options")
+                        typ = child(vnode, "type")
+                        opts = child(vnode, "options")
                         options = tuple(str(n.value) for n in opts[1].value if isinstance(n, yaml.ScalarNode)) \
                             if opts and isinstance(opts[1], yaml.SequenceNode) else ()
                         inputs.append(DispatchInput(
-                            str(knode.value), (_text(typ[1]) or "string") if typ else "string", options,
+                            str(knode.value), (scalar_text(typ[1]) or "string") if typ else "string", options,
                             _loc(display, knode.start_mark), _loc(display, typ[1].start_mark) if typ else _loc(display, knode.start_mark)))
-    return WorkflowForm(path, display, has_dispatch, tuple(inputs), form_loc, steps, _refs_outside(text, root))
+    return WorkflowForm(path, display, has_dispatch, tuple(inputs), form_loc, steps, refs_outside(text, root))
+
+
+def last_line(node: yaml.Node, key: yaml.Node | None = None, lines: Sequence[str] = ()) -> int:
+    """0-based index of the last line that belongs to ``node`` (trailing comments and blank lines do not)."""
+    if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
+        k, v = node.value[-1]
+        return last_line(v, k, lines)
+    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+        return last_line(node.value[-1], None, lines)
+    if isinstance(node, yaml.ScalarNode):
+        if node.value == "" and not node.style and key is not None:
+            return key.end_mark.line  # an empty value: its mark may point at the next token
+        if node.style in ("|", ">"):
+            # A block scalar ends where the next token starts, past the blank lines that follow it.
+            end = node.end_mark
+            last = end.line - 1 if end.column == 0 else end.line
+            while lines and last > node.start_mark.line and last < len(lines) and not lines[last].strip():
+                last -= 1
+            return last
+    return node.end_mark.line
 
 
 def _parameters_spans(root: yaml.Node) -> list[tuple[int, int]]:
     """0-based line ranges [start, end) of the retrain steps' ``parameters:`` entries."""
     spans = []
-    for step in _step_nodes(root):
-        with_ = _get(step, "with")
-        found = _get(with_[1], "parameters") if with_ is not None else None
+    for step in action_step_nodes(root):
+        with_ = child(step, "with")
+        found = child(with_[1], "parameters") if with_ is not None else None
         if found is not None:
-            spans.append((found[0].start_mark.line, _last_line(found[1], found[0]) + 1))
+            spans.append((found[0].start_mark.line, last_line(found[1], found[0]) + 1))
     return spans
 
 
-def _refs_outside(text: str, root: yaml.Node) -> frozenset[str]:
+def refs_outside(text: str, root: yaml.Node) -> frozenset[str]:
     """Inputs the workflow reads anywhere but in the retrain steps' parameters (a version: field, a run: step)."""
     spans = _parameters_spans(root)
     refs: set[str] = set()
@@ -272,23 +290,23 @@ def _refs_outside(text: str, root: yaml.Node) -> frozenset[str]:
     return frozenset(refs)
 
 
-def _step_nodes(root: yaml.Node) -> Iterable[yaml.MappingNode]:
-    jobs = _get(root, "jobs")
+def action_step_nodes(root: yaml.Node) -> Iterable[yaml.MappingNode]:
+    jobs = child(root, "jobs")
     if jobs is None or not isinstance(jobs[1], yaml.MappingNode):
         return
     for _, job in jobs[1].value:
-        steps = _get(job, "steps")
+        steps = child(job, "steps")
         if steps is None or not isinstance(steps[1], yaml.SequenceNode):
             continue
         for step in steps[1].value:
-            uses = _get(step, "uses")
-            if uses is not None and ACTION_USES.match(_text(uses[1]) or ""):
+            uses = child(step, "uses")
+            if uses is not None and ACTION_USES.match(scalar_text(uses[1]) or ""):
                 yield step  # type: ignore[misc]
 
 
 def _action_steps(root: yaml.Node, display: str) -> Iterable[ActionStep]:
-    for step in _step_nodes(root):
-        with_ = _get(step, "with")
+    for step in action_step_nodes(root):
+        with_ = child(step, "with")
         values: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         if with_ is not None and isinstance(with_[1], yaml.MappingNode):
             values = {str(k.value): (k, v) for k, v in with_[1].value if isinstance(k, yaml.ScalarNode)}
@@ -297,7 +315,7 @@ def _action_steps(root: yaml.Node, display: str) -> Iterable[ActionStep]:
         if "parameters" in values:
             knode, vnode = values["parameters"]
             wired_loc = _loc(display, knode.start_mark)
-            for line in (_text(vnode) or "").splitlines():
+            for line in (scalar_text(vnode) or "").splitlines():
                 m = WIRE_LINE.match(line)
                 if m:
                     wired[m.group(1)] = m.group(2)
@@ -306,11 +324,11 @@ def _action_steps(root: yaml.Node, display: str) -> Iterable[ActionStep]:
         other: set[str] = set()
         for key, (_, vnode) in values.items():
             if key != "parameters":
-                other.update(INPUT_REF.findall(_text(vnode) or ""))
-        pipeline = _text(values["pipeline"][1]) if "pipeline" in values else None
+                other.update(INPUT_REF.findall(scalar_text(vnode) or ""))
+        pipeline = scalar_text(values["pipeline"][1]) if "pipeline" in values else None
         yield ActionStep(
             location=_loc(display, step.start_mark),
-            parameter_file=(_text(values["parameter-file"][1]) if "parameter-file" in values else None) or "retrain.yml",
+            parameter_file=(scalar_text(values["parameter-file"][1]) if "parameter-file" in values else None) or "retrain.yml",
             pipeline=pipeline if pipeline and "${{" not in pipeline else None,
             wired=wired, wired_location=wired_loc, other_refs=frozenset(other),
         )
@@ -413,175 +431,6 @@ def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mappi
     for p in problems:
         seen.setdefault((p.location, p.message), p)
     return list(seen.values())
-
-
-# -- the line-precise rewrite -----------------------------------------------------------------------
-
-
-def _last_line(node: yaml.Node, key: yaml.Node | None = None) -> int:
-    """0-based index of the last line that belongs to ``node`` (its trailing comments do not)."""
-    if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
-        k, v = node.value[-1]
-        return _last_line(v, k)
-    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
-        return _last_line(node.value[-1])
-    if isinstance(node, yaml.ScalarNode):
-        if node.value == "" and not node.style and key is not None:
-            return key.end_mark.line  # an empty value: its mark may point at the next token
-        if node.style in ("|", ">"):
-            end = node.end_mark
-            return end.line - 1 if end.column == 0 else end.line
-    return node.end_mark.line
-
-
-@dataclass(frozen=True)
-class _Edit:
-    start: int  # first line replaced (0-based)
-    end: int  # one past the last line replaced; start == end inserts
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    text: str
-    added: tuple[str, ...]
-    removed: tuple[str, ...]
-    retyped: tuple[str, ...]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.removed or self.retyped)
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" "))]
-
-
-def _step_width(mapping: yaml.MappingNode, default: int = 2) -> int:
-    """The indentation step the file uses, read from the first nested block mapping."""
-    for k, v in mapping.value:
-        if isinstance(v, yaml.MappingNode) and v.value and not v.flow_style:
-            width = v.value[0][0].start_mark.column - k.start_mark.column
-            if width > 0:
-                return width
-    return default
-
-
-def update_form(text: str, display: str, inputs: Sequence[FormInput], *, config_path: Path, repo_root: Path) -> UpdateResult:
-    """Rewrite the form's inputs and the retrain steps' wiring; every other line stays as it was."""
-    root = _compose(text, display)
-    lines = text.splitlines(keepends=True)
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    on = _get(root, "on")
-    wd = _get(on[1], "workflow_dispatch") if on is not None else None
-    if wd is None or (isinstance(on[1], yaml.MappingNode) and on[1].flow_style):  # type: ignore[index]
-        raise UsageError(f"{display} has no `workflow_dispatch:` key under a block `on:` mapping, so there is no form "
-                         "to update. Add `workflow_dispatch:` under `on:` and run `retrain init --update` again.")
-    wd_key, wd_value = wd
-    step_w = _step_width(on[1]) if isinstance(on[1], yaml.MappingNode) else 2  # type: ignore[index]
-    edits: list[_Edit] = []
-    old: dict[str, str] = {}
-
-    found = _get(wd_value, "inputs")
-    if found is not None and isinstance(found[1], yaml.MappingNode):
-        for knode, vnode in found[1].value:
-            typ = _get(vnode, "type")
-            old[str(knode.value)] = (_text(typ[1]) or "string") if typ else "string"
-    if found is not None and isinstance(found[1], yaml.MappingNode) and found[1].value and not found[1].flow_style:
-        first = found[1].value[0][0]
-        indent = first.start_mark.column
-        width = _step_width(found[1], step_w)
-        # Inputs that feed something else (version:, a run: step) are the user's: they stay as written.
-        used = _refs_outside(text, root) - {i.name for i in inputs}  # type: ignore[arg-type]
-        items = found[1].value
-        keep: list[str] = []
-        for n, (knode, vnode) in enumerate(items):
-            if str(knode.value) in used:
-                end = items[n + 1][0].start_mark.line if n + 1 < len(items) else _last_line(vnode, knode) + 1
-                keep += [ln.rstrip("\r\n") for ln in lines[knode.start_mark.line:end]]
-                old.pop(str(knode.value), None)
-        edits.append(_Edit(first.start_mark.line, _last_line(found[1]) + 1,
-                           (*render_inputs(inputs, indent, width), *keep)))
-    elif found is not None:  # inputs: {} or an empty inputs:
-        key = found[0]
-        if not _indent_of(lines[key.start_mark.line]) == lines[key.start_mark.line][: key.start_mark.column]:
-            raise UsageError(f"{display}:{key.start_mark.line + 1}: write the form's inputs in block style to update them.")
-        col = key.start_mark.column
-        edits.append(_Edit(key.start_mark.line, _last_line(found[1], key) + 1,
-                           (f"{' ' * col}inputs:", *render_inputs(inputs, col + step_w, step_w))))
-    elif isinstance(wd_value, yaml.MappingNode) and wd_value.value and not wd_value.flow_style:
-        col = wd_value.value[0][0].start_mark.column
-        edits.append(_Edit(_last_line(wd_value) + 1, _last_line(wd_value) + 1,
-                           (f"{' ' * col}inputs:", *render_inputs(inputs, col + step_w, step_w))))
-    elif isinstance(wd_value, yaml.ScalarNode) and wd_value.value == "" and not wd_value.style:
-        # `workflow_dispatch:` with nothing after it: the line (and a comment on it) stays, the form goes below.
-        col = wd_key.start_mark.column
-        at = wd_key.start_mark.line + 1
-        edits.append(_Edit(at, at, (f"{' ' * (col + step_w)}inputs:", *render_inputs(inputs, col + 2 * step_w, step_w))))
-    else:  # workflow_dispatch: ~ or {}
-        line = lines[wd_key.start_mark.line]
-        prefix = line[: wd_key.start_mark.column]
-        if prefix.strip():
-            raise UsageError(f"{display}:{wd_key.start_mark.line + 1}: write `on:` in block style to update the form.")
-        col = wd_key.start_mark.column
-        edits.append(_Edit(wd_key.start_mark.line, _last_line(wd_value, wd_key) + 1,
-                           (f"{prefix}workflow_dispatch:", f"{' ' * (col + step_w)}inputs:",
-                            *render_inputs(inputs, col + 2 * step_w, step_w))))
-
-    for step in _step_nodes(root):  # type: ignore[arg-type]
-        edits.extend(_wiring_edits(step, lines, display, inputs, config_path, repo_root))
-
-    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        lines[edit.start:edit.end] = [line + newline for line in edit.lines]
-    new_text = "".join(lines)
-    _compose(new_text, display)  # the result must still be YAML; a failure here is a bug, not the user's
-    names = [i.name for i in inputs]
-    types = {i.name: i.type for i in inputs}
-    return UpdateResult(
-        new_text,
-        added=tuple(n for n in names if n not in old),
-        removed=tuple(n for n in old if n not in types),
-        retyped=tuple(n for n in names if n in old and old[n] != types[n]),
-    )
-
-
-def _wiring_edits(step: yaml.MappingNode, lines: list[str], display: str, inputs: Sequence[FormInput],
-                  config_path: Path, repo_root: Path) -> list[_Edit]:
-    with_ = _get(step, "with")
-    pf = _get(with_[1], "parameter-file") if with_ is not None else None
-    pf_text = (_text(pf[1]) if pf else None) or "retrain.yml"
-    if "${{" not in pf_text and (repo_root / pf_text).resolve() != config_path.resolve():
-        return []  # a step for another parameter file
-    wires = [wire_line(i.name) for i in inputs]
-    if with_ is not None and isinstance(with_[1], yaml.MappingNode) and not with_[1].flow_style and with_[1].value:
-        found = _get(with_[1], "parameters")
-        if found is not None:
-            key, value = found
-            line = lines[key.start_mark.line]
-            if line[: key.start_mark.column].strip():
-                raise UsageError(f"{display}:{key.start_mark.line + 1}: write the step's with: in block style to update it.")
-            col = key.start_mark.column
-            # Lines that do not come from the form (constants someone added) stay, in their order.
-            kept = [ln.strip() for ln in (_text(value) or "").splitlines()
-                    if ln.strip() and not INPUT_REF.search(ln)]
-            body = kept + wires
-            if not body:
-                return [_Edit(key.start_mark.line, _last_line(value, key) + 1, (f"{' ' * col}parameters: \"\"",))]
-            return [_Edit(key.start_mark.line, _last_line(value, key) + 1,
-                          (f"{' ' * col}parameters: |", *(f"{' ' * (col + 2)}{b}" for b in body)))]
-        if not wires:
-            return []
-        col = with_[1].value[0][0].start_mark.column
-        at = _last_line(with_[1]) + 1
-        return [_Edit(at, at, (f"{' ' * col}parameters: |", *(f"{' ' * (col + 2)}{w}" for w in wires)))]
-    if with_ is not None or not wires:
-        if wires:
-            raise UsageError(f"{display}:{with_[0].start_mark.line + 1}: write the step's with: in block style to update it.")  # type: ignore[index]
-        return []
-    col = step.value[0][0].start_mark.column
-    at = _last_line(step) + 1
-    return [_Edit(at, at, (f"{' ' * col}with:", f"{' ' * (col + 2)}parameters: |",
-                           *(f"{' ' * (col + 4)}{w}" for w in wires)))]
 
 
 # -- every workflow of a repository -------------------------------------------------------------------
