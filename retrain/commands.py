@@ -300,7 +300,8 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     params = len(result.pipeline.parameters)
     print(f"wrote {shown[0]}: pipeline '{result.name}' ({len(result.pipeline.steps)} steps, {params} parameters), "
           f"backend {args.backend}")
-    print(f"wrote {shown[1]}: push, pull_request and a dispatch form with {params - len(result.left_out)} inputs")
+    sync = f", a schedule ({result.schedule}) that syncs" if result.schedule else ""
+    print(f"wrote {shown[1]}: push, pull_request{sync} and a dispatch form with {params - len(result.left_out)} inputs")
     if result.left_out:
         print(f"  (a form has room for {MAX_INPUTS} inputs: {', '.join(result.left_out)} keep the values in {shown[0]})")
     print("\nnext steps:")

@@ -56,6 +56,7 @@ class InitResult:
     name: str
     required: tuple[str, ...]  # parameters without a default: the user must give them a value
     left_out: tuple[str, ...] = ()  # parameters past the form's limit of inputs
+    schedule: str | None = None
 
 
 def find_repo_root(start: Path) -> Path:
@@ -313,7 +314,7 @@ def plan_init(options: InitOptions) -> InitResult:
     try:
         pipeline = load_pipeline(definition)
     except InvalidFile as e:
-        raise InvalidFile(e.problems, what=f"pipeline definition (fix it, then run retrain init again)") from None
+        raise InvalidFile(e.problems, what="pipeline definition (fix it, then run retrain init again)") from None
     base = config_path.parent
     try:
         base.resolve().relative_to(repo_root.resolve())
@@ -336,7 +337,7 @@ def plan_init(options: InitOptions) -> InitResult:
             shown = ", ".join(_rel(p, Path.cwd()) for p in existing)
             raise UsageError(f"{shown} already exist{'s' if len(existing) == 1 else ''}; nothing was written. "
                              "Pass --force to overwrite, or --update to bring an existing form in step with the pipeline.")
-    return InitResult(files, pipeline, name, tuple(required), left_out)
+    return InitResult(files, pipeline, name, tuple(required), left_out, schedule)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -112,6 +112,7 @@ def test_an_enum_and_a_boolean_become_a_choice_and_a_checkbox(repo: Path, capsys
 def test_azure_backend_and_no_wait(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = retrain(capsys, "init", "--backend", "azureml", "--no-wait")
     assert code == 0
+    assert "wrote .github/workflows/retrain.yml: push, pull_request, a schedule (17 * * * *) that syncs" in out
     assert "docs/azure.md" in out and "subscription_id, resource_group and workspace" in out
     assert retrain(capsys, "validate")[:3:2] == (0, "")
     assert_valid_workflow(repo / WORKFLOW)
@@ -149,6 +150,14 @@ def test_bad_input_exits_2_and_writes_nothing(repo: Path, capsys: pytest.Capture
     code, _, err = retrain(capsys, "init", "--definition", "nope.yml")
     assert code == 2 and "--definition nope.yml: no such file." in err
     assert nothing_written()
+
+
+def test_outside_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(INCOME / "pipeline.yml", tmp_path / "pipeline.yml")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = retrain(capsys, "init")
+    assert code == 2 and "is not inside a Git repository. Run `git init` first" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.yml"]
 
 
 def test_existing_files_are_kept_without_force(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
