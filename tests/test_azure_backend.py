@@ -21,6 +21,7 @@ from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
 
 ARM_SCOPE = "https://management.azure.com/.default"
+ADULT = "azureml://datastores/workspaceblobstore/paths/income/adult.csv"
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def make_backend(fake: FakeAzure, credentials: AzureCredentials | None = None) -
     provider = TokenProvider(creds, session, authority_host=fake.url)
     client = ArmClient(fake.url, fake.subscription, fake.resource_group, fake.workspace, session,
                        AzureAuth(provider, ARM_SCOPE), sleep=lambda s: None)
-    return AzureMLBackend(client, compute="cpu-cluster", poll_interval=0.01)
+    return AzureMLBackend(client, compute="cpu-cluster", poll_interval=0.01, storage_endpoint=f"{fake.url}/blob")
 
 
 def project(tmp_path: Path, code: str = "print('v1')\n") -> Path:
@@ -67,7 +68,7 @@ def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:
     again = backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit="c2")
     assert (first.version.number, first.created, first.version.is_default) == (1, True, True)
     assert (again.version.number, again.created) == (1, False)
-    assert azure.count("PUT", r"/codes/train-code/versions/") == 1  # code uploaded once, content-addressed
+    assert azure.count("PUT", r"/codes/train_code/versions/") == 1  # code uploaded once, content-addressed
     assert any(p.endswith("/train.py") for p in azure.blobs)
 
     project(tmp_path, code="print('v2')\n")
@@ -76,7 +77,7 @@ def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:
     endpoint = backend.endpoint("income-retrain")
     assert ([v.number for v in endpoint.versions], endpoint.default_version) == ([1, 2], 1)
     deployment = azure.resources[f"{azure.workspace_path}/batchEndpoints/income-retrain/deployments/v2"]
-    assert deployment["properties"]["deploymentConfiguration"]["componentId"]["assetId"].endswith("/components/income-retrain/versions/2")
+    assert deployment["properties"]["deploymentConfiguration"]["componentId"]["assetId"].endswith("/components/income_retrain/versions/2")
     assert azure.violations == []
 
 
@@ -93,9 +94,9 @@ def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -
     assert azure.count("PUT", r"/jobs/") == 1  # one job, however often the same submit comes
     assert run.version == 1  # the default; version 2 exists but is not the pin
     job = azure.resources[f"{azure.workspace_path}/jobs/{run.id}"]["properties"]
-    assert job["componentId"].endswith("/components/income-retrain/versions/1")
+    assert job["componentId"].endswith("/components/income_retrain/versions/1")
     assert job["inputs"]["rate"] == {"jobInputType": "literal", "value": "0.2"}
-    assert re.fullmatch(r"azureml:retrain-data:[0-9a-f]{16}", job["inputs"]["training_data"]["uri"])
+    assert re.fullmatch(rf"{azure.workspace_path}/data/retrain-data/versions/[0-9a-f]{{16}}", job["inputs"]["training_data"]["uri"])
     assert job["tags"]["retrain.key"] == run.id and job["tags"]["retrain.commit"] == "abc"
     assert run.url and run.url.startswith("https://ml.azure.com/runs/")
 
@@ -115,7 +116,7 @@ def published(azure: FakeAzure, tmp_path: Path) -> AzureMLBackend:
 
 def test_throttling_and_server_errors_are_retried(azure: FakeAzure, tmp_path: Path) -> None:
     backend = published(azure, tmp_path)
-    run = backend.submit(request("rt-throttle", rate=0.3, training_data="azureml:adult:1"))
+    run = backend.submit(request("rt-throttle", rate=0.3, training_data=ADULT))
     azure.fail("GET", r"/jobs/rt-throttle$", 429, times=1, **{"Retry-After": "1"})
     azure.fail("GET", r"/jobs/rt-throttle$", 503, times=2)
     started = time.monotonic()
@@ -126,7 +127,7 @@ def test_throttling_and_server_errors_are_retried(azure: FakeAzure, tmp_path: Pa
 
 def test_a_dropped_connection_is_retried(azure: FakeAzure, tmp_path: Path) -> None:
     backend = published(azure, tmp_path)
-    run = backend.submit(request("rt-dropped", rate=0.3, training_data="azureml:adult:1"))
+    run = backend.submit(request("rt-dropped", rate=0.3, training_data=ADULT))
     azure.fail("GET", r"/jobs/rt-dropped$", 0, times=1)
     assert backend.run(run.id).status in (RunStatus.RUNNING, RunStatus.COMPLETED)
 
@@ -134,7 +135,7 @@ def test_a_dropped_connection_is_retried(azure: FakeAzure, tmp_path: Path) -> No
 def test_a_submit_is_never_blindly_repeated(azure: FakeAzure, tmp_path: Path) -> None:
     backend = published(azure, tmp_path)
     azure.fail("PUT", r"/jobs/rt-once$", 500, times=1)
-    run = backend.submit(request("rt-once", rate=0.3, training_data="azureml:adult:1"))  # PUT jobs/{name} is idempotent: retrying it is safe
+    run = backend.submit(request("rt-once", rate=0.3, training_data=ADULT))  # PUT jobs/{name} is idempotent: retrying it is safe
     assert run.id == "rt-once"
     assert len([k for k in azure.resources if k.endswith("/jobs/rt-once")]) == 1
 
@@ -144,7 +145,7 @@ def test_tokens_are_renewed_during_a_long_follow(tmp_path: Path) -> None:
     # and this ARM accepts a token for 1.5 s only: a follow of several seconds needs fresh tokens.
     with fake_azure(tmp_path, token_lifetime_s=301, arm_accepts_for_s=1.5, polls_to_finish=30) as azure:
         backend = published(azure, tmp_path)
-        run = backend.submit(request("rt-long", rate=0.3, training_data="azureml:adult:1"))
+        run = backend.submit(request("rt-long", rate=0.3, training_data=ADULT))
         done = follow(backend, run, timeout_s=120, on_change=lambda r: None, interval_s=0.15, max_interval_s=0.15)
         assert done.run.status is RunStatus.COMPLETED
         assert len(azure.tokens) >= 3
@@ -154,7 +155,7 @@ def test_tokens_are_renewed_during_a_long_follow(tmp_path: Path) -> None:
 def test_a_rejected_token_is_replaced_once(tmp_path: Path) -> None:
     with fake_azure(tmp_path) as azure:
         backend = published(azure, tmp_path)
-        run = backend.submit(request("rt-revoked", rate=0.3, training_data="azureml:adult:1"))
+        run = backend.submit(request("rt-revoked", rate=0.3, training_data=ADULT))
         azure.tokens.clear()  # every token issued so far is now unknown to ARM (revoked)
         before = len(azure.statuses)
         assert backend.run(run.id).id == run.id
@@ -164,7 +165,7 @@ def test_a_rejected_token_is_replaced_once(tmp_path: Path) -> None:
 def test_cancel(azure: FakeAzure, tmp_path: Path) -> None:
     azure.polls_to_finish = 1000
     backend = published(azure, tmp_path)
-    run = backend.submit(request("rt-cancel", rate=0.3, training_data="azureml:adult:1"))
+    run = backend.submit(request("rt-cancel", rate=0.3, training_data=ADULT))
     canceled = backend.cancel(run.id)
     assert canceled.status is RunStatus.CANCELED
     assert azure.count("POST", r"/jobs/rt-cancel/cancel$") == 1
@@ -226,7 +227,7 @@ def test_the_command_line_publishes_and_submits_to_azure(azure: FakeAzure, tmp_p
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))  # trust the fake's test CA, as a proxy's CA would be
     environ = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id, "AZURE_CLIENT_SECRET": azure.client_secret,
-               "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url}
+               "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
     assert main(["publish"], environ) == 0
     assert "income: published version 1 of endpoint income-retrain (the default)" in capsys.readouterr().out
     assert main(["submit", "income", "--no-wait", "--json"], environ) == 0
