@@ -85,6 +85,7 @@ class FakeAzure:
     storage_container: str = "azureml-blobstore-6f3c1b2a-0000-4e5f-8a9b-0c1d2e3f4a5b"
     account_key: str = field(default_factory=lambda: base64.b64encode(uuid.uuid4().bytes * 4).decode())
     identity_can_write_blobs: bool = True  # the identity has Storage Blob Data Contributor
+    stale_secrets: bool = False  # the account's key or SAS was rotated and the datastore still holds the old one
     pending_account: str = "mlws4pending"  # the account of startPendingUpload's temporary containers
     sas_tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, container) -> SAS query
     keep_blob_bytes: bool = True  # False: remember sizes only (the memory benchmark)
@@ -509,9 +510,11 @@ class FakeAzure:
 
     def _list_secrets(self, h: BaseHTTPRequestHandler, name: str) -> None:
         if self.datastore_credentials == "AccountKey":
-            return self._reply(h, 200, {"secretsType": "AccountKey", "key": self.account_key})
+            key = base64.b64encode(b"old" + base64.b64decode(self.account_key)[3:]).decode() if self.stale_secrets else self.account_key
+            return self._reply(h, 200, {"secretsType": "AccountKey", "key": key})
         if self.datastore_credentials == "Sas":
-            return self._reply(h, 200, {"secretsType": "Sas", "sasToken": self.sas_tokens[(self.storage_account, self.storage_container)]})
+            sas = self.sas_tokens[(self.storage_account, self.storage_container)]
+            return self._reply(h, 200, {"secretsType": "Sas", "sasToken": sas.replace("sig=", "sig=old") if self.stale_secrets else sas})
         return self._arm_error(h, 400, "UserError", f"Datastore {name} has no secrets (identity-based access)")
 
     def _operation(self, h: BaseHTTPRequestHandler, path: str) -> None:

@@ -32,7 +32,7 @@ from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import ML_SCOPE, ArmClient
 from .datastore import default_datastore
-from .upload import BlobWriter, files_of, upload_folder
+from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
     "NotStarted": RunStatus.QUEUED, "Starting": RunStatus.QUEUED, "Provisioning": RunStatus.QUEUED,
@@ -86,11 +86,12 @@ class AzureMLBackend:
     kind = "azureml"
 
     def __init__(self, client: ArmClient, *, compute: str | None, poll_interval: float = 10.0,
-                 storage_endpoint: str | None = None) -> None:
+                 storage_endpoint: str | None = None, block_size: int = BLOCK_SIZE) -> None:
         self.arm = client
         self.compute = compute
         self.poll_interval = poll_interval
         self.storage_endpoint = storage_endpoint  # blob service URL override (tests, sovereign or private clouds)
+        self.block_size = block_size
         self._location: str | None = None
         self._experiments: dict[str, str] = {}  # run -> its MLflow experiment id, asked once
 
@@ -396,7 +397,7 @@ class AzureMLBackend:
             return self.asset_id("data", name, version)
         store = default_datastore(self.arm, storage_endpoint=self.storage_endpoint, token=self.arm.token)
         prefix = f"LocalUpload/{content[:32]}/{path.name}"
-        writer = BlobWriter(self.arm.session, store.container)
+        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size)
         for f, rel in files:
             writer.upload(f, prefix if path.is_file() else f"{prefix}/{rel}")
         self.arm.put(data_path,
