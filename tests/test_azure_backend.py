@@ -14,7 +14,7 @@ from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider, crede
 from retrain.backends.azureml import AzureMLBackend
 from retrain.backends.azureml.client import ArmClient
 from retrain.backends.base import RunStatus, SubmitRequest
-from retrain.errors import CredentialError, NotFound
+from retrain.errors import BackendError, CredentialError, NotFound
 from retrain.follow import Ending, follow
 from retrain.http import make_session
 from retrain.pipeline.load import load_pipeline
@@ -265,3 +265,83 @@ def test_a_certificate_signs_the_client_assertion(azure: FakeAzure, tmp_path: Pa
     header = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
     assert header["alg"] == "RS256" and ("x5t" in header or "x5t#S256" in header)
     assert azure.violations == []
+
+
+def writes(azure: FakeAzure) -> list[str]:
+    return [f"{m} {p}" for m, p, _, _ in azure.requests if m in ("PUT", "POST", "DELETE", "PATCH")]
+
+
+def test_an_unchanged_publish_on_an_endpoint_with_five_versions_writes_nothing(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    path = project(tmp_path)
+    for n in range(1, 6):
+        project(tmp_path, code=f"print('v{n}')\n")
+        assert backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=True, source_commit=None).version.number == n
+    pages_before, writes_before = azure.pages_served, len(writes(azure))
+    again = backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=True, source_commit=None)
+    assert (again.version.number, again.created, again.default_moved) == (5, False, False)
+    assert writes(azure)[writes_before:] == []
+    assert azure.pages_served - pages_before >= 3  # five deployments, two a page: the list was followed to its end
+    assert [v.number for v in backend.endpoint("income-retrain").versions] == [1, 2, 3, 4, 5]
+    assert azure.violations == []
+
+
+def test_lists_follow_next_link_and_a_failed_page_says_so(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    path = project(tmp_path)
+    for name in ("a-one", "a-two", "a-three"):
+        backend.publish(load_pipeline(path), endpoint=name, make_default=False, source_commit=None)
+    assert sorted(e.name for e in backend.endpoints()) == ["a-one", "a-three", "a-two"]
+    for key in ("rt-l1", "rt-l2", "rt-l3"):
+        make_backend(azure).submit(SubmitRequest(pipeline="p", endpoint="a-one", version="default", parameters={"rate": 0.1, "training_data": ADULT},
+                                                 experiment="e", key=key))
+    assert sorted(r.id for r in backend.runs(limit=10)) == ["rt-l1", "rt-l2", "rt-l3"]
+    azure.fail("GET", r"/batchEndpoints$", 500, times=20)  # the second page keeps failing (the first is asked for below)
+    azure.faults[-1].only_with_skip = True
+    with pytest.raises(BackendError) as e:
+        backend.endpoints()
+    assert str(e.value).startswith("could not read page 2 of list batch endpoints: Azure answered 500")
+
+
+def test_a_job_briefly_missing_after_its_put_is_read_again(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    azure.fail("GET", r"/jobs/rt-lag$", 404, times=2)  # reads lag writes: the job is not visible yet
+    run = backend.submit(request("rt-lag", rate=0.3, training_data=ADULT))
+    assert backend.run(run.id).id == "rt-lag"
+    assert azure.count("PUT", r"/jobs/") == 1
+    # A job nobody wrote is reported missing at once.
+    with pytest.raises(NotFound):
+        backend.run("rt-never-submitted")
+
+
+def test_a_503_on_a_put_and_on_a_status_poll_and_a_dropped_lro_poll(azure: FakeAzure, tmp_path: Path) -> None:
+    azure.fail("PUT", r"/batchEndpoints/income-retrain$", 503, times=1)
+    azure.fail("PUT", r"/deployments/v1$", 503, times=1)
+    azure.fail("GET", r"^/operations/op-", 503, times=1)
+    azure.fail("GET", r"^/operations/op-", 0, times=1)
+    backend = published(azure, tmp_path)
+    endpoint = backend.endpoint("income-retrain")
+    assert ([v.number for v in endpoint.versions], endpoint.default_version) == ([1], 1)
+    assert azure.count("PUT", r"/deployments/") == 2  # the 503 and the retry: one deployment
+    assert len([k for k in azure.resources if "/deployments/" in k]) == 1
+    assert azure.violations == []
+
+
+def test_operation_status_urls_need_the_token(azure: FakeAzure, tmp_path: Path) -> None:
+    import requests as plain
+
+    published(azure, tmp_path)
+    status_url = next(p for m, p, _, _ in azure.requests if p.startswith("/operations/"))
+    answer = plain.get(f"{azure.url}{status_url}", verify=str(azure.ca_file), timeout=10)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_pipeline_jobs_carry_an_azure_ml_token_and_sdk_valid_component_names(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = published(azure, tmp_path)
+    backend.submit(request("rt-token", rate=0.3, training_data=ADULT))
+    [(_, _, headers, _)] = [r for r in azure.requests if r[0] == "PUT" and "/jobs/" in r[1]]
+    assert azure.token_scopes[headers["x-azureml-token"]] == "https://ml.azure.com/.default"
+    assert azure.token_scopes[headers["Authorization"].removeprefix("Bearer ")] == ARM_SCOPE
+    names = {k.split("/components/")[1].split("/")[0] for k in azure.resources if "/components/" in k}
+    assert names == {"income_retrain", "train"}
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names)

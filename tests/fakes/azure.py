@@ -45,6 +45,7 @@ class Fault:
     status: int  # 0 = drop the connection without an answer
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    only_with_skip: bool = False  # only requests for a later page of a list
 
 
 @dataclass
@@ -182,7 +183,8 @@ class FakeAzure:
         raw = h.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append((method, h.path, dict(h.headers.items()), raw[:2000].decode(errors="replace")))
-            fault = next((f for f in self.faults if f.method == method and f.path.search(url.path) and f.times > 0), None)
+            fault = next((f for f in self.faults if f.method == method and f.path.search(url.path) and f.times > 0
+                          and (not f.only_with_skip or "$skip" in parse_qs(url.query))), None)
             if fault:
                 fault.times -= 1
         if fault is not None:
