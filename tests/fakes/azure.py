@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlparse
 
 import trustme
 
-from tests.fakes.azure_spec import Spec, arm_spec
+from tests.fakes.azure_spec import Spec, arm_spec, v1_spec
 
 API_VERSION = "2025-12-01"
 WS_PATH = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)(.*)")
@@ -46,6 +46,7 @@ class Fault:
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     only_with_skip: bool = False  # only requests for a later page of a list
+    body: dict[str, Any] | None = None  # the error body (default: ARM's)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FakeAzure:
     v1_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEndpointEntity
     v1_pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEntity
     v1_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    v1_graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # graph id -> EntityInterface
     violations: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> issued at
@@ -149,8 +151,8 @@ class FakeAzure:
         return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
                 f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}")
 
-    def fail(self, method: str, path: str, status: int, times: int = 1, **headers: str) -> None:
-        self.faults.append(Fault(method, re.compile(path), status, times, headers))
+    def fail(self, method: str, path: str, status: int, times: int = 1, body: dict[str, Any] | None = None, **headers: str) -> None:
+        self.faults.append(Fault(method, re.compile(path), status, times, headers, body=body))
 
     def count(self, method: str, pattern: str) -> int:
         return sum(1 for m, p, _, _ in self.requests if m == method and re.search(pattern, urlparse(p).path))
@@ -192,6 +194,8 @@ class FakeAzure:
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if fault.body is not None:
+                return self._reply(h, fault.status, fault.body, fault.headers)
             code = {404: "UserError", 429: "TooManyRequests"}.get(fault.status, "ServiceUnavailable")
             return self._arm_error(h, fault.status, code, "injected fault", **fault.headers)
         if url.path.startswith(f"/{self.tenant}/"):
@@ -634,14 +638,20 @@ class FakeAzure:
     # -- v1 pipelines service and run history -----------------------------------------------------
 
     def add_v1_endpoint(self, name: str, versions: dict[str, dict[str, Any]], default: str = "0") -> str:
-        """An endpoint as the v1 designer publishes it: versions "0", "1", ... -> parameters of each pipeline."""
+        """An endpoint as the v1 designer publishes it: versions "0", "1", ... -> parameters of each pipeline.
+        A published pipeline (PipelineEntity) carries its parameters' values; its data-path parameters are only in
+        its graph's interface (EntityInterface), where azureml-pipeline-core reads both."""
         endpoint_id = str(uuid.uuid4())
         version_list = []
         for version, spec in versions.items():
-            pipeline_id = str(uuid.uuid4())
-            self.v1_pipelines[pipeline_id] = {"Id": pipeline_id, "Name": f"{name}-{version}", "Version": version,
-                                              "ParameterAssignments": spec.get("parameters", {}),
-                                              "DataPathAssignments": spec.get("datapaths", {}), "EntityStatus": "Active"}
+            pipeline_id, graph_id = str(uuid.uuid4()), str(uuid.uuid4())
+            self.v1_pipelines[pipeline_id] = {"Id": pipeline_id, "Name": f"{name}-{version}", "Version": version, "GraphId": graph_id,
+                                              "ParameterAssignments": spec.get("parameters", {}), "EntityStatus": "Active"}
+            self.v1_graphs[graph_id] = {
+                "Parameters": [{"Name": k, "DefaultValue": v, "IsOptional": False, "Type": "String"} for k, v in spec.get("parameters", {}).items()],
+                "DataPathParameters": [{"Name": k, "DefaultValue": v, "IsOptional": False, "DataTypeId": "AnyDirectory"}
+                                       for k, v in spec.get("datapaths", {}).items()],
+                "MetadataParameters": [], "DataPathParameterList": []}
             version_list.append({"Version": version, "PipelineId": pipeline_id})
         self.v1_endpoints[endpoint_id] = {"Id": endpoint_id, "Name": name, "DefaultVersion": default, "PipelineVersionList": version_list,
                                           "Url": f"{self.url}/pipelines/v1.0{self.workspace_path}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}",
@@ -657,6 +667,23 @@ class FakeAzure:
         rest = rest[len(self.workspace_path):]
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         body = json.loads(raw) if raw else None
+        if service == "pipelines":
+            found = v1_spec().operation(method, url.path)
+            if found is None:
+                self.unknown_operations.append(f"{method} {url.path}")
+                return self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": f"No route for {method} {rest}"}})
+            op_id, op = found
+            unknown = sorted(set(query) - set(op["query"]))
+            problems = [f"{op_id}: query parameters {unknown} are not in the description"] if unknown else []
+            if op.get("body"):
+                problems += [f"{op_id}: {p}" for p in v1_spec().validate(op["body"], body)]
+            if problems:
+                self.violations.extend(problems)
+                return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": "; ".join(problems)}})
+            self.operations_seen.append(op_id)
+        if method == "GET" and (m := re.fullmatch(r"/Graphs/([^/]+)/Interface", rest)):
+            graph = self.v1_graphs.get(m.group(1))
+            return self._reply(h, 200, graph) if graph else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such graph"}})
         if service == "history" and method == "POST" and (m := re.fullmatch(r"/experiments/([^/]+)/runs:query", rest)):
             key = re.search(r'Tags/retrain\.key eq "([^"]+)"', (body or {}).get("filter", ""))
             found = [{"runId": r["Id"]} for r in self.v1_runs.values()
@@ -702,20 +729,21 @@ class FakeAzure:
             problems.append("pipelineVersion query must name the version in the path")
         if not isinstance(body, dict):
             return self._invalid(h, ["PipelineSubmissionInfo must be an object"])
-        problems += [f"unknown field {k}" for k in body if k not in V1_SUBMIT_KEYS]
         if not isinstance(body.get("ExperimentName"), str) or not body["ExperimentName"]:
             problems.append("ExperimentName is required")
         pipeline_id = next((v["PipelineId"] for v in endpoint["PipelineVersionList"] if v["Version"] == version), None)
         if pipeline_id is None:
             return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": f"no version {version}"}})
-        pipeline = self.v1_pipelines[pipeline_id]
-        for k, v in (body.get("ParameterAssignments") or {}).items():
-            if not isinstance(v, str):
-                problems.append(f"ParameterAssignments.{k} must be a string")
-            if k not in pipeline["ParameterAssignments"]:
-                problems.append(f"unknown parameter {k}")
+        interface = self.v1_graphs[self.v1_pipelines[pipeline_id]["GraphId"]]
+        parameters = {p["Name"] for p in interface["Parameters"]}
+        datapaths = {p["Name"] for p in interface["DataPathParameters"]}
+        for k in body.get("ParameterAssignments") or {}:
+            if k not in parameters:
+                problems.append(f"ParameterAssignments.{k}: the pipeline has no such parameter" + (" (it is a data path)" if k in datapaths else ""))
         for k, v in (body.get("DataPathAssignments") or {}).items():
-            if set(v) != {"DataStoreName", "RelativePath"}:
+            if k not in datapaths:
+                problems.append(f"DataPathAssignments.{k}: the pipeline has no such data-path parameter")
+            if not v.get("DataStoreName") or v.get("RelativePath") is None:
                 problems.append(f"DataPathAssignments.{k} needs DataStoreName and RelativePath")
         if problems:
             self.violations.extend(problems)
@@ -726,10 +754,6 @@ class FakeAzure:
                "tags": body.get("tags", {}), "_polls": 0}
         self.v1_runs[run_id] = run
         return self._reply(h, 200, {k: v for k, v in run.items() if not k.startswith("_")})
-
-
-V1_SUBMIT_KEYS = {"ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
-                  "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties"}
 
 
 def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[str]:

@@ -134,3 +134,57 @@ class Spec:
 @cache
 def arm_spec() -> Spec:
     return Spec(json.loads((FIXTURES / "arm-2025-12-01.json").read_text()))
+
+
+class V1Spec:
+    """The v1 pipelines service as azureml-pipeline-core's msrest client describes it (pipelines-v1.json)."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.models: dict[str, dict[str, Any]] = doc["models"]
+        self.operations: list[tuple[str, dict[str, Any], re.Pattern[str]]] = []
+        for op_id, op in doc["operations"].items():
+            regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(op["path"]))
+            if op.get("optionalPathSuffix"):
+                regex += "(?:/[^/]+)?"
+            self.operations.append((op_id, op, re.compile(regex)))
+
+    def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+        return next(((i, op) for i, op, rx in self.operations if op["method"] == method and rx.fullmatch(path)), None)
+
+    def validate(self, kind: str, value: Any, where: str = "body") -> list[str]:
+        if value is None:
+            return []
+        if kind.startswith("[") and kind.endswith("]"):
+            if not isinstance(value, list):
+                return [f"{where} must be an array"]
+            return [p for i, v in enumerate(value) for p in self.validate(kind[1:-1], v, f"{where}[{i}]")]
+        if kind.startswith("{") and kind.endswith("}"):
+            if not isinstance(value, dict):
+                return [f"{where} must be an object"]
+            return [p for k, v in value.items() for p in self.validate(kind[1:-1], v, f"{where}.{k}")]
+        if kind in ("str", "iso-8601"):
+            return [] if isinstance(value, str) else [f"{where} must be a string"]
+        if kind == "bool":
+            return [] if isinstance(value, bool) else [f"{where} must be a boolean"]
+        if kind in ("int", "long"):
+            return [] if isinstance(value, int) and not isinstance(value, bool) else [f"{where} must be an integer"]
+        if kind not in self.models:
+            return []  # object and other free-form types
+        if not isinstance(value, dict):
+            return [f"{where} must be an object ({kind})"]
+        props = self.models[kind]["properties"]
+        problems = [f"{where}.{k} is required ({kind})" for k, p in props.items() if p.get("required") and k not in value]
+        for key, item in value.items():
+            prop = props.get(key)
+            if prop is None:
+                problems.append(f"{where}.{key} is not a property of {kind}")
+                continue
+            problems += self.validate(prop["type"], item, f"{where}.{key}")
+            if prop.get("enum") and item is not None and item not in prop["enum"]:
+                problems.append(f"{where}.{key} {item!r} is not one of {prop['enum']}")
+        return problems
+
+
+@cache
+def v1_spec() -> V1Spec:
+    return V1Spec(json.loads((FIXTURES / "pipelines-v1.json").read_text()))

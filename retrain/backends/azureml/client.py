@@ -213,10 +213,13 @@ class ArmClient:
 
     def error(self, response: requests.Response, what: str) -> Exception:
         try:
-            error = response.json().get("error") or {}
+            body = response.json()
         except ValueError:
-            error = {}
-        code, message = error.get("code", ""), error.get("message", "") or response.reason
+            body = {}
+        # ARM answers {"error": {"code", "message"}}; the v1 pipelines service {"Error": {"Code", "Message"}}.
+        error = (body.get("error") or body.get("Error") or {}) if isinstance(body, dict) else {}
+        error = {str(k).lower(): v for k, v in error.items()} if isinstance(error, dict) else {}
+        code, message = str(error.get("code") or ""), str(error.get("message") or "") or response.reason
         detail = f"{code}: {message}" if code else message
         status = response.status_code
         if status == 401:
