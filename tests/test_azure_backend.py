@@ -345,3 +345,20 @@ def test_pipeline_jobs_carry_an_azure_ml_token_and_sdk_valid_component_names(azu
     names = {k.split("/components/")[1].split("/")[0] for k in azure.resources if "/components/" in k}
     assert names == {"income_retrain", "train"}
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names)
+
+
+def test_a_version_that_never_shows_up_is_an_error_that_says_what_to_do(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    azure.unlisted.add(f"{azure.workspace_path}/batchEndpoints/income-retrain/deployments/v1")
+    with pytest.raises(BackendError) as e:
+        backend.publish(load_pipeline(project(tmp_path)), endpoint="income-retrain", make_default=False, source_commit=None)
+    assert str(e.value).startswith("deployment v1 of batch endpoint income-retrain was created, but the endpoint's deployments do not list it")
+    assert "Run `retrain endpoints income-retrain` in a minute" in str(e.value)
+
+
+def test_endpoints_show_the_component_name_azure_ml_knows(azure: FakeAzure, tmp_path: Path) -> None:
+    from retrain.console import render_endpoint
+
+    backend = published(azure, tmp_path)
+    text = render_endpoint(backend.endpoint("income-retrain"))
+    assert text.splitlines()[0].startswith("endpoint income-retrain  (batch endpoint income-retrain, pipeline component income_retrain)")

@@ -96,6 +96,7 @@ class FakeAzure:
     blob_sizes: dict[str, int] = field(default_factory=dict)
     block_sizes: list[int] = field(default_factory=list)
     spec: Spec = field(default_factory=arm_spec)
+    unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ class FakeAzure:
         return self._reply(h, 200, body)
 
     def _under(self, prefix: str) -> list[dict[str, Any]]:
-        return [v for k, v in self.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix):]]
+        return [v for k, v in self.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix):] and k not in self.unlisted]
 
     def _arm(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
         if url.path.startswith("/operations/"):

@@ -30,7 +30,7 @@ from ...errors import BackendError, CredentialError, NotFound, UsageError
 from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
-from .client import ML_SCOPE, ArmClient
+from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
@@ -155,10 +155,15 @@ class AzureMLBackend:
         if first or make_default:
             self._set_default(endpoint, number)
         version = self.endpoint(endpoint).version(number)
+        for delay in LAG_DELAYS_S:  # a list may lag the write that added to it, like a read
+            if version is not None:
+                break
+            self.arm.sleep(delay)
+            version = self.endpoint(endpoint).version(number)
         if version is None:
-            raise BackendError(f"deployment v{number} of batch endpoint {endpoint} was created but is not listed among the endpoint's "
-                               "deployments. Run `retrain endpoints {endpoint}` in a minute; publish again if it is still missing "
-                               "(an unchanged pipeline is not published twice).".replace("{endpoint}", endpoint))
+            raise BackendError(f"deployment v{number} of batch endpoint {endpoint} was created, but the endpoint's deployments do not "
+                               f"list it (expected v{number} with content {pipeline.content_hash[:19]}). Run `retrain endpoints {endpoint}` "
+                               "in a minute; publish again if it is still missing (an unchanged pipeline is not published twice).")
         return PublishResult(version, created=True, default_moved=make_default and not first)
 
     def _register_command(self, component: Component) -> str:
@@ -291,7 +296,8 @@ class AzureMLBackend:
         versions.sort(key=lambda v: v.number)
         match = DEPLOYMENT.fullmatch(default or "")
         return Endpoint(name=name, default_version=int(match.group(1)) if match else None, versions=tuple(versions),
-                        url=(body.get("properties") or {}).get("scoringUri"))
+                        url=(body.get("properties") or {}).get("scoringUri"),
+                        backend_name=f"batch endpoint {name}, pipeline component {component_name(name)}")
 
     def endpoints(self) -> list[Endpoint]:
         return [self._endpoint(str(e["name"]), e) for e in self.arm.list("/batchEndpoints", what="list batch endpoints")]
