@@ -69,6 +69,5 @@ def _session(fake: FakeAzure) -> requests.Session:
 
 
 def test_the_fake_refuses_to_end_quietly_after_an_unknown_operation(tmp_path: Path) -> None:
-    with pytest.raises(AssertionError, match="requests outside"):
-        with fake_azure(tmp_path) as fake:
-            fake.unknown_operations.append("GET /nowhere")
+    with pytest.raises(AssertionError, match="requests outside"), fake_azure(tmp_path) as fake:
+        fake.unknown_operations.append("GET /nowhere")

@@ -62,7 +62,7 @@ class BlobContainer:
 
 def _shared_key(request: requests.PreparedRequest, account: str, key: str) -> str:
     """The Shared Key signature of a prepared request (Azure Storage "Authorize with Shared Key")."""
-    h = {k.lower(): v for k, v in request.headers.items()}
+    h = {k.lower(): v if isinstance(v, str) else v.decode() for k, v in request.headers.items()}
     length = h.get("content-length", "")
     parts = [str(request.method), h.get("content-encoding", ""), h.get("content-language", ""),
              "" if length == "0" else length, h.get("content-md5", ""), h.get("content-type", ""), "",
