@@ -113,8 +113,10 @@ class AzureMLV1Backend:
         return None  # needs the experiment; submit() looks the key up before it posts anything
 
     def _earlier(self, experiment: str, key: str) -> str | None:
-        found = self._call("POST", f"/experiments/{experiment}/runs:query", service="history", what="look for an earlier run",
-                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderby": "CreatedUtc desc"},
+        # Run history's runs:query as azure-ai-ml's runhistory client sends it (api-version v1.0, QueryParams).
+        found = self._call("POST", f"/experiments/{quote(experiment, safe='')}/runs:query", service="history",
+                           what="look for an earlier run", params={"api-version": "v1.0"},
+                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderBy": "CreatedUtc desc"},
                            missing_ok=True) or {}
         runs = found.get("value") or []
         return str(runs[0]["runId"]) if runs else None

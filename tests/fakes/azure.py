@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlparse
 
 import trustme
 
-from tests.fakes.azure_spec import Spec, arm_spec, v1_spec
+from tests.fakes.azure_spec import Spec, arm_spec, runhistory_spec, v1_spec
 
 API_VERSION = "2025-12-01"
 WS_PATH = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)(.*)")
@@ -682,6 +682,16 @@ class FakeAzure:
                 self.violations.extend(problems)
                 return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": "; ".join(problems)}})
             self.operations_seen.append(op_id)
+        else:  # run history, as azure-ai-ml's runhistory client describes it
+            history = runhistory_spec().operation(method, url.path)
+            if history is None:
+                self.unknown_operations.append(f"{method} {url.path}")
+                return self._reply(h, 404, {"error": {"code": "NotFound", "message": f"No route for {method} {rest}"}})
+            problems = [] if parse_qs(url.query).get("api-version") == ["v1.0"] else ["runs:query needs api-version=v1.0"]
+            problems += [f"{history.id}: {p}" for p in runhistory_spec().validate(history.body or "", body)] if history.body else []
+            if problems:
+                return self._invalid(h, problems)
+            self.operations_seen.append(history.id)
         if method == "GET" and (m := re.fullmatch(r"/Graphs/([^/]+)/Interface", rest)):
             graph = self.v1_graphs.get(m.group(1))
             return self._reply(h, 200, graph) if graph else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such graph"}})

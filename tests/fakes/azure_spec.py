@@ -132,6 +132,11 @@ class Spec:
 
 
 @cache
+def runhistory_spec() -> Spec:
+    return Spec(json.loads((FIXTURES / "runhistory-v1.0.json").read_text()))
+
+
+@cache
 def arm_spec() -> Spec:
     return Spec(json.loads((FIXTURES / "arm-2025-12-01.json").read_text()))
 
