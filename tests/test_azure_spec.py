@@ -71,3 +71,20 @@ def _session(fake: FakeAzure) -> requests.Session:
 def test_the_fake_refuses_to_end_quietly_after_an_unknown_operation(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="requests outside"), fake_azure(tmp_path) as fake:
         fake.unknown_operations.append("GET /nowhere")
+
+
+def test_the_fake_rules_follow_from_what_the_sdk_sends() -> None:
+    """tests/fixtures/azureml/sdk-record.json: azure-ai-ml 1.35.2 run against this fake (record_sdk.py)."""
+    record = json.loads((FIXTURES / "sdk-record.json").read_text())
+    assert record["steps"] == {"datastore": "ok", "component": "ok", "job": "ok"} and record["unknown_operations"] == []
+    ws = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
+    arm = [r for r in record["requests"] if r["path"].startswith("<WS>")]
+    assert all(arm_spec().operation(r["method"], r["path"].replace("<WS>", ws)) for r in arm)
+    content_writes = [r for r in record["requests"] if r["method"] == "PUT" and "/blob/" in r["path"] and "comp" not in r["query"]]
+    assert content_writes and all("if-none-match" in r["headers"] for r in content_writes)  # conditional blob writes
+    [job] = [r for r in arm if r["method"] == "PUT" and "/jobs/" in r["path"]]
+    assert "x-azureml-token" in job["headers"]  # the second token on a pipeline job
+    [lookup] = [r for r in arm if r["method"] == "GET" and r["path"].endswith("/versions") and "/codes/" in r["path"]]
+    assert {"hash", "hashVersion"} <= set(lookup["query"])  # code is looked up by its hash before any upload
+    [secrets] = [r for r in arm if r["path"].endswith("/listSecrets")]
+    assert json.loads(secrets["body"]) == {"expirableSecret": True, "expireAfterHours": 1}

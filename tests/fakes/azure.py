@@ -95,8 +95,11 @@ class FakeAzure:
     uncommitted: dict[str, dict[str, bytes]] = field(default_factory=dict)
     blob_sizes: dict[str, int] = field(default_factory=dict)
     block_sizes: list[int] = field(default_factory=list)
+    blob_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
     spec: Spec = field(default_factory=arm_spec)
     unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
+    record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
+    other_api_versions: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -132,6 +135,9 @@ class FakeAzure:
 
             def do_DELETE(self) -> None:
                 fake._handle(self, "DELETE")
+
+            def do_HEAD(self) -> None:
+                fake._handle(self, "HEAD")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -241,7 +247,12 @@ class FakeAzure:
             if problems:
                 self.violations.extend(problems)
                 return self._reply(h, 400, {"error": "invalid_request", "error_description": "; ".join(problems)})
-            token = f"eyJ0eXAiOiJKV1Qi.fake.{uuid.uuid4().hex}"
+            # Shaped like Entra's: a JWT whose aud is the scope's resource (azure-ai-ml reads it), signature not real.
+            def part(doc: dict[str, Any]) -> str:
+                return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+            claims = {"aud": str(form.get("scope", "")).removesuffix("/.default"), "tid": self.tenant, "appid": self.client_id,
+                      "jti": uuid.uuid4().hex}
+            token = f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.{part({'sig': uuid.uuid4().hex})}"
             with self._lock:
                 self.tokens[token] = time.monotonic()
                 self.token_scopes[token] = str(form.get("scope"))
@@ -308,7 +319,7 @@ class FakeAzure:
 
     def _blob(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
         parts = url.path.split("/", 4)  # "", "blob", account, container, name
-        if len(parts) < 5 or method != "PUT":
+        if len(parts) < 5 or method not in ("PUT", "HEAD"):
             return self._blob_error(h, 400, "InvalidUri")
         account, container, name = parts[2], parts[3], unquote(parts[4])
         denied = self._blob_auth(h, method, url, account, container)
@@ -319,6 +330,14 @@ class FakeAzure:
             self.violations.append("a blob request without x-ms-version")
             return self._blob_error(h, 400, "MissingRequiredHeader")
         key = f"{account}/{container}/{name}"
+        if method == "HEAD":  # Get Blob Properties: no body, the error code in a header
+            self.statuses.append(200 if key in self.blob_sizes else 404)
+            h.send_response(200 if key in self.blob_sizes else 404)
+            if key not in self.blob_sizes:
+                h.send_header("x-ms-error-code", "BlobNotFound")
+            h.send_header("Content-Length", str(self.blob_sizes.get(key, 0)))
+            h.end_headers()
+            return None
         comp = parse_qs(url.query).get("comp", [""])[0]
         with self._lock:
             if comp == "block":
@@ -331,6 +350,11 @@ class FakeAzure:
                 self.block_sizes.append(len(raw))
                 return self._reply(h, 201, None)
             exists = key in self.blobs
+            if comp == "metadata":  # Set Blob Metadata (azure-ai-ml marks an upload's status on its first blob)
+                if not exists:
+                    return self._blob_error(h, 404, "BlobNotFound")
+                self.blob_metadata[key] = {k.lower(): v for k, v in h.headers.items() if k.lower().startswith("x-ms-meta-")}
+                return self._reply(h, 200, None, {"ETag": f'"0x{uuid.uuid4().hex[:16]}"'})
             if h.headers.get("If-None-Match") == "*" and exists:
                 return self._blob_error(h, 409, "BlobAlreadyExists")
             if h.headers.get("If-None-Match") != "*":
@@ -405,7 +429,9 @@ class FakeAzure:
             self.unknown_operations.append(f"{method} {url.path}")
             return self._arm_error(h, 404, "NotFound", f"No HTTP resource was found that matches the request URI '{self.url}{url.path}'.")
         if query.get("api-version") != [self.spec.api_version]:
-            return self._invalid(h, [f"api-version {query.get('api-version')} (expected {self.spec.api_version})"])
+            if not self.record_api_versions:
+                return self._invalid(h, [f"api-version {query.get('api-version')} (expected {self.spec.api_version})"])
+            self.other_api_versions.append(f"{method} {url.path.replace(self.workspace_path, '<WS>')} {query.get('api-version')}")
         unknown = sorted(set(query) - op.query)
         if unknown:
             return self._invalid(h, [f"{op.id}: query parameters {unknown} are not in the description"])
@@ -419,7 +445,10 @@ class FakeAzure:
             return self._invalid(h, ["the body is not JSON"])
         if op.body and body is not None:
             problems = self.spec.validate(op.body, body)
-            if problems:
+            if problems and self.other_api_versions and self.other_api_versions[-1].startswith(f"{method} {url.path.replace(self.workspace_path, '<WS>')} "):
+                # recording the SDK: a body of another api-version is noted against 2025-12-01, not refused
+                self.violations.extend(f"{op.id} (sent with api-version {query.get('api-version')}): {p}" for p in problems)
+            elif problems:
                 return self._invalid(h, [f"{op.id}: {p}" for p in problems])
         if method == "PUT":
             name = rest.rsplit("/", 1)[1]
@@ -479,7 +508,7 @@ class FakeAzure:
             container = f"code-{uuid.uuid4().hex[:8]}"
             sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
             self.sas_tokens[(self.pending_account, container)] = sas
-            blob_uri = f"{self.url}/blob/{self.pending_account}/{container}/LocalUpload/{rest.split('/')[2]}"
+            blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
             return self._reply(h, 200, {"pendingUploadId": str(uuid.uuid4()), "pendingUploadType": "TemporaryBlobReference",
                                         "blobReferenceForConsumption": {
                                             "blobUri": blob_uri,
@@ -776,7 +805,7 @@ def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[
         if ref not in fake.resources:
             problems.append(f"deployment's component {ref} does not exist")
     elif re.fullmatch(r"/jobs/[^/]+", rest):
-        if str(props.get("componentId", "")) not in fake.resources:
+        if props.get("componentId") is not None and str(props["componentId"]) not in fake.resources:
             problems.append(f"job's componentId {props.get('componentId')} does not exist")
         for key, value in (props.get("inputs") or {}).items():
             uri = str(value.get("uri", "")) if isinstance(value, dict) else ""

@@ -49,7 +49,9 @@ def default_datastore(arm: ArmClient, *, storage_endpoint: str | None = None,
     where = f"datastore {name} (storage account {account}, container {container})"
     if kind in ("AccountKey", "Sas"):
         try:
-            secrets = arm.post(f"/datastores/{name}/listSecrets", {}, what=f"read the credentials of datastore {name}", starts_work=False)
+            # As azure-ai-ml asks: a secret that may expire (a SAS made for the purpose) is enough for an upload.
+            secrets = arm.post(f"/datastores/{name}/listSecrets", {"expirableSecret": True, "expireAfterHours": 1},
+                               what=f"read the credentials of datastore {name}", starts_work=False)
         except CredentialError as e:
             raise CredentialError(f"{e} ({SECRET_ROLE}).") from None
         if secrets.get("secretsType") == "AccountKey" and secrets.get("key"):
