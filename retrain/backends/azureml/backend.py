@@ -184,7 +184,7 @@ class AzureMLBackend:
         spec: dict[str, Any] = {k: v for k, v in component.raw.items() if k not in ("$schema", "code", "version")}
         spec.update({"name": name, "version": version, "type": "command"})
         if component.code is not None:
-            spec["code"] = self._upload_code(component.code, name, version)
+            spec["code"] = f"azureml:{self._upload_code(component.code, name, version)}"  # as azure-ai-ml writes a code reference
         self.arm.put(f"/components/{name}/versions/{version}",
                      {"properties": {"componentSpec": spec, "isAnonymous": False, "properties": {}, "tags": {}}},
                      what=f"register component {name}")
