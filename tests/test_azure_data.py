@@ -146,3 +146,33 @@ def test_the_command_line_submits_the_income_sample_with_repository_data(tmp_pat
         sas = azure.sas_tokens[(azure.storage_account, azure.storage_container)]
         assert sas.split("sig=")[1] not in out + err
         assert azure.violations == []
+
+
+def test_a_submit_through_faults_runs_once_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from retrain.cli import main
+
+    with fake_azure(tmp_path, datastore_credentials="None") as azure:
+        project = income(tmp_path)
+        text = (project / "retrain.yml").read_text().replace(
+            "backend: local\n", f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n"
+                                f"  resource_group: {azure.resource_group}\n  workspace: {azure.workspace}\n  compute: cpu-cluster\n")
+        (project / "retrain.yml").write_text(text)
+        monkeypatch.chdir(project)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))
+        environ = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id, "AZURE_CLIENT_SECRET": azure.client_secret,
+                   "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
+        assert main(["publish"], environ) == 0
+        azure.fail("PUT", r"/blob/.*adult-nonus.csv$", 503, times=1, **{"Retry-After": "0"})
+        azure.fail("PUT", r"/jobs/[^/]+$", 503, times=1, **{"Retry-After": "0"})
+        azure.fail("GET", r"/jobs/[^/]+$", 404, times=3)  # the lookup before the PUT, then twice after it: reads lag writes
+        azure.fail("GET", r"/jobs/[^/]+$", 429, times=1, **{"Retry-After": "0"})
+        capsys.readouterr()
+        code = main(["submit", "income", "--set", "training_data=data/adult-nonus.csv", "--json"], environ)
+        out = capsys.readouterr().out
+        assert code == 0, out
+        [doc] = __import__("json").loads(out)
+        assert doc["run"]["status"] == "completed"
+        assert len([k for k in azure.resources if "/jobs/" in k]) == 1
+        assert len([k for k in azure.resources if "/data/" in k]) == 1
+        assert azure.violations == []
