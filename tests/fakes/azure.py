@@ -1,12 +1,17 @@
 """A fake Azure on 127.0.0.1 over TLS (a trustme test CA): an Azure AD authority for msal, the Resource
-Manager API of one Azure ML workspace (api-version 2025-12-01), and blob storage for uploads.
+Manager API of one Azure ML workspace (api-version 2025-12-01), the v1 pipelines service and run history,
+MLflow tracking, and blob storage.
 
-What it serves and checks follows the official descriptions: Azure AD's v2.0 OpenID configuration and
-token endpoint (client credentials with a secret or a client assertion); from Azure/azure-rest-api-specs
-stable/2025-12-01/mfe.json the shapes the client must send (ComponentVersion, CodeVersion, DataVersion,
-BatchEndpoint, BatchDeployment with a PipelineComponent configuration, PipelineJob), the status codes
-(PUT 200/201, long-running PUTs 201 + Azure-AsyncOperation, cancel 202 + Location) and ARM error bodies.
-A request that breaks a rule gets 400 with an ARM error and is recorded in ``violations``.
+Requests are held to the descriptions extracted from Azure ML's own SDKs (tests/fixtures/azureml/, see
+tests/fakes/azure_spec.py): an operation outside them is answered 404 with the service's error body and
+recorded in ``unknown_operations`` (``fake_azure`` then fails the test); a query parameter or body that does
+not validate is answered 400 with an ARM error and recorded in ``violations``. Every list is served
+``page_size`` (2) items a page with a ``nextLink``; operation-status URLs need the bearer token; tokens are
+JWT-shaped and checked per audience. Blob storage checks Shared Key, SAS and bearer authentication, block
+lists and conditional writes. Beyond the description, the fake follows what azure-ai-ml itself sends
+(tests/fixtures/azureml/sdk-record.json): ``x-azureml-token`` on pipeline jobs, ``If-None-Match: *`` on blob
+writes. Status codes and long-running operations follow the 2025-12-01 spec (PUT 200/201, long-running PUTs
+201 + Azure-AsyncOperation, cancel 202 + Location).
 """
 
 from __future__ import annotations
