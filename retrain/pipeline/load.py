@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..boundary import OUTSIDE_HINT, BadFileUri, describe_outside, escaping_links, file_uri_path, outside
 from ..errors import InvalidFile, Problem
 from ..yamlfile import KeyPath, YamlDoc, load_yaml
-from .hashing import content_hash, pipeline_files
+from .hashing import SKIP_DIRS, content_hash, pipeline_files
 from .model import Binding, Component, DataValue, InputType, ParentInput, Pipeline, Port, Step, StepOutput
 from .types import CoercionError, coerce, is_uri
 
@@ -67,10 +68,31 @@ def _nearest(word: str, known: tuple[str, ...] | list[str]) -> str:
 
 
 class _Loader:
-    def __init__(self, display_root: Path | None) -> None:
+    def __init__(self, display_root: Path | None, boundary: Path | None) -> None:
         self.display_root = display_root
+        self.boundary = boundary  # the repository root every path must stay in; None = trusted (a stored snapshot)
         self.problems: list[Problem] = []
         self.components: dict[Path, Component | None] = {}
+
+    def escapes(self, doc: YamlDoc, path: KeyPath, what: str, raw: str, target: Path) -> bool:
+        """Report ``target`` if it leaves the repository; True when it does."""
+        if self.boundary is None or (resolved := outside(target, self.boundary)) is None:
+            return False
+        self.add(doc, path, f"the {what} {describe_outside(raw, resolved, self.boundary)}", OUTSIDE_HINT)
+        return True
+
+    def data_path(self, doc: YamlDoc, path: KeyPath, raw: str) -> str | None:
+        """A data path written in the pipeline: a URI as is, file:///x as /x, else absolute and inside."""
+        if raw.lower().startswith("file:"):
+            try:
+                return str(file_uri_path(raw))
+            except BadFileUri as e:
+                self.add(doc, path, str(e))
+                return None
+        if is_uri(raw):
+            return raw
+        target = os.path.normpath(doc.path.parent / raw)
+        return None if self.escapes(doc, path, "data path", raw, Path(target)) else target
 
     # -- problems ---------------------------------------------------------------------------------
 
@@ -167,7 +189,7 @@ class _Loader:
                          "Give the data in the pipeline: bind the input to a pipeline parameter.")
                 return port
             try:
-                value = coerce(port, spec[default_key], base_dir=base)
+                value = coerce(port, spec[default_key], base_dir=base, inside=self.boundary)
             except CoercionError as e:
                 self.add(doc, (*path, default_key), f"the default does not fit: {e}")
                 return port
@@ -214,6 +236,9 @@ class _Loader:
         file = (doc.path.parent / ref).resolve()
         if file in self.components:
             return self.components[file]
+        if self.escapes(doc, path, "component file", ref, file):
+            self.components[file] = None
+            return None
         if not file.is_file():
             self.add(doc, path, f"the component file {ref} does not exist.", f"Paths are relative to {doc.display}'s folder.")
             self.components[file] = None
@@ -261,9 +286,19 @@ class _Loader:
                 self.add(doc, (*path, "code"), f"code from {raw} is not supported.", "Point code: at a folder in the repository.")
             else:
                 code = (doc.path.parent / raw).resolve()
-                if not code.exists():
+                if self.escapes(doc, (*path, "code"), "code folder", raw, code):
+                    code = None  # never walked: `code: /` would read the whole disk
+                elif not code.exists():
                     self.add(doc, (*path, "code"), f"the code folder {raw} does not exist.", f"Paths are relative to {doc.display}'s folder.")
                     code = None
+                elif self.boundary is not None and code.is_dir():
+                    # Its files are hashed, copied into the store and uploaded: a link out would take them along.
+                    for link, target in escaping_links(code, self.boundary, SKIP_DIRS):
+                        rel = link.relative_to(code).as_posix()
+                        self.add(doc, (*path, "code"), f"the code folder {raw} holds {rel}, a link to {target}, outside the repository {self.boundary}.",
+                                 "Replace the link with the file itself, or move what it points to into the repository.")
+                        code = None
+                        break
         env_vars = spec.get("environment_variables") or {}
         if not isinstance(env_vars, dict):
             self.add(doc, (*path, "environment_variables"), "environment_variables must be a mapping of names to values.")
@@ -490,10 +525,11 @@ class _Loader:
                 if not isinstance(raw, str):
                     self.add(doc, path, "a data input needs path:.", "Write {type: uri_file, path: ./data.csv}.")
                     return None
-                target = raw if is_uri(raw) else os.path.normpath(doc.path.parent / raw)
-                return DataValue(dkind, target, value.get("mode"))
+                target = self.data_path(doc, path, raw)
+                return None if target is None else DataValue(dkind, target, value.get("mode"))
             if isinstance(value, str):
-                return DataValue(port.type, value if is_uri(value) else os.path.normpath(doc.path.parent / value))
+                target = self.data_path(doc, path, value)
+                return None if target is None else DataValue(port.type, target)
             self.add(doc, path, f"the input '{port.name}' is {port.type.value}; give a path or a binding.")
             return None
         try:
@@ -553,7 +589,12 @@ def _literal_type(value: object) -> InputType:
     return InputType.STRING
 
 
-def load_pipeline(path: Path, *, display_root: Path | None = None) -> Pipeline:
-    """Load, resolve and check a pipeline definition; raise :class:`InvalidFile` with every problem."""
-    return _Loader(display_root).load(Path(path))
+def load_pipeline(path: Path, *, display_root: Path | None = None, boundary: Path | None = None) -> Pipeline:
+    """Load, resolve and check a pipeline definition; raise :class:`InvalidFile` with every problem.
+
+    ``boundary`` is the repository root (docs/limits.md): every file, folder and data path the
+    definition names must resolve inside it. Without it nothing is confined; backends load their own
+    stored snapshots that way, which were checked when they were published.
+    """
+    return _Loader(display_root, boundary.resolve() if boundary is not None else None).load(Path(path))
 
