@@ -24,7 +24,7 @@ from .config_model import (
     PipelineConfig,
     Trigger,
 )
-from .errors import InvalidFile, Problem
+from .errors import InvalidFile, Problem, UsageError
 from .globs import BadGlob, compile_glob
 from .pipeline.load import load_pipeline
 from .pipeline.model import Literal, Pipeline
@@ -264,6 +264,14 @@ def parse_version_pin(value: object) -> VersionPin:
         if text.isdigit() and len(text) <= 10 and int(text) <= MAX_VERSION:
             return int(text)
     raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
+
+
+def parse_version_option(text: str, *, origin: str) -> VersionPin:
+    """A version typed by a person (``--version``, an action input); a bad one is a :class:`UsageError`."""
+    try:
+        return parse_version_pin(text)
+    except ValueError as e:
+        raise UsageError(f"{origin}: {e}") from None
 
 
 def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger]) -> frozenset[Trigger]:
