@@ -92,7 +92,7 @@ def coerce(port: Port, value: object, *, base_dir: Path, inside: Path | None = N
         path = Path(text)
     path = path if path.is_absolute() else (base_dir / path)
     if inside is not None and (resolved := outside(path, inside)) is not None:
-        raise CoercionError(f"'{name}' is {describe_outside(text, resolved, inside)} {OUTSIDE_HINT}")
+        raise CoercionError(f"'{name}': {describe_outside(text, resolved, inside)} {OUTSIDE_HINT}")
     return str(Path(_normalise(path)))
 
 
