@@ -317,7 +317,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
         def_path = (root / definition).resolve()
         if (resolved := outside(def_path, repo_root)) is not None:
             c.add((*path, "definition"), f"the pipeline definition {describe_outside(definition, resolved, repo_root)}",
-                  "Keep the pipeline's files inside the repository: they are published from there.")
+                  "Move it into the repository: a pipeline's files are published from there (docs/limits.md).")
             ok = False
         elif not def_path.is_file():
             c.add((*path, "definition"), f"the pipeline definition {definition} does not exist.", f"Paths here are relative to {c.doc.display}'s folder; check the name.")

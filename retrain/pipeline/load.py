@@ -52,6 +52,7 @@ PARENT_OUTPUT = re.compile(_B + r"parent\.outputs\.([A-Za-z_][A-Za-z0-9_]*)" + _
 COMMAND_REF = re.compile(_B + r"(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
 OPTIONAL_SECTION = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 TYPE_WORDS = [t.value for t in InputType]
+FILES_HINT = "Move it into the repository: a pipeline's files are published from there (docs/limits.md)."
 
 
 def _display(path: Path, display_root: Path | None) -> str:
@@ -78,7 +79,8 @@ class _Loader:
         """Report ``target`` if it leaves the repository; True when it does."""
         if self.boundary is None or (resolved := outside(target, self.boundary)) is None:
             return False
-        self.add(doc, path, f"the {what} {describe_outside(raw, resolved, self.boundary)}", OUTSIDE_HINT)
+        hint = OUTSIDE_HINT if what.startswith("data") else FILES_HINT
+        self.add(doc, path, f"the {what} {describe_outside(raw, resolved, self.boundary)}", hint)
         return True
 
     def data_path(self, doc: YamlDoc, path: KeyPath, raw: str) -> str | None:
