@@ -177,6 +177,8 @@ CASES: list[Case] = [
          says=("pipelines/tiny/pipeline.yml", "larger than 4 MB (the limit)")),
     Case("parameter-file-with-60000-keys", put(PARAMETER_FILE, many_keys),
          says=("retrain.yml:50000:9", "more than 100000 keys and values (the limit)")),
+    Case("parameter-file-with-20000-unknown-keys", put(PARAMETER_FILE, lambda: RETRAIN + "".join(f"junk{i}: {i}\n" for i in range(20_000))),
+         says=("20000 problems in the parameter file", "retrain.yml:15:1: at junk0: unknown key", "... and 19,950 more")),
     Case("parameter-file-is-a-folder", chain(lambda root: (root / PARAMETER_FILE).unlink(), lambda root: (root / PARAMETER_FILE).mkdir()),
          says=("retrain.yml is a folder",)),
     Case("parameter-file-is-a-fifo", chain(lambda root: (root / PARAMETER_FILE).unlink(), lambda root: os.mkfifo(root / PARAMETER_FILE)),
