@@ -32,6 +32,7 @@ may need a ``run`` step that starts work before the fault, and its own ``exit``)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -44,6 +45,7 @@ import pytest
 
 from retrain.cli import main
 from tests.conftest import RETRAIN, git, write
+from tests.fakes.github_api import FakeGitHub
 
 CORPUS = Path(__file__).parent / "corpus"
 PARAMETER_FILE = "retrain.yml"
@@ -116,6 +118,9 @@ class Case:
     argv: tuple[str, ...] = ("validate",)
     says: tuple[str, ...] = ()
     exit: int = 2
+    # Run as the GitHub Action instead (argv is ignored): these action inputs, a workflow_dispatch
+    # event, and a fake GitHub API; ``says`` is then looked for in the whole job log.
+    action: tuple[tuple[str, str], ...] | None = None
 
 
 OUT = "{outside}"
@@ -155,6 +160,12 @@ CASES: list[Case] = [
          says=("retrain.yml:1:31", "backend.store", "is a file, not a folder", "README.md")),
     Case("set-data-climbs-out", lambda root: None, ("plan", "--event", "dispatch", "--set", "training_data=../../etc/passwd"),
          says=("training_data=../../etc/passwd", "outside the repository", "given with --set")),
+    Case("action-parameters-data-climbs-out", lambda root: None,
+         action=(("command", "plan"), ("parameters", "training_data=../../etc/passwd")),
+         says=("training_data=../../etc/passwd", "outside the repository", "given with the action's parameters input")),
+    Case("action-parameters-value-of-one-megabyte", lambda root: None,
+         action=(("command", "submit"), ("parameters", "flavour=" + "x" * MB)),
+         says=("flavour=xxx", "the limit is 16,384 bytes", "given with the action's parameters input")),
     Case("set-data-absolute", lambda root: None, ("submit", "tiny", "--no-wait", "--set", "training_data=/etc/shadow"),
          says=("training_data=/etc/shadow", "outside the repository", "given with --set")),
     # Values a command line cannot carry; numbers no consumer can hold.
@@ -279,6 +290,26 @@ def lingering(root: Path) -> list[str]:
     return found
 
 
+def action_env(project: Path, github: FakeGitHub, inputs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """What GitHub's runner gives the action for a workflow_dispatch (see tests/test_action.py)."""
+    runner = project.parent / "runner"
+    runner.mkdir(exist_ok=True)
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "workflow_dispatch.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    (runner / "event.json").write_text(json.dumps(payload))
+    for name in ("output", "summary"):
+        (runner / name).touch()
+    return {
+        **ENV, "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch",
+        "GITHUB_EVENT_PATH": str(runner / "event.json"), "GITHUB_WORKSPACE": str(project),
+        "GITHUB_REPOSITORY": github.repository, "GITHUB_SHA": git(project, "rev-parse", "HEAD"),
+        "GITHUB_REF": "refs/heads/main", "GITHUB_API_URL": github.url, "GITHUB_RUN_ID": "7781",
+        "GITHUB_OUTPUT": str(runner / "output"), "GITHUB_STEP_SUMMARY": str(runner / "summary"),
+        "INPUT_GITHUB-TOKEN": github.token, "INPUT_PARAMETER-FILE": PARAMETER_FILE,
+        **{f"INPUT_{name.upper()}": value for name, value in inputs},
+    }
+
+
 @pytest.mark.parametrize("case", [*(pytest.param(c, id=c.id) for c in CASES), *_yaml_cases()])
 def test_hostile_input_is_refused_and_harms_nothing(case: Case, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = project / ".retrain"
@@ -286,9 +317,19 @@ def test_hostile_input_is_refused_and_harms_nothing(case: Case, project: Path, c
     assert before["integrity"] == [("ok",)] and before["versions"] and before["runs"]
     case.change(project)
 
-    code = main(list(case.argv), ENV)
+    if case.action is not None:
+        github = FakeGitHub().start()
+        try:
+            code = main(["action"], action_env(project, github, case.action))
+        finally:
+            github.stop()
+        assert github.violations == []
+    else:
+        code = main(list(case.argv), ENV)
 
     out, err = capsys.readouterr()
+    if case.action is not None:
+        err = out + err  # the action reports on the job log (stdout) as ::error:: lines
     shown = (out + err)[:3000]
     assert code == case.exit, shown
     assert "Traceback" not in out + err and "internal error" not in err, shown
