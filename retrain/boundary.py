@@ -19,13 +19,22 @@ OUTSIDE_HINT = ("Keep it inside the repository; for data elsewhere give a URI: a
                 "or file:///absolute/path for local data (docs/limits.md).")
 
 
+def resolve(path: Path) -> Path:
+    """``path`` absolute with symlinks followed; a symlink loop stays as written (absolute), so it is
+    then reported as a file that does not exist instead of crashing (Python raises RuntimeError)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
+
+
 def repository_root(start: Path) -> Path:
     """The Git top level at or above the folder ``start``, or ``start`` itself outside Git.
 
     The same walk Git does (a ``.git`` folder, or a ``.git`` file in a worktree or submodule), without
     running Git, which may not be installed where retrain validates.
     """
-    start = start.resolve()
+    start = resolve(start)
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
@@ -34,7 +43,7 @@ def repository_root(start: Path) -> Path:
 
 def outside(path: Path, root: Path) -> Path | None:
     """``path`` resolved (symlinks followed) if it is not under ``root``; None when it is inside."""
-    resolved = path.resolve()
+    resolved = resolve(path)
     return None if resolved == root or resolved.is_relative_to(root) else resolved
 
 
@@ -44,14 +53,21 @@ def describe_outside(raw: str, resolved: Path, root: Path) -> str:
     return f"{raw!r} is outside the repository {root}{shown}."
 
 
-def escaping_links(folder: Path, root: Path, skip: frozenset[str]) -> Iterator[tuple[Path, Path]]:
-    """Symlinks under ``folder`` whose targets leave ``root``: (link, target). Skipped folders are not walked."""
+def escaping_links(folder: Path, root: Path, skip: frozenset[str]) -> Iterator[tuple[Path, str]]:
+    """Symlinks under ``folder`` that leave ``root`` or loop: (link, what is wrong). Skipped folders are not walked."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if d not in skip]
         for name in (*dirnames, *filenames):
             entry = Path(dirpath) / name
-            if entry.is_symlink() and (target := outside(entry, root)) is not None:
-                yield entry, target
+            if not entry.is_symlink():
+                continue
+            try:
+                target = entry.resolve()
+            except (RuntimeError, OSError):
+                yield entry, "a symbolic link that loops back on itself"
+                continue
+            if not (target == root or target.is_relative_to(root)):
+                yield entry, f"a link to {target}, outside the repository {root}"
 
 
 class BadFileUri(ValueError):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import VersionPin
-from .boundary import describe_outside, outside, repository_root
+from .boundary import describe_outside, outside, repository_root, resolve
 from .config_model import (
     CLOUDS,
     AzureBackendConfig,
@@ -128,7 +128,7 @@ class _Checker:
 
 def load_config(path: Path, *, display_root: Path | None = None) -> Config:
     """Load ``path`` and everything it names; raise :class:`InvalidFile` listing every problem."""
-    path = path.resolve() if path.is_absolute() else (Path.cwd() / path).resolve()
+    path = resolve(path if path.is_absolute() else Path.cwd() / path)
     shown = _display(path, display_root)
     doc = load_yaml(path, display=shown)
     checker = _Checker(doc)
@@ -241,7 +241,7 @@ def _store(c: _Checker, raw: str, root: Path, repo_root: Path, path: KeyPath) ->
                 c.add(path, f"{what} is a file, not a folder: {store}.",
                       "Move the file away, or point store: at another folder.")
             break
-    return store.resolve()
+    return resolve(store)
 
 
 def _secretish(key: object) -> bool:
@@ -314,7 +314,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
         c.add(path, f"pipeline '{name}' has no 'definition'.", "Add definition: the path of its pipeline YAML, relative to this file.")
         ok = False
     elif c.string(definition, (*path, "definition")) is not None:
-        def_path = (root / definition).resolve()
+        def_path = resolve(root / definition)
         if (resolved := outside(def_path, repo_root)) is not None:
             c.add((*path, "definition"), f"the pipeline definition {describe_outside(definition, resolved, repo_root)}",
                   "Move it into the repository: a pipeline's files are published from there (docs/limits.md).")

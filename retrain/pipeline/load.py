@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..boundary import OUTSIDE_HINT, BadFileUri, describe_outside, escaping_links, file_uri_path, outside
+from ..boundary import OUTSIDE_HINT, BadFileUri, describe_outside, escaping_links, file_uri_path, outside, resolve
 from ..errors import InvalidFile, Problem
 from ..yamlfile import KeyPath, YamlDoc, load_yaml
 from .hashing import SKIP_DIRS, content_hash, pipeline_files
@@ -235,7 +235,7 @@ class _Loader:
             self.add(doc, path, f"registered components ({ref}) are not supported.",
                      "Give the component's YAML file instead, e.g. component: ./components/train.yml.")
             return None
-        file = (doc.path.parent / ref).resolve()
+        file = resolve(doc.path.parent / ref)
         if file in self.components:
             return self.components[file]
         if self.escapes(doc, path, "component file", ref, file):
@@ -287,7 +287,7 @@ class _Loader:
             if is_uri(raw):
                 self.add(doc, (*path, "code"), f"code from {raw} is not supported.", "Point code: at a folder in the repository.")
             else:
-                code = (doc.path.parent / raw).resolve()
+                code = resolve(doc.path.parent / raw)
                 if self.escapes(doc, (*path, "code"), "code folder", raw, code):
                     code = None  # never walked: `code: /` would read the whole disk
                 elif not code.exists():
@@ -295,9 +295,9 @@ class _Loader:
                     code = None
                 elif self.boundary is not None and code.is_dir():
                     # Its files are hashed, copied into the store and uploaded: a link out would take them along.
-                    for link, target in escaping_links(code, self.boundary, SKIP_DIRS):
+                    for link, wrong in escaping_links(code, self.boundary, SKIP_DIRS):
                         rel = link.relative_to(code).as_posix()
-                        self.add(doc, (*path, "code"), f"the code folder {raw} holds {rel}, a link to {target}, outside the repository {self.boundary}.",
+                        self.add(doc, (*path, "code"), f"the code folder {raw} holds {rel}, {wrong}.",
                                  "Replace the link with the file itself, or move what it points to into the repository.")
                         code = None
                         break
@@ -341,7 +341,7 @@ class _Loader:
     # -- the pipeline -----------------------------------------------------------------------------
 
     def load(self, path: Path) -> Pipeline:
-        path = path.resolve()
+        path = resolve(path)
         doc = load_yaml(path, display=_display(path, self.display_root))
         self.problems.extend(doc.duplicate_keys)
         top = self.mapping(doc, doc.data, (), "a pipeline file")
