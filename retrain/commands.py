@@ -172,7 +172,10 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.timeout:
         from .pipeline.types import parse_duration
 
-        seconds = parse_duration(args.timeout)
+        try:
+            seconds = parse_duration(args.timeout)
+        except ValueError as e:
+            raise UsageError(f"--timeout: {e}") from None
         plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "timeout_s": seconds}) for i in plan.items))
     return _run_plan(args, environ, config, plan, wait=not args.no_wait)
 

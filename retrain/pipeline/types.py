@@ -173,10 +173,20 @@ def _num(value: float) -> str:
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms])\s*")
 
 
+MAX_DURATION_S = 30 * 24 * 3600.0  # a longer timeout is a typo; `.inf` would mean never (docs/limits.md)
+
+
 def parse_duration(value: object) -> float:
-    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds, as seconds."""
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds, as seconds (at most 30 days)."""
+    seconds = _duration(value)
+    if not seconds <= MAX_DURATION_S:  # also catches nan
+        raise ValueError(f"{_short(value)} is longer than 30 days (720h), the longest timeout; write e.g. 2h, 30m or 45s.")
+    return seconds
+
+
+def _duration(value: object) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
+        raise ValueError(f"{_short(value)} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
     if isinstance(value, (int, float)):
         if value > 0:
             return float(value)
@@ -195,7 +205,13 @@ def parse_duration(value: object) -> float:
         else:
             if pos == len(text) and total > 0:
                 return total
-    raise ValueError(f"{value!r} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
+    raise ValueError(f"{_short(value)} is not a duration; write e.g. 2h, 30m, 1h30m or 45s.")
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value as quoted in a message, cut so a megabyte of input does not become a megabyte of error."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def format_literal(value: Literal) -> str:
