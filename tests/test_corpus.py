@@ -191,6 +191,8 @@ CASES: list[Case] = [
          says=("retrain.yml:6:14", "pipelines.tiny.version", "expected a version number")),
     Case("cli-version-of-30-digits", lambda root: None, ("submit", "tiny", "--no-wait", "--version", "9" * 30),
          says=("expected a version number",)),
+    Case("runs-limit-of-20-digits", lambda root: None, ("runs", "--limit", "9" * 20),
+         says=("--limit", "is not a number from 1 to 100000")),
     # YAML read within limits (the per-file cases are in tests/corpus/yaml/).
     Case("parameter-file-of-20-megabytes", put(PARAMETER_FILE, twenty_megabytes),
          says=("retrain.yml", "larger than 4 MB (the limit)")),
