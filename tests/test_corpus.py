@@ -203,6 +203,12 @@ CASES: list[Case] = [
          says=("expected a version number",)),
     Case("runs-limit-of-20-digits", lambda root: None, ("runs", "--limit", "9" * 20),
          says=("--limit", "is not a number from 1 to 100000")),
+    Case("environment-variable-name-with-equals", edit(PREP_FILE, "code: ../src", "code: ../src\nenvironment_variables: {'A=B': x}"),
+         says=("prep.yml:11:25", "environment_variables.A=B", "is not a valid environment variable name")),
+    Case("environment-variable-of-one-megabyte", edit(PREP_FILE, "code: ../src", "code: ../src\nenvironment_variables: {BIG: " + "x" * MB + "}"),
+         says=("prep.yml:11:30", "environment_variables.BIG", "longer than 16,384 bytes")),
+    Case("command-of-one-megabyte", edit(PREP_FILE, "python prep.py", "python prep.py " + "x" * MB),
+         says=("prep.yml:12:10", "at command:", "longer than 65,536 bytes")),
     # YAML read within limits (the per-file cases are in tests/corpus/yaml/).
     Case("parameter-file-of-20-megabytes", put(PARAMETER_FILE, twenty_megabytes),
          says=("retrain.yml", "larger than 4 MB (the limit)")),

@@ -20,7 +20,7 @@ from ..errors import InvalidFile, Problem
 from ..yamlfile import KeyPath, YamlDoc, load_yaml
 from .hashing import SKIP_DIRS, content_hash, pipeline_files
 from .model import Binding, Component, DataValue, InputType, ParentInput, Pipeline, Port, Step, StepOutput
-from .types import CoercionError, coerce, is_uri
+from .types import MAX_VALUE_BYTES, CoercionError, coerce, is_uri
 
 PIPELINE_KEYS = (
     "$schema", "type", "name", "display_name", "experiment_name", "description", "tags", "settings",
@@ -43,6 +43,9 @@ RESERVED = frozenset({"path", "ld_library_path", "user", "logname", "home", "pwd
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 COMPONENT_NAME = re.compile(r"[a-z_][a-z0-9_.-]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A step runs as `bash -c COMMAND`, one argument of at most 128 KiB on Linux, values substituted in.
+MAX_COMMAND_BYTES = 64 * 1024
 
 _B = r"\$\{\{\s*"
 _E = r"\s*\}\}"
@@ -280,6 +283,9 @@ class _Loader:
         if not isinstance(command, str) or not command.strip():
             self.add(doc, path, "the component has no command.", "Add command: the line that runs the step.")
             command = ""
+        elif len(command.encode("utf-8", errors="surrogatepass")) > MAX_COMMAND_BYTES:
+            self.add(doc, (*path, "command"), f"the command is longer than {MAX_COMMAND_BYTES:,} bytes, the limit (docs/limits.md).",
+                     "Move the logic into a script in the code folder and call it.")
         self.command_refs(doc, command, (*path, "command"), inputs, outputs)
         code: Path | None = None
         if spec.get("code") is not None:
@@ -301,10 +307,7 @@ class _Loader:
                                  "Replace the link with the file itself, or move what it points to into the repository.")
                         code = None
                         break
-        env_vars = spec.get("environment_variables") or {}
-        if not isinstance(env_vars, dict):
-            self.add(doc, (*path, "environment_variables"), "environment_variables must be a mapping of names to values.")
-            env_vars = {}
+        env_vars = self.env_vars(doc, spec, path)
         deterministic = spec.get("is_deterministic", True)
         if not isinstance(deterministic, bool):
             self.add(doc, (*path, "is_deterministic"), "is_deterministic must be true or false.")
@@ -314,9 +317,29 @@ class _Loader:
             name=name, version=None if version is None else str(version),
             display_name=str(spec.get("display_name") or name), inputs=inputs, outputs=outputs,
             command=command, code=code, environment=spec.get("environment"),
-            environment_variables={str(k): str(v) for k, v in env_vars.items()},
+            environment_variables=env_vars,
             is_deterministic=deterministic, source=doc.path, location=doc.where(path), raw=spec,
         )
+
+    def env_vars(self, doc: YamlDoc, spec: Mapping[Any, Any], path: KeyPath) -> dict[str, str]:
+        """``environment_variables``: names a process environment can hold, values a command line can."""
+        raw = spec.get("environment_variables") or {}
+        epath = (*path, "environment_variables")
+        if not isinstance(raw, dict):
+            self.add(doc, epath, "environment_variables must be a mapping of names to values.")
+            return {}
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            name, text = str(key), str(value)
+            if not ENV_NAME.fullmatch(name):
+                self.add(doc, (*epath, key), f"'{name[:40]}' is not a valid environment variable name.",
+                         "Use letters, digits and '_', not starting with a digit.", at_key=True)
+            elif len(text.encode("utf-8", errors="surrogatepass")) > MAX_VALUE_BYTES:
+                self.add(doc, (*epath, key), f"the value of {name} is longer than {MAX_VALUE_BYTES:,} bytes, the limit (docs/limits.md).",
+                         "Put long content in a file in the repository and pass its path.")
+            else:
+                out[name] = text
+        return out
 
     def command_refs(self, doc: YamlDoc, command: str, path: KeyPath, inputs: Mapping[str, Port], outputs: Mapping[str, Port]) -> None:
         for m in COMMAND_REF.finditer(command):
@@ -456,11 +479,10 @@ class _Loader:
                 outs[oname] = m.group(1)
             else:
                 outs[oname] = None
-        env = spec.get("environment_variables") or {}
-        if not isinstance(env, dict):
-            env = {}
+        # An inline job's variables were checked as its component's; a step's own are checked here.
+        env = self.env_vars(doc, spec, path) if ref is not None else dict(component.environment_variables)
         return Step(name=name, component=component, inputs=bound, outputs=outs,
-                    environment_variables={str(k): str(v) for k, v in env.items()},
+                    environment_variables=env,
                     depends_on=tuple(depends), location=doc.where_key(path))
 
     def inline_port(self, doc: YamlDoc, name: str, value: Any, path: KeyPath, parameters: Mapping[str, Port], jobs: Mapping[Any, Any]) -> Port | None:
