@@ -30,13 +30,25 @@ from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
 
 COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync")
+# Every input action.yml declares; read_input refuses any other name (tests compare both ways).
+INPUTS = ("parameter-file", "command", "pipeline", "version", "parameters", "wait", "timeout", "github-token",
+          "azure-client-id", "azure-tenant-id", "azure-subscription-id", "azure-client-secret", "azure-client-certificate")
 SECRET_INPUTS = ("github-token", "azure-client-secret", "azure-client-certificate")
+# The Azure inputs reach the backend as the AZURE_* variables it reads; an input wins over a variable.
+AZURE_VARIABLES = {"azure-client-id": "AZURE_CLIENT_ID", "azure-tenant-id": "AZURE_TENANT_ID",
+                   "azure-subscription-id": "AZURE_SUBSCRIPTION_ID", "azure-client-secret": "AZURE_CLIENT_SECRET",
+                   "azure-client-certificate": "AZURE_CLIENT_CERTIFICATE"}
 # Progress updates to a check run: no more often than this (GitHub rate-limits writes).
 UPDATE_EVERY_S = 10.0
 
 
 def read_input(environ: Mapping[str, str], name: str, default: str = "") -> str:
-    """GitHub keeps hyphens in input variables (INPUT_PARAMETER-FILE); accept the underscore form too."""
+    """GitHub keeps hyphens in input variables (INPUT_PARAMETER-FILE); accept the underscore form too.
+
+    The one place that reads ``INPUT_*``: everything below the action gets typed values or ``AZURE_*``.
+    """
+    if name not in INPUTS:
+        raise LookupError(f"the action read the input {name!r}, which action.yml does not declare.")
     key = f"INPUT_{name.upper()}"
     value = environ.get(key)
     if value is None:
@@ -54,6 +66,7 @@ class ActionInputs:
     wait: bool
     timeout_s: float | None
     github_token: str = field(repr=False)
+    azure: Mapping[str, str] = field(default_factory=dict, repr=False)  # AZURE_* variable -> input value
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "ActionInputs":
@@ -84,7 +97,12 @@ class ActionInputs:
             command=command, pipeline=read_input(environ, "pipeline"), version=version,
             parameters=parameters, wait=wait_text == "true", timeout_s=timeout,
             github_token=read_input(environ, "github-token") or environ.get("GITHUB_TOKEN", ""),
+            azure={variable: value for name, variable in AZURE_VARIABLES.items() if (value := read_input(environ, name))},
         )
+
+    def backend_environ(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment a backend sees: no INPUT_* (read here, once), the Azure inputs as AZURE_*."""
+        return {**{k: v for k, v in environ.items() if not k.startswith("INPUT_")}, **self.azure}
 
 
 def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
@@ -310,7 +328,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     elif inputs.command == "submit":
         plan = command_plan(config, only, publish=False, submit=True, command="submit", overrides=inputs.parameters, version=version)
     else:  # sync
-        return _sync(config, environ, reporter, workflow)
+        return _sync(config, inputs.backend_environ(environ), reporter, workflow)
     if inputs.timeout_s is not None:
         plan = Plan(plan.event, tuple(PipelinePlan(**{**i.__dict__, "timeout_s": inputs.timeout_s}) for i in plan.items))
     if inputs.command == "plan":
@@ -322,7 +340,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
 
     # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
     needed = any(i.publish or i.submit for i in plan.items)
-    backend = make_backend(config, environ) if needed else None
+    backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     try:
