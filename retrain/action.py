@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .backends.base import PublishResult, Run, StepStatus
@@ -19,11 +19,12 @@ from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
 from .config_model import Config
 from .errors import InvalidFile, RetrainError, UsageError
-from .event import Event
+from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
 from .github.api import GitHubAPI, GitHubError, GitHubForbidden
 from .github.checks import Annotation, Checks, Output
-from .github.event import event_from_payload_file
+from .github.compare import compare
+from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
@@ -249,20 +250,21 @@ def _reasons(item: PipelinePlan) -> str:
 
 
 def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -> Event:
-    """Ask the compare API for the changed files when the push payload could not tell them all."""
-    if event.name != "push" or event.changed_files_complete or api is None or not event.before or not event.sha:
+    """A push's changed files from the compare API: Actions' push payloads do not list them."""
+    if event.name != "push" or event.changed_files_complete or event.deleted or event.tag is not None or not event.sha:
         return event
-    if event.before.strip("0") == "":
-        return event  # a new branch: nothing to compare with
+    if api is None:
+        return replace(event, changes_note="no github-token to ask the compare API")
+    # A new branch has no "before": compare it with the default branch it most likely started from.
+    base = event.default_branch if event.new_branch else event.before
+    if not base or (event.new_branch and event.branch == event.default_branch):
+        return replace(event, changes_note="a new default branch has nothing to compare with")
     try:
-        data = api.request("GET", f"/compare/{event.before}...{event.sha}")
+        changes = compare(api, base, event.sha)
     except GitHubError as e:
-        workflow.warning(f"could not list the push's changed files ({e}); planning as if every file changed.")
-        return event
-    files = tuple(f["filename"] for f in data.get("files", []))
-    # The compare API lists at most 300 files; past that we still do not know them all.
-    complete = len(files) < 300
-    return Event(**{**event.__dict__, "changed_files": files, "changed_files_complete": complete})
+        workflow.warning(f"could not list the push's changed files ({e}); planning as if every file changed.", title="retrain")
+        return replace(event, changes_note="the compare API could not be asked")
+    return replace(event, changed_files=changes.files, changed_files_complete=changes.complete, changes_note=changes.note)
 
 
 def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome]) -> None:
@@ -297,6 +299,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if not event_name or not event_path:
         raise UsageError("GITHUB_EVENT_NAME and GITHUB_EVENT_PATH are not set: run retrain this way only inside GitHub Actions.")
     event = event_from_payload_file(event_name, Path(event_path))
+    if event.deleted:
+        # Deleting a branch or a tag leaves no commit to work on: no plan, no check run.
+        workflow.out.write(f"nothing to do: the push deleted {event.ref or 'a ref'}.\n")
+        _outputs(workflow, None, [])
+        return 0
     repository = environ.get("GITHUB_REPOSITORY") or event.repository or ""
     api = GitHubAPI(environ.get("GITHUB_API_URL", "https://api.github.com"), repository, inputs.github_token) \
         if inputs.github_token and repository else None

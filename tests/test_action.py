@@ -19,7 +19,8 @@ from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+GITHUB = Path(__file__).parent / "fixtures" / "github"
+BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 SECRET = "s3cr3t-client-value-xyz"
 
 
@@ -85,11 +86,12 @@ class Runner:
         return env
 
     def push(self, changed: list[str]) -> dict:
-        payload = json.loads((EVENTS / "push-data.json").read_text())
-        payload["after"] = self.sha
-        payload["commits"][0]["id"] = self.sha
-        payload["commits"][0]["modified"] = changed
-        payload["repository"]["full_name"] = self.github.repository
+        """A push to main as Actions delivers it (octokit's example, no file lists); the compare API answers ``changed``."""
+        payload = json.loads((GITHUB / "push-new-branch.json").read_text())
+        payload.update(ref="refs/heads/main", before=BEFORE, after=self.sha, created=False)
+        payload["head_commit"]["id"] = payload["commits"][0]["id"] = self.sha
+        payload["repository"].update(full_name=self.github.repository, default_branch="main")
+        self.github.compare_files = list(changed)
         return payload
 
     def run(self, env: dict[str, str], timeout: float = 120) -> Result:
@@ -234,7 +236,7 @@ def test_a_forbidden_token_falls_back_to_the_summary(runner: Runner, github: Fak
 def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitHub, project: Path) -> None:
     text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", "learning_rat: 0.2").replace("timeout: 10m", "timeout: soon")
     (project / "retrain.yml").write_text(text)
-    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
     payload["repository"]["full_name"] = github.repository
     result = runner.run(runner.env("pull_request", payload))
     assert result.code == 2
@@ -249,7 +251,7 @@ def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitH
 
 
 def test_a_pull_request_plans_without_side_effects(runner: Runner, github: FakeGitHub, project: Path) -> None:
-    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
     payload["repository"]["full_name"] = github.repository
     env = runner.env("pull_request", payload)
     env["INPUT_GITHUB_TOKEN"] = env.pop("INPUT_GITHUB-TOKEN")  # as `retrain action` in a plain step may be given it
@@ -266,15 +268,61 @@ def test_bad_inputs_are_reported_with_exit_2(runner: Runner, github: FakeGitHub)
     assert "::error title=retrain::the wait input is 'maybe'; use true or false." in result.stdout
 
 
-def test_a_forced_push_asks_the_compare_api(runner: Runner, github: FakeGitHub) -> None:
-    payload = runner.push(["README.md"])  # the payload's list cannot be trusted after a force-push
-    payload["forced"] = True
-    github.compare_files = ["data/other.csv"]
-    result = runner.run(runner.env("push", payload))
+def test_a_push_plans_from_the_compare_api(runner: Runner, github: FakeGitHub) -> None:
+    # The issue's test: no file lists in the payload; the compare API names a data file -> submit.
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
     assert result.code == 0, result.stderr
-    assert any(r.path.startswith(f"/repos/{github.repository}/compare/6113728f27ae82c7b1a177c8d03f9e96e0adf246...") for r in github.requests)
+    [compare] = [r for r in github.requests if "/compare/" in r.path]
+    assert compare.path.startswith(f"/repos/{github.repository}/compare/{BEFORE}...{runner.sha}?")
     plan = json.loads(result.outputs["plan"])
     assert plan["items"][0]["reasons"] == [{"rule": "submit_on: data", "detail": "data/other.csv matched data/**/*.csv"}]
+    assert github.runs_named("retrain / tiny")[0]["conclusion"] == "success"
+
+
+def test_a_push_of_an_unrelated_file_plans_nothing(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    result = runner.run(runner.env("push", runner.push(["README.md"])))
+    assert result.code == 0, result.stderr
+    item = json.loads(result.outputs["plan"])["items"][0]
+    assert (item["publish"], item["submit"]) == (False, False)
+    assert github.runs_named("retrain / tiny")[0]["conclusion"] == "neutral"
+    assert not (project / ".retrain").exists()
+
+
+def test_a_new_branch_compares_with_the_default_branch(runner: Runner, github: FakeGitHub) -> None:
+    payload = runner.push(["README.md"])
+    payload.update(before="0" * 40, created=True, ref="refs/heads/feature")
+    result = runner.run(runner.env("push", payload))
+    assert result.code == 0, result.stderr
+    [compare] = [r.path for r in github.requests if "/compare/" in r.path]
+    assert compare.startswith(f"/repos/{github.repository}/compare/main...{runner.sha}?")
+    assert json.loads(result.outputs["plan"])["items"][0]["reasons"][0]["detail"] == "push to feature, not the default branch main"
+
+    # The first push of the default branch itself has nothing to compare with: every file counts.
+    payload["ref"] = "refs/heads/main"
+    runner.reset_files()
+    result = runner.run(runner.env("push", payload, wait="false"))
+    assert "a new default branch has nothing to compare with" in result.outputs["plan"]
+
+
+def test_the_compare_cap_is_said_and_counts_every_file(runner: Runner, github: FakeGitHub) -> None:
+    payload = runner.push([f"docs/page{i}.md" for i in range(350)])
+    github.compare_commits = 250  # pages of commits; the files come on the first page only
+    result = runner.run(runner.env("push", payload, wait="false"))
+    assert result.code == 0, result.stderr
+    pages = [r.path for r in github.requests if "/compare/" in r.path]
+    assert len(pages) == 3 and pages[-1].endswith("page=3")
+    reasons = json.loads(result.outputs["plan"])["items"][0]["reasons"]
+    assert reasons[0]["detail"].startswith("the list of changed files may be incomplete "
+                                           "(the compare API lists at most 300 files and listed 300 for ")
+
+
+def test_a_deleted_tag_does_nothing_and_posts_no_check(runner: Runner, github: FakeGitHub) -> None:
+    payload = json.loads((GITHUB / "push-tag-deleted.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    result = runner.run(runner.env("push", payload))
+    assert result.code == 0, result.stderr
+    assert "nothing to do: the push deleted refs/tags/simple-tag." in result.stdout
+    assert github.check_runs == {} and not [r for r in github.requests if "/compare/" in r.path]
 
 
 def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Runner, github: FakeGitHub, project: Path) -> None:
