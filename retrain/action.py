@@ -8,13 +8,12 @@ fork's pull request), that is said once and the job summary carries the report i
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .backends.base import PublishResult, Run, StepStatus
 from .backends.factory import make_backend
+from .check_reporter import CheckReporter
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
 from .config_model import Config
@@ -39,8 +38,6 @@ SECRET_INPUTS = ("github-token", "azure-client-secret", "azure-client-certificat
 AZURE_VARIABLES = {"azure-client-id": "AZURE_CLIENT_ID", "azure-tenant-id": "AZURE_TENANT_ID",
                    "azure-subscription-id": "AZURE_SUBSCRIPTION_ID", "azure-client-secret": "AZURE_CLIENT_SECRET",
                    "azure-client-certificate": "AZURE_CLIENT_CERTIFICATE"}
-# Progress updates to a check run: no more often than this (GitHub rate-limits writes).
-UPDATE_EVERY_S = 10.0
 
 
 def read_input(environ: Mapping[str, str], name: str, default: str = "") -> str:
@@ -116,139 +113,6 @@ def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
             workflow.mask(environ[name])
 
 
-class CheckReporter:
-    """Drives one check run per pipeline, writes the console log groups and the job summary."""
-
-    def __init__(self, checks: Checks | None, workflow: Workflow, config: Config | None, root: Path | None = None) -> None:
-        self.root = root
-        self.checks = checks
-        self.workflow = workflow
-        self.config = config
-        self.ids: dict[str, int] = {}
-        self.outcomes: list[Outcome] = []
-        self._last_update: dict[str, float] = {}
-        self._last_signature: dict[str, tuple[object, ...]] = {}
-        self._logs: dict[tuple[str, str], list[str]] = {}
-        self._terminal: set[tuple[str, str]] = set()
-
-    # -- the Reporter protocol --------------------------------------------------------------------
-
-    def started(self, item: PipelinePlan) -> None:
-        self.workflow.out.write(f"{item.pipeline}: {item.action}\n")
-        self._check(item, status="in_progress", output=Output(f"{item.pipeline}: {item.action}", _reasons(item)))
-
-    def published(self, item: PipelinePlan, result: PublishResult) -> None:
-        v = result.version
-        text = f"published version {v.number}" if result.created else f"unchanged: version {v.number} has the same content"
-        self.workflow.out.write(f"{item.pipeline}: {text} of endpoint {item.endpoint}\n")
-        self._check(item, output=Output(f"{item.pipeline}: {text}", _reasons(item)))
-
-    def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
-        verb = "attached to the earlier run" if attached else "submitted run"
-        self.workflow.out.write(f"{item.pipeline}: {verb} {run.id} on version {run.version} {run.url or ''}\n")
-        self._check(item, details_url=run.url, external_id=run.key,
-                    output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
-        self._last_update[item.pipeline] = time.monotonic()
-
-    def progress(self, item: PipelinePlan, run: Run) -> None:
-        for step in run.steps:
-            if step.status.is_terminal and (item.pipeline, step.name) not in self._terminal:
-                self._terminal.add((item.pipeline, step.name))
-                self.workflow.out.write(f"  {step.name}: {step.status.value.replace('_', ' ')}\n")
-                self._flush_logs(item.pipeline, step.name)
-        signature = (run.status, tuple(s.status for s in run.steps))
-        now = time.monotonic()
-        status_changed = self._last_signature.get(item.pipeline, (None,))[0] != run.status
-        if signature != self._last_signature.get(item.pipeline) and (
-            status_changed or now - self._last_update.get(item.pipeline, 0.0) >= UPDATE_EVERY_S
-        ):
-            self._check(item, output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
-            self._last_update[item.pipeline] = now
-        self._last_signature[item.pipeline] = signature
-
-    def log(self, item: PipelinePlan, step: str, text: str) -> None:
-        self._logs.setdefault((item.pipeline, step), []).append(text)
-        if (item.pipeline, step) in self._terminal:
-            self._flush_logs(item.pipeline, step)
-
-    def finished(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)
-        item = outcome.item
-        for (pipeline, step) in list(self._logs):
-            if pipeline == item.pipeline:
-                self._flush_logs(pipeline, step)
-        report = render(outcome, self.defaults(item), root=self.root)
-        self.workflow.summary(report)
-        self.workflow.out.write(f"{item.pipeline}: {outcome.conclusion.value}: {outcome.message}\n")
-        if outcome.conclusion.failed:
-            self.workflow.error(f"{item.pipeline}: {outcome.message}", title=f"retrain / {item.pipeline}")
-        output = Output(title(outcome), report)
-        run = outcome.run
-        if outcome.conclusion is Conclusion.PENDING:
-            self._check(item, output=output, details_url=run.url if run else None, external_id=run.key if run else None)
-        else:
-            self._check(item, output=output, conclusion=outcome.conclusion.value,
-                        details_url=run.url if run else None, external_id=run.key if run else None)
-
-    # -- helpers ----------------------------------------------------------------------------------
-
-    def defaults(self, item: PipelinePlan) -> dict[str, object]:
-        pc = self.config.pipelines.get(item.pipeline) if self.config is not None else None
-        if pc is None or pc.pipeline is None:
-            return {}
-        return {n: p.default for n, p in pc.pipeline.parameters.items()}
-
-    def _progress_text(self, item: PipelinePlan, run: Run) -> str:
-        done = sum(1 for s in run.steps if s.status in (StepStatus.COMPLETED, StepStatus.REUSED))
-        lines = [f"Run {run.id} on version {run.version}: {run.status.value}, {done} of {len(run.steps)} steps done.", ""]
-        lines += [f"- `{s.name}`: {s.status.value.replace('_', ' ')}" for s in run.steps]
-        return "\n".join(lines)
-
-    def _flush_logs(self, pipeline: str, step: str) -> None:
-        chunks = self._logs.pop((pipeline, step), [])
-        if chunks:
-            self.workflow.group(f"{pipeline} / {step}")
-            self.workflow.out.write("".join(chunks).rstrip("\n") + "\n")
-            self.workflow.endgroup()
-
-    def _check(self, item: PipelinePlan, *, status: str | None = None, output: Output | None = None,
-               details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-               annotations: tuple[Annotation, ...] = ()) -> None:
-        self.check(f"retrain / {item.pipeline}", status=status, output=output, details_url=details_url,
-                   external_id=external_id, conclusion=conclusion, annotations=annotations)
-
-    def check(self, name: str, *, status: str | None = None, output: Output | None = None,
-              details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-              annotations: tuple[Annotation, ...] = ()) -> None:
-        if self.checks is None:
-            return
-        try:
-            check_id = self.ids.get(name)
-            if check_id is None:
-                # A re-run of the workflow updates the check run it made before instead of adding one.
-                found = self.checks.find(name)
-                check_id = found.id if found else None
-            if check_id is None:
-                self.ids[name] = self.checks.create(
-                    name, status=status or ("completed" if conclusion else "in_progress"),
-                    output=output or Output(name, ""), details_url=details_url, external_id=external_id,
-                    conclusion=conclusion, annotations=annotations)
-            else:
-                self.ids[name] = check_id
-                self.checks.update(check_id, status=status, output=output, details_url=details_url,
-                                   external_id=external_id, conclusion=conclusion, annotations=annotations)
-        except GitHubForbidden as e:
-            self.workflow.warning(f"{e} The report is in the job summary instead.", title="retrain: no check runs")
-            self.checks = None
-        except GitHubError as e:
-            self.workflow.warning(f"could not update the check run: {e} The job summary has the report.", title="retrain")
-            self.checks = None
-
-
-def _reasons(item: PipelinePlan) -> str:
-    return "\n".join(f"- {r.rule}: {r.detail}" for r in item.reasons)
-
-
 def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -> Event:
     """A push's changed files from the compare API: Actions' push payloads do not list them."""
     if event.name != "push" or event.changed_files_complete or event.deleted or event.tag is not None or not event.sha:
@@ -267,14 +131,15 @@ def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -
     return replace(event, changed_files=changes.files, changed_files_complete=changes.complete, changes_note=changes.note)
 
 
-def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome]) -> None:
+def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], reporter: CheckReporter | None = None) -> None:
     published = next((o.published for o in outcomes if o.published and o.published.created), None)
     ran = next((o for o in outcomes if o.run is not None), None)
     first = ran or (outcomes[0] if outcomes else None)
     workflow.set_output("published-version", str(published.version.number) if published else "")
     workflow.set_output("version", str(ran.run.version) if ran and ran.run else "")
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
-    workflow.set_output("run-url", (ran.run.url or "") if ran and ran.run else "")
+    url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
+    workflow.set_output("run-url", url or "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
     if plan is not None:
@@ -314,7 +179,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     checks = Checks(api, head_sha) if api is not None and head_sha else None
 
     param_file = workspace / inputs.parameter_file
-    reporter = CheckReporter(checks, workflow, None, workspace.resolve())
+    run_link = None
+    if environ.get("GITHUB_RUN_ID") and repository:
+        server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
+        run_link = f"{server.rstrip('/')}/{repository}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link)
     try:
         config = load_config(param_file, display_root=workspace)
     except InvalidFile as e:
@@ -327,6 +196,9 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         workflow.out.write(f"{inputs.parameter_file} is valid: {', '.join(config.pipelines)}.\n")
         _outputs(workflow, None, [])
         return 0
+    if inputs.command == "auto" and event.name == "schedule":
+        # A schedule has nothing to plan: it completes the check runs of runs that ended since (sync).
+        return _sync(config, inputs.backend_environ(environ), reporter, workflow)
     if inputs.command in ("auto", "plan"):
         event = _complete_changes(event, api, workflow)
         plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version)
@@ -354,7 +226,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
-        _outputs(workflow, plan, reporter.outcomes)
+        _outputs(workflow, plan, reporter.outcomes, reporter)
     return exit_code(outcomes)
 
 
@@ -399,7 +271,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
             outcome = Outcome(item, None, run, conclusion, message)
-            checks.update(found.id, conclusion=conclusion.value, output=Output(title(outcome), render(outcome, reporter.defaults(item), root=reporter.root)))
+            report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
+            checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(f"{name}: completed check {found.id} as {conclusion.value}\n")
         except GitHubError as e:
             workflow.warning(str(e))

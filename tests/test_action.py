@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.fakes.github_api import FakeGitHub
+from tests.fakes.github_api import Fault, FakeGitHub
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
 GITHUB = Path(__file__).parent / "fixtures" / "github"
@@ -76,6 +76,7 @@ class Runner:
             "GITHUB_REF": "refs/heads/main",
             "GITHUB_API_URL": self.github.url,
             "GITHUB_RUN_ID": "7781",
+            "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_OUTPUT": str(self.tmp / "output"),
             "GITHUB_STEP_SUMMARY": str(self.tmp / "summary"),
             "INPUT_GITHUB-TOKEN": self.github.token,
@@ -136,7 +137,9 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert check["conclusion"] == "success"
     assert check["head_sha"] == runner.sha
     assert check["external_id"].startswith("rt-")
-    assert check["details_url"].startswith("file://")
+    # the local backend's run is a file on the runner: the check links the workflow run instead
+    assert check["details_url"] == f"https://github.com/{github.repository}/actions/runs/7781"
+    assert "file://" not in check["output"]["summary"]
     assert "| `learning_rate` | `0.2` | **changed** (default `0.1`) |" in check["output"]["summary"]
     # paths as the repository names them, not where the runner checked it out
     assert "| `training_data` | `data/train.csv` | **changed** (default `pipelines/tiny/data/train.csv`) |" in check["output"]["summary"]
@@ -149,7 +152,7 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert "tiny`: succeeded" in result.summary
     assert "::add-mask::" + SECRET in result.stdout  # masked before anything else
     assert result.stdout.index("::add-mask::") < result.stdout.index("tiny:")
-    assert "::group::tiny / prep" in result.stdout
+    assert "::group::tiny / prep\n::stop-commands::" in result.stdout
     assert github.violations == []
     assert_no_secret(result, github)
 
@@ -347,3 +350,73 @@ def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Run
     assert (check["status"], check["conclusion"]) == ("completed", "success")
     assert f"retrain / tiny: completed check {check['id']} as success" in synced.stdout
     assert github.violations == []
+
+
+def commands_outside_blocks(stdout: str) -> list[str]:
+    """The workflow commands a runner would act on: lines starting with :: (after spaces), outside stop-commands."""
+    acted, stop = [], None
+    for line in stdout.splitlines():
+        text = line.lstrip()
+        if stop is not None:
+            if text == f"::{stop}::":
+                stop = None
+            continue
+        if text.startswith("::stop-commands::"):
+            stop = text[len("::stop-commands::"):]
+        elif text.startswith("::"):
+            acted.append(text)
+    return acted
+
+
+def test_step_output_cannot_drive_the_runner(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import sys\nprint('::add-mask::pwned')\nprint('   ::warning::pwned')\n"
+                     "print('::stop-commands::x')\nprint('::error::pwned\\x1b[31m')\nsys.exit(3)\n")
+    result = runner.run(runner.env("push", runner.push(["pipelines/tiny/src/train.py"])))
+    assert result.code == 1
+    acted = commands_outside_blocks(result.stdout)
+    assert not [c for c in acted if "pwned" in c and not c.startswith("::error title=retrain / tiny::")], acted
+    assert "::add-mask::pwned" in result.stdout  # shown, inside a block
+    assert "\x1b" not in result.stdout and "\\x1b[31m" in result.stdout, repr(result.stdout)
+    # the ::error:: annotation quoting the tail is one escaped line
+    [error] = [c for c in acted if c.startswith("::error title=retrain / tiny::")]
+    assert "%0A" in error
+
+
+def test_a_parameter_value_with_a_newline_stays_on_its_line(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", 'learning_rate: 0.2\n      flavour: "plain\\n  ::add-mask::x"')
+    (project / "retrain.yml").write_text(text)
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"]), command="plan"))
+    assert result.code == 2  # not one of the enum's values; the message quotes it on the error's one line
+    assert "'plain\\n  ::add-mask::x' is not." in result.stdout
+    assert [c for c in commands_outside_blocks(result.stdout) if c.startswith("::add-mask::x")] == []
+    assert not any(line.lstrip().startswith("::add-mask::x") for line in result.stdout.splitlines())
+
+
+def test_the_final_update_answered_502_still_completes(runner: Runner, github: FakeGitHub) -> None:
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 502, message="Bad Gateway", body_has="conclusion"))
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    finals = [r for r in github.requests if r.method == "PATCH" and isinstance(r.body, dict) and "conclusion" in r.body]
+    assert len(finals) == 2 and finals[0].body == finals[1].body
+    assert "::warning" not in result.stdout
+
+
+def test_a_failed_progress_update_does_not_stop_the_final_one(runner: Runner, github: FakeGitHub) -> None:
+    # Every retry of the first progress update fails (422 is not retried): one warning, then the end is still reported.
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 422, message="Validation Failed"))
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    assert result.stdout.count("::warning title=retrain::could not update the check run retrain / tiny") == 1
+
+
+def test_a_schedule_with_auto_syncs(runner: Runner, github: FakeGitHub) -> None:
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    result = runner.run(runner.env("schedule", schedule))
+    assert result.code == 0, result.stderr
+    assert "recent run(s)" in result.stdout
+    assert github.check_runs == {}  # no neutral check for a schedule

@@ -50,6 +50,7 @@ class Fault:
     status: int | str  # an HTTP status, or "drop": close the connection without an answer
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "Server Error"
+    body_has: str | None = None  # only requests whose JSON body has this key (e.g. "conclusion": the final update)
 
 
 @dataclass
@@ -141,7 +142,8 @@ class FakeGitHub:
             return self._reply(h, 404, {"message": "Not Found"})
         path = url.path[len(prefix):]
         for fault in list(self.faults):
-            if fault.method == method and re.fullmatch(fault.path, path):
+            if fault.method == method and re.fullmatch(fault.path, path) and (
+                    fault.body_has is None or (isinstance(body, dict) and fault.body_has in body)):
                 with self._lock:
                     self.faults.remove(fault)
                 if fault.status == "drop":
