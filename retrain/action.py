@@ -16,7 +16,7 @@ from .backends.factory import make_backend
 from .check_reporter import CheckReporter
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
-from .config_model import Config
+from .config_model import Config, LocalBackendConfig
 from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
@@ -219,6 +219,12 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
 
     # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
     needed = any(i.publish or i.submit for i in plan.items)
+    if needed and isinstance(config.backend, LocalBackendConfig) and not config.backend.store.exists():
+        workflow.notice(
+            f"the local backend starts with an empty store ({workflow.relative(str(config.backend.store))}): a hosted "
+            "runner keeps nothing between workflow runs, so versions start at 1 and earlier runs are not known. "
+            "Keep the store with actions/cache (docs/github-action.md, the local backend on hosted runners).",
+            title="retrain: fresh local store")
     backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}

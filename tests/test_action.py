@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -420,3 +421,36 @@ def test_a_schedule_with_auto_syncs(runner: Runner, github: FakeGitHub) -> None:
     assert result.code == 0, result.stderr
     assert "recent run(s)" in result.stdout
     assert github.check_runs == {}  # no neutral check for a schedule
+
+
+def test_a_store_restored_under_another_path_still_works(runner: Runner, github: FakeGitHub, project: Path, tmp_path: Path) -> None:
+    """The docs' actions/cache recipe: the store saved after one workflow run, restored in a checkout at another path."""
+    first = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert first.code == 0, first.stderr
+    assert first.stdout.count("::notice title=retrain%3A fresh local store::the local backend starts with an empty store (.retrain)") == 1
+    assert first.outputs["published-version"] == "1"
+
+    # A new runner: a fresh checkout elsewhere (another commit), the cached store restored into it.
+    other = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(project, other, ignore=shutil.ignore_patterns(".retrain"))
+    (other / "data" / "train.csv").write_text("x,y\n1,2\n3,4\n5,6\n7,8\n")
+    git(other, "commit", "-qam", "more data")
+    shutil.copytree(project / ".retrain", other / ".retrain")
+    shutil.rmtree(project)  # nothing of the first checkout's path is left to lean on
+    runner.project, runner.sha = other, git(other, "rev-parse", "HEAD")
+    runner.reset_files()
+    env = runner.env("push", runner.push(["data/train.csv"]))
+    second = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=other,
+                            capture_output=True, text=True, timeout=120, check=False)
+    result = runner.result(second.returncode, second.stdout, second.stderr)
+    assert result.code == 0, result.stderr + result.stdout
+    assert "fresh local store" not in result.stdout
+    assert (result.outputs["version"], result.outputs["published-version"]) == ("1", "")  # version 1 still known
+    shown = subprocess.run([sys.executable, "-m", "retrain", "endpoints", "tiny-retrain", "--json"], cwd=other,
+                           capture_output=True, text=True, check=True)
+    [version] = json.loads(shown.stdout)["versions"]
+    # the default data path, recorded relative to the store's folder, is found in the new checkout
+    assert version["parameters"]["training_data"] == str(other.resolve() / "pipelines" / "tiny" / "data" / "train.csv")
+    runs = subprocess.run([sys.executable, "-m", "retrain", "runs", "--json"], cwd=other, capture_output=True, text=True, check=True)
+    assert len(json.loads(runs.stdout)) == 2  # the first workflow run's run is remembered
+    assert result.outputs["status"] == "success"

@@ -58,6 +58,9 @@ class Workflow:
     def warning(self, message: str, *, title: str | None = None) -> None:
         self.command("warning", message, title=title)
 
+    def notice(self, message: str, *, title: str | None = None) -> None:
+        self.command("notice", message, title=title)
+
     def annotate(self, problem: Problem, *, title: str = "retrain") -> None:
         loc = problem.location
         text = f"{'at ' + problem.key + ': ' if problem.key_path else ''}{problem.message}{' ' + problem.hint if problem.hint else ''}"
