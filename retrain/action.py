@@ -20,7 +20,7 @@ from .config_model import Config, LocalBackendConfig
 from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
-from .github.api import GitHubAPI, GitHubError, GitHubForbidden
+from .github.api import GitHubAPI, GitHubError
 from .github.checks import Annotation, Checks, Output
 from .github.compare import compare
 from .github.payload import event_from_payload_file

@@ -12,7 +12,6 @@ check runs off, and then the job summary carries the report.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 from . import escape

@@ -119,3 +119,15 @@ def test_an_unknown_pipeline_lists_the_known_ones(project: Path) -> None:
     with pytest.raises(UsageError) as e:
         make_plan(config, Event("push"), only=["tini"])
     assert str(e.value) == "no pipeline named 'tini' in retrain.yml. Its pipelines: tiny."
+
+
+def test_the_printed_plan_keeps_each_value_on_its_line(project: Path) -> None:
+    from retrain.console import render_plan
+
+    config = load_config(project / "retrain.yml")
+    plan = make_plan(config, Event("dispatch"), overrides={"flavour": "fancy"})
+    item = plan.items[0]
+    hostile = type(item)(**{**item.__dict__, "parameters": {**item.parameters, "flavour": "fancy\n::add-mask::x\x1b[2J"}})
+    text = render_plan(type(plan)(plan.event, (hostile,)))
+    assert "  flavour = fancy\\n::add-mask::x\\x1b[2J (changed)" in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())
