@@ -1,5 +1,6 @@
 # The retrain GitHub Action image: Python, the pinned runtime dependencies, the package. Nothing else.
 # The base is an argument so that a test can build on an offline stand-in (tests/container/run.sh).
+# 3.14: every pin in requirements/action.txt has a wheel for it (for 3.15, PyYAML 6.0.3 has none yet).
 ARG BASE_IMAGE=python:3.14-slim
 FROM ${BASE_IMAGE}
 

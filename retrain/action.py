@@ -152,8 +152,10 @@ def main(environ: Mapping[str, str]) -> int:
     try:
         return _run(environ, workflow)
     except RetrainError as e:
+        # Said once, as an annotation whose message is escaped: an error quoting a value (an input, a
+        # payload's key) cannot start a line of its own in the log, as the raw text on stderr could.
         workflow.error(str(e), title="retrain")
-        raise
+        return e.exit_code
 
 
 def _run(environ: Mapping[str, str], workflow: Workflow) -> int:

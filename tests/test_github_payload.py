@@ -81,6 +81,7 @@ def test_an_unhandled_event_says_which_are() -> None:
     ("pull_request", {"pull_request": {"head": []}}, "pull_request.head should be an object, not an array"),
     ("workflow_dispatch", {"inputs": [1, 2]}, "inputs should be an object, not an array"),
     ("workflow_dispatch", {"inputs": {"a": {"b": 1}}}, "inputs.a should be a string, number or boolean, not an object"),
+    ("workflow_dispatch", {"inputs": {"a\n::add-mask::x": [1]}}, r"inputs.a\\n::add-mask::x should be a string"),
 ])
 def test_a_payload_of_the_wrong_shape_names_the_field(tmp_path: Path, project: Path, capsys: pytest.CaptureFixture[str],
                                                       event: str, change: dict, message: str) -> None:

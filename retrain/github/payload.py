@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..escape import value as shown
 from ..event_model import Event
 
 # GitHub includes at most this many commits in a push payload.
@@ -50,7 +51,8 @@ class _Reader:
         self.source = source
 
     def wrong(self, path: str, expected: str, value: object) -> UsageError:
-        return UsageError(f"the event payload {self.source}: {path} should be {expected}, not {_type_name(value)}.")
+        # The path holds the payload's own keys: shown escaped, so a key cannot break the message's line.
+        return UsageError(f"the event payload {self.source}: {shown(path)} should be {expected}, not {_type_name(value)}.")
 
     def obj(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
         value = data.get(key)
