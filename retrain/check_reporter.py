@@ -48,7 +48,7 @@ class CheckReporter:
         self._warned = False
 
     def _say(self, text: str) -> None:
-        self.workflow.out.write(text + "\n")
+        self.workflow.out.write(escape.line(text) + "\n")
         self.workflow.out.flush()
 
     def url(self, run: Run | None) -> str | None:

@@ -27,7 +27,7 @@ MARK = {
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines = [escape.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
     return "\n".join(lines)
 
@@ -142,7 +142,7 @@ def render_endpoint(endpoint: Endpoint) -> str:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return "\n".join(escape.line("  " + line) for line in text.splitlines())
 
 
 class ConsoleReporter:
@@ -153,7 +153,7 @@ class ConsoleReporter:
         self._steps: dict[str, StepStatus] = {}
 
     def _say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print("\n".join(escape.line(line) for line in text.split("\n")), file=self.out, flush=True)
 
     def started(self, item: PipelinePlan) -> None:
         self._steps = {}

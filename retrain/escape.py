@@ -35,6 +35,17 @@ def value(text: object) -> str:
     return _CONTROL.sub(_escape_char, str(text))
 
 
+def line(text: object) -> str:
+    """A whole line we print that holds data: :func:`value`, and a line that would begin (after spaces,
+    which the runner skips) with ``::`` shows its first colon escaped, so it is never a command."""
+    shown = value(text)
+    stripped = shown.lstrip()
+    if stripped.startswith("::"):
+        at = len(shown) - len(stripped)
+        shown = shown[:at] + "\\x3a" + shown[at + 1 :]
+    return shown
+
+
 def lines(text: str) -> list[str]:
     """Each line of ``text`` with its other control characters escaped (for use inside a block)."""
     return [value(line) for line in text.replace("\r\n", "\n").split("\n")]

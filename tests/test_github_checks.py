@@ -184,6 +184,15 @@ def test_one_escaping_rule_for_data() -> None:
     assert first.splitlines() == [f"::stop-commands::{token}", "::add-mask::x", "  ::warning::y", f"::{token}::"]
     assert len(token) == 32 and token not in second  # a fresh token per block
     assert escape.command_data("50%\nok\x07") == "50%25%0Aok\\x07"
+    assert escape.line("   ::add-mask::x") == "   \\x3a:add-mask::x" and escape.line("a ::b") == "a ::b"
+
+
+def test_a_table_of_data_never_starts_a_line_with_a_command() -> None:
+    from retrain.console import table
+
+    text = table(("metric", "value"), [("::add-mask::x", 1), ("auc", 0.9)])
+    assert "\\x3a:add-mask::x" in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())
 
 
 def test_the_job_summary_stays_under_a_mebibyte(tmp_path: Path) -> None:
