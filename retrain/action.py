@@ -121,8 +121,10 @@ def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -
         return replace(event, changes_note="no github-token to ask the compare API")
     # A new branch has no "before": compare it with the default branch it most likely started from.
     base = event.default_branch if event.new_branch else event.before
-    if not base or (event.new_branch and event.branch == event.default_branch):
+    if event.new_branch and event.branch == event.default_branch:
         return replace(event, changes_note="a new default branch has nothing to compare with")
+    if not base:
+        return replace(event, changes_note="the payload names nothing to compare with")
     try:
         changes = compare(api, base, event.sha)
     except GitHubError as e:

@@ -167,7 +167,8 @@ class CheckReporter:
             else:
                 self.ids[name] = check_id
                 self.checks.update(check_id, status=status, output=output, details_url=details_url,
-                                   external_id=external_id, conclusion=conclusion, annotations=annotations)
+                                   external_id=external_id, conclusion=conclusion, annotations=annotations,
+                                   patient=final)
         except GitHubForbidden as e:
             self.workflow.warning(f"{e} The report is in the job summary instead.", title="retrain: no check runs")
             self.checks = None

@@ -206,3 +206,15 @@ def test_the_job_summary_stays_under_a_mebibyte(tmp_path: Path) -> None:
     assert len(data) <= MAX_SUMMARY_BYTES
     assert data.decode().rstrip().endswith("a step's job summary holds at most 1 MiB.**")
     assert data.decode().count("at most 1 MiB") == 1
+
+
+def test_a_progress_update_retries_briefly_and_the_final_one_patiently(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    github.faults += [Fault("PATCH", r"/check-runs/\d+", 503)] * 6
+    with pytest.raises(GitHubError, match="GitHub answered 503"):
+        checks.update(check_id, output=Output("running", "2 of 6 steps"), patient=False)
+    assert sleeps == [1.0, 2.0, 4.0]  # within 8 s: the next update carries the same news
+    sleeps.clear()
+    checks.update(check_id, conclusion="success", output=Output("done", "ok"))  # two faults left, then through
+    assert sleeps == [1.0, 2.0] and github.check_runs[check_id]["status"] == "completed"

@@ -57,8 +57,9 @@ class GitHubAPI:
     retry_budget_s: float = RETRY_BUDGET_S
 
     def request(self, method: str, path: str, *, json: Mapping[str, Any] | None = None,
-                params: Mapping[str, str] | None = None) -> Any:
-        return self._send(method, self._url(path), json=json, params=params).json_body
+                params: Mapping[str, str] | None = None, budget_s: float | None = None) -> Any:
+        """``budget_s``: how long retries of this request may wait (default :data:`RETRY_BUDGET_S`)."""
+        return self._send(method, self._url(path), json=json, params=params, budget_s=budget_s).json_body
 
     def pages(self, path: str, params: Mapping[str, str] | None = None, *, limit: int = 30) -> Iterator[Any]:
         """GET a paginated list: each page's body, following the ``Link: rel="next"`` header."""
@@ -76,7 +77,8 @@ class GitHubAPI:
         return f"{self.api_url.rstrip('/')}/repos/{self.repository}{path}"
 
     def _send(self, method: str, url: str, *, json: Mapping[str, Any] | None = None,
-              params: Mapping[str, str] | None = None) -> "_Answer":
+              params: Mapping[str, str] | None = None, budget_s: float | None = None) -> "_Answer":
+        budget = self.retry_budget_s if budget_s is None else budget_s
         headers = {
             "Authorization": f"Bearer {self.token}",
             "Accept": "application/vnd.github+json",
@@ -91,7 +93,7 @@ class GitHubAPI:
                 problem = f"could not reach GitHub at {self.api_url} ({type(e).__name__}). Check GITHUB_API_URL and the network."
                 # A dropped connection may have delivered a POST: only requests safe to repeat are sent again.
                 delay = _backoff(attempt) if method in SAFE_TO_REPEAT else None
-                if delay is None or attempt == MAX_ATTEMPTS or waited + delay > self.retry_budget_s:
+                if delay is None or attempt == MAX_ATTEMPTS or waited + delay > budget:
                     raise GitHubError(problem) from None
                 self.sleep(delay)
                 waited += delay
@@ -99,7 +101,7 @@ class GitHubAPI:
             if response.status_code < 400:
                 return _Answer(response)
             delay = self._retry_delay(method, response, attempt)
-            if delay is None or attempt == MAX_ATTEMPTS or waited + delay > self.retry_budget_s:
+            if delay is None or attempt == MAX_ATTEMPTS or waited + delay > budget:
                 raise _error(method, path, response)
             self.sleep(delay)
             waited += delay

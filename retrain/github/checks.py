@@ -18,6 +18,7 @@ from .api import GitHubAPI
 
 MAX_TEXT = 65535  # bytes
 MAX_ANNOTATIONS = 50
+PROGRESS_RETRY_S = 8.0  # how long a progress update's retries may wait
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,11 @@ class Checks:
 
     def update(self, check_id: int, *, status: str | None = None, output: Output | None = None,
                details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-               annotations: Sequence[Annotation] = ()) -> None:
+               annotations: Sequence[Annotation] = (), patient: bool = True) -> None:
+        """``patient=False`` for a progress update: a short retry, since the next update carries the same news
+        and the run being followed must not wait on GitHub."""
         body = _fields(status, output, details_url, external_id, conclusion, annotations)
-        self.api.request("PATCH", f"/check-runs/{check_id}", json=body)
+        self.api.request("PATCH", f"/check-runs/{check_id}", json=body, budget_s=None if patient else PROGRESS_RETRY_S)
         if output is not None:
             self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
 
