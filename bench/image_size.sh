@@ -4,7 +4,7 @@
 #
 #     bash bench/image_size.sh
 #
-# Measured 2026-11-25: the Dockerfile adds 28 MB (297,544,796 -> 326,501,966 bytes): the pinned
+# Measured 2026-11-25: the Dockerfile adds 28 MB (291,533,916 -> 320,512,079 bytes): the pinned
 # requirements (cryptography, which msal needs, is most of it) and the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."

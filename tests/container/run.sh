@@ -66,6 +66,9 @@ echo "image size: the Dockerfile adds $(( (image_size - base_size) / 1000000 )) 
 
 # 3. Its filesystem, as the container would see it.
 cleanup
+if grep -q " $rootfs/" /proc/mounts; then  # never delete through a bind mount of the host's /dev
+    echo "container test FAILED: something is still mounted under $rootfs; unmount it first"; exit 1
+fi
 rm -rf "$rootfs" && mkdir -p "$rootfs"
 cid=$(podman create "$IMAGE")
 podman export "$cid" | tar -C "$rootfs" -x
