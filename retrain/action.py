@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import escape
 from .backends.factory import make_backend
 from .check_reporter import CheckReporter
 from .commands import parse_assignments, to_json
@@ -170,7 +171,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     event = event_from_payload_file(event_name, Path(event_path))
     if event.deleted:
         # Deleting a branch or a tag leaves no commit to work on: no plan, no check run.
-        workflow.out.write(f"nothing to do: the push deleted {event.ref or 'a ref'}.\n")
+        workflow.out.write(escape.line(f"nothing to do: the push deleted {event.ref or 'a ref'}.") + "\n")
         _outputs(workflow, None, [])
         return 0
     repository = environ.get("GITHUB_REPOSITORY") or event.repository or ""
@@ -197,7 +198,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     only = [inputs.pipeline] if inputs.pipeline else []
     version = parse_version_pin(inputs.version) if inputs.version else None
     if inputs.command == "validate":
-        workflow.out.write(f"{inputs.parameter_file} is valid: {', '.join(config.pipelines)}.\n")
+        workflow.out.write(escape.line(f"{inputs.parameter_file} is valid: {', '.join(config.pipelines)}.") + "\n")
         _outputs(workflow, None, [])
         return 0
     if inputs.command == "auto" and event.name == "schedule":
@@ -283,7 +284,7 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             outcome = Outcome(item, None, run, conclusion, message)
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
-            workflow.out.write(f"{name}: completed check {found.id} as {conclusion.value}\n")
+            workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
     return 0
