@@ -90,7 +90,16 @@ def _walk(path: Path) -> Iterable[tuple[Path, os.stat_result]]:
                 stack.append(Path(entry.path))
 
 
+def checkpoint(store: Store) -> None:
+    """Fold the write-ahead log back into the database, so it does not count as the store's size."""
+    try:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError:
+        pass  # busy with another process's write: it is folded back later
+
+
 def usage(store: Store) -> StoreUsage:
+    checkpoint(store)
     seen: set[tuple[int, int]] = set()
     total = files = 0
     for _, st in _walk(store.folder):
@@ -216,10 +225,12 @@ def collect(store: Store, plan: GcPlan) -> None:
     for obj, st in iter_objects(store.folder):
         if st.st_nlink <= 1:
             obj.unlink(missing_ok=True)
-    try:  # the deletes went through the write-ahead log: fold it back so the space shows as freed
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.OperationalError:
-        pass  # busy with another process's write: it is folded back later
+    if plan.remove_runs:
+        try:  # give the deleted rows' pages back to the filesystem
+            store.conn.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass  # another process is writing: the pages are reused by later runs instead
+    checkpoint(store)
 
 
 def describe(plan: GcPlan) -> dict[str, object]:
