@@ -181,3 +181,34 @@ def test_status_with_no_run_shows_the_store(project: Path, capsys: pytest.Captur
     code, out, _ = run_cli(project, capsys, "status", "--json")
     doc = json.loads(out)
     assert doc["store"]["versions"] == 1 and doc["gc"]["remove_runs"] == [] and doc["store"]["bytes"] > 0
+
+
+def test_retention_is_read_per_pipeline_and_checked_at_its_line(project: Path) -> None:
+    from retrain.config import load_config
+    from retrain.errors import InvalidFile
+
+    path = project / "retrain.yml"
+    base = path.read_text()
+    path.write_text(base.replace("    timeout: 10m\n", "    timeout: 10m\n    retention: {keep: 3}\n") + "retention: {keep: 10}\n")
+    config = load_config(path)
+    assert config.retention is not None and config.retention.keep == 10
+    assert config.retention_for("tiny").keep == 3  # type: ignore[union-attr]
+
+    lines = base.count("\n")
+    path.write_text(base.replace("    timeout: 10m\n", "    timeout: 10m\n    retention: {kep: 3}\n") + "retention: {keep: -1}\n")
+    with pytest.raises(InvalidFile) as e:
+        load_config(path)
+    found = [str(p) for p in e.value.problems]
+    assert found == [
+        f"retrain.yml:{lines + 1}:16: at pipelines.tiny.retention: retention has no 'keep'. "
+        "Write retention: {keep: 10} to keep the newest 10 runs of each pipeline.",
+        f"retrain.yml:{lines + 1}:17: at pipelines.tiny.retention.kep: unknown key 'kep'. Did you mean 'keep'?",
+        f"retrain.yml:{lines + 2}:19: at retention.keep: expected a whole number of runs (0 or more), got a number -1. "
+        "Write e.g. keep: 10.",
+    ]
+    path.write_text(base + "retention: 5\n")
+    with pytest.raises(InvalidFile) as e:
+        load_config(path)
+    assert [str(p) for p in e.value.problems] == [
+        f"retrain.yml:{lines + 1}:12: at retention: expected the retention settings (a mapping of keys to values), got a number."
+    ]
