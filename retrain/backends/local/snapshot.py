@@ -117,6 +117,9 @@ def save_snapshot(store: Path, pipeline: Pipeline) -> Path:
                 ) from None
             raise BackendError(f"could not save the snapshot of {pipeline.path.name} in the local store {store}: "
                                f"{e.strerror or e}. Nothing was published.") from None
+        except BaseException:  # interrupted (Ctrl-C, a stop signal): leave no staging folder either
+            remove_tree(tmp)
+            raise
         finally:
             if fd is not None:
                 os.close(fd)
