@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -146,6 +147,9 @@ def test_gc_keeps_five_runs_and_what_versions_need(project: Path, capsys: pytest
     assert code == 0 and "retrain gc would free" in out and "44 runs (retention: keep 5)" in out
     code, out, _ = run_cli(project, capsys, "gc", "--dry-run")
     assert code == 0 and out.count("would remove run ") == 44
+    code, out, _ = run_cli(project, capsys, "gc", "--dry-run", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["dry_run"] is True and len(doc["remove_runs"]) == 44 and doc["frees_bytes"] > 0
     assert backend.usage().runs == 50  # a dry run removes nothing
 
     assert run_cli(project, capsys, "gc")[0] == 0
@@ -176,8 +180,6 @@ def test_status_with_no_run_shows_the_store(project: Path, capsys: pytest.Captur
     assert code == 0
     assert out.startswith(f"local store {project / '.retrain'}: ") and "0 runs, 1 version." in out
     assert "retrain gc would free nothing (no retention is set, so every run is kept)." in out
-    import json
-
     code, out, _ = run_cli(project, capsys, "status", "--json")
     doc = json.loads(out)
     assert doc["store"]["versions"] == 1 and doc["gc"]["remove_runs"] == [] and doc["store"]["bytes"] > 0
