@@ -29,9 +29,9 @@ summarize:
 """
 
 
-def published(tmp_path: Path, jobs: str = BIG) -> LocalBackend:
+def published(tmp_path: Path, jobs: str = BIG, inputs: str = "") -> LocalBackend:
     backend = LocalBackend(tmp_path / "store", environ=os.environ)
-    path = write_pipeline(tmp_path / "proj", jobs)
+    path = write_pipeline(tmp_path / "proj", jobs, inputs)
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
     return backend
 
@@ -51,6 +51,9 @@ def test_forced_reruns_with_unchanged_outputs_add_only_their_records(tmp_path: P
     # Every run's 2 MB output is the same file on disk ...
     inodes = {output_file(backend, r.id, "make", "o/big.bin").stat().st_ino for r in runs}
     assert len(inodes) == 1
+    # ... and every run's output folders are links to one stored folder per content ...
+    assert len(list((backend.store_dir / "trees").iterdir())) == 2
+    assert all((backend.store_dir / "runs" / r.id / "steps" / "make" / "outputs").is_symlink() for r in runs)
     # ... so nine more runs cost their records (folders, logs, commands), far below one more copy.
     assert ten - one < 9 * 100_000, (one, ten)
     assert ten < 1.5 * one
@@ -214,3 +217,30 @@ def test_retention_is_read_per_pipeline_and_checked_at_its_line(project: Path) -
     assert [str(p) for p in e.value.problems] == [
         f"retrain.yml:{lines + 1}:12: at retention: expected the retention settings (a mapping of keys to values), got a number."
     ]
+
+
+def test_gc_removes_the_folders_and_files_only_removed_runs_used(tmp_path: Path) -> None:
+    backend = published(tmp_path, """\
+write:
+  inputs: {n: '${{parent.inputs.n}}'}
+  outputs: {o: }
+  command: python3 -c "import sys; open(sys.argv[2] + '/data.bin', 'wb').write(sys.argv[1].encode() * 100000)" ${{inputs.n}} ${{outputs.o}} && echo wrote ${{inputs.n}}
+""", inputs="n: {type: integer, default: 1}\n")
+    runs = [wait_for(backend, submit(backend, f"k{n}", n=n)) for n in range(1, 5)]
+    assert all(r.status is RunStatus.COMPLETED for r in runs), [r.message for r in runs]
+    trees = backend.store_dir / "trees"
+    assert len(list(trees.iterdir())) == 4  # four different outputs
+    old = time.time() - 3600  # made an hour ago: no step can be about to link to them
+    for tree in trees.iterdir():
+        os.utime(tree, (old, old))
+    before = backend.usage()
+    plan = backend.plan_gc(RetentionPolicy(default=1))
+    assert plan.remove_runs == tuple(r.id for r in runs[:3]) and plan.frees_bytes > 3 * 100_000
+    backend.gc(plan)
+    after = backend.usage()
+    assert before.bytes - after.bytes > 3 * 100_000
+    assert len(list(trees.iterdir())) == 1
+    assert all(st.st_nlink > 1 for st in (os.stat(p) for p in (backend.store_dir / "objects").iterdir()))
+    last = backend.run(runs[-1].id)
+    assert last.status is RunStatus.COMPLETED and backend.logs(last.id, "write")[0] == "wrote 4\n"
+    assert output_file(backend, last.id, "write", "o/data.bin").read_bytes() == b"4" * 100000

@@ -27,7 +27,7 @@ from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from .command import render
 from .metrics import step_metrics
-from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree
+from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
 from .store import Store, dumps, utcnow
 
 LOG_TAIL_LINES = 15
@@ -263,8 +263,14 @@ class Executor:
         now = utcnow()
         prep.folder.mkdir(parents=True, exist_ok=True)
         try:
-            if (source / "outputs").is_dir():
-                shutil.copytree(source / "outputs", prep.folder / "outputs", copy_function=_link_or_copy, dirs_exist_ok=True)
+            stored = source / "outputs"
+            if stored.is_symlink() and all((stored / name).is_dir() for name in prep.outputs):
+                # The same stored folder as the earlier run (see objects.share_folder): link to it too.
+                tree = stored.parent / os.readlink(stored)
+                os.utime(tree)  # fresh: gc will not take it while this link is being made
+                (prep.folder / "outputs").symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
+            elif stored.is_dir():
+                shutil.copytree(stored, prep.folder / "outputs", copy_function=_link_or_copy, dirs_exist_ok=True)
         except OSError:  # gc removed the earlier run meanwhile: run the step instead
             remove_tree(prep.folder / "outputs")
             return False
@@ -313,7 +319,7 @@ class Executor:
             if code is not None:
                 prune_copies(prep.workdir, code if code.is_dir() else code.parent)
             remove_empty_folders(prep.folder, keep=("outputs",))  # outputs stay, even empty: they are the contract
-            intern_tree(self.store_dir, prep.folder)
+            share_folder(self.store_dir, prep.folder / "outputs", intern_tree(self.store_dir, prep.folder))
         except OSError:
             pass  # the files stay as they are: correct, only not shared
 

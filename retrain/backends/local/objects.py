@@ -51,47 +51,124 @@ def _read_only(path: Path, mode: int) -> None:
     os.chmod(path, 0o555 if mode & 0o111 else 0o444)
 
 
-def intern_file(store_dir: Path, path: Path) -> bool:
-    """Replace ``path`` by a hard link to the object with its content; return whether it is now shared.
+def intern_file(store_dir: Path, path: Path) -> Path | None:
+    """Replace ``path`` by a hard link to the object with its content; return the object, None if not shared.
 
     Safe against a concurrent intern of the same content and against ``gc`` removing the object meanwhile.
     """
     st = path.lstat()
     if not stat.S_ISREG(st.st_mode):
-        return False
+        return None
     executable = bool(st.st_mode & 0o111)
     obj = object_path(store_dir, file_digest(path), executable)
     if st.st_nlink > 1 and obj.exists() and obj.stat().st_ino == st.st_ino:
-        return True  # already the object (a reused output, a second intern)
+        return obj  # already the object (a reused output, a second intern)
     _read_only(path, st.st_mode)
     obj.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
         try:
             os.link(path, obj)  # the first of its content: this file becomes the object
-            return True
+            return obj
         except FileExistsError:
             pass
         except OSError:
-            return False  # no hard links here: the file stays a file of its own
+            return None  # no hard links here: the file stays a file of its own
         tmp = path.with_name(f".link-{uuid.uuid4().hex[:8]}")
         try:
             os.link(obj, tmp)
         except FileNotFoundError:
             continue  # gc removed the object between the two calls: make it again
         except OSError:
-            return False  # e.g. EMLINK: the object has as many links as the filesystem allows
+            return None  # e.g. EMLINK: the object has as many links as the filesystem allows
         os.replace(tmp, path)
-        return True
-    return False
+        return obj
+    return None
 
 
-def intern_tree(store_dir: Path, folder: Path) -> None:
-    """Intern every regular file below ``folder`` (symbolic links are left as they are)."""
-    if not folder.exists():
-        return
+def intern_tree(store_dir: Path, folder: Path) -> dict[Path, Path | None]:
+    """Intern every regular file below ``folder`` (symbolic links are left as they are); file -> object."""
+    found: dict[Path, Path | None] = {}
+    if not folder.exists() or folder.is_symlink():
+        return found
     for dirpath, _, files in os.walk(folder):
         for name in files:
-            intern_file(store_dir, Path(dirpath) / name)
+            path = Path(dirpath) / name
+            found[path] = intern_file(store_dir, path)
+    return found
+
+
+# -- folders stored once: trees/<32 hex>/ -------------------------------------------------------------
+# A folder costs a disk block however little it holds, so a run whose output folders are the same as an
+# earlier run's would still cost a block per folder. Such a folder is replaced by a short relative symbolic
+# link (short enough to live in its inode) to ``trees/<id>``, one folder per distinct content whose files
+# are links to the objects.
+
+TREES = "trees"
+TREE_YOUNG_S = 60.0  # gc leaves younger trees alone: a step may be about to link to one
+
+
+def tree_root(store_dir: Path) -> Path:
+    return store_dir / TREES
+
+
+def share_folder(store_dir: Path, folder: Path, objects: dict[Path, Path | None]) -> bool:
+    """Replace ``folder``, whose files ``intern_tree`` returned, by a link to its tree; return whether it did."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    listing: list[str] = []
+    entries: list[tuple[str, Path | None]] = []
+    for dirpath, dirnames, files in os.walk(folder):
+        dirnames.sort()
+        here = Path(dirpath)
+        rel = here.relative_to(folder).as_posix()
+        listing.append(f"d {rel}")
+        entries.append((rel, None))
+        for name in sorted(files):
+            obj = objects.get(here / name)
+            if obj is None:
+                return False  # a file that is not stored by content (or not a file): keep the folder
+            listing.append(f"f {rel}/{name} {obj.name}")
+            entries.append((f"{rel}/{name}", obj))
+        for name in dirnames:
+            if (here / name).is_symlink():
+                return False
+    tree = tree_root(store_dir) / hashlib.sha256("\n".join(listing).encode()).hexdigest()[:32]
+    if not tree.exists():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tree.parent / f".incoming-{uuid.uuid4().hex[:8]}"
+        try:
+            for rel, obj in entries:
+                if obj is None:
+                    (tmp / rel).mkdir(parents=True, exist_ok=True)
+                else:
+                    os.link(obj, tmp / rel)
+            tmp.rename(tree)
+        except OSError:
+            remove_tree(tmp)
+            if not tree.exists():
+                return False
+    os.utime(tree)  # fresh: gc will not take it while this link is being made
+    link = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
+    link.symlink_to(os.path.relpath(tree, folder.parent), target_is_directory=True)
+    old = folder.with_name(f".{folder.name}-old-{uuid.uuid4().hex[:8]}")
+    folder.rename(old)
+    link.rename(folder)
+    remove_tree(old)
+    return True
+
+
+def linked_trees(store_dir: Path, run_folders: Iterator[Path] | list[Path]) -> set[str]:
+    """Names of the trees the given run folders link to."""
+    found: set[str] = set()
+    for run in run_folders:
+        steps = run / "steps"
+        if not steps.is_dir():
+            continue
+        for step in steps.iterdir():
+            outputs = step / "outputs"
+            if outputs.is_symlink():
+                found.add(Path(os.readlink(outputs)).name)
+    return found
 
 
 def clone_file(src: Path, dst: Path) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .objects import iter_objects, remove_tree
+from .objects import TREE_YOUNG_S, iter_objects, linked_trees, remove_tree, tree_root
 from .snapshot import abandoned_staging, remove_leftovers
 from .store import Store
 
@@ -172,14 +172,33 @@ def _orphan_folders(store: Store, ids: set[str], now: float) -> list[Path]:
     return out + abandoned_staging(store.folder)
 
 
+def _dead_trees(store: Store, keep_runs: Iterable[str], now: float) -> list[Path]:
+    """Stored folders no kept run links to (and not just made: a step may be about to link to one)."""
+    root = tree_root(store.folder)
+    if not root.is_dir():
+        return []
+    live = linked_trees(store.folder, [store.folder / "runs" / r for r in keep_runs])
+    dead = []
+    for tree in root.iterdir():
+        try:
+            young = now - tree.lstat().st_mtime < TREE_YOUNG_S
+        except FileNotFoundError:
+            continue
+        if tree.name not in live and not young:
+            dead.append(tree)  # includes .incoming-* folders of a step that died making one
+    return dead
+
+
 def plan_gc(store: Store, policy: RetentionPolicy) -> GcPlan:
     keep, remove = kept_runs(store, policy)
     ids = {r["id"] for r in store.all("SELECT id FROM runs")}
-    orphans = _orphan_folders(store, ids, time.time())
+    now = time.time()
+    orphans = _orphan_folders(store, ids, now)
+    dead_trees = _dead_trees(store, ids - set(remove), now)
     objects = {(st.st_dev, st.st_ino): st for _, st in iter_objects(store.folder)}
     links: dict[tuple[int, int], tuple[os.stat_result, int]] = {}
     frees = 0
-    for folder in [store.folder / "runs" / run_id for run_id in remove] + orphans:
+    for folder in [store.folder / "runs" / run_id for run_id in remove] + orphans + dead_trees:
         for _, st in _walk(folder):
             if stat.S_ISDIR(st.st_mode):
                 frees += _disk(st)
@@ -222,6 +241,8 @@ def collect(store: Store, plan: GcPlan) -> None:
     for folder in plan.orphan_folders:
         if folder.parent.name == "runs" and folder.name not in ids:
             remove_tree(folder)
+    for tree in _dead_trees(store, ids, time.time()):  # again, now that the runs are gone
+        remove_tree(tree)
     for obj, st in iter_objects(store.folder):
         if st.st_nlink <= 1:
             obj.unlink(missing_ok=True)
