@@ -5,6 +5,9 @@ hard link to the one object with that content (the ``x`` suffix marks an executa
 of the identity). Identical files across runs and versions then cost one copy. An object's link count
 says whether anything still uses it: an object with a single link (its own ``objects/`` entry) is garbage.
 
+Folders cost a disk block each, so a step's finished outputs folder is stored once too, as ``trees/<id>/``
+(its files links to the objects), and the run's folder links to it (see ``share_folder``).
+
 Where a hard link is refused (a filesystem without them, or an object at its link limit) the file simply
 stays a file of its own: correct, only not shared.
 
