@@ -275,10 +275,12 @@ def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str
     from .backends.local.retention import RetentionPolicy
 
     config = _config(args)
-    backend = make_backend(config, environ)
-    if not isinstance(backend, LocalBackend):
+    if config.backend.kind != "local":  # checked before any credentials are looked for
         raise UsageError(f"{what} works on the local backend's store; {args.file} uses the {config.backend.kind} backend, "
                          f"whose service keeps its own runs. Give a run id to see one run.")
+    backend = make_backend(config, environ)
+    if not isinstance(backend, LocalBackend):
+        raise UsageError(f"{what} works on the local backend's store only.")
     keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
     policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None)
     return config, backend, policy

@@ -244,3 +244,13 @@ write:
     last = backend.run(runs[-1].id)
     assert last.status is RunStatus.COMPLETED and backend.logs(last.id, "write")[0] == "wrote 4\n"
     assert output_file(backend, last.id, "write", "o/data.bin").read_bytes() == b"4" * 100000
+
+
+def test_store_commands_on_azure_say_they_are_for_the_local_store(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "retrain.yml"
+    path.write_text(path.read_text().replace(
+        "backend: local\n", "backend: {kind: azureml, subscription_id: s, resource_group: g, workspace: w}\n"))
+    for argv in (["status"], ["gc", "--dry-run"]):
+        code, out, err = run_cli(project, capsys, *argv)
+        assert code == 2 and out == ""
+        assert "works on the local backend's store; " in err and "uses the azureml backend" in err
