@@ -15,8 +15,9 @@ ENV PYTHONUNBUFFERED=1 \
 # No git in the image: in the action the commit comes from GITHUB_SHA.
 COPY requirements/action.txt /opt/retrain/requirements/action.txt
 RUN pip install --requirement /opt/retrain/requirements/action.txt
-COPY pyproject.toml README.md entrypoint.py /opt/retrain/
-COPY retrain /opt/retrain/retrain
-RUN pip install --no-deps /opt/retrain
+COPY entrypoint.py /opt/retrain/
+# Installed from a bind mount of the build context: the image holds the installed package only, not a
+# second copy of its source (writes of the build, such as build/ and *.egg-info, are discarded).
+RUN --mount=type=bind,source=.,target=/tmp/retrain-src,rw pip install --no-deps /tmp/retrain-src
 
 ENTRYPOINT ["python", "/opt/retrain/entrypoint.py"]

@@ -27,7 +27,8 @@ EPILOG = {
     "  retrain publish income --make-default",
     "submit": "examples:\n  retrain submit income\n"
     "  retrain submit income --set training_data=data/adult-nonus.csv --version 1",
-    "status": "example:\n  retrain status 20261124-015501-a1b2c3 --logs",
+    "status": "examples:\n  retrain status 20261124-015501-a1b2c3 --logs\n"
+    "  retrain status              # the local store: its size and what gc would free",
     "cancel": "example:\n  retrain cancel 20261124-015501-a1b2c3",
     "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json",
     "endpoints": "examples:\n  retrain endpoints\n  retrain endpoints income-retrain",
@@ -36,6 +37,7 @@ EPILOG = {
     "  retrain init --definition pipelines/income.yml --backend azureml\n"
     "  retrain init --no-wait             # return once submitted; an hourly schedule syncs\n"
     "  retrain init --update              # rewrite the dispatch form from the pipeline",
+    "gc": "examples:\n  retrain gc --dry-run\n  retrain gc --json",
 }
 
 
@@ -105,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun every step; reuse no earlier outputs")
     p.add_argument("--timeout", help="cancel the run after this long, e.g. 30m (default: the file's timeout)")
 
-    p = verb("status", "show a run: status, parameters, steps, metrics", c.cmd_status, as_json)
-    p.add_argument("run", help="the run id")
+    p = verb("status", "show a run: status, parameters, steps, metrics; with no run, the local store's size", c.cmd_status, as_json)
+    p.add_argument("run", nargs="?", help="the run id (none: the local store's size and what gc would free)")
     p.add_argument("--logs", action="store_true", help="also print each step's log")
 
     p = verb("cancel", "cancel a run", c.cmd_cancel, as_json)
@@ -123,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("sync", "show runs that have not finished; --wait follows them to their end", c.cmd_sync, as_json)
     p.add_argument("--wait", action="store_true", help="follow every unfinished run to its end")
     p.add_argument("--timeout-s", type=float, default=3600.0, help=argparse.SUPPRESS)
+
+    p = verb("gc", "remove local runs beyond the parameter file's retention, and files nothing uses", c.cmd_gc, as_json)
+    p.add_argument("--dry-run", action="store_true", help="print what would be removed and freed; remove nothing")
     return parser
 
 

@@ -214,6 +214,8 @@ def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
 
 
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if args.run is None:
+        return _store_status(args, environ)
     backend = _backend(args, environ)
     run = backend.run(args.run)
     if args.json:
@@ -368,4 +370,80 @@ def _init_update(args: argparse.Namespace) -> int:
     if not updated:
         raise UsageError(f"no workflow in {repo_root / '.github' / 'workflows'} has a dispatch form for {args.file}. "
                          "Run `retrain init` to write one.")
+    return EXIT_OK
+
+
+# -- the local store: size and gc -----------------------------------------------------------------
+
+
+def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str):  # type: ignore[no-untyped-def]
+    """(config, local backend, retention policy); a usage error on other backends."""
+    from .backends.local import LocalBackend
+    from .backends.local.retention import RetentionPolicy
+
+    config = _config(args)
+    if config.backend.kind != "local":  # checked before any credentials are looked for
+        raise UsageError(f"{what} works on the local backend's store; {args.file} uses the {config.backend.kind} backend, "
+                         f"whose service keeps its own runs. Give a run id to see one run.")
+    backend = make_backend(config, environ)
+    if not isinstance(backend, LocalBackend):
+        raise UsageError(f"{what} works on the local backend's store only.")
+    keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
+    policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None)
+    return config, backend, policy
+
+
+def _retention_words(config: Config) -> str:
+    kinds = {f"keep {r.keep}" for n in config.pipelines if (r := config.retention_for(n)) is not None}
+    if not kinds:
+        return "no retention is set, so every run is kept"
+    return f"retention: {', '.join(sorted(kinds))}"
+
+
+def _store_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .backends.local.retention import describe, human_bytes, plural
+
+    config, backend, policy = _local_store(args, environ, "retrain status with no run")
+    used = backend.usage()
+    plan = backend.plan_gc(policy)
+    if args.json:
+        print_json({"store": used, "gc": describe(plan)})
+        return EXIT_OK
+    print(f"local store {used.store}: {human_bytes(used.bytes)} in {used.files} files "
+          f"({human_bytes(used.object_bytes)} stored once by content); {plural(used.runs, 'run')}, "
+          f"{plural(used.versions, 'version')}.")
+    if plan.frees_bytes or plan.remove_runs:
+        print(f"retrain gc would free {human_bytes(plan.frees_bytes)}: {plural(len(plan.remove_runs), 'run')} "
+              f"({_retention_words(config)}), {plural(plan.unused_objects, 'unused file')}, "
+              f"{plural(len(plan.orphan_folders), 'leftover folder')}.")
+    else:
+        print(f"retrain gc would free nothing ({_retention_words(config)}).")
+    return EXIT_OK
+
+
+def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .backends.local.retention import describe, human_bytes, plural
+
+    config, backend, policy = _local_store(args, environ, "retrain gc")
+    before = backend.usage()
+    plan = backend.plan_gc(policy)
+    if not args.dry_run:
+        backend.gc(plan)
+    after = before if args.dry_run else backend.usage()
+    if args.json:
+        print_json({**describe(plan), "dry_run": args.dry_run, "bytes_before": before.bytes, "bytes_after": after.bytes})
+        return EXIT_OK
+    verb = "would remove" if args.dry_run else "removed"
+    for run_id in plan.remove_runs:
+        print(f"{verb} run {run_id}")
+    for folder in plan.orphan_folders:
+        print(f"{verb} leftover {folder}")
+    if args.dry_run:
+        print(f"retrain gc would free {human_bytes(plan.frees_bytes)} of {human_bytes(before.bytes)}: "
+              f"{plural(len(plan.remove_runs), 'run')}, {plural(plan.unused_objects, 'unused file')}; "
+              f"{plural(plan.kept_runs, 'run')} kept "
+              f"({_retention_words(config)}).")
+    else:
+        print(f"freed {human_bytes(max(0, before.bytes - after.bytes))}: the store {after.store} holds "
+              f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({_retention_words(config)}).")
     return EXIT_OK

@@ -22,6 +22,7 @@ from .config_model import (
     Config,
     LocalBackendConfig,
     PipelineConfig,
+    Retention,
     Trigger,
 )
 from .errors import InvalidFile, Problem, UsageError
@@ -31,7 +32,7 @@ from .pipeline.model import Literal, Pipeline
 from .pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
 from .yamlfile import KeyPath, YamlDoc, load_yaml
 
-TOP_KEYS = ("backend", "pipelines")
+TOP_KEYS = ("backend", "pipelines", "retention")
 PIPELINE_KEYS = (
     "definition",
     "endpoint",
@@ -43,6 +44,7 @@ PIPELINE_KEYS = (
     "submit_on",
     "make_default",
     "timeout",
+    "retention",
 )
 LOCAL_KEYS = ("kind", "store")
 AZURE_KEYS = (
@@ -144,6 +146,7 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
     checker.unknown_keys(top, (), TOP_KEYS)
 
     backend = _backend(checker, top.get("backend", "local"), root, repo_root)
+    retention = _retention(checker, top["retention"], ("retention",)) if "retention" in top else None
     pipelines: dict[str, PipelineConfig] = {}
     if "pipelines" not in top:
         checker.add((), "the file has no 'pipelines' key.", "Add pipelines: with at least one pipeline (see docs/parameter-file.md).")
@@ -158,7 +161,8 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
 
     if checker.problems:
         raise InvalidFile(checker.problems, what=f"parameter file {shown}")
-    return Config(path=path, root=root, backend=backend, pipelines=pipelines, repo_root=repo_root)
+    return Config(path=path, root=root, backend=backend, pipelines=pipelines, repo_root=repo_root,
+                  retention=retention)
 
 
 def _display(path: Path, display_root: Path | None) -> str:
@@ -242,6 +246,23 @@ def _store(c: _Checker, raw: str, root: Path, repo_root: Path, path: KeyPath) ->
                       "Move the file away, or point store: at another folder.")
             break
     return resolve(store)
+
+
+def _retention(c: _Checker, value: Any, path: KeyPath) -> Retention | None:
+    """``retention: {keep: N}``: runs kept per pipeline, newest first, besides those versions need."""
+    spec = c.mapping(value, path, "the retention settings")
+    if spec is None:
+        return None
+    c.unknown_keys(spec, path, ("keep",))
+    if "keep" not in spec:
+        c.add(path, "retention has no 'keep'.", "Write retention: {keep: 10} to keep the newest 10 runs of each pipeline.")
+        return None
+    keep = spec["keep"]
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        c.add((*path, "keep"), f"expected a whole number of runs (0 or more), got {_type_name(keep)} {keep!r}.",
+              "Write e.g. keep: 10.")
+        return None
+    return Retention(keep=keep, location=c.doc.where(path))
 
 
 def _secretish(key: object) -> bool:
@@ -355,6 +376,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
         c.add((*path, "publish_on"), "pipelines on the azureml-v1 backend are published from the designer, not by retrain.",
               "Remove publish_on (or write publish_on: []).")
     submit_on = _triggers(c, spec.get("submit_on"), (*path, "submit_on"), DEFAULT_SUBMIT_ON)
+    retention = _retention(c, spec["retention"], (*path, "retention")) if "retention" in spec else None
 
     globs: list[str] = []
     data = spec.get("data", [])
@@ -399,6 +421,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
         timeout_s=timeout_s,
         pipeline=pipeline,
         location=c.doc.where(path),
+        retention=retention,
     )
 
 

@@ -52,6 +52,14 @@ BackendConfig = Union[LocalBackendConfig, AzureBackendConfig]
 
 
 @dataclass(frozen=True)
+class Retention:
+    """``retention: {keep: N}``: the local store keeps a pipeline's newest N runs (and what versions need)."""
+
+    keep: int
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """One entry of ``pipelines:``."""
 
@@ -68,6 +76,7 @@ class PipelineConfig:
     timeout_s: float
     pipeline: Pipeline | None  # the loaded definition; None for a v1 designer endpoint
     location: Location | None = field(default=None, compare=False)
+    retention: Retention | None = None  # this pipeline's own; None: the file's top-level one applies
 
 
 @dataclass(frozen=True)
@@ -79,3 +88,8 @@ class Config:
     # The boundary every path must stay in (docs/limits.md): the Git top level, or ``root`` outside Git.
     # None only for records built by hand; consumers fall back to ``root``.
     repo_root: Path | None = None
+    retention: Retention | None = None  # top level: for every pipeline without its own
+
+    def retention_for(self, pipeline: str) -> Retention | None:
+        own = self.pipelines[pipeline].retention if pipeline in self.pipelines else None
+        return own or self.retention

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,12 +19,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ...errors import NotFound, UsageError
+from ...errors import BackendError, NotFound, UsageError
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir
+from .retention import GcPlan, RetentionPolicy, StoreUsage, collect, plan_gc, usage
 from .snapshot import save_snapshot
 from .store import Store, dumps, parse_time, paths_from_store, paths_to_store, utcnow
 
@@ -68,6 +70,17 @@ class LocalBackend:
     def publish(self, pipeline: Pipeline, *, endpoint: str, make_default: bool, source_commit: str | None) -> PublishResult:
         snapshot = save_snapshot(self.store_dir, pipeline)
         defaults = {n: p.default for n, p in pipeline.parameters.items()}
+        try:
+            return self._record_version(pipeline, endpoint, make_default, source_commit, snapshot, defaults)
+        except sqlite3.OperationalError as e:
+            if "full" not in str(e):
+                raise
+            # The transaction rolled back: no version was recorded (the snapshot is whole and unused).
+            raise BackendError(f"the local store {self.store_dir} is out of disk space: nothing was published. "
+                               f"Free space (retrain gc removes runs beyond retention), then publish again.") from None
+
+    def _record_version(self, pipeline: Pipeline, endpoint: str, make_default: bool, source_commit: str | None,
+                        snapshot: Path, defaults: dict[str, object]) -> PublishResult:
         with self.store.write() as db:
             db.execute("INSERT OR IGNORE INTO endpoints(name, default_version, created) VALUES (?, NULL, ?)", (endpoint, utcnow()))
             same = db.execute("SELECT number FROM versions WHERE endpoint = ? AND content_hash = ? ORDER BY number DESC LIMIT 1",
@@ -220,6 +233,17 @@ class LocalBackend:
         # Hand back whole lines only, so a line is never split across two reads.
         cut = data.rfind(b"\n") + 1
         return data[:cut].decode(errors="replace"), offset + cut
+
+    # -- the store's size and garbage collection ---------------------------------------------------
+
+    def usage(self) -> StoreUsage:
+        return usage(self.store)
+
+    def plan_gc(self, policy: RetentionPolicy) -> GcPlan:
+        return plan_gc(self.store, policy)
+
+    def gc(self, plan: GcPlan) -> None:
+        collect(self.store, plan)
 
     # -- housekeeping -----------------------------------------------------------------------------
 

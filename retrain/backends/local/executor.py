@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...pipeline.hashing import content_hash
@@ -27,6 +27,7 @@ from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from .command import render
 from .metrics import step_metrics
+from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
 from .store import Store, dumps, utcnow
 
 LOG_TAIL_LINES = 15
@@ -42,6 +43,9 @@ class Prepared:
     env: dict[str, str]
     outputs: dict[str, Path]
     reuse_key: str | None
+    # Upstream outputs this step reads, each copied into its own inputs/ folder (dest -> stored source):
+    # a step never gets a path into the store, so it cannot change what other runs share.
+    inputs: dict[Path, Path] = field(default_factory=dict)
 
 
 def run_dir(store_dir: Path, run_id: str) -> Path:
@@ -190,13 +194,15 @@ class Executor:
         values: dict[str, str | None] = {}
         placeholders: dict[str, str | None] = {}
         data_hashes: dict[str, str] = {}
+        inputs: dict[Path, Path] = {}
         for name, port in component.inputs.items():
             binding = step.inputs.get(name)
             value: object = port.default
             if isinstance(binding, ParentInput):
                 value = parameters.get(binding.name)
             elif isinstance(binding, StepOutput):
-                value = str(self.folder / "steps" / binding.step / "outputs" / binding.output)
+                value = str(folder / "inputs" / name)
+                inputs[Path(value)] = self.folder / "steps" / binding.step / "outputs" / binding.output
             elif isinstance(binding, DataValue):
                 value = binding.path
             elif binding is not None:
@@ -207,7 +213,8 @@ class Executor:
                 values[name] = str(value)
                 # Data counts by content, not by where it lies, for reuse.
                 placeholders[name] = f"<input:{name}>"
-                data_hashes[name] = _hash_path(Path(str(value))) if not str(value).startswith(("azureml", "http")) else str(value)
+                source = inputs.get(Path(str(value)), Path(str(value)))
+                data_hashes[name] = _hash_path(source) if not str(value).startswith(("azureml", "http")) else str(value)
             else:
                 values[name] = placeholders[name] = format_literal(value)  # type: ignore[arg-type]
         outputs = {name: out_root / name for name in component.outputs}
@@ -230,20 +237,23 @@ class Executor:
         for name, path in outputs.items():
             env[f"AZURE_ML_OUTPUT_{name}"] = str(path)
         reuse_key = None
-        if component.is_deterministic and not self.force:
+        # Recorded for forced runs too, so the run after a forced one can reuse its steps.
+        if component.is_deterministic:
             template = render(component.command, placeholders, {k: f"<output:{k}>" for k in outputs})
             body = {"component": self._component_hash(component), "command": template, "data": data_hashes,
                     "env": {**component.environment_variables, **step.environment_variables}}
             reuse_key = hashlib.sha256(dumps(body).encode()).hexdigest()
         workdir = folder / "code"
-        return Prepared(step, folder, workdir, command, env, outputs, reuse_key)
+        return Prepared(step, folder, workdir, command, env, outputs, reuse_key, inputs)
 
     def _try_reuse(self, prep: Prepared) -> bool:
-        if prep.reuse_key is None:
+        if prep.reuse_key is None or self.force:
             return False
+        # A reused step holds its own links to the outputs, so it can be reused in turn after gc removed
+        # the run that first computed them.
         hit = self.store.one(
-            "SELECT run_id, metrics FROM steps WHERE reuse_key = ? AND status = ? ORDER BY ended DESC LIMIT 1",
-            prep.reuse_key, StepStatus.COMPLETED.value,
+            "SELECT run_id, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) ORDER BY ended DESC LIMIT 1",
+            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value,
         )
         if hit is None:
             return False
@@ -252,14 +262,24 @@ class Executor:
             return False  # its outputs are gone (cleaned up): run the step again
         now = utcnow()
         prep.folder.mkdir(parents=True, exist_ok=True)
-        if (source / "outputs").is_dir():
-            shutil.copytree(source / "outputs", prep.folder / "outputs", copy_function=_link_or_copy, dirs_exist_ok=True)
+        try:
+            stored = source / "outputs"
+            if stored.is_symlink() and all((stored / name).is_dir() for name in prep.outputs):
+                # The same stored folder as the earlier run (see objects.share_folder): link to it too.
+                tree = stored.parent / os.readlink(stored)
+                os.utime(tree)  # fresh: gc will not take it while this link is being made
+                (prep.folder / "outputs").symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
+            elif stored.is_dir():
+                shutil.copytree(stored, prep.folder / "outputs", copy_function=_link_or_copy, dirs_exist_ok=True)
+        except OSError:  # gc removed the earlier run meanwhile: run the step instead
+            remove_tree(prep.folder / "outputs")
+            return False
         for name in prep.outputs:
             (prep.folder / "outputs" / name).mkdir(parents=True, exist_ok=True)
         if (source / "std_log.txt").exists():
-            shutil.copy2(source / "std_log.txt", prep.folder / "std_log.txt")
+            _link_or_copy(str(source / "std_log.txt"), str(prep.folder / "std_log.txt"))
         self._step(prep.step.name, status=StepStatus.REUSED.value, started=now, ended=now,
-                   reused_from=hit["run_id"], metrics=hit["metrics"])
+                   reused_from=hit["run_id"], metrics=hit["metrics"], reuse_key=prep.reuse_key)
         return True
 
     def _run_step(self, prep: Prepared) -> tuple[int, str, str]:
@@ -269,16 +289,16 @@ class Executor:
         for path in prep.outputs.values():
             path.mkdir(parents=True, exist_ok=True)
         code = prep.step.component.code
+        # Private copies (reflinks where the filesystem can), so a step cannot change the published
+        # snapshot or an upstream step's stored outputs.
         if code is not None and code.is_dir():
-            # A copy, so a step cannot change the published snapshot (which is read-only anyway).
-            shutil.copytree(code, prep.workdir, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
-            for dirpath, _, files in os.walk(prep.workdir):
-                for f in files:
-                    os.chmod(os.path.join(dirpath, f), 0o644)
+            materialize(code, prep.workdir, ignore=("__pycache__",))
         else:
             prep.workdir.mkdir(parents=True, exist_ok=True)
             if code is not None:
-                shutil.copy2(code, prep.workdir / code.name)
+                materialize(code, prep.workdir / code.name)
+        for dest, source in prep.inputs.items():
+            materialize(source, dest)
         (prep.folder / "command.txt").write_text(prep.command + "\n")
         with (prep.folder / "std_log.txt").open("wb") as log:
             if self.cancel.is_set():
@@ -288,7 +308,20 @@ class Executor:
             self.procs[prep.step.name] = proc
             code_ = proc.wait()
             self.procs.pop(prep.step.name, None)
+        self._settle(prep)
         return code_, started, utcnow()
+
+    def _settle(self, prep: Prepared) -> None:
+        """Store what the step left by content: drop its copies of inputs and unchanged code, intern the rest."""
+        try:
+            remove_tree(prep.folder / "inputs")
+            code = prep.step.component.code
+            if code is not None:
+                prune_copies(prep.workdir, code if code.is_dir() else code.parent)
+            remove_empty_folders(prep.folder, keep=("outputs",))  # outputs stay, even empty: they are the contract
+            share_folder(self.store_dir, prep.folder / "outputs", intern_tree(self.store_dir, prep.folder))
+        except OSError:
+            pass  # the files stay as they are: correct, only not shared
 
     def _stop_children(self) -> None:
         for proc in list(self.procs.values()):
@@ -317,7 +350,9 @@ class Executor:
                     link = self.folder / "outputs" / target
                     link.parent.mkdir(parents=True, exist_ok=True)
                     if not link.exists():
-                        link.symlink_to(prep.folder / "outputs" / output, target_is_directory=True)
+                        # Relative: short enough to live in the inode (no disk block), and the store can move.
+                        target_path = os.path.relpath(prep.folder / "outputs" / output, link.parent)
+                        link.symlink_to(target_path, target_is_directory=True)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

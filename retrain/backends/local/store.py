@@ -94,6 +94,8 @@ class Store:
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            # After a checkpoint the write-ahead log shrinks back to this, rather than keeping its peak size.
+            self.conn.execute("PRAGMA journal_size_limit=1048576")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
             self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
