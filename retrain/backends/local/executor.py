@@ -8,6 +8,7 @@ of its own process group: cancelling the run signals the whole group, steps incl
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 import shutil
@@ -79,6 +80,15 @@ class Executor:
         with self.store.write() as db:
             db.execute(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?", (*fields.values(), self.run_id, name))
 
+    def _steps(self, names: list[str], **fields: object) -> None:
+        """The same change to many steps in one transaction (a failure early in a long chain)."""
+        if not names:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.store.write() as db:
+            db.executemany(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?",
+                           [(*fields.values(), self.run_id, name) for name in names])
+
     def _run(self, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.store.write() as db:
@@ -103,32 +113,58 @@ class Executor:
         failure = ""
         running: dict[Future[tuple[int, str, str]], str] = {}
         prepared: dict[str, Prepared] = {}
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            while True:
-                if self.cancel.is_set():
-                    break
-                for name, step in pipeline.steps.items():
-                    if status[name] is not StepStatus.QUEUED or len(running) >= (os.cpu_count() or 1):
+        # Kahn's algorithm: each step counts the upstream steps it still waits for; a step whose count
+        # reaches zero joins the ready queue (a heap by position in the pipeline, so ties keep file
+        # order). Each finished step touches only its own dependents: linear in steps and edges.
+        position = {name: i for i, name in enumerate(pipeline.steps)}
+        names = list(pipeline.steps)
+        dependents: dict[str, list[str]] = {name: [] for name in names}
+        waiting: dict[str, int] = {}
+        for name, step in pipeline.steps.items():
+            upstream = {d for d in step.depends_on if d in dependents}
+            waiting[name] = len(upstream)
+            for d in upstream:
+                dependents[d].append(name)
+        ready = [position[n] for n in names if waiting[n] == 0]
+        heapq.heapify(ready)
+        slots = max(1, os.cpu_count() or 1)  # read once: the machine does not change during a run
+
+        def release(name: str) -> None:
+            for d in dependents[name]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    heapq.heappush(ready, position[d])
+
+        def skip_downstream(name: str) -> None:
+            skipped: list[str] = []
+            todo = list(dependents[name])
+            while todo:
+                d = todo.pop()
+                if status[d] is StepStatus.QUEUED:
+                    status[d] = StepStatus.NOT_RUN
+                    skipped.append(d)
+                    todo.extend(dependents[d])
+            self._steps(skipped, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
+
+        with ThreadPoolExecutor(max_workers=slots) as pool:
+            while not self.cancel.is_set():
+                while ready and len(running) < slots and not self.cancel.is_set():
+                    name = names[heapq.heappop(ready)]
+                    if status[name] is not StepStatus.QUEUED:
                         continue
-                    deps = [status[d] for d in step.depends_on]
-                    if any(d in (StepStatus.FAILED, StepStatus.NOT_RUN, StepStatus.CANCELED) for d in deps):
-                        status[name] = StepStatus.NOT_RUN
-                        self._step(name, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
-                        continue
-                    if not all(d in (StepStatus.COMPLETED, StepStatus.REUSED) for d in deps):
-                        continue
-                    prep = self._prepare(pipeline, step, parameters)
+                    prep = self._prepare(pipeline, pipeline.steps[name], parameters)
                     prepared[name] = prep
                     if self._try_reuse(prep):
                         status[name] = StepStatus.REUSED
+                        release(name)
                         continue
                     status[name] = StepStatus.RUNNING
                     self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
                     running[pool.submit(self._run_step, prep)] = name
                 if not running:
-                    if all(s is not StepStatus.QUEUED for s in status.values()):
-                        break
-                    continue  # a pass marked steps not_run or reused; look again
+                    break  # nothing runs and nothing is ready: every step has its end
+                # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
+                # wakes this at once.
                 done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = running.pop(future)
@@ -142,11 +178,13 @@ class Executor:
                         status[name] = StepStatus.COMPLETED
                         self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
                                    reuse_key=prep.reuse_key)
+                        release(name)
                     else:
                         status[name] = StepStatus.FAILED
                         tail = self._tail(prep.folder / "std_log.txt")
                         message = f"step '{name}' failed with exit code {code}."
                         self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
+                        skip_downstream(name)
                         if not failure:
                             failure = f"{message} The end of its log:\n{tail}" if tail else message
             if self.cancel.is_set():
@@ -155,9 +193,8 @@ class Executor:
                     future.result()
                     status[name] = StepStatus.CANCELED
                     self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
-        for name, s in status.items():
-            if s is StepStatus.QUEUED:
-                self._step(name, status=StepStatus.NOT_RUN.value, message="the run ended before it started")
+        self._steps([name for name, s in status.items() if s is StepStatus.QUEUED],
+                    status=StepStatus.NOT_RUN.value, message="the run ended before it started")
         self._link_pipeline_outputs(pipeline, prepared)
         totals: dict[str, float] = {}
         for row_ in self.store.all("SELECT metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
