@@ -49,6 +49,10 @@ def follow(
     """Poll ``backend`` until ``run`` ends, the deadline passes, or ``stop`` is set."""
     stop = stop or threading.Event()
     interval = interval_s if interval_s is not None else float(getattr(backend, "poll_interval", 5.0))
+    # A backend whose look is cheap (the local store) is polled at a fixed pace, so the end of a run
+    # shows at once; a remote one backs off while nothing changes.
+    backoff = bool(getattr(backend, "poll_backoff", True))
+    drain = bool(getattr(backend, "drain_logs", False))
     deadline = clock() + timeout_s
     offsets: dict[str, int] = {}
     drained: set[str] = set()
@@ -58,7 +62,7 @@ def follow(
     while True:
         run = backend.run(run.id)
         if on_log is not None:  # logs first, so a step's output shows before its "done" line
-            _stream_logs(backend, run, on_log, offsets, drained)
+            _stream_logs(backend, run, on_log, offsets, drained, drain=drain)
         sig = _signature(run)
         if sig != last:
             on_change(run)
@@ -71,21 +75,29 @@ def follow(
             return Followed(_cancel(backend, run, on_change, clock), Ending.STOPPED)
         if clock() >= deadline:
             return Followed(_cancel(backend, run, on_change, clock), Ending.TIMED_OUT)
-        # A run that has not changed for a while is polled less often (Azure throttles readers),
-        # but never past the deadline.
-        wait = min(interval * (1.5 ** min(quiet_polls, 8)), max_interval_s, max(deadline - clock(), 0.0))
+        # A run that has not changed for a while is polled less often (Azure throttles readers; its
+        # client waits out any Retry-After itself), but never past the deadline.
+        pace = interval * (1.5 ** min(quiet_polls, 8)) if backoff else interval
+        wait = min(pace, max_interval_s, max(deadline - clock(), 0.0))
         stop.wait(wait)
 
 
 def _stream_logs(
-    backend: Backend, run: Run, on_log: Callable[[str, str], None], offsets: dict[str, int], drained: set[str]
+    backend: Backend, run: Run, on_log: Callable[[str, str], None], offsets: dict[str, int], drained: set[str],
+    *, drain: bool = False,
 ) -> None:
+    """New log text of each step that ran. With ``drain``, read chunk after chunk until caught up (each chunk
+    handed on before the next is read, so memory stays one chunk however long the log)."""
     for step in run.steps:
         if step.name in drained or step.status in (StepStatus.QUEUED, StepStatus.NOT_RUN, StepStatus.REUSED):
             continue
-        text, offsets[step.name] = backend.logs(run.id, step.name, offsets.get(step.name, 0))
-        if text:
-            on_log(step.name, text)
+        while True:
+            before = offsets.get(step.name, 0)
+            text, offsets[step.name] = backend.logs(run.id, step.name, before)
+            if text:
+                on_log(step.name, text)
+            if not drain or offsets[step.name] == before:
+                break
         if step.status.is_terminal:
             drained.add(step.name)
 

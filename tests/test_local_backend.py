@@ -241,7 +241,7 @@ def test_a_killed_worker_is_repaired_on_next_open(tmp_path: Path, backend: Local
     reopened = LocalBackend(backend.store_dir)
     repaired = reopened.run(run.id)
     assert repaired.status is RunStatus.FAILED
-    assert repaired.message == f"the process running it (pid {pid}) stopped unexpectedly; submit it again."
+    assert repaired.message == f"the process running it (pid {pid}) stopped unexpectedly (killed by SIGKILL); submit it again."
     assert [s.status for s in repaired.steps] == [StepStatus.FAILED]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,12 +19,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ...errors import NotFound, UsageError
+from ...errors import BackendError, NotFound, UsageError
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir
+from .faults import WORKER_EXIT_DISK_FULL, StoreFull, disk_full_message, disk_nearly_full, is_disk_full, kill_session
+from .logs import read_chunk
 from .snapshot import save_snapshot
 from .store import Store, dumps, parse_time, utcnow
 
@@ -53,14 +56,27 @@ def _proc_start(pid: int) -> str | None:
     return fields[19]
 
 
+class DamagedRecord(BackendError):
+    """A run's row in the store cannot be read (bad JSON, an unknown status): that run only."""
+
+
 class LocalBackend:
     kind = "local"
-    poll_interval = 0.1  # a local read costs a SQLite query: poll often, so progress shows at once
+    # A look costs one SQLite pragma while nothing changed (see run()): poll often and at a fixed pace, so
+    # the end of a run is reported within tens of milliseconds. No back-off: nothing throttles us.
+    poll_interval = 0.02
+    poll_backoff = False
+    drain_logs = True  # reading a log is a local read: follow may read on until it has caught up
 
     def __init__(self, store_dir: Path, *, environ: Mapping[str, str] | None = None) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.store = Store(self.store_dir)
         self.environ = dict(os.environ if environ is None else environ)
+        # Runs read since the store last changed: (data_version, own changes) -> the rows as read.
+        self._seen: tuple[int, int] | None = None
+        self._cache: dict[str, tuple[Run, sqlite3.Row]] = {}
+        # Runs whose rows could not be read, with why, from the last runs() listing.
+        self.damaged: list[str] = []
         self._repair()
 
     # -- endpoints and versions -------------------------------------------------------------------
@@ -164,31 +180,70 @@ class LocalBackend:
         return {n: v for n, v in values.items() if v is not None}
 
     def run(self, run_id: str) -> Run:
+        run, row = self._read(run_id)
+        if not run.status.is_terminal:
+            reason = self._worker_gone(row)
+            if reason is not None:
+                self._end_or_report(run_id, reason)
+                run, row = self._read(run_id)
+        return run
+
+    def _read(self, run_id: str) -> tuple[Run, sqlite3.Row]:
+        # PRAGMA data_version changes when another connection commits; total_changes when this one does.
+        # While neither moved, the rows read before are still the rows: a poll costs one pragma.
+        stamp = (self.store.one("PRAGMA data_version")[0], self.store.conn.total_changes)  # type: ignore[index]
+        if stamp != self._seen:
+            self._seen, self._cache = stamp, {}
+        cached = self._cache.get(run_id)
+        if cached is not None:
+            return cached
         row = self.store.one("SELECT * FROM runs WHERE id = ?", run_id)
         if row is None:
             raise NotFound(f"no run '{run_id}' in the local store {self.store_dir}. 'retrain runs' lists them.")
+        step_rows = self.store.all("SELECT * FROM steps WHERE run_id = ? ORDER BY ord", run_id)
+        try:
+            run = self._to_run(row, step_rows)
+        except (ValueError, TypeError) as e:  # json.JSONDecodeError and an unknown status are ValueErrors
+            raise DamagedRecord(
+                f"the record of run '{run_id}' in the local store {self.store_dir} is damaged ({_damage(e)}); the other "
+                f"runs are not affected. Its files are in {run_dir(self.store_dir, run_id)}; submit it again if you need it."
+            ) from None
+        self._cache[run_id] = (run, row)
+        return run, row
+
+    def _to_run(self, row: sqlite3.Row, step_rows: list[sqlite3.Row]) -> Run:
+        run_id = row["id"]
+        folder = run_dir(self.store_dir, run_id)
         steps = tuple(
             StepResult(name=s["name"], status=StepStatus(s["status"]), started=parse_time(s["started"]), ended=parse_time(s["ended"]),
-                       reused_from=s["reused_from"], message=s["message"], metrics=json.loads(s["metrics"]),
-                       url=(run_dir(self.store_dir, run_id) / "steps" / s["name"]).as_uri())
-            for s in self.store.all("SELECT * FROM steps WHERE run_id = ? ORDER BY ord", run_id)
+                       reused_from=s["reused_from"], message=s["message"], metrics=_json(s["metrics"], f"metrics of step {s['name']}"),
+                       url=(folder / "steps" / s["name"]).as_uri())
+            for s in step_rows
         )
         return Run(
-            id=row["id"], pipeline=row["pipeline"], endpoint=row["endpoint"], version=row["version"],
-            status=RunStatus(row["status"]), parameters=json.loads(row["parameters"]), key=row["key"],
+            id=run_id, pipeline=row["pipeline"], endpoint=row["endpoint"], version=row["version"],
+            status=RunStatus(row["status"]), parameters=_json(row["parameters"], "parameters"), key=row["key"],
             created=parse_time(row["created"]), started=parse_time(row["started"]), ended=parse_time(row["ended"]),  # type: ignore[arg-type]
-            steps=steps, metrics=json.loads(row["metrics"]), url=run_dir(self.store_dir, run_id).as_uri(),
-            message=row["message"], tags=json.loads(row["tags"]), experiment=row["experiment"],
+            steps=steps, metrics=_json(row["metrics"], "metrics"), url=folder.as_uri(),
+            message=row["message"], tags=_json(row["tags"], "tags"), experiment=row["experiment"],
         )
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
+        """Newest first. A run whose row is damaged is left out and named in :attr:`damaged`."""
         sql, args = "SELECT id FROM runs WHERE 1=1", list[object]()
         if pipeline:
             sql, args = sql + " AND pipeline = ?", [*args, pipeline]
         if status:
             sql, args = sql + " AND status = ?", [*args, status.value]
         rows = self.store.all(sql + " ORDER BY created DESC LIMIT ?", *args, limit)
-        return [self.run(r["id"]) for r in rows]
+        found: list[Run] = []
+        self.damaged = []
+        for r in rows:
+            try:
+                found.append(self.run(r["id"]))
+            except DamagedRecord as e:
+                self.damaged.append(str(e))
+        return found
 
     def cancel(self, run_id: str) -> Run:
         run = self.run(run_id)
@@ -208,16 +263,14 @@ class LocalBackend:
         return self.run(run_id)
 
     def logs(self, run_id: str, step: str, offset: int = 0) -> tuple[str, int]:
+        """Whole lines from ``offset``, at most a chunk at a time, long lines cut (see logs.py)."""
         path = run_dir(self.store_dir, run_id) / "steps" / step / "std_log.txt"
-        try:
-            with path.open("rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except OSError:
-            return "", offset
-        # Hand back whole lines only, so a line is never split across two reads.
-        cut = data.rfind(b"\n") + 1
-        return data[:cut].decode(errors="replace"), offset + cut
+
+        def ended() -> bool:
+            row = self.store.one("SELECT status FROM steps WHERE run_id = ? AND name = ?", run_id, step)
+            return row is None or row["status"] not in ("queued", "running")
+
+        return read_chunk(path, offset, ended)
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -236,16 +289,69 @@ class LocalBackend:
             db.execute("UPDATE steps SET status = ?, ended = ? WHERE run_id = ? AND status = 'running'", (running_steps.value, now, run_id))
             db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status = 'queued'", (run_id,))
 
+    def _worker_gone(self, row: sqlite3.Row) -> str | None:
+        """Why the worker of a queued or running run is no longer there, or None while it is."""
+        pid = row["pid"]
+        if pid is None:
+            created = parse_time(row["created"])
+            if created is not None and datetime.now(timezone.utc) - created > UNSTARTED_GRACE:
+                return "its worker never started; submit it again."
+            return None
+        if _proc_start(pid) == row["pid_start"]:
+            return None
+        exit_status = _reap(pid)
+        kill_session(pid)  # its steps, each in its own process group within the worker's session
+        if exit_status == WORKER_EXIT_DISK_FULL or disk_nearly_full(self.store_dir):
+            return disk_full_message(self.store_dir)
+        how = ""
+        if exit_status is not None and exit_status < 0:
+            how = f" (killed by {signal.Signals(-exit_status).name})"
+        elif exit_status:
+            how = f" (exit status {exit_status}; see worker.log in the run folder)"
+        return f"the process running it (pid {pid}) stopped unexpectedly{how}; submit it again."
+
+    def _end_or_report(self, run_id: str, reason: str) -> None:
+        try:
+            self._end(run_id, RunStatus.FAILED, reason, StepStatus.FAILED)
+        except Exception as e:
+            if is_disk_full(e):
+                raise StoreFull(self.store_dir, f"Run {run_id} stopped and could not be recorded as failed yet; the next retrain "
+                                                f"command that opens the store once there is space records it.") from None
+            raise
+
     def _repair(self) -> None:
         """Runs left queued or running by a worker that died (killed, machine restarted) end as failed."""
-        now = datetime.now(timezone.utc)
         for row in self.store.all("SELECT id, pid, pid_start, created FROM runs WHERE status IN ('queued', 'running')"):
-            pid = row["pid"]
-            if pid is None:
-                created = parse_time(row["created"])
-                if created is not None and now - created > UNSTARTED_GRACE:
-                    self._end(row["id"], RunStatus.FAILED, "its worker never started; submit it again.", StepStatus.FAILED)
+            reason = self._worker_gone(row)
+            if reason is None:
                 continue
-            if _proc_start(pid) != row["pid_start"]:
-                self._end(row["id"], RunStatus.FAILED,
-                          f"the process running it (pid {pid}) stopped unexpectedly; submit it again.", StepStatus.FAILED)
+            try:
+                self._end(row["id"], RunStatus.FAILED, reason, StepStatus.FAILED)
+            except Exception as e:  # noqa: BLE001 - a full disk: recorded by a later command, once there is space
+                if not is_disk_full(e):
+                    raise
+
+
+def _reap(pid: int) -> int | None:
+    """The exit status of a worker this process started (None for another process's)."""
+    for proc in _WORKERS:
+        if proc.pid == pid:
+            return proc.poll()
+    return None
+
+
+def _json(text: str, what: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"its {what} are not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"its {what} are not a JSON object")
+    return value
+
+
+def _damage(e: Exception) -> str:
+    text = str(e)
+    if " is not a valid RunStatus" in text or " is not a valid StepStatus" in text:
+        return f"unknown status {text.split(' is not')[0]}"
+    return text

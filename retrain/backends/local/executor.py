@@ -27,11 +27,12 @@ from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step,
 from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from .command import render
+from .faults import KILL_GRACE_S
+from .logs import log_tail
 from .metrics import step_metrics
 from .store import Store, dumps, utcnow
 
 LOG_TAIL_LINES = 15
-KILL_GRACE_S = 3.0
 
 
 @dataclass
@@ -147,46 +148,52 @@ class Executor:
             self._steps(skipped, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
 
         with ThreadPoolExecutor(max_workers=slots) as pool:
-            while not self.cancel.is_set():
-                while ready and len(running) < slots and not self.cancel.is_set():
-                    name = names[heapq.heappop(ready)]
-                    if status[name] is not StepStatus.QUEUED:
-                        continue
-                    prep = self._prepare(pipeline, pipeline.steps[name], parameters)
-                    prepared[name] = prep
-                    if self._try_reuse(prep):
-                        status[name] = StepStatus.REUSED
-                        release(name)
-                        continue
-                    status[name] = StepStatus.RUNNING
-                    self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
-                    running[pool.submit(self._run_step, prep)] = name
-                if not running:
-                    break  # nothing runs and nothing is ready: every step has its end
-                # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
-                # wakes this at once.
-                done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    code, started, ended = future.result()
-                    prep = prepared[name]
-                    metrics = step_metrics(prep.folder)
-                    if self.cancel.is_set():
-                        status[name] = StepStatus.CANCELED
-                        self._step(name, status=StepStatus.CANCELED.value, ended=ended, metrics=dumps(metrics))
-                    elif code == 0:
-                        status[name] = StepStatus.COMPLETED
-                        self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
-                                   reuse_key=prep.reuse_key)
-                        release(name)
-                    else:
-                        status[name] = StepStatus.FAILED
-                        tail = self._tail(prep.folder / "std_log.txt")
-                        message = f"step '{name}' failed with exit code {code}."
-                        self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
-                        skip_downstream(name)
-                        if not failure:
-                            failure = f"{message} The end of its log:\n{tail}" if tail else message
+            try:
+                while not self.cancel.is_set():
+                    while ready and len(running) < slots and not self.cancel.is_set():
+                        name = names[heapq.heappop(ready)]
+                        if status[name] is not StepStatus.QUEUED:
+                            continue
+                        prep = self._prepare(pipeline, pipeline.steps[name], parameters)
+                        prepared[name] = prep
+                        if self._try_reuse(prep):
+                            status[name] = StepStatus.REUSED
+                            release(name)
+                            continue
+                        status[name] = StepStatus.RUNNING
+                        self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
+                        running[pool.submit(self._run_step, prep)] = name
+                    if not running:
+                        break  # nothing runs and nothing is ready: every step has its end
+                    # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
+                    # wakes this at once.
+                    done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        code, started, ended = future.result()
+                        prep = prepared[name]
+                        metrics = step_metrics(prep.folder)
+                        if self.cancel.is_set():
+                            status[name] = StepStatus.CANCELED
+                            self._step(name, status=StepStatus.CANCELED.value, ended=ended, metrics=dumps(metrics))
+                        elif code == 0:
+                            status[name] = StepStatus.COMPLETED
+                            self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
+                                       reuse_key=prep.reuse_key)
+                            release(name)
+                        else:
+                            status[name] = StepStatus.FAILED
+                            tail = self._tail(prep.folder / "std_log.txt")
+                            message = f"step '{name}' failed with exit code {code}."
+                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
+                            skip_downstream(name)
+                            if not failure:
+                                failure = f"{message} The end of its log:\n{tail}" if tail else message
+            except BaseException:
+                # Leaving the pool waits for its threads: stop their steps first, or a failure here
+                # (a full disk) would wait for every running step to end by itself.
+                self.stop_steps()
+                raise
             if self.cancel.is_set():
                 self._stop_children()
                 for future, name in list(running.items()):
@@ -320,30 +327,44 @@ class Executor:
         with (prep.folder / "std_log.txt").open("wb") as log:
             if self.cancel.is_set():
                 return -signal.SIGTERM, started, utcnow()
+            # Its own process group (in the worker's session): a timeout or cancel signals the step and
+            # everything it started, and a dead worker's steps can still be found by the session.
             proc = subprocess.Popen(["bash", "-c", prep.command], cwd=prep.workdir, env=prep.env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
             self.procs[prep.step.name] = proc
+            # Wait without reaping, so the group id cannot be reused before what the step left running in
+            # the background is ended with it (as its container would be on Azure).
+            try:
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+                _signal_group(proc.pid, signal.SIGKILL)
+            except ChildProcessError:  # a cancel reaped it already, after killing its group
+                pass
             code_ = proc.wait()
             self.procs.pop(prep.step.name, None)
         return code_, started, utcnow()
 
+    def stop_steps(self) -> None:
+        """The run ends early (the worker failed): no step outlives it."""
+        self.cancel.set()
+        self._stop_children()
+
     def _stop_children(self) -> None:
-        for proc in list(self.procs.values()):
-            if proc.poll() is None:
-                proc.terminate()
+        """SIGTERM to every running step's process group, a grace period, then SIGKILL to what is left:
+        a step that ignores SIGTERM and the children it started are gone too."""
+        procs = list(self.procs.values())
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGTERM)
         give_up = time.monotonic() + KILL_GRACE_S
-        for proc in list(self.procs.values()):
+        for proc in procs:
             try:
                 proc.wait(timeout=max(0.0, give_up - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGKILL)
 
     def _tail(self, log: Path) -> str:
-        try:
-            lines = log.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-LOG_TAIL_LINES:])
+        return log_tail(log, LOG_TAIL_LINES)
 
     def _link_pipeline_outputs(self, pipeline: Pipeline, prepared: Mapping[str, Prepared]) -> None:
         """``${{parent.outputs.x}}``: the run's ``outputs/x`` points at the step output bound to it."""
@@ -355,6 +376,13 @@ class Executor:
                     link.parent.mkdir(parents=True, exist_ok=True)
                     if not link.exists():
                         link.symlink_to(prep.folder / "outputs" / output, target_is_directory=True)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from .executor import Executor
+from .faults import WORKER_EXIT_DISK_FULL, disk_full_message, is_disk_full
 from .store import Store, utcnow
 
 
@@ -31,18 +32,29 @@ def main(argv: list[str]) -> int:
     try:
         executor.execute()
     except Exception as e:  # noqa: BLE001 - the run must end with a reason, whatever happened
-        traceback.print_exc()
-        with store.write() as db:
-            db.execute(
-                "UPDATE runs SET status = 'failed', ended = ?, message = ? WHERE id = ? AND status IN ('queued', 'running')",
-                (utcnow(), f"retrain's local worker failed: {type(e).__name__}: {e}. See worker.log in the run folder.", run_id),
-            )
-            db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status IN ('queued', 'running')", (run_id,))
+        full = is_disk_full(e)
+        if full:
+            message = disk_full_message(store_dir)
+            print(f"retrain's local worker stopped: {type(e).__name__}: {e}", file=sys.stderr)
+        else:
+            message = f"retrain's local worker failed: {type(e).__name__}: {e}. See worker.log in the run folder."
+            traceback.print_exc()
+        executor.stop_steps()
+        try:
+            with store.write() as db:
+                db.execute(
+                    "UPDATE runs SET status = 'failed', ended = ?, message = ? WHERE id = ? AND status IN ('queued', 'running')",
+                    (utcnow(), message, run_id),
+                )
+                db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status IN ('queued', 'running')", (run_id,))
+        except Exception as again:  # noqa: BLE001 - nowhere left to record it: the exit status says why
+            if full or is_disk_full(again):
+                return WORKER_EXIT_DISK_FULL
+            raise
         return 1
     finally:
         store.close()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

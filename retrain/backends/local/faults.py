@@ -1,0 +1,110 @@
+"""Faults of the machine under the local backend, recognised and phrased once: a full disk, a process
+group that must not outlive its run.
+
+A full disk shows up as ``OSError`` (ENOSPC, EDQUOT; EFBIG past a file-size limit) from our own writes
+and as SQLite's ``SQLITE_FULL`` ("database or disk is full") from the store's. Either way the user's
+fix is the same: free space on the disk that holds the store.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from ...errors import BackendError
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+SQLITE_FULL = 13
+# The worker's exit status when the disk filled up and it could not even record that: the process
+# that started it reads the status and says why the run stopped.
+WORKER_EXIT_DISK_FULL = 75
+# Between SIGTERM and SIGKILL: long enough for a step to flush and clean up, short enough for a cancel.
+KILL_GRACE_S = 3.0
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc)
+    return False
+
+
+def disk_nearly_full(folder: Path, margin: int = 1 << 20) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
+def disk_full_message(store_dir: Path) -> str:
+    return (f"the disk holding the local store {store_dir} is full. Free space on it (or move the store with "
+            f"backend: {{kind: local, store: PATH}}), then submit the run again.")
+
+
+class StoreFull(BackendError):
+    """The store's disk is full: the work could not be done or recorded (exit 1)."""
+
+    def __init__(self, store_dir: Path, detail: str = "") -> None:
+        super().__init__(disk_full_message(store_dir) + (f" {detail}" if detail else ""))
+
+
+def kill_group(pgid: int, grace_s: float = KILL_GRACE_S) -> None:
+    """SIGTERM to the whole process group, up to ``grace_s`` for it to go, then SIGKILL to what is left
+    (a process that ignores SIGTERM, or children its leader left behind)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    give_up = time.monotonic() + grace_s
+    while time.monotonic() < give_up:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.02)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_session(sid: int) -> int:
+    """SIGKILL every process of a session (Linux, by ``/proc``): the steps a dead worker left behind, each in
+    its own process group but all in the worker's session. Returns how many were signalled."""
+    killed = 0
+    if sid <= 1 or sid == os.getsid(0):
+        return 0  # never our own session, nor init's
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if len(fields) > 3 and fields[3] == str(sid) and int(entry) != os.getpid():
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
