@@ -10,12 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
-from retrain.backends.local import LocalBackend
+from retrain.backends.local import DamagedRecord, LocalBackend
+from retrain.follow import Ending, follow
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import alive
@@ -280,3 +282,150 @@ def test_steps_see_azure_style_variables_and_no_credentials(tmp_path: Path) -> N
     assert lines[0] == "AZURE_ML_INPUT_n=3"
     assert lines[1].startswith("AZURE_ML_OUTPUT_o=") and lines[1].endswith("/steps/a/outputs/o")
     assert lines[2:] == ["MLFLOW_EXPERIMENT_NAME=exp"]
+
+
+# -- faults: a dead worker, a step that ignores SIGTERM, a damaged row, a full disk ------------------
+
+
+def test_the_follower_notices_a_dead_worker_and_ends_the_run_with_the_reason(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    [step_pid] = child_pids(run_dir)
+    pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
+    os.kill(pid, signal.SIGKILL)
+    looks: list[Run] = []
+    followed = follow(backend, run, timeout_s=3600, on_change=looks.append)
+    assert followed.ending is Ending.FINISHED
+    assert followed.run.status is RunStatus.FAILED
+    assert followed.run.message == f"the process running it (pid {pid}) stopped unexpectedly (killed by SIGKILL); submit it again."
+    assert [s.status for s in followed.run.steps] == [StepStatus.FAILED]
+    give_up = time.monotonic() + 5
+    while alive(step_pid) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert not alive(step_pid)  # the step the dead worker left behind was stopped with it
+
+
+STUBBORN = """\
+    stubborn:
+      command: trap '' TERM; sleep 60 & echo $! > child.txt; echo $$ > pid.txt; while true; do sleep 0.1; done
+    """
+
+
+def test_a_timeout_kills_a_step_that_ignores_sigterm_and_its_children(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", STUBBORN)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    give_up = time.monotonic() + 10
+    while not list(run_dir.rglob("child.txt")) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    [step_pid] = child_pids(run_dir)
+    [child] = [int(p.read_text()) for p in run_dir.rglob("child.txt")]
+    followed = follow(backend, run, timeout_s=0.5, on_change=lambda r: None)
+    assert followed.ending is Ending.TIMED_OUT
+    assert followed.run.status is RunStatus.CANCELED
+    assert [s.status for s in followed.run.steps] == [StepStatus.CANCELED]
+    assert not alive(step_pid) and not alive(child)
+
+
+def test_a_damaged_row_is_named_and_the_rest_of_the_store_still_lists(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: echo fine\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    good, bad_json, bad_status, bad_metrics = (wait_for(backend, submit(backend, f"k{i}")) for i in range(4))
+    with backend.store.write() as db:
+        db.execute("UPDATE runs SET parameters = '{not json' WHERE id = ?", (bad_json.id,))
+        db.execute("UPDATE runs SET status = 'exploded' WHERE id = ?", (bad_status.id,))
+        db.execute("UPDATE steps SET metrics = '[1' WHERE run_id = ?", (bad_metrics.id,))
+    listed = backend.runs()
+    assert [r.id for r in listed] == [good.id]
+    assert len(backend.damaged) == 3
+    assert all(f"run '{r.id}'" in text for r, text in zip((bad_metrics, bad_status, bad_json), backend.damaged))
+    with pytest.raises(DamagedRecord) as e:
+        backend.run(bad_status.id)
+    assert str(e.value).startswith(f"the record of run '{bad_status.id}' in the local store {backend.store_dir} is damaged "
+                                   f"(unknown status 'exploded'); the other runs are not affected.")
+    assert e.value.exit_code == 1
+    assert backend.run(good.id).status is RunStatus.COMPLETED
+
+
+def test_the_cli_lists_past_a_damaged_row_and_names_it(project: Path) -> None:
+    from retrain.cli import main
+
+    assert main(["submit", "tiny"]) == 0
+    store = LocalBackend(project / ".retrain")
+    [run] = store.runs()
+    with store.store.write() as db:
+        db.execute("UPDATE runs SET tags = 'oops' WHERE id = ?", (run.id,))
+    out = subprocess.run([sys.executable, "-m", "retrain", "runs"], capture_output=True, text=True, cwd=project)
+    assert (out.returncode, out.stdout.strip()) == (0, "no runs yet.")
+    assert out.stderr.startswith(f"warning: the record of run '{run.id}' in the local store {project / '.retrain'} is damaged")
+    out = subprocess.run([sys.executable, "-m", "retrain", "status", run.id], capture_output=True, text=True, cwd=project)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"error: the record of run '{run.id}'")
+    assert "Traceback" not in out.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs: a disk that really fills up (needs root, as in CI's container; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_during_a_run_is_exit_1_naming_the_store(tmp_path: Path, small_disk: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "step.py").write_text("print('never runs')\n" + "#" * 20000 + "\n")
+    write_pipeline(project, """\
+        fill:
+          outputs: {o: }
+          command: head -c 8000000 /dev/zero > ${{outputs.o}}/big || true
+        after:
+          inputs: {x: '${{parent.jobs.fill.outputs.o}}'}
+          code: src
+          command: python step.py ${{inputs.x}}
+        """)
+    store = small_disk / "store"
+    (project / "retrain.yml").write_text(
+        f"backend: {{kind: local, store: {store}}}\npipelines:\n  p:\n    definition: pipeline.yml\n    endpoint: ep-test\n")
+    run_cli = [sys.executable, "-m", "retrain"]
+    assert subprocess.run([*run_cli, "publish"], cwd=project, capture_output=True).returncode == 0
+    out = subprocess.run([*run_cli, "submit", "p"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"the disk holding the local store {store} is full" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    for big in store.rglob("big"):
+        big.unlink()  # space again: the run is (or now gets) recorded failed, with the reason
+    [run] = LocalBackend(store).runs()
+    assert run.status is RunStatus.FAILED
+    # When even the store's database had no room, nothing could keep the reason for a later process:
+    # the run is then recorded failed by the next command that opens the store, as a stopped worker.
+    assert run.message.startswith((f"the disk holding the local store {store} is full", "the process running it (pid "))
+
+
+# -- logs: chunks, long lines, output without a newline ---------------------------------------------
+
+
+def test_long_lines_are_cut_and_output_without_a_newline_is_shown(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          command: echo first; python -c "import sys; sys.stdout.write('x' * 300000 + '\\n')"; printf 'no newline at the end'
+        """)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    logged: list[str] = []
+    followed = follow(backend, submit(backend, "k"), timeout_s=60, on_change=lambda r: None,
+                      on_log=lambda step, text: logged.append(text))
+    assert followed.run.status is RunStatus.COMPLETED
+    lines = "".join(logged).splitlines()
+    assert lines == ["first", "x" * 4096 + " [line cut at 4096 bytes]", "no newline at the end"]
