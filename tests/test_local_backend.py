@@ -3,6 +3,7 @@ idempotent submits, cancel from another process, a killed worker, and MLflow met
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import DamagedRecord, LocalBackend
+from retrain.console import print_logs
 from retrain.follow import Ending, follow
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
@@ -429,3 +431,6 @@ def test_long_lines_are_cut_and_output_without_a_newline_is_shown(tmp_path: Path
     assert followed.run.status is RunStatus.COMPLETED
     lines = "".join(logged).splitlines()
     assert lines == ["first", "x" * 4096 + " [line cut at 4096 bytes]", "no newline at the end"]
+    shown = io.StringIO()
+    print_logs(backend, followed.run, shown)  # what retrain status --logs prints
+    assert shown.getvalue().splitlines() == ["", "--- a ---", *lines]
