@@ -66,8 +66,10 @@ def _hash_path(path: Path) -> str:
 
 
 class Executor:
-    def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str],
+                 pipeline: Pipeline | None = None) -> None:
         self.store, self.store_dir, self.run_id = store, store_dir, run_id
+        self.pipeline = pipeline  # already loaded from the version's snapshot by a forking submitter
         self.environ = dict(environ)
         self.folder = run_dir(store_dir, run_id)
         self.cancel = threading.Event()
@@ -104,7 +106,7 @@ class Executor:
             return  # canceled before it started, or already executed
         version = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", row["endpoint"], row["version"])
         assert version is not None
-        pipeline = load_pipeline(self.store_dir / version["snapshot"])
+        pipeline = self.pipeline or load_pipeline(self.store_dir / version["snapshot"])
         parameters = json.loads(row["parameters"])
         self.experiment = row["experiment"]
         self.force = bool(row["force"])

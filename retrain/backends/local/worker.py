@@ -11,18 +11,50 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
+from ...pipeline.model import Pipeline
 from .executor import Executor
 from .faults import WORKER_EXIT_DISK_FULL, disk_full_message, is_disk_full
 from .store import Store, utcnow
 
 
 def main(argv: list[str]) -> int:
-    store_dir, run_id = Path(argv[0]), argv[1]
+    return work(Path(argv[0]), argv[1], os.environ)
+
+
+def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, pipeline: Pipeline) -> NoReturn:
+    """The worker as a fork of the process that submitted the run (see LocalBackend._start_worker): its own
+    session, its output in ``log``, and an exit that runs none of the parent's clean-up."""
+    code = 1
+    try:
+        os.setsid()
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        os.close(null)
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process ends with os._exit
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        code = work(store_dir, run_id, environ, pipeline)
+    except BaseException:  # noqa: BLE001 - whatever happens, never return into the parent's code
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def work(store_dir: Path, run_id: str, environ: Mapping[str, str], pipeline: Pipeline | None = None) -> int:
     store = Store(store_dir)
-    executor = Executor(store, store_dir, run_id, os.environ)
+    executor = Executor(store, store_dir, run_id, environ, pipeline)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         executor.cancel.set()
