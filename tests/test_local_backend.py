@@ -434,3 +434,29 @@ def test_long_lines_are_cut_and_output_without_a_newline_is_shown(tmp_path: Path
     shown = io.StringIO()
     print_logs(backend, followed.run, shown)  # what retrain status --logs prints
     assert shown.getvalue().splitlines() == ["", "--- a ---", *lines]
+
+
+def test_what_a_step_leaves_running_in_the_background_ends_with_it(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 60 & echo $! > child.txt; echo left it running\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    assert run.status is RunStatus.COMPLETED
+    [child] = [int(p.read_text()) for p in Path(run.url.removeprefix("file://")).rglob("child.txt")]  # type: ignore[union-attr]
+    assert not alive(child)
+
+
+def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    commands = []
+    for key in ("alone", "beside"):
+        other = LocalBackend(backend.store_dir) if key == "beside" else None  # a second open connection
+        run = submit(backend, key)
+        started(backend, run)
+        pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
+        commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
+        assert backend.cancel(run.id).status is RunStatus.CANCELED
+        del other
+    forked, spawned = commands
+    assert b"retrain.backends.local.worker" not in forked  # a fork: the submitting process's command line
+    assert spawned[1:3] == [b"-m", b"retrain.backends.local.worker"]
