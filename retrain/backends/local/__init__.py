@@ -335,8 +335,9 @@ class LocalBackend:
             if created is not None and datetime.now(timezone.utc) - created > UNSTARTED_GRACE:
                 return "its worker never started; submit it again."
             return None
-        if _proc_start(pid) == row["pid_start"]:
-            return None
+        current = _proc_start(pid)
+        if current is not None and current == row["pid_start"]:
+            return None  # (a worker that ended before its start time was read is gone, not alive)
         exit_status = _reap(pid)
         kill_session(pid)  # its steps, each in its own process group within the worker's session
         if exit_status == WORKER_EXIT_DISK_FULL or disk_nearly_full(self.store_dir):
