@@ -1,8 +1,11 @@
-"""``python -m retrain.backends.local.worker STORE RUN_ID``: execute one run, detached from the terminal.
+"""Execute one run, detached from the terminal: forked by the submitting process (:func:`forked`), or
+``python -m retrain.backends.local.worker STORE RUN_ID`` (:func:`main`).
 
-The worker leads its own process group (the backend starts it in a new session), so a cancel from any
-process signals the worker and every step at once. SIGTERM or SIGINT here means "cancel": the executor
-stops the steps, marks them canceled and ends the run canceled.
+The worker leads its own session; each step runs in its own process group inside it. SIGTERM or SIGINT
+here means "cancel": the executor stops every step's group (SIGTERM, a grace period, SIGKILL), marks them
+canceled and ends the run canceled. A failure ends the run failed with the reason; when the disk is too
+full to record even that, the exit status (:data:`~.faults.WORKER_EXIT_DISK_FULL`) says so to the process
+that started it.
 """
 
 from __future__ import annotations
