@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -457,6 +458,9 @@ def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_pa
         commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
         assert backend.cancel(run.id).status is RunStatus.CANCELED
         del other
-    forked, spawned = commands
-    assert b"retrain.backends.local.worker" not in forked  # a fork: the submitting process's command line
-    assert spawned[1:3] == [b"-m", b"retrain.backends.local.worker"]
+    alone, beside = commands
+    if threading.active_count() == 1:
+        assert b"retrain.backends.local.worker" not in alone  # a fork: the submitting process's command line
+    else:  # another thread in this process (a fake server of an earlier test): forking is not safe
+        assert alone[1:3] == [b"-m", b"retrain.backends.local.worker"]
+    assert beside[1:3] == [b"-m", b"retrain.backends.local.worker"]
