@@ -36,7 +36,8 @@ CANCEL_WAIT_S = 10.0
 # Workers started by this process. Kept so they are reaped when they end (no zombies) and so Python
 # does not warn about a Popen object dropped while its process still runs: detached is on purpose.
 _WORKERS: list[subprocess.Popen[bytes]] = []
-# Workers forked by this process: pid -> exit status once reaped (None while it runs).
+# Workers forked by this process: pid -> exit status once reaped (None while it runs); also the exit
+# status of spawned workers once their Popen object is dropped.
 _FORKED: dict[int, int | None] = {}
 # Every backend of this process, to know whether another holds a connection to the same store.
 _OPEN: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
@@ -193,7 +194,9 @@ class LocalBackend:
                 env=self.environ, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _WORKERS[:] = [w for w in _WORKERS if w.poll() is None]
+        for ended in [w for w in _WORKERS if w.poll() is not None]:  # reaped; keep only their exit status
+            _WORKERS.remove(ended)
+            _FORKED[ended.pid] = ended.returncode
         _WORKERS.append(proc)
         return proc.pid
 

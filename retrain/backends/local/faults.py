@@ -1,5 +1,5 @@
-"""Faults of the machine under the local backend, recognised and phrased once: a full disk, a process
-group that must not outlive its run.
+"""Faults of the machine under the local backend, recognised and phrased once: a full disk, and the steps
+a dead worker left running.
 
 A full disk shows up as ``OSError`` (ENOSPC, EDQUOT; EFBIG past a file-size limit) from our own writes
 and as SQLite's ``SQLITE_FULL`` ("database or disk is full") from the store's. Either way the user's
@@ -12,7 +12,6 @@ import errno
 import os
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 from ...errors import BackendError
@@ -53,34 +52,6 @@ class StoreFull(BackendError):
 
     def __init__(self, store_dir: Path, detail: str = "") -> None:
         super().__init__(disk_full_message(store_dir) + (f" {detail}" if detail else ""))
-
-
-def kill_group(pgid: int, grace_s: float = KILL_GRACE_S) -> None:
-    """SIGTERM to the whole process group, up to ``grace_s`` for it to go, then SIGKILL to what is left
-    (a process that ignores SIGTERM, or children its leader left behind)."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    give_up = time.monotonic() + grace_s
-    while time.monotonic() < give_up:
-        if not _group_alive(pgid):
-            return
-        time.sleep(0.02)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def kill_session(sid: int) -> int:
