@@ -330,7 +330,7 @@ class LocalBackend:
             db.execute("UPDATE steps SET status = ?, ended = ? WHERE run_id = ? AND status = 'running'", (running_steps.value, now, run_id))
             db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status = 'queued'", (run_id,))
 
-    def _worker_gone(self, row: sqlite3.Row) -> str | None:
+    def _worker_gone(self, row: sqlite3.Row) -> str | None:  # row: id, pid, pid_start, created
         """Why the worker of a queued or running run is no longer there, or None while it is."""
         pid = row["pid"]
         if pid is None:
@@ -342,7 +342,7 @@ class LocalBackend:
         if current is not None and current == row["pid_start"]:
             return None  # (a worker that ended before its start time was read is gone, not alive)
         exit_status = _reap(pid)
-        kill_session(pid)  # its steps, each in its own process group within the worker's session
+        kill_session(pid, row["id"])  # its steps, each in its own process group within the worker's session
         if exit_status == WORKER_EXIT_DISK_FULL or disk_nearly_full(self.store_dir):
             return disk_full_message(self.store_dir)
         how = ""
@@ -375,14 +375,23 @@ class LocalBackend:
 
 
 def _reap(pid: int) -> int | None:
-    """The exit status of a worker this process started (None for another process's)."""
-    for proc in _WORKERS:
-        if proc.pid == pid:
-            return proc.poll()
-    if pid in _FORKED:
-        _reap_finished()
-        return _FORKED.get(pid)
-    return None
+    """The exit status of a worker this process started (None for another process's).
+
+    Called once /proc says the worker is gone: a killed multi-threaded worker can still be reported by
+    waitpid a moment later (its threads exit after its main one), so wait that moment, boundedly."""
+    give_up = time.monotonic() + 1.0
+    while True:
+        proc = next((w for w in _WORKERS if w.pid == pid), None)
+        if proc is not None:
+            status = proc.poll()
+        elif pid in _FORKED:
+            _reap_finished()
+            status = _FORKED.get(pid)
+        else:
+            return None
+        if status is not None or time.monotonic() >= give_up:
+            return status
+        time.sleep(0.005)
 
 
 def _is_open(store: Store) -> bool:

@@ -54,12 +54,14 @@ class StoreFull(BackendError):
         super().__init__(disk_full_message(store_dir) + (f" {detail}" if detail else ""))
 
 
-def kill_session(sid: int) -> int:
-    """SIGKILL every process of a session (Linux, by ``/proc``): the steps a dead worker left behind, each in
-    its own process group but all in the worker's session. Returns how many were signalled."""
-    killed = 0
+def kill_session(sid: int, run_id: str) -> int:
+    """SIGKILL what a dead worker left running (Linux, by ``/proc``): the processes of its session (each
+    step has its own process group, all inside the worker's session) whose environment names the run, so a
+    session that merely reuses the dead worker's number is never touched. Returns how many were signalled."""
     if sid <= 1 or sid == os.getsid(0):
         return 0  # never our own session, nor init's
+    marker = f"RETRAIN_RUN_ID={run_id}".encode()
+    killed = 0
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -69,13 +71,13 @@ def kill_session(sid: int) -> int:
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if len(fields) > 3 and fields[3] == str(sid) and int(entry) != os.getpid():
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
+            fields = stat[stat.rindex(")") + 2:].split()
+            if len(fields) <= 3 or fields[3] != str(sid):
+                continue
+            if marker not in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
     return killed
