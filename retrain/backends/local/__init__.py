@@ -83,6 +83,7 @@ class LocalBackend:
         # Runs read since the store last changed: (data_version, own changes) -> the rows as read.
         self._seen: tuple[int, int] | None = None
         self._cache: dict[str, tuple[Run, sqlite3.Row]] = {}
+        self._steps_seen: dict[str, dict[tuple[object, ...], StepResult]] = {}
         # Runs whose rows could not be read, with why, from the last runs() listing.
         self.damaged: list[str] = []
         self._repair()
@@ -241,7 +242,8 @@ class LocalBackend:
         row = self.store.one("SELECT * FROM runs WHERE id = ?", run_id)
         if row is None:
             raise NotFound(f"no run '{run_id}' in the local store {self.store_dir}. 'retrain runs' lists them.")
-        step_rows = self.store.all("SELECT * FROM steps WHERE run_id = ? ORDER BY ord", run_id)
+        step_rows = self.store.all(
+            "SELECT name, status, started, ended, reused_from, message, metrics FROM steps WHERE run_id = ? ORDER BY ord", run_id)
         try:
             run = self._to_run(row, step_rows)
         except (ValueError, TypeError) as e:  # json.JSONDecodeError and an unknown status are ValueErrors
@@ -255,17 +257,28 @@ class LocalBackend:
     def _to_run(self, row: sqlite3.Row, step_rows: list[sqlite3.Row]) -> Run:
         run_id = row["id"]
         folder = run_dir(self.store_dir, run_id)
-        steps = tuple(
-            StepResult(name=s["name"], status=StepStatus(s["status"]), started=parse_time(s["started"]), ended=parse_time(s["ended"]),
-                       reused_from=s["reused_from"], message=s["message"], metrics=_json(s["metrics"], f"metrics of step {s['name']}"),
-                       url=(folder / "steps" / s["name"]).as_uri())
-            for s in step_rows
-        )
+        # A follower looks many times at a run whose steps mostly did not change since: a step's record is
+        # built once per distinct row, so a look at a 10,000-step run costs the read, not 10,000 records.
+        known = self._steps_seen.get(run_id)
+        if known is None:
+            known = self._steps_seen[run_id] = {}
+        steps = []
+        for s in step_rows:
+            key = tuple(s)
+            step = known.get(key)
+            if step is None:
+                step = known[key] = StepResult(
+                    name=s["name"], status=StepStatus(s["status"]), started=parse_time(s["started"]), ended=parse_time(s["ended"]),
+                    reused_from=s["reused_from"], message=s["message"], metrics=_json(s["metrics"], f"metrics of step {s['name']}"),
+                    url=(folder / "steps" / s["name"]).as_uri())
+            steps.append(step)
+        if len(known) > 2 * len(step_rows):  # rows of earlier states: keep only the current ones
+            self._steps_seen[run_id] = {tuple(s): step for s, step in zip(step_rows, steps)}
         return Run(
             id=run_id, pipeline=row["pipeline"], endpoint=row["endpoint"], version=row["version"],
             status=RunStatus(row["status"]), parameters=_json(row["parameters"], "parameters"), key=row["key"],
             created=parse_time(row["created"]), started=parse_time(row["started"]), ended=parse_time(row["ended"]),  # type: ignore[arg-type]
-            steps=steps, metrics=_json(row["metrics"], "metrics"), url=folder.as_uri(),
+            steps=tuple(steps), metrics=_json(row["metrics"], "metrics"), url=folder.as_uri(),
             message=row["message"], tags=_json(row["tags"], "tags"), experiment=row["experiment"],
         )
 

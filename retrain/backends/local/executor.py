@@ -235,7 +235,7 @@ class Executor:
         out_root = folder / "outputs"
         values: dict[str, str | None] = {}
         placeholders: dict[str, str | None] = {}
-        data_hashes: dict[str, str] = {}
+        data_paths: dict[str, str] = {}
         for name, port in component.inputs.items():
             binding = step.inputs.get(name)
             value: object = port.default
@@ -253,7 +253,7 @@ class Executor:
                 values[name] = str(value)
                 # Data counts by content, not by where it lies, for reuse.
                 placeholders[name] = f"<input:{name}>"
-                data_hashes[name] = _hash_path(Path(str(value))) if not str(value).startswith(("azureml", "http")) else str(value)
+                data_paths[name] = str(value)
             else:
                 values[name] = placeholders[name] = format_literal(value)  # type: ignore[arg-type]
         outputs = {name: out_root / name for name in component.outputs}
@@ -278,7 +278,9 @@ class Executor:
         reuse_key = None
         if component.is_deterministic and not self.force:
             template = render(component.command, placeholders, {k: f"<output:{k}>" for k in outputs})
-            body = {"component": self._component_hash(component), "command": template, "data": data_hashes,
+            # Data is read for its hash only here: a forced run or a non-deterministic step never pays for it.
+            data = {n: v if v.startswith(("azureml", "http")) else _hash_path(Path(v)) for n, v in data_paths.items()}
+            body = {"component": self._component_hash(component), "command": template, "data": data,
                     "env": {**component.environment_variables, **step.environment_variables}}
             reuse_key = hashlib.sha256(dumps(body).encode()).hexdigest()
         workdir = folder / "code"
