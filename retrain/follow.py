@@ -55,6 +55,7 @@ def follow(
     # shows at once; a remote one backs off while nothing changes.
     backoff = bool(getattr(backend, "poll_backoff", True))
     drain = bool(getattr(backend, "drain_logs", False))
+    sleep_until_end = getattr(backend, "sleep_until_end", None) if not backoff else None
     deadline = clock() + timeout_s
     offsets: dict[str, int] = {}
     drained: set[str] = set()
@@ -84,7 +85,10 @@ def follow(
         # thousands of steps, whose every look reads them all, is looked at less often.
         pace = interval * (1.5 ** min(quiet_polls, 8)) if backoff else max(interval, LOOK_SHARE * (time.perf_counter() - look))
         wait = min(pace, max_interval_s, max(deadline - clock(), 0.0))
-        stop.wait(wait)
+        # A backend that can wake at the run's end (the local worker's exit) sleeps; a signal still
+        # shows within one pace, as the loop looks at the stop flag after it.
+        if sleep_until_end is None or not sleep_until_end(run.id, wait):
+            stop.wait(wait)
 
 
 def _stream_logs(

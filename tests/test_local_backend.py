@@ -464,3 +464,17 @@ def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_pa
     else:  # another thread in this process (a fake server of an earlier test): forking is not safe
         assert alone[1:3] == [b"-m", b"retrain.backends.local.worker"]
     assert beside[1:3] == [b"-m", b"retrain.backends.local.worker"]
+
+
+def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 0.3\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    if threading.active_count() > 1:
+        assert backend.sleep_until_end(run.id, 0.01) is False  # a spawned worker: the caller polls
+        return
+    t0 = time.monotonic()
+    while not backend.run(run.id).status.is_terminal:
+        assert backend.sleep_until_end(run.id, 30.0) is True
+        assert time.monotonic() - t0 < 25.0  # woken by the worker's exit, not by the end of the sleep
+    assert backend.run(run.id).status is RunStatus.COMPLETED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -39,6 +40,8 @@ _WORKERS: list[subprocess.Popen[bytes]] = []
 # Workers forked by this process: pid -> exit status once reaped (None while it runs); also the exit
 # status of spawned workers once their Popen object is dropped.
 _FORKED: dict[int, int | None] = {}
+# The read ends of forked workers' exit pipes, by pid (see _start_worker).
+_EXIT_PIPES: dict[int, int] = {}
 # Every backend of this process, to know whether another holds a connection to the same store.
 _OPEN: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
 # A run recorded but whose worker never reported its pid within this long is taken for dead.
@@ -84,6 +87,7 @@ class LocalBackend:
         self._seen: tuple[int, int] | None = None
         self._cache: dict[str, tuple[Run, sqlite3.Row]] = {}
         self._steps_seen: dict[str, dict[tuple[object, ...], StepResult]] = {}
+        self._worker_of: dict[str, int] = {}  # run id -> pid of the worker this backend forked for it
         # Runs whose rows could not be read, with why, from the last runs() listing.
         self.damaged: list[str] = []
         self._repair()
@@ -180,14 +184,21 @@ class LocalBackend:
             sys.stdout.flush()
             sys.stderr.flush()
             self.store.close()
+            # The worker holds the write end of a pipe it never writes to: its exit (after it recorded the
+            # end of the run) is the read end's EOF, which wakes a follower in this process at once.
+            ended, holds = os.pipe()  # both close-on-exec: the steps the worker starts never hold them
             try:
                 pid = os.fork()
                 if pid == 0:
+                    os.close(ended)
                     forked(self.store_dir, run_id, self.environ, log, pipeline)  # never returns
             finally:
+                os.close(holds)
                 self.store = Store(self.store_dir)
                 self._seen, self._cache = None, {}
             _FORKED[pid] = None
+            _EXIT_PIPES[pid] = ended
+            self._worker_of[run_id] = pid
             return pid
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -200,6 +211,18 @@ class LocalBackend:
             _FORKED[ended.pid] = ended.returncode
         _WORKERS.append(proc)
         return proc.pid
+
+    def sleep_until_end(self, run_id: str, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking at once if the run's worker exits (a worker this process forked);
+        False, without sleeping, when this process cannot tell (the caller then sleeps its own way)."""
+        pid = self._worker_of.get(run_id)
+        fd = _EXIT_PIPES.get(pid) if pid is not None else None
+        if fd is None:
+            return False
+        readable, _, _ = select.select([fd], [], [], seconds)
+        if readable:  # nothing is ever written: readable means EOF, the worker has exited
+            _close_exit_pipe(pid)  # type: ignore[arg-type]
+        return True
 
     def _alone(self) -> bool:
         return all(other is self or other.store_dir != self.store_dir or not _is_open(other.store) for other in list(_OPEN))
@@ -427,6 +450,13 @@ def _reap_finished() -> None:
             continue
         if done:
             _FORKED[pid] = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+            _close_exit_pipe(pid)
+
+
+def _close_exit_pipe(pid: int) -> None:
+    fd = _EXIT_PIPES.pop(pid, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def _json(text: str, what: str) -> dict[str, object]:
