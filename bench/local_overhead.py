@@ -130,7 +130,7 @@ def main() -> None:
             big_backend = Through(big, chain(big, 1000, "touch ${{outputs.o}}/done"))
             small_backend = Through(small, chain(small, 300, "touch ${{outputs.o}}/done"))
             big_script, small_script = bash_script(root / "h1000", 1000), bash_script(root / "h300", 300)
-            m = alternate(max(1, r // 2 + 1), big=big_backend.run, small=small_backend.run,
+            m = alternate(r, big=big_backend.run, small=small_backend.run,
                           hand_big=lambda: subprocess.run(["bash", str(big_script)], check=True),
                           hand_small=lambda: subprocess.run(["bash", str(small_script)], check=True))
             line("1,000 steps against 300, backend", m["big"], m["small"], "300    ", GOALS["scale"])

@@ -17,7 +17,7 @@ from .backends.base import Backend, Run, StepStatus
 # How long to wait for a backend to confirm a cancel before reporting what it last said.
 CANCEL_GRACE_S = 15.0
 # At a fixed pace, wait at least this many times as long as the last look took.
-LOOK_SHARE = 4.0
+LOOK_SHARE = 20.0
 
 
 class Ending(str, Enum):
@@ -81,7 +81,7 @@ def follow(
             return Followed(_cancel(backend, run, on_change, clock), Ending.TIMED_OUT)
         # A run that has not changed for a while is polled less often (Azure throttles readers; its
         # client waits out any Retry-After itself), but never past the deadline.
-        # A fixed pace never lets the follower take more than a fifth of a core from the steps: a run of
+        # A fixed pace never lets the follower take more than a twentieth of a core from the steps: a run of
         # thousands of steps, whose every look reads them all, is looked at less often.
         pace = interval * (1.5 ** min(quiet_polls, 8)) if backoff else max(interval, LOOK_SHARE * (time.perf_counter() - look))
         wait = min(pace, max_interval_s, max(deadline - clock(), 0.0))
