@@ -478,3 +478,22 @@ def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_pa
         assert backend.sleep_until_end(run.id, 30.0) is True
         assert time.monotonic() - t0 < 25.0  # woken by the worker's exit, not by the end of the sleep
     assert backend.run(run.id).status is RunStatus.COMPLETED
+
+
+def test_a_full_disk_at_submit_is_exit_1_and_starts_nothing(tmp_path: Path, small_disk: Path) -> None:
+    project = tmp_path / "proj"
+    write_pipeline(project, "a:\n  command: echo never\n")
+    store = small_disk / "store"
+    (project / "retrain.yml").write_text(
+        f"backend: {{kind: local, store: {store}}}\npipelines:\n  p:\n    definition: pipeline.yml\n    endpoint: ep-test\n")
+    run_cli = [sys.executable, "-m", "retrain"]
+    assert subprocess.run([*run_cli, "publish"], cwd=project, capture_output=True).returncode == 0
+    filler = small_disk / "filler"
+    subprocess.run(["sh", "-c", f"head -c 8000000 /dev/zero > {filler}"], capture_output=True)
+    out = subprocess.run([*run_cli, "submit", "p"], cwd=project, capture_output=True, text=True, timeout=60)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text
+    assert f"the disk holding the local store {store} is full" in text
+    assert "Traceback" not in text and "internal error" not in text
+    filler.unlink()
+    assert LocalBackend(store).runs() == []

@@ -142,6 +142,14 @@ class LocalBackend:
         return self.run(row["id"]) if row else None
 
     def submit(self, request: SubmitRequest) -> Run:
+        try:
+            return self._submit(request)
+        except (OSError, sqlite3.OperationalError) as e:
+            if is_disk_full(e, self.store_dir):  # no room for the run's folder or records: nothing was started
+                raise StoreFull(self.store_dir, "The run was not started.") from None
+            raise
+
+    def _submit(self, request: SubmitRequest) -> Run:
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
@@ -392,7 +400,7 @@ class LocalBackend:
         try:
             self._end(run_id, RunStatus.FAILED, reason, StepStatus.FAILED)
         except Exception as e:
-            if is_disk_full(e):
+            if is_disk_full(e, self.store_dir):
                 raise StoreFull(self.store_dir, f"Run {run_id} stopped and could not be recorded as failed yet; the next retrain "
                                                 f"command that opens the store once there is space records it.") from None
             raise
@@ -406,7 +414,7 @@ class LocalBackend:
             try:
                 self._end(row["id"], RunStatus.FAILED, reason, StepStatus.FAILED)
             except Exception as e:  # noqa: BLE001 - a full disk: recorded by a later command, once there is space
-                if not is_disk_full(e):
+                if not is_disk_full(e, self.store_dir):
                     raise
 
 

@@ -18,6 +18,7 @@ from ...errors import BackendError
 
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 SQLITE_FULL = 13
+SQLITE_IOERR = 10
 # The worker's exit status when the disk filled up and it could not even record that: the process
 # that started it reads the status and says why the run stopped.
 WORKER_EXIT_DISK_FULL = 75
@@ -25,12 +26,18 @@ WORKER_EXIT_DISK_FULL = 75
 KILL_GRACE_S = 3.0
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """Whether ``exc`` says the disk is full. SQLite reports some writes on a full disk as I/O errors (growing
+    its shared-memory file: SQLITE_IOERR_SHMSIZE): with ``folder`` given, an I/O error there while its disk
+    has (almost) no space left counts too."""
     if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
         return True
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
-        return (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc)
+        if (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc):
+            return True
+        io_error = (code is not None and code & 0xFF == SQLITE_IOERR) or "disk I/O error" in str(exc)
+        return io_error and folder is not None and disk_nearly_full(folder)
     return False
 
 

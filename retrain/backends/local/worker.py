@@ -67,7 +67,7 @@ def work(store_dir: Path, run_id: str, environ: Mapping[str, str], pipeline: Pip
     try:
         executor.execute()
     except Exception as e:  # noqa: BLE001 - the run must end with a reason, whatever happened
-        full = is_disk_full(e)
+        full = is_disk_full(e, store_dir)
         if full:
             message = disk_full_message(store_dir)
             print(f"retrain's local worker stopped: {type(e).__name__}: {e}", file=sys.stderr)
@@ -83,7 +83,7 @@ def work(store_dir: Path, run_id: str, environ: Mapping[str, str], pipeline: Pip
                 )
                 db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status IN ('queued', 'running')", (run_id,))
         except Exception as again:  # noqa: BLE001 - nowhere left to record it: the exit status says why
-            if full or is_disk_full(again):
+            if full or is_disk_full(again, store_dir):
                 return WORKER_EXIT_DISK_FULL
             raise
         return 1
