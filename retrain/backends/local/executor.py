@@ -75,6 +75,8 @@ class Executor:
         self.cancel = threading.Event()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._component_hashes: dict[Path, str] = {}
+        # Found once on the steps' PATH, not searched for again by every step's start.
+        self.bash = shutil.which("bash", path=self.environ.get("PATH")) or "bash"
 
     # -- database updates (main thread only) ------------------------------------------------------
 
@@ -333,7 +335,7 @@ class Executor:
                 return -signal.SIGTERM, started, utcnow()
             # Its own process group (in the worker's session): a timeout or cancel signals the step and
             # everything it started, and a dead worker's steps can still be found by the session.
-            proc = subprocess.Popen(["bash", "-c", prep.command], cwd=prep.workdir, env=prep.env,
+            proc = subprocess.Popen([self.bash, "-c", prep.command], cwd=prep.workdir, env=prep.env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
             self.procs[prep.step.name] = proc
             # Wait without reaping, so the group id cannot be reused before what the step left running in
