@@ -497,3 +497,22 @@ def test_a_full_disk_at_submit_is_exit_1_and_starts_nothing(tmp_path: Path, smal
     assert "Traceback" not in text and "internal error" not in text
     filler.unlink()
     assert LocalBackend(store).runs() == []
+
+
+def test_a_forked_worker_holds_none_of_the_submitters_files(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    read_end, write_end = os.pipe()  # as a caller capturing the submitter's output holds one
+    run = submit(backend, "k")
+    started(backend, run)
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    try:
+        try:
+            got: bytes | None = os.read(read_end, 1)
+        except BlockingIOError:
+            got = None  # no EOF: someone still holds the write end
+        assert got == b""  # EOF at once: no worker or step holds the write end
+    finally:
+        os.close(read_end)
+        backend.cancel(run.id)

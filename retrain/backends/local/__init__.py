@@ -199,7 +199,7 @@ class LocalBackend:
                 pid = os.fork()
                 if pid == 0:
                     os.close(ended)
-                    forked(self.store_dir, run_id, self.environ, log, pipeline)  # never returns
+                    forked(self.store_dir, run_id, self.environ, log, pipeline, holds)  # never returns
             finally:
                 os.close(holds)
                 self.store = Store(self.store_dir)

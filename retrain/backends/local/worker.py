@@ -29,9 +29,11 @@ def main(argv: list[str]) -> int:
     return work(Path(argv[0]), argv[1], os.environ)
 
 
-def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, pipeline: Pipeline) -> NoReturn:
+def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, pipeline: Pipeline, keep_fd: int) -> NoReturn:
     """The worker as a fork of the process that submitted the run (see LocalBackend._start_worker): its own
-    session, its output in ``log``, and an exit that runs none of the parent's clean-up."""
+    session, its output in ``log``, no other file of the parent's held open (as a spawned worker, started
+    with close_fds, holds none: a caller waiting for the end of the submitter's output must not wait for
+    the run), ``keep_fd`` (the exit pipe) kept, and an exit that runs none of the parent's clean-up."""
     code = 1
     try:
         os.setsid()
@@ -42,6 +44,8 @@ def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, 
         os.dup2(fd, 2)
         os.close(fd)
         os.close(null)
+        os.closerange(3, keep_fd)
+        os.closerange(keep_fd + 1, max(keep_fd + 1, os.sysconf("SC_OPEN_MAX")))
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process ends with os._exit
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         code = work(store_dir, run_id, environ, pipeline)
