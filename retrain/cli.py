@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
@@ -48,8 +46,16 @@ def _count(text: str) -> int:
     return int(text)
 
 
+class _Verbs:
+    """Names the verbs' functions without importing them: ``--help`` and a bad argument load only the
+    parser; the verb's module (and what it imports) loads once a verb runs."""
+
+    def __getattr__(self, name: str) -> str:
+        return name
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import commands as c
+    c = _Verbs()
 
     parser = argparse.ArgumentParser(
         prog="retrain",
@@ -131,7 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _digest_cache(environ: Mapping[str, str]) -> Path | None:
+    """Where file digests are remembered between commands: the user's cache folder (XDG), if any."""
+    base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
+    return Path(base) / "retrain" / "digests.json" if base else None
+
+
 def _write_crash(exc: BaseException) -> str:
+    import tempfile  # only on a crash: the parser and --help load as little as they can
+    import time
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="retrain-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:
         f.write(f"retrain {__version__}, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
@@ -154,7 +170,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 args = parser.parse_args(argv)
             except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
                 return int(e.code or 0) if isinstance(e.code, int) else EXIT_BAD_INPUT
-            return int(args.func(args, environ))
+            from . import commands
+            from .pipeline.hashing import use_cache_file
+
+            use_cache_file(_digest_cache(environ))
+            return int(getattr(commands, args.func)(args, environ))
     except RetrainError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -18,7 +18,7 @@ from .backends.base import Backend, Run, RunStatus
 from .backends.factory import make_backend
 from .config import load_config, parse_version_option
 from .config_model import Config
-from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
+from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
@@ -223,10 +223,7 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     else:
         print(render_run(run, defaults=_defaults(backend, run)))
         if args.logs:
-            for step in run.steps:
-                text, _ = backend.logs(run.id, step.name, 0)
-                if text:
-                    print(f"\n--- {step.name} ---\n{text.rstrip()}")
+            print_logs(backend, run, sys.stdout)
     return EXIT_OK if run.status in (RunStatus.COMPLETED, RunStatus.QUEUED, RunStatus.RUNNING) else EXIT_WORK_FAILED
 
 
@@ -244,6 +241,8 @@ def cmd_runs(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     backend = _backend(args, environ)
     status = RunStatus(args.status) if args.status else None
     runs = backend.runs(pipeline=args.pipeline, status=status, limit=args.limit)
+    for damaged in getattr(backend, "damaged", ()):
+        print(f"warning: {damaged}", file=sys.stderr)
     if args.json:
         print_json(runs)
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import escape
-from .backends.base import Endpoint, PublishResult, Run, StepStatus
+from .backends.base import Backend, Endpoint, PublishResult, Run, StepStatus
 from .execute import Conclusion, Outcome
 from .plan import Plan, PipelinePlan
 
@@ -139,6 +139,24 @@ def render_endpoint(endpoint: Endpoint) -> str:
     ]
     head = f"endpoint {endpoint.name}" + (f"  ({endpoint.backend_name})" if endpoint.backend_name else "") + (f"  {endpoint.url}" if endpoint.url else "")
     return head + "\n" + table(("version", "default", "content", "created", "commit"), rows)
+
+
+def print_logs(backend: Backend, run: Run, out: TextIO) -> None:
+    """Each step's log under a heading, streamed chunk by chunk as the backend hands it over, so a log of
+    any size costs one chunk of memory."""
+    for step in run.steps:
+        offset, heading = 0, False
+        while True:
+            text, after = backend.logs(run.id, step.name, offset)
+            if text:
+                if not heading:
+                    out.write(f"\n--- {step.name} ---\n")
+                    heading = True
+                out.write(text if text.endswith("\n") else text + "\n")
+            if after == offset:
+                break
+            offset = after
+        out.flush()
 
 
 def _indent(text: str) -> str:

@@ -16,6 +16,8 @@ from .backends.base import Backend, Run, StepStatus
 
 # How long to wait for a backend to confirm a cancel before reporting what it last said.
 CANCEL_GRACE_S = 15.0
+# At a fixed pace, wait at least this many times as long as the last look took.
+LOOK_SHARE = 20.0
 
 
 class Ending(str, Enum):
@@ -49,6 +51,11 @@ def follow(
     """Poll ``backend`` until ``run`` ends, the deadline passes, or ``stop`` is set."""
     stop = stop or threading.Event()
     interval = interval_s if interval_s is not None else float(getattr(backend, "poll_interval", 5.0))
+    # A backend whose look is cheap (the local store) is polled at a fixed pace, so the end of a run
+    # shows at once; a remote one backs off while nothing changes.
+    backoff = bool(getattr(backend, "poll_backoff", True))
+    drain = bool(getattr(backend, "drain_logs", False))
+    sleep_until_end = getattr(backend, "sleep_until_end", None) if not backoff else None
     deadline = clock() + timeout_s
     offsets: dict[str, int] = {}
     drained: set[str] = set()
@@ -56,9 +63,10 @@ def follow(
     quiet_polls = 0
 
     while True:
+        look = time.perf_counter()
         run = backend.run(run.id)
         if on_log is not None:  # logs first, so a step's output shows before its "done" line
-            _stream_logs(backend, run, on_log, offsets, drained)
+            _stream_logs(backend, run, on_log, offsets, drained, drain=drain)
         sig = _signature(run)
         if sig != last:
             on_change(run)
@@ -71,21 +79,34 @@ def follow(
             return Followed(_cancel(backend, run, on_change, clock), Ending.STOPPED)
         if clock() >= deadline:
             return Followed(_cancel(backend, run, on_change, clock), Ending.TIMED_OUT)
-        # A run that has not changed for a while is polled less often (Azure throttles readers),
-        # but never past the deadline.
-        wait = min(interval * (1.5 ** min(quiet_polls, 8)), max_interval_s, max(deadline - clock(), 0.0))
-        stop.wait(wait)
+        # A run that has not changed for a while is polled less often (Azure throttles readers; its
+        # client waits out any Retry-After itself), but never past the deadline.
+        # A fixed pace never lets the follower take more than a twentieth of a core from the steps: a run of
+        # thousands of steps, whose every look reads them all, is looked at less often.
+        pace = interval * (1.5 ** min(quiet_polls, 8)) if backoff else max(interval, LOOK_SHARE * (time.perf_counter() - look))
+        wait = min(pace, max_interval_s, max(deadline - clock(), 0.0))
+        # A backend that can wake at the run's end (the local worker's exit) sleeps; a signal still
+        # shows within one pace, as the loop looks at the stop flag after it.
+        if sleep_until_end is None or not sleep_until_end(run.id, wait):
+            stop.wait(wait)
 
 
 def _stream_logs(
-    backend: Backend, run: Run, on_log: Callable[[str, str], None], offsets: dict[str, int], drained: set[str]
+    backend: Backend, run: Run, on_log: Callable[[str, str], None], offsets: dict[str, int], drained: set[str],
+    *, drain: bool = False,
 ) -> None:
+    """New log text of each step that ran. With ``drain``, read chunk after chunk until caught up (each chunk
+    handed on before the next is read, so memory stays one chunk however long the log)."""
     for step in run.steps:
         if step.name in drained or step.status in (StepStatus.QUEUED, StepStatus.NOT_RUN, StepStatus.REUSED):
             continue
-        text, offsets[step.name] = backend.logs(run.id, step.name, offsets.get(step.name, 0))
-        if text:
-            on_log(step.name, text)
+        while True:
+            before = offsets.get(step.name, 0)
+            text, offsets[step.name] = backend.logs(run.id, step.name, before)
+            if text:
+                on_log(step.name, text)
+            if not drain or offsets[step.name] == before:
+                break
         if step.status.is_terminal:
             drained.add(step.name)
 

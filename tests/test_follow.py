@@ -111,3 +111,45 @@ def test_a_run_that_finishes_at_the_deadline_is_not_canceled() -> None:
     result = follow(backend, done, timeout_s=0, on_change=lambda run: None, interval_s=0)  # type: ignore[arg-type]
     assert result.ending is Ending.FINISHED
     assert backend.canceled == 0
+
+
+class RecordingStop:
+    """A stop flag that is never set and records how long each wait asked for."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        return False
+
+
+def quiet_then_done(polls: int) -> list[Run]:
+    running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
+    return [running] * polls + [make_run(RunStatus.COMPLETED, {"a": StepStatus.COMPLETED})]
+
+
+def test_a_cheap_backend_is_polled_at_a_fixed_pace() -> None:
+    backend = Scripted(quiet_then_done(12))
+    backend.poll_interval = 0.02
+    backend.poll_backoff = False  # type: ignore[attr-defined]
+    stop = RecordingStop()
+    result = follow(backend, backend.states[0], timeout_s=3600, on_change=lambda run: None, stop=stop)  # type: ignore[arg-type]
+    assert result.run.status is RunStatus.COMPLETED
+    # No back-off: each wait is the interval (longer only if a look itself took over 5 ms, which a busy
+    # machine can cause now and then, so the median is what is checked).
+    assert len(stop.waits) == 12 and min(stop.waits) == 0.02
+    assert sorted(stop.waits)[6] == 0.02
+
+
+def test_a_remote_backend_backs_off_while_nothing_changes_but_not_past_the_cap() -> None:
+    backend = Scripted(quiet_then_done(12))
+    backend.poll_interval = 5.0
+    stop = RecordingStop()
+    follow(backend, backend.states[0], timeout_s=24 * 3600, on_change=lambda run: None, stop=stop, max_interval_s=30.0)  # type: ignore[arg-type]
+    assert stop.waits[0] == 5.0
+    assert stop.waits[1:] == sorted(stop.waits[1:]) and stop.waits[1] > 5.0
+    assert max(stop.waits) == 30.0

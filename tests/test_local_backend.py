@@ -3,19 +3,24 @@ idempotent submits, cancel from another process, a killed worker, and MLflow met
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
-from retrain.backends.local import LocalBackend
+from retrain.backends.local import DamagedRecord, LocalBackend
+from retrain.console import print_logs
+from retrain.follow import Ending, follow
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import alive
@@ -241,7 +246,7 @@ def test_a_killed_worker_is_repaired_on_next_open(tmp_path: Path, backend: Local
     reopened = LocalBackend(backend.store_dir)
     repaired = reopened.run(run.id)
     assert repaired.status is RunStatus.FAILED
-    assert repaired.message == f"the process running it (pid {pid}) stopped unexpectedly; submit it again."
+    assert repaired.message == f"the process running it (pid {pid}) stopped unexpectedly (killed by SIGKILL); submit it again."
     assert [s.status for s in repaired.steps] == [StepStatus.FAILED]
 
 
@@ -280,3 +285,234 @@ def test_steps_see_azure_style_variables_and_no_credentials(tmp_path: Path) -> N
     assert lines[0] == "AZURE_ML_INPUT_n=3"
     assert lines[1].startswith("AZURE_ML_OUTPUT_o=") and lines[1].endswith("/steps/a/outputs/o")
     assert lines[2:] == ["MLFLOW_EXPERIMENT_NAME=exp"]
+
+
+# -- faults: a dead worker, a step that ignores SIGTERM, a damaged row, a full disk ------------------
+
+
+def test_the_follower_notices_a_dead_worker_and_ends_the_run_with_the_reason(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    [step_pid] = child_pids(run_dir)
+    pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
+    os.kill(pid, signal.SIGKILL)
+    looks: list[Run] = []
+    followed = follow(backend, run, timeout_s=3600, on_change=looks.append)
+    assert followed.ending is Ending.FINISHED
+    assert followed.run.status is RunStatus.FAILED
+    assert followed.run.message == f"the process running it (pid {pid}) stopped unexpectedly (killed by SIGKILL); submit it again."
+    assert [s.status for s in followed.run.steps] == [StepStatus.FAILED]
+    give_up = time.monotonic() + 5
+    while alive(step_pid) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert not alive(step_pid)  # the step the dead worker left behind was stopped with it
+
+
+STUBBORN = """\
+    stubborn:
+      command: trap '' TERM; sleep 60 & echo $! > child.txt; echo $$ > pid.txt; while true; do sleep 0.1; done
+    """
+
+
+def test_a_timeout_kills_a_step_that_ignores_sigterm_and_its_children(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", STUBBORN)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    run_dir = started(backend, run)
+    give_up = time.monotonic() + 10
+    while not list(run_dir.rglob("child.txt")) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    [step_pid] = child_pids(run_dir)
+    [child] = [int(p.read_text()) for p in run_dir.rglob("child.txt")]
+    followed = follow(backend, run, timeout_s=0.5, on_change=lambda r: None)
+    assert followed.ending is Ending.TIMED_OUT
+    assert followed.run.status is RunStatus.CANCELED
+    assert [s.status for s in followed.run.steps] == [StepStatus.CANCELED]
+    assert not alive(step_pid) and not alive(child)
+
+
+def test_a_damaged_row_is_named_and_the_rest_of_the_store_still_lists(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: echo fine\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    good, bad_json, bad_status, bad_metrics = (wait_for(backend, submit(backend, f"k{i}")) for i in range(4))
+    with backend.store.write() as db:
+        db.execute("UPDATE runs SET parameters = '{not json' WHERE id = ?", (bad_json.id,))
+        db.execute("UPDATE runs SET status = 'exploded' WHERE id = ?", (bad_status.id,))
+        db.execute("UPDATE steps SET metrics = '[1' WHERE run_id = ?", (bad_metrics.id,))
+    listed = backend.runs()
+    assert [r.id for r in listed] == [good.id]
+    assert len(backend.damaged) == 3
+    assert all(f"run '{r.id}'" in text for r, text in zip((bad_metrics, bad_status, bad_json), backend.damaged))
+    with pytest.raises(DamagedRecord) as e:
+        backend.run(bad_status.id)
+    assert str(e.value).startswith(f"the record of run '{bad_status.id}' in the local store {backend.store_dir} is damaged "
+                                   f"(unknown status 'exploded'); the other runs are not affected.")
+    assert e.value.exit_code == 1
+    assert backend.run(good.id).status is RunStatus.COMPLETED
+
+
+def test_the_cli_lists_past_a_damaged_row_and_names_it(project: Path) -> None:
+    from retrain.cli import main
+
+    assert main(["submit", "tiny"]) == 0
+    store = LocalBackend(project / ".retrain")
+    [run] = store.runs()
+    with store.store.write() as db:
+        db.execute("UPDATE runs SET tags = 'oops' WHERE id = ?", (run.id,))
+    out = subprocess.run([sys.executable, "-m", "retrain", "runs"], capture_output=True, text=True, cwd=project)
+    assert (out.returncode, out.stdout.strip()) == (0, "no runs yet.")
+    assert out.stderr.startswith(f"warning: the record of run '{run.id}' in the local store {project / '.retrain'} is damaged")
+    out = subprocess.run([sys.executable, "-m", "retrain", "status", run.id], capture_output=True, text=True, cwd=project)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"error: the record of run '{run.id}'")
+    assert "Traceback" not in out.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs: a disk that really fills up (needs root, as in CI's container; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_during_a_run_is_exit_1_naming_the_store(tmp_path: Path, small_disk: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "step.py").write_text("print('never runs')\n" + "#" * 20000 + "\n")
+    write_pipeline(project, """\
+        fill:
+          outputs: {o: }
+          command: head -c 8000000 /dev/zero > ${{outputs.o}}/big || true
+        after:
+          inputs: {x: '${{parent.jobs.fill.outputs.o}}'}
+          code: src
+          command: python step.py ${{inputs.x}}
+        """)
+    store = small_disk / "store"
+    (project / "retrain.yml").write_text(
+        f"backend: {{kind: local, store: {store}}}\npipelines:\n  p:\n    definition: pipeline.yml\n    endpoint: ep-test\n")
+    run_cli = [sys.executable, "-m", "retrain"]
+    assert subprocess.run([*run_cli, "publish"], cwd=project, capture_output=True).returncode == 0
+    out = subprocess.run([*run_cli, "submit", "p"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"the disk holding the local store {store} is full" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    for big in store.rglob("big"):
+        big.unlink()  # space again: the run is (or now gets) recorded failed, with the reason
+    [run] = LocalBackend(store).runs()
+    assert run.status is RunStatus.FAILED
+    # When even the store's database had no room, nothing could keep the reason for a later process:
+    # the run is then recorded failed by the next command that opens the store, as a stopped worker.
+    assert run.message.startswith((f"the disk holding the local store {store} is full", "the process running it (pid "))
+
+
+# -- logs: chunks, long lines, output without a newline ---------------------------------------------
+
+
+def test_long_lines_are_cut_and_output_without_a_newline_is_shown(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          command: echo first; python -c "import sys; sys.stdout.write('x' * 300000 + '\\n')"; printf 'no newline at the end'
+        """)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    logged: list[str] = []
+    followed = follow(backend, submit(backend, "k"), timeout_s=60, on_change=lambda r: None,
+                      on_log=lambda step, text: logged.append(text))
+    assert followed.run.status is RunStatus.COMPLETED
+    lines = "".join(logged).splitlines()
+    assert lines == ["first", "x" * 4096 + " [line cut at 4096 bytes]", "no newline at the end"]
+    shown = io.StringIO()
+    print_logs(backend, followed.run, shown)  # what retrain status --logs prints
+    assert shown.getvalue().splitlines() == ["", "--- a ---", *lines]
+
+
+def test_what_a_step_leaves_running_in_the_background_ends_with_it(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 60 & echo $! > child.txt; echo left it running\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    assert run.status is RunStatus.COMPLETED
+    [child] = [int(p.read_text()) for p in Path(run.url.removeprefix("file://")).rglob("child.txt")]  # type: ignore[union-attr]
+    assert not alive(child)
+
+
+def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    commands = []
+    for key in ("alone", "beside"):
+        other = LocalBackend(backend.store_dir) if key == "beside" else None  # a second open connection
+        run = submit(backend, key)
+        started(backend, run)
+        pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
+        commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
+        assert backend.cancel(run.id).status is RunStatus.CANCELED
+        del other
+    alone, beside = commands
+    if threading.active_count() == 1:
+        assert b"retrain.backends.local.worker" not in alone  # a fork: the submitting process's command line
+    else:  # another thread in this process (a fake server of an earlier test): forking is not safe
+        assert alone[1:3] == [b"-m", b"retrain.backends.local.worker"]
+    assert beside[1:3] == [b"-m", b"retrain.backends.local.worker"]
+
+
+def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 0.3\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = submit(backend, "k")
+    if threading.active_count() > 1:
+        assert backend.sleep_until_end(run.id, 0.01) is False  # a spawned worker: the caller polls
+        return
+    t0 = time.monotonic()
+    while not backend.run(run.id).status.is_terminal:
+        assert backend.sleep_until_end(run.id, 30.0) is True
+        assert time.monotonic() - t0 < 25.0  # woken by the worker's exit, not by the end of the sleep
+    assert backend.run(run.id).status is RunStatus.COMPLETED
+
+
+def test_a_full_disk_at_submit_is_exit_1_and_starts_nothing(tmp_path: Path, small_disk: Path) -> None:
+    project = tmp_path / "proj"
+    write_pipeline(project, "a:\n  command: echo never\n")
+    store = small_disk / "store"
+    (project / "retrain.yml").write_text(
+        f"backend: {{kind: local, store: {store}}}\npipelines:\n  p:\n    definition: pipeline.yml\n    endpoint: ep-test\n")
+    run_cli = [sys.executable, "-m", "retrain"]
+    assert subprocess.run([*run_cli, "publish"], cwd=project, capture_output=True).returncode == 0
+    filler = small_disk / "filler"
+    subprocess.run(["sh", "-c", f"head -c 8000000 /dev/zero > {filler}"], capture_output=True)
+    out = subprocess.run([*run_cli, "submit", "p"], cwd=project, capture_output=True, text=True, timeout=60)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text
+    assert f"the disk holding the local store {store} is full" in text
+    assert "Traceback" not in text and "internal error" not in text
+    filler.unlink()
+    assert LocalBackend(store).runs() == []
+
+
+def test_a_forked_worker_holds_none_of_the_submitters_files(tmp_path: Path, backend: LocalBackend) -> None:
+    path = write_pipeline(tmp_path / "proj", SLEEPER)
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    read_end, write_end = os.pipe()  # as a caller capturing the submitter's output holds one
+    run = submit(backend, "k")
+    started(backend, run)
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    try:
+        try:
+            got: bytes | None = os.read(read_end, 1)
+        except BlockingIOError:
+            got = None  # no EOF: someone still holds the write end
+        assert got == b""  # EOF at once: no worker or step holds the write end
+    finally:
+        os.close(read_end)
+        backend.cancel(run.id)

@@ -20,6 +20,7 @@ from ..errors import InvalidFile, Problem
 from ..yamlfile import KeyPath, YamlDoc, load_yaml
 from .hashing import SKIP_DIRS, content_hash, pipeline_files
 from .model import Binding, Component, DataValue, InputType, ParentInput, Pipeline, Port, Step, StepOutput
+from .order import dependency_order
 from .types import MAX_VALUE_BYTES, CoercionError, coerce, is_uri
 
 PIPELINE_KEYS = (
@@ -579,28 +580,12 @@ class _Loader:
 
     def order(self, doc: YamlDoc, steps: dict[str, Step]) -> dict[str, Step]:
         """Topological order, ties in file order; a cycle is a problem naming its steps."""
-        ordered: dict[str, Step] = {}
-        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-        def visit(name: str, trail: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                cycle = trail[trail.index(name):] + [name]
-                step = steps[name]
-                self.problems.append(Problem(f"the steps form a cycle: {' -> '.join(cycle)}.", step.location, ("jobs", name),
-                                             "A step may only read outputs of steps that do not read its own."))
-                return
-            state[name] = 1
-            for dep in steps[name].depends_on:
-                if dep in steps:
-                    visit(dep, [*trail, name])
-            state[name] = 2
-            ordered[name] = steps[name]
-
-        for name in steps:
-            visit(name, [])
-        return ordered
+        names, cycles = dependency_order(steps, {n: s.depends_on for n, s in steps.items()})
+        for cycle in cycles:
+            first = cycle[0]
+            self.problems.append(Problem(f"the steps form a cycle: {' -> '.join(cycle)}.", steps[first].location, ("jobs", first),
+                                         "A step may only read outputs of steps that do not read its own."))
+        return {name: steps[name] for name in names}
 
 
 def _literal_type(value: object) -> InputType:

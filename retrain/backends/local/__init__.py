@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +28,8 @@ from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir
+from .faults import WORKER_EXIT_DISK_FULL, StoreFull, disk_full_message, disk_nearly_full, is_disk_full, kill_session
+from .logs import read_chunk
 from .retention import GcPlan, RetentionPolicy, StoreUsage, collect, plan_gc, usage
 from .snapshot import save_snapshot
 from .store import Store, dumps, parse_time, paths_from_store, paths_to_store, utcnow
@@ -33,6 +38,13 @@ CANCEL_WAIT_S = 10.0
 # Workers started by this process. Kept so they are reaped when they end (no zombies) and so Python
 # does not warn about a Popen object dropped while its process still runs: detached is on purpose.
 _WORKERS: list[subprocess.Popen[bytes]] = []
+# Workers forked by this process: pid -> exit status once reaped (None while it runs); also the exit
+# status of spawned workers once their Popen object is dropped.
+_FORKED: dict[int, int | None] = {}
+# The read ends of forked workers' exit pipes, by pid (see _start_worker).
+_EXIT_PIPES: dict[int, int] = {}
+# Every backend of this process, to know whether another holds a connection to the same store.
+_OPEN: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
 # A run recorded but whose worker never reported its pid within this long is taken for dead.
 UNSTARTED_GRACE = timedelta(seconds=60)
 
@@ -55,14 +67,30 @@ def _proc_start(pid: int) -> str | None:
     return fields[19]
 
 
+class DamagedRecord(BackendError):
+    """A run's row in the store cannot be read (bad JSON, an unknown status): that run only."""
+
+
 class LocalBackend:
     kind = "local"
-    poll_interval = 0.1  # a local read costs a SQLite query: poll often, so progress shows at once
+    # A look costs one SQLite pragma while nothing changed (see run()): poll often and at a fixed pace, so
+    # the end of a run is reported within tens of milliseconds. No back-off: nothing throttles us.
+    poll_interval = 0.02
+    poll_backoff = False
+    drain_logs = True  # reading a log is a local read: follow may read on until it has caught up
 
     def __init__(self, store_dir: Path, *, environ: Mapping[str, str] | None = None) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.store = Store(self.store_dir)
+        _OPEN.add(self)
         self.environ = dict(os.environ if environ is None else environ)
+        # Runs read since the store last changed: (data_version, own changes) -> the rows as read.
+        self._seen: tuple[int, int] | None = None
+        self._cache: dict[str, tuple[Run, sqlite3.Row]] = {}
+        self._steps_seen: dict[str, dict[tuple[object, ...], StepResult]] = {}
+        self._worker_of: dict[str, int] = {}  # run id -> pid of the worker this backend forked for it
+        # Runs whose rows could not be read, with why, from the last runs() listing.
+        self.damaged: list[str] = []
         self._repair()
 
     # -- endpoints and versions -------------------------------------------------------------------
@@ -128,6 +156,14 @@ class LocalBackend:
         return self.run(row["id"]) if row else None
 
     def submit(self, request: SubmitRequest) -> Run:
+        try:
+            return self._submit(request)
+        except (OSError, sqlite3.OperationalError) as e:
+            if is_disk_full(e, self.store_dir):  # no room for the run's folder or records: nothing was started
+                raise StoreFull(self.store_dir, "The run was not started.") from None
+            raise
+
+    def _submit(self, request: SubmitRequest) -> Run:
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
@@ -149,17 +185,69 @@ class LocalBackend:
             )
             db.executemany("INSERT INTO steps(run_id, name, ord, status) VALUES (?, ?, ?, 'queued')",
                            [(run_id, name, i) for i, name in enumerate(pipeline.steps)])
-        with (folder / "worker.log").open("wb") as log:
+        pid = self._start_worker(run_id, folder / "worker.log", pipeline)
+        with self.store.write() as db:
+            db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (pid, _proc_start(pid), run_id))
+        return self.run(run_id)
+
+    def _start_worker(self, run_id: str, log: Path, pipeline: Pipeline) -> int:
+        """Start the run's worker in its own session (a cancel signals it and its steps together); its pid.
+
+        Forked from this process when that is safe, so the worker starts in a millisecond with everything
+        already imported; otherwise ``python -m retrain.backends.local.worker`` (about 0.1 s of imports).
+        Safe means: no other thread (a fork copies only the caller's, with whatever locks others held), and
+        no SQLite connection open at the fork, as SQLite asks: this backend's own is closed before it and
+        opened again after, and no other backend in this process has one to the same store.
+        """
+        _reap_finished()
+        if hasattr(os, "fork") and threading.active_count() == 1 and self._alone():
+            from .worker import forked  # before the fork: the child runs nothing that can fail into our code
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.store.close()
+            # The worker holds the write end of a pipe it never writes to: its exit (after it recorded the
+            # end of the run) is the read end's EOF, which wakes a follower in this process at once.
+            ended, holds = os.pipe()  # both close-on-exec: the steps the worker starts never hold them
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(ended)
+                    forked(self.store_dir, run_id, self.environ, log, pipeline, holds)  # never returns
+            finally:
+                os.close(holds)
+                self.store = Store(self.store_dir)
+                self._seen, self._cache = None, {}
+            _FORKED[pid] = None
+            _EXIT_PIPES[pid] = ended
+            self._worker_of[run_id] = pid
+            return pid
+        with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "retrain.backends.local.worker", str(self.store_dir), run_id],
-                env=self.environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a cancel stops it and its steps together
+                env=self.environ, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-        _WORKERS[:] = [w for w in _WORKERS if w.poll() is None]
+        for ended in [w for w in _WORKERS if w.poll() is not None]:  # reaped; keep only their exit status
+            _WORKERS.remove(ended)
+            _FORKED[ended.pid] = ended.returncode
         _WORKERS.append(proc)
-        with self.store.write() as db:
-            db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (proc.pid, _proc_start(proc.pid), run_id))
-        return self.run(run_id)
+        return proc.pid
+
+    def sleep_until_end(self, run_id: str, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking at once if the run's worker exits (a worker this process forked);
+        False, without sleeping, when this process cannot tell (the caller then sleeps its own way)."""
+        pid = self._worker_of.get(run_id)
+        fd = _EXIT_PIPES.get(pid) if pid is not None else None
+        if fd is None:
+            return False
+        readable, _, _ = select.select([fd], [], [], seconds)
+        if readable:  # nothing is ever written: readable means EOF, the worker has exited
+            _close_exit_pipe(pid)  # type: ignore[arg-type]
+        return True
+
+    def _alone(self) -> bool:
+        return all(other is self or other.store_dir != self.store_dir or not _is_open(other.store) for other in list(_OPEN))
 
     def _assign(self, pipeline: Pipeline, request: SubmitRequest, published: Mapping[str, object]) -> dict[str, object]:
         # Defaults as published: a default data path points at the data where it was when published,
@@ -179,31 +267,82 @@ class LocalBackend:
         return {n: v for n, v in values.items() if v is not None}
 
     def run(self, run_id: str) -> Run:
+        run, row = self._read(run_id)
+        if not run.status.is_terminal:
+            reason = self._worker_gone(row)
+            if reason is not None:
+                self._end_or_report(run_id, reason)
+                run, row = self._read(run_id)
+        return run
+
+    def _read(self, run_id: str) -> tuple[Run, sqlite3.Row]:
+        # PRAGMA data_version changes when another connection commits; total_changes when this one does.
+        # While neither moved, the rows read before are still the rows: a poll costs one pragma.
+        stamp = (self.store.one("PRAGMA data_version")[0], self.store.conn.total_changes)  # type: ignore[index]
+        if stamp != self._seen:
+            self._seen, self._cache = stamp, {}
+        cached = self._cache.get(run_id)
+        if cached is not None:
+            return cached
         row = self.store.one("SELECT * FROM runs WHERE id = ?", run_id)
         if row is None:
             raise NotFound(f"no run '{run_id}' in the local store {self.store_dir}. 'retrain runs' lists them.")
-        steps = tuple(
-            StepResult(name=s["name"], status=StepStatus(s["status"]), started=parse_time(s["started"]), ended=parse_time(s["ended"]),
-                       reused_from=s["reused_from"], message=s["message"], metrics=json.loads(s["metrics"]),
-                       url=(run_dir(self.store_dir, run_id) / "steps" / s["name"]).as_uri())
-            for s in self.store.all("SELECT * FROM steps WHERE run_id = ? ORDER BY ord", run_id)
-        )
+        step_rows = self.store.all(
+            "SELECT name, status, started, ended, reused_from, message, metrics FROM steps WHERE run_id = ? ORDER BY ord", run_id)
+        try:
+            run = self._to_run(row, step_rows)
+        except (ValueError, TypeError) as e:  # json.JSONDecodeError and an unknown status are ValueErrors
+            raise DamagedRecord(
+                f"the record of run '{run_id}' in the local store {self.store_dir} is damaged ({_damage(e)}); the other "
+                f"runs are not affected. Its files are in {run_dir(self.store_dir, run_id)}; submit it again if you need it."
+            ) from None
+        self._cache[run_id] = (run, row)
+        return run, row
+
+    def _to_run(self, row: sqlite3.Row, step_rows: list[sqlite3.Row]) -> Run:
+        run_id = row["id"]
+        folder = run_dir(self.store_dir, run_id)
+        # A follower looks many times at a run whose steps mostly did not change since: a step's record is
+        # built once per distinct row, so a look at a 10,000-step run costs the read, not 10,000 records.
+        known = self._steps_seen.get(run_id)
+        if known is None:
+            known = self._steps_seen[run_id] = {}
+        steps = []
+        for s in step_rows:
+            key = tuple(s)
+            step = known.get(key)
+            if step is None:
+                step = known[key] = StepResult(
+                    name=s["name"], status=StepStatus(s["status"]), started=parse_time(s["started"]), ended=parse_time(s["ended"]),
+                    reused_from=s["reused_from"], message=s["message"], metrics=_json(s["metrics"], f"metrics of step {s['name']}"),
+                    url=(folder / "steps" / s["name"]).as_uri())
+            steps.append(step)
+        if len(known) > 2 * len(step_rows):  # rows of earlier states: keep only the current ones
+            self._steps_seen[run_id] = {tuple(s): step for s, step in zip(step_rows, steps)}
         return Run(
-            id=row["id"], pipeline=row["pipeline"], endpoint=row["endpoint"], version=row["version"],
-            status=RunStatus(row["status"]), parameters=json.loads(row["parameters"]), key=row["key"],
+            id=run_id, pipeline=row["pipeline"], endpoint=row["endpoint"], version=row["version"],
+            status=RunStatus(row["status"]), parameters=_json(row["parameters"], "parameters"), key=row["key"],
             created=parse_time(row["created"]), started=parse_time(row["started"]), ended=parse_time(row["ended"]),  # type: ignore[arg-type]
-            steps=steps, metrics=json.loads(row["metrics"]), url=run_dir(self.store_dir, run_id).as_uri(),
-            message=row["message"], tags=json.loads(row["tags"]), experiment=row["experiment"],
+            steps=tuple(steps), metrics=_json(row["metrics"], "metrics"), url=folder.as_uri(),
+            message=row["message"], tags=_json(row["tags"], "tags"), experiment=row["experiment"],
         )
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
+        """Newest first. A run whose row is damaged is left out and named in :attr:`damaged`."""
         sql, args = "SELECT id FROM runs WHERE 1=1", list[object]()
         if pipeline:
             sql, args = sql + " AND pipeline = ?", [*args, pipeline]
         if status:
             sql, args = sql + " AND status = ?", [*args, status.value]
         rows = self.store.all(sql + " ORDER BY created DESC LIMIT ?", *args, limit)
-        return [self.run(r["id"]) for r in rows]
+        found: list[Run] = []
+        self.damaged = []
+        for r in rows:
+            try:
+                found.append(self.run(r["id"]))
+            except DamagedRecord as e:
+                self.damaged.append(str(e))
+        return found
 
     def cancel(self, run_id: str) -> Run:
         run = self.run(run_id)
@@ -223,16 +362,14 @@ class LocalBackend:
         return self.run(run_id)
 
     def logs(self, run_id: str, step: str, offset: int = 0) -> tuple[str, int]:
+        """Whole lines from ``offset``, at most a chunk at a time, long lines cut (see logs.py)."""
         path = run_dir(self.store_dir, run_id) / "steps" / step / "std_log.txt"
-        try:
-            with path.open("rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except OSError:
-            return "", offset
-        # Hand back whole lines only, so a line is never split across two reads.
-        cut = data.rfind(b"\n") + 1
-        return data[:cut].decode(errors="replace"), offset + cut
+
+        def ended() -> bool:
+            row = self.store.one("SELECT status FROM steps WHERE run_id = ? AND name = ?", run_id, step)
+            return row is None or row["status"] not in ("queued", "running")
+
+        return read_chunk(path, offset, ended)
 
     # -- the store's size and garbage collection ---------------------------------------------------
 
@@ -262,16 +399,111 @@ class LocalBackend:
             db.execute("UPDATE steps SET status = ?, ended = ? WHERE run_id = ? AND status = 'running'", (running_steps.value, now, run_id))
             db.execute("UPDATE steps SET status = 'not_run' WHERE run_id = ? AND status = 'queued'", (run_id,))
 
+    def _worker_gone(self, row: sqlite3.Row) -> str | None:  # row: id, pid, pid_start, created
+        """Why the worker of a queued or running run is no longer there, or None while it is."""
+        pid = row["pid"]
+        if pid is None:
+            created = parse_time(row["created"])
+            if created is not None and datetime.now(timezone.utc) - created > UNSTARTED_GRACE:
+                return "its worker never started; submit it again."
+            return None
+        current = _proc_start(pid)
+        if current is not None and current == row["pid_start"]:
+            return None  # (a worker that ended before its start time was read is gone, not alive)
+        exit_status = _reap(pid)
+        kill_session(pid, row["id"])  # its steps, each in its own process group within the worker's session
+        if exit_status == WORKER_EXIT_DISK_FULL or disk_nearly_full(self.store_dir):
+            return disk_full_message(self.store_dir)
+        how = ""
+        if exit_status is not None and exit_status < 0:
+            how = f" (killed by {signal.Signals(-exit_status).name})"
+        elif exit_status:
+            how = f" (exit status {exit_status}; see worker.log in the run folder)"
+        return f"the process running it (pid {pid}) stopped unexpectedly{how}; submit it again."
+
+    def _end_or_report(self, run_id: str, reason: str) -> None:
+        try:
+            self._end(run_id, RunStatus.FAILED, reason, StepStatus.FAILED)
+        except Exception as e:
+            if is_disk_full(e, self.store_dir):
+                raise StoreFull(self.store_dir, f"Run {run_id} stopped and could not be recorded as failed yet; the next retrain "
+                                                f"command that opens the store once there is space records it.") from None
+            raise
+
     def _repair(self) -> None:
         """Runs left queued or running by a worker that died (killed, machine restarted) end as failed."""
-        now = datetime.now(timezone.utc)
         for row in self.store.all("SELECT id, pid, pid_start, created FROM runs WHERE status IN ('queued', 'running')"):
-            pid = row["pid"]
-            if pid is None:
-                created = parse_time(row["created"])
-                if created is not None and now - created > UNSTARTED_GRACE:
-                    self._end(row["id"], RunStatus.FAILED, "its worker never started; submit it again.", StepStatus.FAILED)
+            reason = self._worker_gone(row)
+            if reason is None:
                 continue
-            if _proc_start(pid) != row["pid_start"]:
-                self._end(row["id"], RunStatus.FAILED,
-                          f"the process running it (pid {pid}) stopped unexpectedly; submit it again.", StepStatus.FAILED)
+            try:
+                self._end(row["id"], RunStatus.FAILED, reason, StepStatus.FAILED)
+            except Exception as e:  # noqa: BLE001 - a full disk: recorded by a later command, once there is space
+                if not is_disk_full(e, self.store_dir):
+                    raise
+
+
+def _reap(pid: int) -> int | None:
+    """The exit status of a worker this process started (None for another process's).
+
+    Called once /proc says the worker is gone: a killed multi-threaded worker can still be reported by
+    waitpid a moment later (its threads exit after its main one), so wait that moment, boundedly."""
+    give_up = time.monotonic() + 1.0
+    while True:
+        proc = next((w for w in _WORKERS if w.pid == pid), None)
+        if proc is not None:
+            status = proc.poll()
+        elif pid in _FORKED:
+            _reap_finished()
+            status = _FORKED.get(pid)
+        else:
+            return None
+        if status is not None or time.monotonic() >= give_up:
+            return status
+        time.sleep(0.005)
+
+
+def _is_open(store: Store) -> bool:
+    try:
+        store.conn.total_changes
+    except sqlite3.ProgrammingError:  # closed
+        return False
+    return True
+
+
+def _reap_finished() -> None:
+    """Collect forked workers that ended (no zombies); keep their exit status as Popen.poll would."""
+    for pid, status in list(_FORKED.items()):
+        if status is not None:
+            continue
+        try:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            _FORKED[pid] = 0
+            continue
+        if done:
+            _FORKED[pid] = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+            _close_exit_pipe(pid)
+
+
+def _close_exit_pipe(pid: int) -> None:
+    fd = _EXIT_PIPES.pop(pid, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _json(text: str, what: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"its {what} are not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"its {what} are not a JSON object")
+    return value
+
+
+def _damage(e: Exception) -> str:
+    text = str(e)
+    if " is not a valid RunStatus" in text or " is not a valid StepStatus" in text:
+        return f"unknown status {text.split(' is not')[0]}"
+    return text

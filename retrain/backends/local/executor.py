@@ -8,6 +8,7 @@ of its own process group: cancelling the run signals the whole group, steps incl
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 import shutil
@@ -26,12 +27,13 @@ from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step,
 from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from .command import render
+from .faults import KILL_GRACE_S
+from .logs import log_tail
 from .metrics import step_metrics
 from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
 from .store import Store, dumps, utcnow
 
 LOG_TAIL_LINES = 15
-KILL_GRACE_S = 3.0
 
 
 @dataclass
@@ -68,13 +70,17 @@ def _hash_path(path: Path) -> str:
 
 
 class Executor:
-    def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str],
+                 pipeline: Pipeline | None = None) -> None:
         self.store, self.store_dir, self.run_id = store, store_dir, run_id
+        self.pipeline = pipeline  # already loaded from the version's snapshot by a forking submitter
         self.environ = dict(environ)
         self.folder = run_dir(store_dir, run_id)
         self.cancel = threading.Event()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._component_hashes: dict[Path, str] = {}
+        # Found once on the steps' PATH, not searched for again by every step's start.
+        self.bash = shutil.which("bash", path=self.environ.get("PATH")) or "bash"
 
     # -- database updates (main thread only) ------------------------------------------------------
 
@@ -82,6 +88,15 @@ class Executor:
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.store.write() as db:
             db.execute(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?", (*fields.values(), self.run_id, name))
+
+    def _steps(self, names: list[str], **fields: object) -> None:
+        """The same change to many steps in one transaction (a failure early in a long chain)."""
+        if not names:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.store.write() as db:
+            db.executemany(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?",
+                           [(*fields.values(), self.run_id, name) for name in names])
 
     def _run(self, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
@@ -97,7 +112,7 @@ class Executor:
             return  # canceled before it started, or already executed
         version = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", row["endpoint"], row["version"])
         assert version is not None
-        pipeline = load_pipeline(self.store_dir / version["snapshot"])
+        pipeline = self.pipeline or load_pipeline(self.store_dir / version["snapshot"])
         parameters = json.loads(row["parameters"])
         self.experiment = row["experiment"]
         self.force = bool(row["force"])
@@ -107,61 +122,94 @@ class Executor:
         failure = ""
         running: dict[Future[tuple[int, str, str]], str] = {}
         prepared: dict[str, Prepared] = {}
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            while True:
-                if self.cancel.is_set():
-                    break
-                for name, step in pipeline.steps.items():
-                    if status[name] is not StepStatus.QUEUED or len(running) >= (os.cpu_count() or 1):
-                        continue
-                    deps = [status[d] for d in step.depends_on]
-                    if any(d in (StepStatus.FAILED, StepStatus.NOT_RUN, StepStatus.CANCELED) for d in deps):
-                        status[name] = StepStatus.NOT_RUN
-                        self._step(name, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
-                        continue
-                    if not all(d in (StepStatus.COMPLETED, StepStatus.REUSED) for d in deps):
-                        continue
-                    prep = self._prepare(pipeline, step, parameters)
-                    prepared[name] = prep
-                    if self._try_reuse(prep):
-                        status[name] = StepStatus.REUSED
-                        continue
-                    status[name] = StepStatus.RUNNING
-                    self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
-                    running[pool.submit(self._run_step, prep)] = name
-                if not running:
-                    if all(s is not StepStatus.QUEUED for s in status.values()):
-                        break
-                    continue  # a pass marked steps not_run or reused; look again
-                done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    code, started, ended = future.result()
-                    prep = prepared[name]
-                    metrics = step_metrics(prep.folder)
-                    if self.cancel.is_set():
-                        status[name] = StepStatus.CANCELED
-                        self._step(name, status=StepStatus.CANCELED.value, ended=ended, metrics=dumps(metrics))
-                    elif code == 0:
-                        status[name] = StepStatus.COMPLETED
-                        self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
-                                   reuse_key=prep.reuse_key)
-                    else:
-                        status[name] = StepStatus.FAILED
-                        tail = self._tail(prep.folder / "std_log.txt")
-                        message = f"step '{name}' failed with exit code {code}."
-                        self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
-                        if not failure:
-                            failure = f"{message} The end of its log:\n{tail}" if tail else message
+        # Kahn's algorithm: each step counts the upstream steps it still waits for; a step whose count
+        # reaches zero joins the ready queue (a heap by position in the pipeline, so ties keep file
+        # order). Each finished step touches only its own dependents: linear in steps and edges.
+        position = {name: i for i, name in enumerate(pipeline.steps)}
+        names = list(pipeline.steps)
+        dependents: dict[str, list[str]] = {name: [] for name in names}
+        waiting: dict[str, int] = {}
+        for name, step in pipeline.steps.items():
+            upstream = {d for d in step.depends_on if d in dependents}
+            waiting[name] = len(upstream)
+            for d in upstream:
+                dependents[d].append(name)
+        ready = [position[n] for n in names if waiting[n] == 0]
+        heapq.heapify(ready)
+        slots = max(1, os.cpu_count() or 1)  # read once: the machine does not change during a run
+
+        def release(name: str) -> None:
+            for d in dependents[name]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    heapq.heappush(ready, position[d])
+
+        def skip_downstream(name: str) -> None:
+            skipped: list[str] = []
+            todo = list(dependents[name])
+            while todo:
+                d = todo.pop()
+                if status[d] is StepStatus.QUEUED:
+                    status[d] = StepStatus.NOT_RUN
+                    skipped.append(d)
+                    todo.extend(dependents[d])
+            self._steps(skipped, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
+
+        with ThreadPoolExecutor(max_workers=slots) as pool:
+            try:
+                while not self.cancel.is_set():
+                    while ready and len(running) < slots and not self.cancel.is_set():
+                        name = names[heapq.heappop(ready)]
+                        if status[name] is not StepStatus.QUEUED:
+                            continue
+                        prep = self._prepare(pipeline, pipeline.steps[name], parameters)
+                        prepared[name] = prep
+                        if self._try_reuse(prep):
+                            status[name] = StepStatus.REUSED
+                            release(name)
+                            continue
+                        status[name] = StepStatus.RUNNING
+                        self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
+                        running[pool.submit(self._run_step, prep)] = name
+                    if not running:
+                        break  # nothing runs and nothing is ready: every step has its end
+                    # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
+                    # wakes this at once.
+                    done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        code, started, ended = future.result()
+                        prep = prepared[name]
+                        metrics = step_metrics(prep.folder)
+                        if self.cancel.is_set():
+                            status[name] = StepStatus.CANCELED
+                            self._step(name, status=StepStatus.CANCELED.value, ended=ended, metrics=dumps(metrics))
+                        elif code == 0:
+                            status[name] = StepStatus.COMPLETED
+                            self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
+                                       reuse_key=prep.reuse_key)
+                            release(name)
+                        else:
+                            status[name] = StepStatus.FAILED
+                            tail = self._tail(prep.folder / "std_log.txt")
+                            message = f"step '{name}' failed with exit code {code}."
+                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
+                            skip_downstream(name)
+                            if not failure:
+                                failure = f"{message} The end of its log:\n{tail}" if tail else message
+            except BaseException:
+                # Leaving the pool waits for its threads: stop their steps first, or a failure here
+                # (a full disk) would wait for every running step to end by itself.
+                self.stop_steps()
+                raise
             if self.cancel.is_set():
                 self._stop_children()
                 for future, name in list(running.items()):
                     future.result()
                     status[name] = StepStatus.CANCELED
                     self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
-        for name, s in status.items():
-            if s is StepStatus.QUEUED:
-                self._step(name, status=StepStatus.NOT_RUN.value, message="the run ended before it started")
+        self._steps([name for name, s in status.items() if s is StepStatus.QUEUED],
+                    status=StepStatus.NOT_RUN.value, message="the run ended before it started")
         self._link_pipeline_outputs(pipeline, prepared)
         totals: dict[str, float] = {}
         for row_ in self.store.all("SELECT metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
@@ -193,7 +241,7 @@ class Executor:
         out_root = folder / "outputs"
         values: dict[str, str | None] = {}
         placeholders: dict[str, str | None] = {}
-        data_hashes: dict[str, str] = {}
+        data_paths: dict[str, str] = {}
         inputs: dict[Path, Path] = {}
         for name, port in component.inputs.items():
             binding = step.inputs.get(name)
@@ -213,8 +261,9 @@ class Executor:
                 values[name] = str(value)
                 # Data counts by content, not by where it lies, for reuse.
                 placeholders[name] = f"<input:{name}>"
-                source = inputs.get(Path(str(value)), Path(str(value)))
-                data_hashes[name] = _hash_path(source) if not str(value).startswith(("azureml", "http")) else str(value)
+                raw = str(value)
+                # A step output's copy is hashed from its stored source.
+                data_paths[name] = raw if raw.startswith(("azureml", "http")) else str(inputs.get(Path(raw), Path(raw)))
             else:
                 values[name] = placeholders[name] = format_literal(value)  # type: ignore[arg-type]
         outputs = {name: out_root / name for name in component.outputs}
@@ -240,7 +289,9 @@ class Executor:
         # Recorded for forced runs too, so the run after a forced one can reuse its steps.
         if component.is_deterministic:
             template = render(component.command, placeholders, {k: f"<output:{k}>" for k in outputs})
-            body = {"component": self._component_hash(component), "command": template, "data": data_hashes,
+            # Data is read for its hash only here: a forced run or a non-deterministic step never pays for it.
+            data = {n: v if v.startswith(("azureml", "http")) else _hash_path(Path(v)) for n, v in data_paths.items()}
+            body = {"component": self._component_hash(component), "command": template, "data": data,
                     "env": {**component.environment_variables, **step.environment_variables}}
             reuse_key = hashlib.sha256(dumps(body).encode()).hexdigest()
         workdir = folder / "code"
@@ -303,9 +354,18 @@ class Executor:
         with (prep.folder / "std_log.txt").open("wb") as log:
             if self.cancel.is_set():
                 return -signal.SIGTERM, started, utcnow()
-            proc = subprocess.Popen(["bash", "-c", prep.command], cwd=prep.workdir, env=prep.env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            # Its own process group (in the worker's session): a timeout or cancel signals the step and
+            # everything it started, and a dead worker's steps can still be found by the session.
+            proc = subprocess.Popen([self.bash, "-c", prep.command], cwd=prep.workdir, env=prep.env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
             self.procs[prep.step.name] = proc
+            # Wait without reaping, so the group id cannot be reused before what the step left running in
+            # the background is ended with it (as its container would be on Azure).
+            try:
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+                _signal_group(proc.pid, signal.SIGKILL)
+            except ChildProcessError:  # a cancel reaped it already, after killing its group
+                pass
             code_ = proc.wait()
             self.procs.pop(prep.step.name, None)
         self._settle(prep)
@@ -323,23 +383,28 @@ class Executor:
         except OSError:
             pass  # the files stay as they are: correct, only not shared
 
+    def stop_steps(self) -> None:
+        """The run ends early (the worker failed): no step outlives it."""
+        self.cancel.set()
+        self._stop_children()
+
     def _stop_children(self) -> None:
-        for proc in list(self.procs.values()):
-            if proc.poll() is None:
-                proc.terminate()
+        """SIGTERM to every running step's process group, a grace period, then SIGKILL to what is left:
+        a step that ignores SIGTERM and the children it started are gone too."""
+        procs = list(self.procs.values())
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGTERM)
         give_up = time.monotonic() + KILL_GRACE_S
-        for proc in list(self.procs.values()):
+        for proc in procs:
             try:
                 proc.wait(timeout=max(0.0, give_up - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGKILL)
 
     def _tail(self, log: Path) -> str:
-        try:
-            lines = log.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-LOG_TAIL_LINES:])
+        return log_tail(log, LOG_TAIL_LINES)
 
     def _link_pipeline_outputs(self, pipeline: Pipeline, prepared: Mapping[str, Prepared]) -> None:
         """``${{parent.outputs.x}}``: the run's ``outputs/x`` points at the step output bound to it."""
@@ -353,6 +418,13 @@ class Executor:
                         # Relative: short enough to live in the inode (no disk block), and the store can move.
                         target_path = os.path.relpath(prep.folder / "outputs" / output, link.parent)
                         link.symlink_to(target_path, target_is_directory=True)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _link_or_copy(src: str, dst: str) -> None:

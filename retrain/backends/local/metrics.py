@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -37,10 +38,15 @@ def read_mlflow(mlruns: Path) -> dict[str, float]:
 
 def read_json(folder: Path) -> dict[str, float]:
     out: dict[str, float] = {}
-    for path in sorted(folder.glob("*/metrics.json")):
+    try:
+        outputs = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    except OSError:
+        return out
+    for name in outputs:
+        path = folder / name / "metrics.json"
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # none there (the usual case), or not JSON
             continue
         if isinstance(data, dict):
             for k, v in data.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BackendError
+from .faults import StoreFull, is_disk_full
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +102,8 @@ class Store:
             self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
             self.conn.close()
+            if is_disk_full(e, folder):  # not damaged: full
+                raise StoreFull(folder) from None
             raise BackendError(
                 f"the local store {self.db_path} cannot be opened ({e}). If it is damaged, move the folder "
                 f"{folder} aside; retrain starts a new store (its versions and runs stay in the old folder)."
