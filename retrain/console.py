@@ -129,7 +129,7 @@ def render_endpoint(endpoint: Endpoint) -> str:
         (v.number, "yes" if v.is_default else "", v.content_hash.removeprefix("sha256:")[:12], v.created, (v.source_commit or "")[:12])
         for v in endpoint.versions
     ]
-    head = f"endpoint {endpoint.name}" + (f"  {endpoint.url}" if endpoint.url else "")
+    head = f"endpoint {endpoint.name}" + (f"  ({endpoint.backend_name})" if endpoint.backend_name else "") + (f"  {endpoint.url}" if endpoint.url else "")
     return head + "\n" + table(("version", "default", "content", "created", "commit"), rows)
 
 

@@ -35,7 +35,8 @@ class Session(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.default_timeout)
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method if isinstance(method, str) else method.decode(),
+                               url if isinstance(url, str) else url.decode(), *args, **kwargs)
 
 
 def make_session(

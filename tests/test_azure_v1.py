@@ -92,3 +92,32 @@ def test_unknown_parameters_and_publishing_are_refused_with_directions(azure: Fa
     (tmp_path / "p.yml").write_text("type: pipeline\njobs:\n  a:\n    command: 'true'\n")
     with pytest.raises(UsageError, match="needs the retired Azure ML SDK v1"):
         backend.publish(load_pipeline(tmp_path / "p.yml"), endpoint="income-designer", make_default=False, source_commit=None)
+
+
+def test_data_paths_come_from_the_graph_interface_as_the_sdk_reads_them(azure: FakeAzure) -> None:
+    backend = backend_for(azure)
+    run = backend.submit(request("rt-v1-dp", version=1, raw="azureml://datastores/workspaceblobstore/paths/income/2026-11/"))
+    [(_, _, _, sent)] = [r for r in azure.requests if r[0] == "POST" and "PipelineEndpointSubmit" in r[1]]
+    body = __import__("json").loads(sent)
+    assert body["DataPathAssignments"] == {"raw": {"DataStoreName": "workspaceblobstore", "RelativePath": "income/2026-11/"}}
+    assert body["ParameterAssignments"] == {} and body["ExperimentName"] == "income-retrain"
+    assert (body["RunSource"], body["RunType"]) == ("SDK", "SDK")
+    assert "Graphs_GetInterface" in azure.operations_seen
+    assert run.version == 1 and azure.violations == []
+
+
+def test_the_v1_error_body_is_read(azure: FakeAzure) -> None:
+    from retrain.errors import BackendError
+
+    azure.fail("POST", r"PipelineEndpointSubmit", 400, body={"Error": {"Code": "BadRequest", "Message": "Compute target gpu-old is not found"}})
+    with pytest.raises(BackendError) as e:
+        backend_for(azure).submit(request("rt-v1-err", training_data_path="income/us.csv"))
+    assert "BadRequest: Compute target gpu-old is not found" in str(e.value)
+
+
+@pytest.mark.parametrize(("final", "status"), [("Finished", RunStatus.COMPLETED), ("Failed", RunStatus.FAILED), ("Canceled", RunStatus.CANCELED)])
+def test_v1_end_states(azure: FakeAzure, final: str, status: RunStatus) -> None:
+    backend = backend_for(azure)
+    run = backend.submit(request(f"rt-v1-{final}", training_data_path="income/us.csv"))
+    azure.v1_runs[run.id]["Status"]["StatusCode"] = final
+    assert backend.run(run.id).status is status

@@ -113,8 +113,10 @@ class AzureMLV1Backend:
         return None  # needs the experiment; submit() looks the key up before it posts anything
 
     def _earlier(self, experiment: str, key: str) -> str | None:
-        found = self._call("POST", f"/experiments/{experiment}/runs:query", service="history", what="look for an earlier run",
-                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderby": "CreatedUtc desc"},
+        # Run history's runs:query as azure-ai-ml's runhistory client sends it (api-version v1.0, QueryParams).
+        found = self._call("POST", f"/experiments/{quote(experiment, safe='')}/runs:query", service="history",
+                           what="look for an earlier run", params={"api-version": "v1.0"},
+                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderBy": "CreatedUtc desc"},
                            missing_ok=True) or {}
         runs = found.get("value") or []
         return str(runs[0]["runId"]) if runs else None
@@ -125,10 +127,16 @@ class AzureMLV1Backend:
         earlier = self._earlier(request.experiment, request.key)
         if earlier is not None:
             return self.run(earlier)
-        pipeline_id = next(v["PipelineId"] for v in entity["PipelineVersionList"] if str(v["Version"]) == str(number))
+        pipeline_id = next((v.get("PipelineId") for v in entity.get("PipelineVersionList") or [] if str(v.get("Version")) == str(number)), None)
+        if not pipeline_id:
+            raise BackendError(f"version {number} of pipeline endpoint '{request.endpoint}' names no published pipeline; "
+                               "check the endpoint's versions in the studio.")
         published = self._call("GET", f"/Pipelines/{pipeline_id}", what=f"read version {number} of {request.endpoint}") or {}
-        declared = published.get("ParameterAssignments") or {}
-        datapaths = published.get("DataPathAssignments") or {}
+        # As azureml-pipeline-core: a published pipeline's parameters and data-path parameters are in its graph's interface.
+        interface = self._call("GET", f"/Graphs/{published.get('GraphId')}/Interface",
+                               what=f"read the parameters of version {number} of {request.endpoint}") or {}
+        declared = {str(p.get("Name")): p.get("DefaultValue") for p in interface.get("Parameters") or []}
+        datapaths = {str(p.get("Name")): p.get("DefaultValue") for p in interface.get("DataPathParameters") or []}
         parameters: dict[str, str] = {}
         data: dict[str, dict[str, str]] = {}
         for name, value in request.parameters.items():
@@ -139,8 +147,9 @@ class AzureMLV1Backend:
             else:
                 raise UsageError(f"version {number} of pipeline endpoint '{request.endpoint}' has no parameter '{name}'. "
                                  f"{unknown_parameter_hint(name, {**declared, **datapaths})}")
-        body = {"ExperimentName": request.experiment, "Description": f"retrain {request.pipeline}", "RunSource": "API",
-                "RunType": "API", "ParameterAssignments": parameters, "DataPathAssignments": data,
+        # As the SDK's PipelineEndpoint.submit: the experiment, the parameters as strings and the data paths; no more.
+        body = {"ExperimentName": request.experiment, "Description": f"retrain {request.pipeline}", "RunSource": "SDK",
+                "RunType": "SDK", "ParameterAssignments": parameters, "DataPathAssignments": data,
                 "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                          "retrain.endpoint": request.endpoint, "retrain.version": str(number)},
                 "Properties": {}}
@@ -182,7 +191,10 @@ class AzureMLV1Backend:
         )
 
     def run(self, run_id: str) -> Run:
-        return self._run(self._call("GET", f"/PipelineRuns/{run_id}", what=f"read run {run_id}"))
+        entity = self._call("GET", f"/PipelineRuns/{run_id}", what=f"read run {run_id}")
+        if not entity:
+            raise BackendError(f"the pipelines service gave no run {run_id}; try again.")
+        return self._run(entity)
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         return []  # run history is listed per experiment; the studio lists them all

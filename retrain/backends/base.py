@@ -65,6 +65,8 @@ class Endpoint:
     default_version: int | None
     versions: tuple[Version, ...]  # ascending by number
     url: str | None = None
+    # What the service calls it, when that differs from the endpoint's name (Azure ML's pipeline component).
+    backend_name: str | None = None
 
     def version(self, number: int) -> Version | None:
         return next((v for v in self.versions if v.number == number), None)

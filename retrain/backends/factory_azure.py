@@ -27,4 +27,5 @@ def make_azure_backend(config: AzureBackendConfig, environ: Mapping[str, str]) -
         from .azureml_v1 import AzureMLV1Backend
 
         return AzureMLV1Backend(client, tenant_id=credentials.tenant_id)
-    return AzureMLBackend(client, compute=config.compute)
+    # The blob service's URL for repository data, when it is not {account}.blob.{suffix} (a private or test cloud).
+    return AzureMLBackend(client, compute=config.compute, storage_endpoint=environ.get("RETRAIN_STORAGE_ENDPOINT") or None)

@@ -1,16 +1,24 @@
 """A fake Azure on 127.0.0.1 over TLS (a trustme test CA): an Azure AD authority for msal, the Resource
-Manager API of one Azure ML workspace (api-version 2025-12-01), and blob storage for uploads.
+Manager API of one Azure ML workspace (api-version 2025-12-01), the v1 pipelines service and run history,
+MLflow tracking, and blob storage.
 
-What it serves and checks follows the official descriptions: Azure AD's v2.0 OpenID configuration and
-token endpoint (client credentials with a secret or a client assertion); from Azure/azure-rest-api-specs
-stable/2025-12-01/mfe.json the shapes the client must send (ComponentVersion, CodeVersion, DataVersion,
-BatchEndpoint, BatchDeployment with a PipelineComponent configuration, PipelineJob), the status codes
-(PUT 200/201, long-running PUTs 201 + Azure-AsyncOperation, cancel 202 + Location) and ARM error bodies.
-A request that breaks a rule gets 400 with an ARM error and is recorded in ``violations``.
+Requests are held to the descriptions extracted from Azure ML's own SDKs (tests/fixtures/azureml/, see
+tests/fakes/azure_spec.py): an operation outside them is answered 404 with the service's error body and
+recorded in ``unknown_operations`` (``fake_azure`` then fails the test); a query parameter or body that does
+not validate is answered 400 with an ARM error and recorded in ``violations``. Every list is served
+``page_size`` (2) items a page with a ``nextLink``; operation-status URLs need the bearer token; tokens are
+JWT-shaped and checked per audience. Blob storage checks Shared Key, SAS and bearer authentication, block
+lists and conditional writes. Beyond the description, the fake follows what azure-ai-ml itself sends
+(tests/fixtures/azureml/sdk-record.json): ``x-azureml-token`` on pipeline jobs, ``If-None-Match: *`` on blob
+writes. Status codes and long-running operations follow the 2025-12-01 spec (PUT 200/201, long-running PUTs
+201 + Azure-AsyncOperation, cancel 202 + Location).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 import socket
@@ -24,14 +32,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlparse
 
 import trustme
+
+from tests.fakes.azure_spec import Spec, arm_spec, runhistory_spec, v1_spec
 
 API_VERSION = "2025-12-01"
 WS_PATH = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)(.*)")
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}")
-JOB_INPUT_TYPES = {"literal", "uri_file", "uri_folder", "mltable", "custom_model", "mlflow_model", "triton_model"}
 
 
 @dataclass
@@ -41,6 +50,8 @@ class Fault:
     status: int  # 0 = drop the connection without an answer
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    only_with_skip: bool = False  # only requests for a later page of a list
+    body: dict[str, Any] | None = None  # the error body (default: ARM's)
 
 
 @dataclass
@@ -61,6 +72,7 @@ class FakeAzure:
     v1_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEndpointEntity
     v1_pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> PipelineEntity
     v1_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    v1_graphs: dict[str, dict[str, Any]] = field(default_factory=dict)  # graph id -> EntityInterface
     violations: list[str] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> issued at
@@ -69,11 +81,37 @@ class FakeAzure:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # ARM path -> resource body
     blobs: dict[str, bytes] = field(default_factory=dict)
     job_polls: dict[str, int] = field(default_factory=dict)
+    token_scopes: dict[str, str] = field(default_factory=dict)  # token -> the scope it was issued for
+    page_size: int = 2  # items per page of every list, so every test follows nextLink
+    skip_tokens: dict[str, int] = field(default_factory=dict)
+    pages_served: int = 0
+    unknown_operations: list[str] = field(default_factory=list)  # requests outside the description
+    operations_seen: list[str] = field(default_factory=list)
+    # The default datastore: its credentials are an account key, a SAS token, or none (identity-based).
+    datastore_credentials: str = "AccountKey"
+    storage_account: str = "mlws4storage"
+    storage_container: str = "azureml-blobstore-6f3c1b2a-0000-4e5f-8a9b-0c1d2e3f4a5b"
+    account_key: str = field(default_factory=lambda: base64.b64encode(uuid.uuid4().bytes * 4).decode())
+    identity_can_write_blobs: bool = True  # the identity has Storage Blob Data Contributor
+    stale_secrets: bool = False  # the account's key or SAS was rotated and the datastore still holds the old one
+    pending_account: str = "mlws4pending"  # the account of startPendingUpload's temporary containers
+    sas_tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, container) -> SAS query
+    keep_blob_bytes: bool = True  # False: remember sizes only (the memory benchmark)
+    uncommitted: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    blob_sizes: dict[str, int] = field(default_factory=dict)
+    block_sizes: list[int] = field(default_factory=list)
+    blob_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    spec: Spec = field(default_factory=arm_spec)
+    unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
+    record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
+    other_api_versions: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self, tmp: Path) -> "FakeAzure":
+        self.sas_tokens[(self.storage_account, self.storage_container)] = (
+            "sv=2023-11-03&ss=b&srt=co&sp=rwdlac&se=2099-01-01T00%3A00%3A00Z&spr=https&sig=" + uuid.uuid4().hex + "%3D")
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
         self.ca_file = tmp / "fake-azure-ca.pem"
@@ -103,6 +141,9 @@ class FakeAzure:
             def do_DELETE(self) -> None:
                 fake._handle(self, "DELETE")
 
+            def do_HEAD(self) -> None:
+                fake._handle(self, "HEAD")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -122,8 +163,8 @@ class FakeAzure:
         return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
                 f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}")
 
-    def fail(self, method: str, path: str, status: int, times: int = 1, **headers: str) -> None:
-        self.faults.append(Fault(method, re.compile(path), status, times, headers))
+    def fail(self, method: str, path: str, status: int, times: int = 1, body: dict[str, Any] | None = None, **headers: str) -> None:
+        self.faults.append(Fault(method, re.compile(path), status, times, headers, body=body))
 
     def count(self, method: str, pattern: str) -> int:
         return sum(1 for m, p, _, _ in self.requests if m == method and re.search(pattern, urlparse(p).path))
@@ -156,7 +197,8 @@ class FakeAzure:
         raw = h.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append((method, h.path, dict(h.headers.items()), raw[:2000].decode(errors="replace")))
-            fault = next((f for f in self.faults if f.method == method and f.path.search(url.path) and f.times > 0), None)
+            fault = next((f for f in self.faults if f.method == method and f.path.search(url.path) and f.times > 0
+                          and (not f.only_with_skip or "$skip" in parse_qs(url.query))), None)
             if fault:
                 fault.times -= 1
         if fault is not None:
@@ -164,8 +206,10 @@ class FakeAzure:
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)
                 return
-            return self._arm_error(h, fault.status, "ServiceUnavailable" if fault.status >= 500 else "TooManyRequests",
-                                   "injected fault", **fault.headers)
+            if fault.body is not None:
+                return self._reply(h, fault.status, fault.body, fault.headers)
+            code = {404: "UserError", 429: "TooManyRequests"}.get(fault.status, "ServiceUnavailable")
+            return self._arm_error(h, fault.status, code, "injected fault", **fault.headers)
         if url.path.startswith(f"/{self.tenant}/"):
             return self._aad(h, method, url.path, raw)
         if url.path.startswith("/oidc"):
@@ -208,9 +252,15 @@ class FakeAzure:
             if problems:
                 self.violations.extend(problems)
                 return self._reply(h, 400, {"error": "invalid_request", "error_description": "; ".join(problems)})
-            token = f"eyJ0eXAiOiJKV1Qi.fake.{uuid.uuid4().hex}"
+            # Shaped like Entra's: a JWT whose aud is the scope's resource (azure-ai-ml reads it), signature not real.
+            def part(doc: dict[str, Any]) -> str:
+                return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+            claims = {"aud": str(form.get("scope", "")).removesuffix("/.default"), "tid": self.tenant, "appid": self.client_id,
+                      "jti": uuid.uuid4().hex}
+            token = f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.{part({'sig': uuid.uuid4().hex})}"
             with self._lock:
                 self.tokens[token] = time.monotonic()
+                self.token_scopes[token] = str(form.get("scope"))
             return self._reply(h, 200, {"token_type": "Bearer", "expires_in": self.token_lifetime_s,
                                         "ext_expires_in": self.token_lifetime_s, "access_token": token})
         return self._reply(h, 404, {"error": "not_found"})
@@ -224,26 +274,125 @@ class FakeAzure:
         return self._reply(h, 200, {"value": f"github.oidc.{uuid.uuid4().hex}"})
 
     # -- blob storage -----------------------------------------------------------------------------
+    # Path-style URLs, {url}/blob/{account}/{container}/{blob}, as the storage emulator and IP-style
+    # endpoints use. Authentication per "Authorize requests to Azure Storage": Shared Key, SAS, or an
+    # Entra bearer token (x-ms-version 2017-11-09 or later). Block blobs: Put Blob, Put Block, Put Block List,
+    # with If-None-Match: * honoured.
+
+    def _blob_error(self, h: BaseHTTPRequestHandler, status: int, code: str) -> None:
+        body = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'.encode()
+        self.statuses.append(status)
+        h.send_response(status)
+        h.send_header("x-ms-error-code", code)
+        h.send_header("Content-Type", "application/xml")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _blob_auth(self, h: BaseHTTPRequestHandler, method: str, url: Any, account: str, container: str) -> str | None:
+        """None when the request may write, else the error code to answer with."""
+        query = parse_qs(url.query)
+        auth = h.headers.get("Authorization", "")
+        if "sig" in query:
+            if auth:
+                self.violations.append("a SAS request also carried an Authorization header")
+            sas = self.sas_tokens.get((account, container))
+            given = {k: v for k, v in parse_qs(url.query).items() if k not in ("comp", "blockid")}
+            if sas is None or given != parse_qs(sas):
+                return "AuthenticationFailed"
+            if "w" not in given.get("sp", [""])[0]:
+                return "AuthorizationPermissionMismatch"
+            return None
+        if auth.startswith("SharedKey "):
+            if account != self.storage_account or self.datastore_credentials != "AccountKey":
+                return "AuthenticationFailed"
+            if not h.headers.get("x-ms-date"):
+                return "AuthenticationFailed"
+            expected = shared_key_signature(method, h.headers, url, account, self.account_key)
+            return None if auth == f"SharedKey {account}:{expected}" else "AuthenticationFailed"
+        if auth.startswith("Bearer "):
+            token = auth.removeprefix("Bearer ")
+            if self.token_scopes.get(token) != "https://storage.azure.com/.default":
+                return "InvalidAuthenticationInfo"
+            if h.headers.get("x-ms-version", "") < "2017-11-09":
+                self.violations.append("a bearer token was sent to blob storage without x-ms-version >= 2017-11-09")
+                return "InvalidHeaderValue"
+            if self.datastore_credentials != "None" or not self.identity_can_write_blobs:
+                return "AuthorizationPermissionMismatch"
+            return None
+        return "NoAuthenticationInformation"
 
     def _blob(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
-        if "sig" not in parse_qs(url.query):
-            return self._reply(h, 403, {"error": "AuthenticationFailed"})
-        if h.headers.get("Authorization"):
-            self.violations.append("a bearer token was sent to blob storage with a SAS")
-        if method == "PUT":
-            if h.headers.get("x-ms-blob-type") != "BlockBlob":
-                self.violations.append("Put Blob without x-ms-blob-type: BlockBlob")
-            self.blobs[url.path] = raw
-            return self._reply(h, 201, None, {"ETag": '"0x1"'})
-        return self._reply(h, 405, None)
+        parts = url.path.split("/", 4)  # "", "blob", account, container, name
+        if len(parts) < 5 or method not in ("PUT", "HEAD"):
+            return self._blob_error(h, 400, "InvalidUri")
+        account, container, name = parts[2], parts[3], unquote(parts[4])
+        denied = self._blob_auth(h, method, url, account, container)
+        if denied:
+            status = 400 if denied == "InvalidHeaderValue" else 401 if denied == "NoAuthenticationInformation" else 403
+            return self._blob_error(h, status, denied)
+        if not h.headers.get("x-ms-version"):
+            self.violations.append("a blob request without x-ms-version")
+            return self._blob_error(h, 400, "MissingRequiredHeader")
+        key = f"{account}/{container}/{name}"
+        if method == "HEAD":  # Get Blob Properties: no body, the error code in a header
+            self.statuses.append(200 if key in self.blob_sizes else 404)
+            h.send_response(200 if key in self.blob_sizes else 404)
+            if key not in self.blob_sizes:
+                h.send_header("x-ms-error-code", "BlobNotFound")
+            h.send_header("Content-Length", str(self.blob_sizes.get(key, 0)))
+            h.end_headers()
+            return None
+        comp = parse_qs(url.query).get("comp", [""])[0]
+        with self._lock:
+            if comp == "block":
+                block_id = parse_qs(url.query).get("blockid", [""])[0]
+                pending = self.uncommitted.setdefault(key, {})
+                if not block_id or any(len(b) != len(block_id) for b in pending):
+                    self.violations.append(f"block ids of {key} must be base64 and of one length")
+                    return self._blob_error(h, 400, "InvalidQueryParameterValue")
+                pending[block_id] = raw if self.keep_blob_bytes else hashlib.sha256(raw).digest() + len(raw).to_bytes(8, "big")
+                self.block_sizes.append(len(raw))
+                return self._reply(h, 201, None)
+            exists = key in self.blobs
+            if comp == "metadata":  # Set Blob Metadata (azure-ai-ml marks an upload's status on its first blob)
+                if not exists:
+                    return self._blob_error(h, 404, "BlobNotFound")
+                self.blob_metadata[key] = {k.lower(): v for k, v in h.headers.items() if k.lower().startswith("x-ms-meta-")}
+                return self._reply(h, 200, None, {"ETag": f'"0x{uuid.uuid4().hex[:16]}"'})
+            if h.headers.get("If-None-Match") == "*" and exists:
+                return self._blob_error(h, 409, "BlobAlreadyExists")
+            if h.headers.get("If-None-Match") != "*":
+                self.violations.append(f"an unconditional write of {key} (azure-ai-ml writes with If-None-Match: *)")
+            if comp == "blocklist":
+                ids = re.findall(r"<Latest>([^<]+)</Latest>", raw.decode())
+                pending = self.uncommitted.get(key, {})
+                if not ids or any(i not in pending for i in ids):
+                    return self._blob_error(h, 400, "InvalidBlockList")
+                self.blobs[key] = b"".join(pending[i] for i in ids) if self.keep_blob_bytes else b""
+                self.blob_sizes[key] = sum(len(pending[i]) if self.keep_blob_bytes else int.from_bytes(pending[i][32:], "big") for i in ids)
+                del self.uncommitted[key]
+            elif comp == "":
+                if h.headers.get("x-ms-blob-type") != "BlockBlob":
+                    self.violations.append("Put Blob without x-ms-blob-type: BlockBlob")
+                    return self._blob_error(h, 400, "MissingRequiredHeader")
+                self.blobs[key] = raw if self.keep_blob_bytes else b""
+                self.blob_sizes[key] = len(raw)
+            else:
+                return self._blob_error(h, 400, "InvalidQueryParameterValue")
+        return self._reply(h, 201, None, {"ETag": f'"0x{uuid.uuid4().hex[:16]}"'})
+
+    def blob(self, path: str) -> bytes:
+        """The bytes of a blob by the end of its path (tests)."""
+        return next(v for k, v in self.blobs.items() if k.endswith(path))
 
     # -- Resource Manager -------------------------------------------------------------------------
 
-    def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
+    def _authorized(self, h: BaseHTTPRequestHandler, scope: str = "https://management.azure.com/.default") -> bool:
         auth = h.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ")
         issued = self.tokens.get(token)
-        if issued is None:
+        if issued is None or self.token_scopes.get(token) != scope:
             self._arm_error(h, 401, "InvalidAuthenticationToken", "The access token is invalid.")
             return False
         limit = self.arm_accepts_for_s if self.arm_accepts_for_s is not None else self.token_lifetime_s
@@ -252,14 +401,45 @@ class FakeAzure:
             return False
         return True
 
+    def _page(self, h: BaseHTTPRequestHandler, url: Any, items: list[dict[str, Any]]) -> None:
+        """A list as ARM pages it: ``value`` and, while more remain, a ``nextLink`` carrying a $skip token."""
+        query = parse_qs(url.query)
+        token = query.get("$skip", [""])[0]
+        start = 0
+        if token:
+            if token not in self.skip_tokens:
+                return self._invalid(h, [f"$skip {token!r} is not a token this list handed out"])
+            start = self.skip_tokens[token]
+        page = items[start:start + self.page_size]
+        body: dict[str, Any] = {"value": page}
+        if start + self.page_size < len(items):
+            next_token = uuid.uuid4().hex
+            self.skip_tokens[next_token] = start + self.page_size
+            rest = [(k, v) for k, vs in query.items() if k != "$skip" for v in vs]
+            body["nextLink"] = f"{self.url}{url.path}?{urlencode([*rest, ('$skip', next_token)])}"
+        self.pages_served += 1
+        return self._reply(h, 200, body)
+
+    def _under(self, prefix: str) -> list[dict[str, Any]]:
+        return [v for k, v in self.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix):] and k not in self.unlisted]
+
     def _arm(self, h: BaseHTTPRequestHandler, method: str, url: Any, raw: bytes) -> None:
         if url.path.startswith("/operations/"):
-            return self._operation(h, url.path)
+            return self._operation(h, url.path) if self._authorized(h) else None
         if not self._authorized(h):
             return None
         query = parse_qs(url.query)
-        if query.get("api-version") != [API_VERSION]:
-            return self._invalid(h, [f"api-version {query.get('api-version')} (expected {API_VERSION})"])
+        op = self.spec.operation(method, url.path)
+        if op is None:
+            self.unknown_operations.append(f"{method} {url.path}")
+            return self._arm_error(h, 404, "NotFound", f"No HTTP resource was found that matches the request URI '{self.url}{url.path}'.")
+        if query.get("api-version") != [self.spec.api_version]:
+            if not self.record_api_versions:
+                return self._invalid(h, [f"api-version {query.get('api-version')} (expected {self.spec.api_version})"])
+            self.other_api_versions.append(f"{method} {url.path.replace(self.workspace_path, '<WS>')} {query.get('api-version')}")
+        unknown = sorted(set(query) - op.query)
+        if unknown:
+            return self._invalid(h, [f"{op.id}: query parameters {unknown} are not in the description"])
         m = WS_PATH.fullmatch(url.path)
         if not m or (m.group(1), m.group(2), m.group(3)) != (self.subscription, self.resource_group, self.workspace):
             return self._arm_error(h, 404, "ResourceNotFound", f"The Resource '{url.path}' was not found.")
@@ -268,46 +448,115 @@ class FakeAzure:
             body = json.loads(raw) if raw else None
         except ValueError:
             return self._invalid(h, ["the body is not JSON"])
-        if rest == "" and method == "GET":
-            return self._reply(h, 200, {"id": self.workspace_path, "name": self.workspace, "location": self.location,
+        if op.body and body is not None:
+            problems = self.spec.validate(op.body, body)
+            if problems and self.other_api_versions and self.other_api_versions[-1].startswith(f"{method} {url.path.replace(self.workspace_path, '<WS>')} "):
+                # recording the SDK: a body of another api-version is noted against 2025-12-01, not refused
+                self.violations.extend(f"{op.id} (sent with api-version {query.get('api-version')}): {p}" for p in problems)
+            elif problems:
+                return self._invalid(h, [f"{op.id}: {p}" for p in problems])
+        if method == "PUT":
+            name = rest.rsplit("/", 1)[1]
+            if not NAME.fullmatch(name):
+                return self._invalid(h, [f"name {name!r} does not match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$"])
+            if body is None:
+                return self._invalid(h, [f"{op.id}: a body is required"])
+        self.operations_seen.append(op.id)
+        ws = self.workspace_path
+        if op.id == "workspaces_get":
+            return self._reply(h, 200, {"id": ws, "name": self.workspace, "location": self.location,
                                         "properties": {"discoveryUrl": f"{self.url}/discovery"}})
-        if method == "GET" and rest == "/batchEndpoints":
-            return self._reply(h, 200, {"value": [v for k, v in self.resources.items() if re.fullmatch(r".*/batchEndpoints/[^/]+", k)]})
-        if method == "GET" and (dm := re.fullmatch(r"/batchEndpoints/([^/]+)/deployments", rest)):
-            return self._reply(h, 200, {"value": [v for k, v in self.resources.items() if k.startswith(f"{self.workspace_path}/batchEndpoints/{dm.group(1)}/deployments/")]})
-        if method == "GET" and rest == "/jobs":
-            return self._reply(h, 200, {"value": [self._job_view(k) for k in self.resources if "/jobs/" in k]})
-        if method == "GET" and (cm := re.fullmatch(r"/components/([^/]+)", rest)):
-            versions = [int(k.rsplit("/", 1)[1]) for k in self.resources if k.startswith(f"{self.workspace_path}/components/{cm.group(1)}/versions/") and k.rsplit("/", 1)[1].isdigit()]
+        if op.id == "batch_endpoints_list":
+            return self._page(h, url, self._under(f"{ws}/batchEndpoints/"))
+        if op.id == "batch_deployments_list":
+            return self._page(h, url, self._under(f"{ws}{rest}/"))
+        if op.id == "jobs_list":
+            tag = query.get("tag", [None])[0]
+            jobs = [self._job_view(k) for k in self.resources if k.startswith(f"{ws}/jobs/")]
+            return self._page(h, url, [j for j in jobs if tag is None or tag in (j["properties"].get("tags") or {})])
+        if op.id in ("code_versions_list", "component_versions_list", "data_versions_list"):
+            items = self._under(f"{ws}{rest}/")
+            if "hash" in query:
+                items = [i for i in items if (i["properties"].get("properties") or {}).get("hash_sha256") == query["hash"][0]
+                         and (i["properties"].get("properties") or {}).get("hash_version") == query.get("hashVersion", [""])[0]]
+            return self._page(h, url, items)
+        if op.id == "datastores_list":
+            stores = self.datastores()
+            if query.get("isDefault") == ["true"]:
+                stores = [s for s in stores if s["properties"]["isDefault"]]
+            return self._page(h, url, stores)
+        if op.id == "datastores_get":
+            found = next((s for s in self.datastores() if s["name"] == rest.rsplit("/", 1)[1]), None)
+            return self._reply(h, 200, found) if found else self._arm_error(h, 404, "UserError", f"Datastore {rest} not found")
+        if op.id == "datastores_list_secrets":
+            return self._list_secrets(h, rest.split("/")[2])
+        if op.id in ("component_containers_get", "code_containers_get", "data_containers_get"):
+            versions = [k.rsplit("/", 1)[1] for k in self.resources if k.startswith(f"{ws}{rest}/versions/")]
             if not versions:
-                return self._arm_error(h, 404, "UserError", f"Could not find asset with name: {cm.group(1)}")
-            return self._reply(h, 200, {"name": cm.group(1), "properties": {"latestVersion": str(max(versions)), "nextVersion": str(max(versions) + 1)}})
-        key = f"{self.workspace_path}{rest}"
+                return self._arm_error(h, 404, "UserError", f"Could not find asset with name: {rest.rsplit('/', 1)[1]}")
+            numbers = [int(v) for v in versions if v.isdigit()]
+            latest = str(max(numbers)) if numbers else versions[-1]
+            return self._reply(h, 200, {"id": f"{ws}{rest}", "name": rest.rsplit("/", 1)[1],
+                                        "properties": {"latestVersion": latest, "nextVersion": str(max(numbers, default=0) + 1)}})
+        key = f"{ws}{rest}"
+        if op.id == "jobs_get":
+            return self._get_job(h, key)
         if method == "GET":
-            if "/jobs/" in rest:
-                return self._get_job(h, key)
             if key in self.resources:
-                return self._reply(h, 200, self.resources[key])
+                return self._reply(h, 200, {k: v for k, v in self.resources[key].items() if not k.startswith("_")})
             return self._arm_error(h, 404, "UserError", f"Could not find {rest}")
         if method == "PUT":
             return self._put(h, rest, key, body)
-        if method == "POST" and (sm := re.fullmatch(r"/(codes|data)/([^/]+)/versions/([^/]+)/startPendingUpload", rest)):
+        if op.id == "code_versions_create_or_get_start_pending_upload":
             if not isinstance(body, dict) or body.get("pendingUploadType") != "TemporaryBlobReference":
                 return self._invalid(h, ["startPendingUpload needs pendingUploadType: TemporaryBlobReference"])
-            container = f"{self.url}/blob/uploads-{uuid.uuid4().hex[:8]}"
+            container = f"code-{uuid.uuid4().hex[:8]}"
+            sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
+            self.sas_tokens[(self.pending_account, container)] = sas
+            blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
             return self._reply(h, 200, {"pendingUploadId": str(uuid.uuid4()), "pendingUploadType": "TemporaryBlobReference",
                                         "blobReferenceForConsumption": {
-                                            "blobUri": f"{container}/{sm.group(2)}",
-                                            "storageAccountArmId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
-                                            "credential": {"credentialType": "SAS", "sasUri": f"{container}?sv=2023-11-03&sr=c&sig=FAKESIG%3D"}}})
-        if method == "POST" and (jm := re.fullmatch(r"/jobs/([^/]+)/cancel", rest)):
-            job = self.resources.get(f"{self.workspace_path}/jobs/{jm.group(1)}")
+                                            "blobUri": blob_uri,
+                                            "storageAccountArmId": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.Storage/storageAccounts/{self.pending_account}",
+                                            "credential": {"credentialType": "SAS",
+                                                           "sasUri": f"{self.url}/blob/{self.pending_account}/{container}?{sas}"}}})
+        if op.id == "jobs_cancel":
+            job = self.resources.get(f"{ws}/jobs/{rest.split('/')[2]}")
             if job is None:
-                return self._arm_error(h, 404, "UserError", f"Job {jm.group(1)} not found")
+                return self._arm_error(h, 404, "UserError", f"Job {rest.split('/')[2]} not found")
             job["properties"]["status"] = "CancelRequested"
             job["_cancel"] = True
-            return self._reply(h, 202, None, {"Location": f"{self.url}/operations/cancel-{jm.group(1)}", "Retry-After": "0"})
+            return self._reply(h, 202, None, {"Location": f"{self.url}/operations/cancel-{rest.split('/')[2]}", "Retry-After": "0"})
         return self._arm_error(h, 405, "MethodNotAllowed", f"{method} {rest}")
+
+    # -- datastores -------------------------------------------------------------------------------
+
+    def datastores(self) -> list[dict[str, Any]]:
+        """The workspace's datastores as a new workspace has them; workspaceblobstore is the default."""
+        ws = self.workspace_path
+        credentials: dict[str, Any] = {"credentialsType": self.datastore_credentials}
+        if self.datastore_credentials in ("AccountKey", "Sas"):
+            credentials["secrets"] = {"secretsType": self.datastore_credentials}  # secrets are never in a GET
+        def store(name: str, kind: str, default: bool, **extra: Any) -> dict[str, Any]:
+            return {"id": f"{ws}/datastores/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                    "properties": {"datastoreType": kind, "isDefault": default, "credentials": credentials, "description": "", "tags": {},
+                                   "properties": {}, "accountName": self.storage_account, **extra}}
+        return [
+            store("workspaceartifactstore", "AzureBlob", False, containerName="azureml", endpoint="core.windows.net", protocol="https"),
+            store("workspaceblobstore", "AzureBlob", True, containerName=self.storage_container, endpoint="core.windows.net", protocol="https",
+                  serviceDataAccessAuthIdentity="WorkspaceSystemAssignedIdentity"),
+            store("workspacefilestore", "AzureFile", False, fileShareName="code-391ff5ac", endpoint="core.windows.net", protocol="https"),
+            store("workspaceworkingdirectory", "AzureFile", False, fileShareName="code-391ff5ac", endpoint="core.windows.net", protocol="https"),
+        ]
+
+    def _list_secrets(self, h: BaseHTTPRequestHandler, name: str) -> None:
+        if self.datastore_credentials == "AccountKey":
+            key = base64.b64encode(b"old" + base64.b64decode(self.account_key)[3:]).decode() if self.stale_secrets else self.account_key
+            return self._reply(h, 200, {"secretsType": "AccountKey", "key": key})
+        if self.datastore_credentials == "Sas":
+            sas = self.sas_tokens[(self.storage_account, self.storage_container)]
+            return self._reply(h, 200, {"secretsType": "Sas", "sasToken": sas.replace("sig=", "sig=old") if self.stale_secrets else sas})
+        return self._arm_error(h, 400, "UserError", f"Datastore {name} has no secrets (identity-based access)")
 
     def _operation(self, h: BaseHTTPRequestHandler, path: str) -> None:
         with self._lock:
@@ -324,7 +573,11 @@ class FakeAzure:
         return self._reply(h, 200, {"status": status}, {"Retry-After": "0"})
 
     def _put(self, h: BaseHTTPRequestHandler, rest: str, key: str, body: Any) -> None:
-        problems = check_put(rest, body)
+        problems = semantic_problems(self, rest, body)
+        if "/jobs/" in rest:
+            token = h.headers.get("x-azureml-token", "")
+            if self.token_scopes.get(token) != "https://ml.azure.com/.default":
+                problems.append("a pipeline job needs x-azureml-token, a token for https://ml.azure.com/.default (as azure-ai-ml sends)")
         if problems:
             return self._invalid(h, problems)
         name = rest.rsplit("/", 1)[1]
@@ -420,14 +673,20 @@ class FakeAzure:
     # -- v1 pipelines service and run history -----------------------------------------------------
 
     def add_v1_endpoint(self, name: str, versions: dict[str, dict[str, Any]], default: str = "0") -> str:
-        """An endpoint as the v1 designer publishes it: versions "0", "1", ... -> parameters of each pipeline."""
+        """An endpoint as the v1 designer publishes it: versions "0", "1", ... -> parameters of each pipeline.
+        A published pipeline (PipelineEntity) carries its parameters' values; its data-path parameters are only in
+        its graph's interface (EntityInterface), where azureml-pipeline-core reads both."""
         endpoint_id = str(uuid.uuid4())
         version_list = []
         for version, spec in versions.items():
-            pipeline_id = str(uuid.uuid4())
-            self.v1_pipelines[pipeline_id] = {"Id": pipeline_id, "Name": f"{name}-{version}", "Version": version,
-                                              "ParameterAssignments": spec.get("parameters", {}),
-                                              "DataPathAssignments": spec.get("datapaths", {}), "EntityStatus": "Active"}
+            pipeline_id, graph_id = str(uuid.uuid4()), str(uuid.uuid4())
+            self.v1_pipelines[pipeline_id] = {"Id": pipeline_id, "Name": f"{name}-{version}", "Version": version, "GraphId": graph_id,
+                                              "ParameterAssignments": spec.get("parameters", {}), "EntityStatus": "Active"}
+            self.v1_graphs[graph_id] = {
+                "Parameters": [{"Name": k, "DefaultValue": v, "IsOptional": False, "Type": "String"} for k, v in spec.get("parameters", {}).items()],
+                "DataPathParameters": [{"Name": k, "DefaultValue": v, "IsOptional": False, "DataTypeId": "AnyDirectory"}
+                                       for k, v in spec.get("datapaths", {}).items()],
+                "MetadataParameters": [], "DataPathParameterList": []}
             version_list.append({"Version": version, "PipelineId": pipeline_id})
         self.v1_endpoints[endpoint_id] = {"Id": endpoint_id, "Name": name, "DefaultVersion": default, "PipelineVersionList": version_list,
                                           "Url": f"{self.url}/pipelines/v1.0{self.workspace_path}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}",
@@ -443,6 +702,33 @@ class FakeAzure:
         rest = rest[len(self.workspace_path):]
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         body = json.loads(raw) if raw else None
+        if service == "pipelines":
+            found = v1_spec().operation(method, url.path)
+            if found is None:
+                self.unknown_operations.append(f"{method} {url.path}")
+                return self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": f"No route for {method} {rest}"}})
+            op_id, op = found
+            unknown = sorted(set(query) - set(op["query"]))
+            problems = [f"{op_id}: query parameters {unknown} are not in the description"] if unknown else []
+            if op.get("body"):
+                problems += [f"{op_id}: {p}" for p in v1_spec().validate(op["body"], body)]
+            if problems:
+                self.violations.extend(problems)
+                return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": "; ".join(problems)}})
+            self.operations_seen.append(op_id)
+        else:  # run history, as azure-ai-ml's runhistory client describes it
+            history = runhistory_spec().operation(method, url.path)
+            if history is None:
+                self.unknown_operations.append(f"{method} {url.path}")
+                return self._reply(h, 404, {"error": {"code": "NotFound", "message": f"No route for {method} {rest}"}})
+            problems = [] if parse_qs(url.query).get("api-version") == ["v1.0"] else ["runs:query needs api-version=v1.0"]
+            problems += [f"{history.id}: {p}" for p in runhistory_spec().validate(history.body or "", body)] if history.body else []
+            if problems:
+                return self._invalid(h, problems)
+            self.operations_seen.append(history.id)
+        if method == "GET" and (m := re.fullmatch(r"/Graphs/([^/]+)/Interface", rest)):
+            graph = self.v1_graphs.get(m.group(1))
+            return self._reply(h, 200, graph) if graph else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such graph"}})
         if service == "history" and method == "POST" and (m := re.fullmatch(r"/experiments/([^/]+)/runs:query", rest)):
             key = re.search(r'Tags/retrain\.key eq "([^"]+)"', (body or {}).get("filter", ""))
             found = [{"runId": r["Id"]} for r in self.v1_runs.values()
@@ -488,20 +774,21 @@ class FakeAzure:
             problems.append("pipelineVersion query must name the version in the path")
         if not isinstance(body, dict):
             return self._invalid(h, ["PipelineSubmissionInfo must be an object"])
-        problems += [f"unknown field {k}" for k in body if k not in V1_SUBMIT_KEYS]
         if not isinstance(body.get("ExperimentName"), str) or not body["ExperimentName"]:
             problems.append("ExperimentName is required")
         pipeline_id = next((v["PipelineId"] for v in endpoint["PipelineVersionList"] if v["Version"] == version), None)
         if pipeline_id is None:
             return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": f"no version {version}"}})
-        pipeline = self.v1_pipelines[pipeline_id]
-        for k, v in (body.get("ParameterAssignments") or {}).items():
-            if not isinstance(v, str):
-                problems.append(f"ParameterAssignments.{k} must be a string")
-            if k not in pipeline["ParameterAssignments"]:
-                problems.append(f"unknown parameter {k}")
+        interface = self.v1_graphs[self.v1_pipelines[pipeline_id]["GraphId"]]
+        parameters = {p["Name"] for p in interface["Parameters"]}
+        datapaths = {p["Name"] for p in interface["DataPathParameters"]}
+        for k in body.get("ParameterAssignments") or {}:
+            if k not in parameters:
+                problems.append(f"ParameterAssignments.{k}: the pipeline has no such parameter" + (" (it is a data path)" if k in datapaths else ""))
         for k, v in (body.get("DataPathAssignments") or {}).items():
-            if set(v) != {"DataStoreName", "RelativePath"}:
+            if k not in datapaths:
+                problems.append(f"DataPathAssignments.{k}: the pipeline has no such data-path parameter")
+            if not v.get("DataStoreName") or v.get("RelativePath") is None:
                 problems.append(f"DataPathAssignments.{k} needs DataStoreName and RelativePath")
         if problems:
             self.violations.extend(problems)
@@ -514,61 +801,50 @@ class FakeAzure:
         return self._reply(h, 200, {k: v for k, v in run.items() if not k.startswith("_")})
 
 
-V1_SUBMIT_KEYS = {"ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
-                  "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties"}
-
-
-def check_put(rest: str, body: Any) -> list[str]:
-    """The required shape of each PUT body, from the 2025-12-01 definitions."""
-    if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-        return ["the body needs a properties object"]
-    name = rest.rsplit("/", 1)[1]
-    if not NAME.fullmatch(name):
-        return [f"name {name!r} does not match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$"]
-    props = body["properties"]
+def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[str]:
+    """What the service checks beyond the description's shapes: references that must resolve."""
+    props = body.get("properties") or {}
     problems: list[str] = []
-    if re.fullmatch(r"/components/[^/]+/versions/[^/]+", rest):
-        if not isinstance(props.get("componentSpec"), dict):
-            problems.append("ComponentVersion.properties.componentSpec must be an object")
-    elif re.fullmatch(r"/codes/[^/]+/versions/[^/]+", rest):
-        if not str(props.get("codeUri", "")).startswith("https://"):
-            problems.append("CodeVersion.properties.codeUri must be the uploaded blob URI")
-    elif re.fullmatch(r"/data/[^/]+/versions/[^/]+", rest):
-        if props.get("dataType") not in ("uri_file", "uri_folder", "mltable") or not props.get("dataUri"):
-            problems.append("DataVersionBase needs dataType (uri_file|uri_folder|mltable) and dataUri")
-    elif re.fullmatch(r"/batchEndpoints/[^/]+", rest):
-        if not body.get("location"):
-            problems.append("BatchEndpoint.location is required (TrackedResource)")
-        if props.get("authMode") not in ("AMLToken", "Key", "AADToken"):
-            problems.append("BatchEndpoint.properties.authMode is required: AMLToken|Key|AADToken")
-        for ro in ("scoringUri", "swaggerUri", "provisioningState"):
-            if ro in props:
-                problems.append(f"{ro} is read-only")
-    elif re.fullmatch(r"/batchEndpoints/[^/]+/deployments/[^/]+", rest):
-        if not body.get("location"):
-            problems.append("BatchDeployment.location is required")
-        config = props.get("deploymentConfiguration") or {}
-        if config.get("deploymentConfigurationType") != "PipelineComponent":
-            problems.append("deploymentConfigurationType must be PipelineComponent")
-        ref = config.get("componentId") or {}
-        if ref.get("referenceType") != "Id" or "/components/" not in str(ref.get("assetId", "")):
-            problems.append("componentId must be an IdAssetReference to a component version")
-        if not all(isinstance(v, str) for v in (config.get("settings") or {}).values()):
-            problems.append("deploymentConfiguration.settings values must be strings")
+    if re.fullmatch(r"/batchEndpoints/[^/]+/deployments/[^/]+", rest):
+        ref = str(((props.get("deploymentConfiguration") or {}).get("componentId") or {}).get("assetId", ""))
+        if ref not in fake.resources:
+            problems.append(f"deployment's component {ref} does not exist")
     elif re.fullmatch(r"/jobs/[^/]+", rest):
-        if props.get("jobType") != "Pipeline":
-            problems.append("jobType must be Pipeline")
+        if props.get("componentId") is not None and str(props["componentId"]) not in fake.resources:
+            problems.append(f"job's componentId {props.get('componentId')} does not exist")
         for key, value in (props.get("inputs") or {}).items():
-            kind = value.get("jobInputType")
-            if kind not in JOB_INPUT_TYPES:
-                problems.append(f"inputs.{key}.jobInputType {kind!r}")
-            elif kind == "literal" and not isinstance(value.get("value"), str):
-                problems.append(f"inputs.{key}.value must be a string (LiteralJobInput)")
-            elif kind != "literal" and not value.get("uri"):
-                problems.append(f"inputs.{key}.uri is required")
-        if not str(props.get("componentId", "")).startswith("/subscriptions/"):
-            problems.append("componentId must be an ARM id")
+            uri = str(value.get("uri", "")) if isinstance(value, dict) else ""
+            if uri.startswith("/subscriptions/") and uri not in fake.resources:
+                problems.append(f"inputs.{key}: data {uri} does not exist")
+    elif re.fullmatch(r"/data/[^/]+/versions/[^/]+", rest):
+        uri = str(props.get("dataUri", ""))
+        m = re.fullmatch(r"azureml://subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/datastores/([^/]+)/paths/(.+)", uri)
+        if m is None:
+            problems.append(f"dataUri {uri!r} is not an azureml://subscriptions/.../datastores/NAME/paths/PATH URI")
+        elif m.group(1) == "workspaceblobstore":
+            prefix = f"{fake.storage_account}/{fake.storage_container}/{m.group(2)}"
+            if not any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs):
+                problems.append(f"dataUri {uri} names no uploaded blob")
     return problems
+
+
+def shared_key_signature(method: str, headers: Any, url: Any, account: str, key: str) -> str:
+    """Azure Storage's Shared Key signature (blob service, version 2009-09-19 and later), computed independently
+    of the client's."""
+    def header(name: str) -> str:
+        return str(headers.get(name) or "")
+    length = header("Content-Length")
+    string_to_sign = "\n".join([
+        method, header("Content-Encoding"), header("Content-Language"), "" if length == "0" else length, header("Content-MD5"),
+        header("Content-Type"), header("Date"), header("If-Modified-Since"), header("If-Match"), header("If-None-Match"),
+        header("If-Unmodified-Since"), header("Range")]) + "\n"
+    ms = sorted((k.lower(), v.strip()) for k, v in headers.items() if k.lower().startswith("x-ms-"))
+    string_to_sign += "".join(f"{k}:{v}\n" for k, v in ms)
+    params: dict[str, list[str]] = {}
+    for k, v in parse_qsl(url.query, keep_blank_values=True):
+        params.setdefault(k.lower(), []).append(v)
+    string_to_sign += f"/{account}{url.path}" + "".join(f"\n{k}:{','.join(sorted(v))}" for k, v in sorted(params.items()))
+    return base64.b64encode(hmac.new(base64.b64decode(key), string_to_sign.encode(), hashlib.sha256).digest()).decode()
 
 
 @contextmanager
@@ -576,5 +852,8 @@ def fake_azure(tmp: Path, **options: Any) -> Iterator[FakeAzure]:
     fake = FakeAzure(**options).start(tmp)
     try:
         yield fake
+        # Whatever a test checks, no request it made may fall outside the committed description.
+        if fake.unknown_operations:
+            raise AssertionError(f"requests outside tests/fixtures/azureml/arm-2025-12-01.json: {fake.unknown_operations}")
     finally:
         fake.stop()

@@ -30,8 +30,9 @@ from ...errors import BackendError, CredentialError, NotFound, UsageError
 from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
-from .client import ArmClient
-from .upload import upload_folder
+from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
+from .datastore import default_datastore
+from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
     "NotStarted": RunStatus.QUEUED, "Starting": RunStatus.QUEUED, "Provisioning": RunStatus.QUEUED,
@@ -45,6 +46,16 @@ STEP_STATUS = {RunStatus.QUEUED: StepStatus.QUEUED, RunStatus.RUNNING: StepStatu
                RunStatus.FAILED: StepStatus.FAILED, RunStatus.CANCELED: StepStatus.CANCELED}
 TAG_HASH, TAG_VERSION, TAG_COMMIT = "retrain.content_hash", "retrain.version", "retrain.commit"
 DEPLOYMENT = re.compile(r"v(\d+)")
+# azure-ai-ml refuses other component names: "Component name should only contain lower letter, number,
+# underscore and start with a lower letter" (azure/ai/ml/_schema/component/component.py).
+COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+HASH_VERSION = "202208"  # the hashVersion azure-ai-ml sends with a code hash; retrain's hash is its own sha256
+
+
+def component_name(name: str) -> str:
+    """A name valid by azure-ai-ml's component rule: ``income-retrain`` -> ``income_retrain``."""
+    mapped = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    return mapped if COMPONENT_NAME.fullmatch(mapped) else f"c_{mapped}"
 
 
 MLFLOW_STATUS = {"SCHEDULED": StepStatus.QUEUED, "RUNNING": StepStatus.RUNNING, "FINISHED": StepStatus.COMPLETED,
@@ -74,10 +85,13 @@ def _time(text: str | None) -> datetime | None:
 class AzureMLBackend:
     kind = "azureml"
 
-    def __init__(self, client: ArmClient, *, compute: str | None, poll_interval: float = 10.0) -> None:
+    def __init__(self, client: ArmClient, *, compute: str | None, poll_interval: float = 10.0,
+                 storage_endpoint: str | None = None, block_size: int = BLOCK_SIZE) -> None:
         self.arm = client
         self.compute = compute
         self.poll_interval = poll_interval
+        self.storage_endpoint = storage_endpoint  # blob service URL override (tests, sovereign or private clouds)
+        self.block_size = block_size
         self._location: str | None = None
         self._experiments: dict[str, str] = {}  # run -> its MLflow experiment id, asked once
 
@@ -85,8 +99,7 @@ class AzureMLBackend:
 
     def location(self) -> str:
         if self._location is None:
-            ws = self.arm.get("", what=f"read workspace {self.arm.workspace}")
-            assert ws is not None
+            ws = self.arm.read("", what=f"read workspace {self.arm.workspace}")
             self._location = str(ws["location"])
         return self._location
 
@@ -114,13 +127,14 @@ class AzureMLBackend:
         for step in pipeline.steps.values():
             if step.component.source not in component_ids:
                 component_ids[step.component.source] = self._register_command(step.component)
+        component = component_name(endpoint)
         number = self._next_version(endpoint)
-        spec = self._pipeline_spec(pipeline, endpoint, number, component_ids)
+        spec = self._pipeline_spec(pipeline, component, number, component_ids)
         tags = {TAG_HASH: pipeline.content_hash, TAG_VERSION: str(number), **({TAG_COMMIT: source_commit} if source_commit else {})}
-        self.arm.put(f"/components/{endpoint}/versions/{number}",
+        self.arm.put(f"/components/{component}/versions/{number}",
                      {"properties": {"componentSpec": spec, "description": pipeline.description, "tags": tags,
                                      "properties": {}, "isAnonymous": False}},
-                     what=f"register pipeline component {endpoint} version {number}")
+                     what=f"register pipeline component {component} version {number}")
         if existing is None:
             self.arm.put(f"/batchEndpoints/{endpoint}",
                          {"location": self.location(), "tags": {},
@@ -134,14 +148,22 @@ class AzureMLBackend:
                       "properties": {"description": f"{endpoint} version {number}",
                                      "deploymentConfiguration": {
                                          "deploymentConfigurationType": "PipelineComponent",
-                                         "componentId": {"referenceType": "Id", "assetId": self.asset_id("components", endpoint, str(number))},
+                                         "componentId": {"referenceType": "Id", "assetId": self.asset_id("components", component, str(number))},
                                          "settings": settings}}},
                      what=f"deploy version {number} on batch endpoint {endpoint}")
         first = existing is None or existing.default_version is None
         if first or make_default:
             self._set_default(endpoint, number)
         version = self.endpoint(endpoint).version(number)
-        assert version is not None
+        for delay in LAG_DELAYS_S:  # a list may lag the write that added to it, like a read
+            if version is not None:
+                break
+            self.arm.sleep(delay)
+            version = self.endpoint(endpoint).version(number)
+        if version is None:
+            raise BackendError(f"deployment v{number} of batch endpoint {endpoint} was created, but the endpoint's deployments do not "
+                               f"list it (expected v{number} with content {pipeline.content_hash[:19]}). Run `retrain endpoints {endpoint}` "
+                               "in a minute; publish again if it is still missing (an unchanged pipeline is not published twice).")
         return PublishResult(version, created=True, default_moved=make_default and not first)
 
     def _register_command(self, component: Component) -> str:
@@ -154,36 +176,50 @@ class AzureMLBackend:
         for f in files:
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
         version = digest.hexdigest()[:16]
-        asset = self.asset_id("components", component.name, version)
-        if self.arm.get(f"/components/{component.name}/versions/{version}", missing_ok=True,
-                        what=f"look up component {component.name}") is not None:
+        name = component_name(component.name)
+        asset = self.asset_id("components", name, version)
+        if self.arm.get(f"/components/{name}/versions/{version}", missing_ok=True,
+                        what=f"look up component {name}") is not None:
             return asset
         spec: dict[str, Any] = {k: v for k, v in component.raw.items() if k not in ("$schema", "code", "version")}
-        spec.update({"name": component.name, "version": version, "type": "command"})
+        spec.update({"name": name, "version": version, "type": "command"})
         if component.code is not None:
-            spec["code"] = self._upload_code(component, version)
-        self.arm.put(f"/components/{component.name}/versions/{version}",
+            spec["code"] = f"azureml:{self._upload_code(component.code, name, version)}"  # as azure-ai-ml writes a code reference
+        self.arm.put(f"/components/{name}/versions/{version}",
                      {"properties": {"componentSpec": spec, "isAnonymous": False, "properties": {}, "tags": {}}},
-                     what=f"register component {component.name}")
+                     what=f"register component {name}")
         return asset
 
-    def _upload_code(self, component: Component, version: str) -> str:
-        name = f"{component.name}-code"
+    def _upload_code(self, code: Path, component: str, version: str) -> str:
+        """Code as azure-ai-ml uploads it: looked up by content hash first, else a pending upload, then the code version."""
+        name = f"{component}_code"
+        digest = hashlib.sha256()
+        for f, rel in files_of(code):
+            digest.update(rel.encode() + b"\0" + f.read_bytes())
+        content = digest.hexdigest()
+        found = self.arm.list(f"/codes/{name}/versions", params={"hash": content, "hashVersion": HASH_VERSION},
+                              what=f"look up code {name} by its hash")
+        if found:
+            return str(found[0].get("id") or self.asset_id("codes", name, str(found[0].get("name"))))
         code_id = self.asset_id("codes", name, version)
-        if self.arm.get(f"/codes/{name}/versions/{version}", missing_ok=True, what=f"look up code {name}") is not None:
-            return code_id  # this content is already there
         pending = self.arm.post(f"/codes/{name}/versions/{version}/startPendingUpload",
-                                {"pendingUploadType": "TemporaryBlobReference"}, what=f"start the upload of {name}")
-        blob = pending["blobReferenceForConsumption"]
-        assert component.code is not None
-        upload_folder(self.arm.session, component.code, blob["blobUri"], blob["credential"]["sasUri"])
+                                {"pendingUploadType": "TemporaryBlobReference"}, what=f"start the upload of code {name}",
+                                starts_work=False)
+        blob = pending.get("blobReferenceForConsumption") or {}
+        sas = (blob.get("credential") or {}).get("sasUri")
+        if not blob.get("blobUri") or not sas:
+            raise BackendError(f"Azure ML gave no upload location for code {name} (startPendingUpload answered without "
+                               "blobReferenceForConsumption.credential.sasUri); try again.")
+        upload_folder(self.arm.session, code, str(blob["blobUri"]), str(sas), where=f"the upload container of code {name}")
         self.arm.put(f"/codes/{name}/versions/{version}",
-                     {"properties": {"codeUri": blob["blobUri"], "isAnonymous": False, "properties": {}, "tags": {}}},
+                     {"properties": {"codeUri": blob["blobUri"], "isAnonymous": False,
+                                     "properties": {"hash_sha256": content, "hash_version": HASH_VERSION}, "tags": {}}},
                      what=f"register code {name}")
         return code_id
 
     def _next_version(self, endpoint: str) -> int:
-        container = self.arm.get(f"/components/{endpoint}", missing_ok=True, what=f"read component {endpoint}")
+        name = component_name(endpoint)
+        container = self.arm.get(f"/components/{name}", missing_ok=True, what=f"read component {name}")
         if container is None:
             return 1
         props = container.get("properties", {})
@@ -229,8 +265,7 @@ class AzureMLBackend:
 
     def _set_default(self, endpoint: str, number: int) -> None:
         # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH.
-        current = self.arm.get(f"/batchEndpoints/{endpoint}", what=f"read batch endpoint {endpoint}")
-        assert current is not None
+        current = self.arm.read(f"/batchEndpoints/{endpoint}", what=f"read batch endpoint {endpoint}")
         props = {k: v for k, v in current.get("properties", {}).items()
                  if k not in ("scoringUri", "swaggerUri", "provisioningState")}
         props["defaults"] = {"deploymentName": f"v{number}"}
@@ -246,9 +281,8 @@ class AzureMLBackend:
 
     def _endpoint(self, name: str, body: Mapping[str, Any]) -> Endpoint:
         default = (body.get("properties", {}).get("defaults") or {}).get("deploymentName")
-        listing = self.arm.get(f"/batchEndpoints/{name}/deployments", what=f"list deployments of {name}") or {}
         versions = []
-        for dep in listing.get("value", []):
+        for dep in self.arm.list(f"/batchEndpoints/{name}/deployments", what=f"list deployments of {name}"):
             match = DEPLOYMENT.fullmatch(str(dep.get("name", "")))
             tags = dep.get("tags") or {}
             if not match or TAG_HASH not in tags:
@@ -262,11 +296,11 @@ class AzureMLBackend:
         versions.sort(key=lambda v: v.number)
         match = DEPLOYMENT.fullmatch(default or "")
         return Endpoint(name=name, default_version=int(match.group(1)) if match else None, versions=tuple(versions),
-                        url=(body.get("properties") or {}).get("scoringUri"))
+                        url=(body.get("properties") or {}).get("scoringUri"),
+                        backend_name=f"batch endpoint {name}, pipeline component {component_name(name)}")
 
     def endpoints(self) -> list[Endpoint]:
-        listing = self.arm.get("/batchEndpoints", what="list batch endpoints") or {}
-        return [self._endpoint(str(e["name"]), e) for e in listing.get("value", [])]
+        return [self._endpoint(str(e["name"]), e) for e in self.arm.list("/batchEndpoints", what="list batch endpoints")]
 
     def endpoint(self, name: str) -> Endpoint:
         found = self._endpoint_or_none(name)
@@ -289,10 +323,16 @@ class AzureMLBackend:
             return earlier
         endpoint = self.endpoint(request.endpoint)
         number = pin_to_number(endpoint, request.version)
-        component_id = self.asset_id("components", request.endpoint, str(number))
-        spec_body = self.arm.get(f"/components/{request.endpoint}/versions/{number}", what=f"read {request.endpoint} version {number}")
-        assert spec_body is not None
-        declared: Mapping[str, Any] = spec_body["properties"]["componentSpec"].get("inputs", {})
+        # The deployment says which component version it runs (component names follow the SDK's rule).
+        deployment = self.arm.read(f"/batchEndpoints/{request.endpoint}/deployments/v{number}",
+                                   what=f"read version {number} of {request.endpoint}")
+        config = (deployment.get("properties") or {}).get("deploymentConfiguration") or {}
+        component_id = str((config.get("componentId") or {}).get("assetId") or "")
+        if "/components/" not in component_id:
+            raise BackendError(f"deployment v{number} of batch endpoint {request.endpoint} runs no pipeline component; "
+                               "it was not made by retrain publish. Publish again or pin another version.")
+        spec_body = self.arm.read(component_id.split(self.arm.workspace_id, 1)[-1], what=f"read {request.endpoint} version {number}")
+        declared: Mapping[str, Any] = ((spec_body.get("properties") or {}).get("componentSpec") or {}).get("inputs", {})
         inputs: dict[str, Any] = {}
         for name, value in request.parameters.items():
             if name not in declared:
@@ -315,7 +355,9 @@ class AzureMLBackend:
             "properties": {}, "componentId": component_id, "jobs": {}, "inputs": inputs, "settings": settings,
             "isArchived": False,
         }}
-        created = self.arm.put(f"/jobs/{self._job_name(request.key)}", body, what=f"submit a run of {request.endpoint} version {number}")
+        # azure-ai-ml sends a token for Azure ML's own audience with a pipeline job and does not submit without it.
+        created = self.arm.put(f"/jobs/{self._job_name(request.key)}", body, what=f"submit a run of {request.endpoint} version {number}",
+                               headers={"x-azureml-token": self.arm.token(ML_SCOPE)})
         run = self._run(created)
         if run.version != number:
             raise BackendError(f"Azure ML started run {run.id} on {created['properties'].get('componentId')}, "
@@ -323,6 +365,14 @@ class AzureMLBackend:
         return run
 
     def _data_uri(self, value: str, kind: str) -> str:
+        """A data input as azure-ai-ml sends it: a registered data version by its ARM id, other URIs as they are."""
+        if value.startswith("azureml:") and not value.startswith("azureml://"):
+            name, _, version = value.removeprefix("azureml:").partition(":")
+            if name.startswith("/subscriptions/"):
+                return name + (f":{version}" if version else "")
+            if version and version != "latest" and not version.startswith("@"):
+                return self.asset_id("data", name, version)
+            return value
         if is_uri(value):
             return value
         path = Path(value)
@@ -331,24 +381,37 @@ class AzureMLBackend:
         return self._upload_data(path, kind)
 
     def _upload_data(self, path: Path, kind: str) -> str:
-        """Repository data becomes a data asset once per content: ``retrain-<file stem>`` at version <hash>."""
+        """Repository data as azure-ai-ml uploads it: to the default datastore under LocalUpload/<content hash>/, then a
+        data version ``retrain-<name>`` at version <hash> that points there. Unchanged content uploads nothing."""
+        is_file = path.is_file()
+        data_type = "uri_file" if is_file else "uri_folder"
+        if kind in ("uri_file", "uri_folder") and kind != data_type:
+            raise UsageError(f"{path} is a {'file' if is_file else 'folder'}, but the pipeline input is {kind}: give a "
+                             f"{'folder' if is_file else 'file'}.")
+        files = files_of(path)
         digest = hashlib.sha256()
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for f in files:
-            digest.update(f.relative_to(path.parent).as_posix().encode() + b"\0" + f.read_bytes())
-        version = digest.hexdigest()[:16]
+        for f, rel in files:
+            digest.update(rel.encode() + b"\0")
+            with f.open("rb") as stream:  # in blocks: the file may be larger than memory
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+        content = digest.hexdigest()
+        version = content[:16]
         name = "retrain-" + re.sub(r"[^a-zA-Z0-9_-]", "-", path.stem)[:200]
-        if self.arm.get(f"/data/{name}/versions/{version}", missing_ok=True, what=f"look up data {name}") is None:
-            pending = self.arm.post(f"/data/{name}/versions/{version}/startPendingUpload",
-                                    {"pendingUploadType": "TemporaryBlobReference"}, what=f"start the upload of {path.name}")
-            blob = pending["blobReferenceForConsumption"]
-            upload_folder(self.arm.session, path, blob["blobUri"], blob["credential"]["sasUri"])
-            uri = f"{blob['blobUri']}/{path.name}" if path.is_file() else blob["blobUri"]
-            self.arm.put(f"/data/{name}/versions/{version}",
-                         {"properties": {"dataType": kind, "dataUri": uri, "isAnonymous": False,
-                                         "description": f"{path.name} from the repository", "tags": {TAG_HASH: version}}},
-                         what=f"register data {name}")
-        return f"azureml:{name}:{version}"
+        data_path = f"/data/{name}/versions/{version}"
+        if self.arm.get(data_path, missing_ok=True, what=f"look up data {name}") is not None:
+            return self.asset_id("data", name, version)
+        store = default_datastore(self.arm, storage_endpoint=self.storage_endpoint, token=self.arm.token)
+        prefix = f"LocalUpload/{content[:32]}/{path.name}"
+        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size)
+        for f, rel in files:
+            writer.upload(f, prefix if path.is_file() else f"{prefix}/{rel}")
+        self.arm.put(data_path,
+                     {"properties": {"dataType": data_type, "dataUri": store.uri(self.arm, prefix + ("" if is_file else "/")),
+                                     "isAnonymous": False, "description": f"{path.name} from the repository",
+                                     "tags": {TAG_HASH: content}, "properties": {}}},
+                     what=f"register data {name} in datastore {store.name}")
+        return self.asset_id("data", name, version)
 
     def _run(self, body: Mapping[str, Any]) -> Run:
         props = body.get("properties", {})
@@ -372,9 +435,7 @@ class AzureMLBackend:
         )
 
     def run(self, run_id: str) -> Run:
-        body = self.arm.get(f"/jobs/{run_id}", what=f"read run {run_id}")
-        assert body is not None
-        run = self._run(body)
+        run = self._run(self.arm.read(f"/jobs/{run_id}", what=f"read run {run_id}"))
         steps, metrics = self._details(run)
         return replace(run, steps=steps or run.steps, metrics=metrics or run.metrics)
 
@@ -415,8 +476,7 @@ class AzureMLBackend:
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         params = {"jobType": "Pipeline", "tag": "retrain.key", "listViewType": "ActiveOnly"}
-        listing = self.arm.get("/jobs", params=params, what="list runs") or {}
-        runs = [self._run(j) for j in listing.get("value", [])]
+        runs = [self._run(j) for j in self.arm.list("/jobs", params=params, what="list runs")]
         runs = [r for r in runs if (pipeline is None or r.pipeline == pipeline) and (status is None or r.status is status)]
         return sorted(runs, key=lambda r: r.created, reverse=True)[:limit]
 
