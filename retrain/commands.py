@@ -159,8 +159,12 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
                        repo_root=find_repo_root(config.root))
     if args.json:
+        from .review_commands import review_json
+
         print_json([{"pipeline": o.item.pipeline, "conclusion": o.conclusion, "message": o.message,
-                     "published": o.published, "run": o.run} for o in outcomes])
+                     "published": o.published, "run": o.run,
+                     "review": review_json(o.review, draft=o.item.draft, candidate=o.candidate, promoted=o.promoted)}
+                    for o in outcomes])
     return exit_code(outcomes)
 
 
@@ -172,9 +176,13 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=_commit(config))
     if args.json:
+        from .review_commands import review_json
+
         print_json([{"pipeline": o.item.pipeline, "endpoint": o.item.endpoint, "conclusion": o.conclusion,
                      "version": o.published.version.number if o.published else None,
-                     "created": o.published.created if o.published else None, "message": o.message}
+                     "created": o.published.created if o.published else None, "message": o.message,
+                     "run": o.run.id if o.run else None,
+                     "review": review_json(o.review, candidate=o.candidate, promoted=o.promoted)}
                     for o in outcomes])
     return exit_code(outcomes)
 
@@ -184,6 +192,12 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     version = parse_version_pin(args.version) if args.version else None
     plan = command_plan(config, [args.pipeline] if args.pipeline else [], publish=False, submit=True,
                         command="submit", overrides=parse_assignments(args.set), version=version)
+    if args.draft:
+        if plan.items and any(config.pipelines[i.pipeline].pipeline is None for i in plan.items):
+            raise UsageError("--draft runs the pipeline's definition in this checkout; a designer endpoint has none.")
+        if version is not None:
+            raise UsageError("--draft runs the pipeline as it is in this checkout, not a version: leave out --version.")
+        plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "draft": True}) for i in plan.items))
     if args.timeout:
         from .pipeline.types import parse_duration
 
@@ -233,6 +247,10 @@ def cmd_cancel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if getattr(args, "compare", None):
+        from .review_commands import cmd_compare
+
+        return cmd_compare(args, environ)
     backend = _backend(args, environ)
     status = RunStatus(args.status) if args.status else None
     runs = backend.runs(pipeline=args.pipeline, status=status, limit=args.limit)

@@ -79,7 +79,8 @@ def render_plan(plan: Plan) -> str:
 def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str:
     lines = [
         f"run {run.id}: {run.status.value}",
-        f"  pipeline {run.pipeline}, endpoint {run.endpoint}, version {run.version}",
+        f"  pipeline {run.pipeline}, endpoint {run.endpoint}, "
+        + ("a DRAFT (no version)" if run.tags.get("retrain.draft") == "true" else f"version {run.version}"),
         f"  created {_cell(run.created)}, duration {duration(run.duration_s)}",
     ]
     if run.url:
@@ -113,7 +114,8 @@ def render_runs(runs: Sequence[Run]) -> str:
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:4])
         values = ", ".join(f"{k}={format_value(r.parameters[k])}" for k in varying if k in r.parameters)
-        rows.append((r.id, r.pipeline, f"v{r.version}", r.status.value, r.created, duration(r.duration_s), values, metrics))
+        version = "draft" if r.tags.get("retrain.draft") == "true" else f"v{r.version}"
+        rows.append((r.id, r.pipeline, version, r.status.value, r.created, duration(r.duration_s), values, metrics))
     return table(("run", "pipeline", "version", "status", "created", "duration", "parameters", "metrics"), rows)
 
 
@@ -179,8 +181,13 @@ class ConsoleReporter:
 
     def finished(self, outcome: Outcome) -> None:
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
+            from .review_report import review_text
+
             self._say("")
             self._say(render_run(outcome.run, defaults=None))
+            extra = review_text(outcome.review, draft=outcome.item.draft)
+            if extra:
+                self._say("\n" + extra)
         word = outcome.conclusion.value
         # The report above already shows a failure's log; the last line only needs its first sentence.
         message = outcome.message.splitlines()[0] if outcome.run is not None and outcome.message else outcome.message

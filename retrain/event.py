@@ -21,6 +21,7 @@ class Event:
     forced: bool = False
     inputs: Mapping[str, str] = field(default_factory=dict)  # workflow_dispatch inputs
     repository: str | None = None  # "owner/name"
+    from_fork: bool = False  # a pull request whose head is in another repository: no secrets, read-only token
 
     @property
     def branch(self) -> str | None:

@@ -58,8 +58,12 @@ def event_from_payload(name: str, payload: Mapping[str, Any]) -> Event:
         pr = payload.get("pull_request") or {}
         head = pr.get("head") or {}
         base = pr.get("base") or {}
+        head_repo = (head.get("repo") or {}).get("full_name")
+        base_repo = (base.get("repo") or {}).get("full_name") or repo.get("full_name")
+        # A fork's head lives in another repository (a deleted fork has no repo at all).
+        fork = head_repo != base_repo if base_repo else False
         return Event("pull_request", ref=f"refs/heads/{head.get('ref')}" if head.get("ref") else None,
-                     sha=head.get("sha"), before=base.get("sha"), changed_files=None, **common)
+                     sha=head.get("sha"), before=base.get("sha"), changed_files=None, from_fork=fork, **common)
     if kind == "dispatch":
         inputs = payload.get("inputs") or {}
         return Event("dispatch", ref=payload.get("ref"), inputs={str(k): "" if v is None else str(v) for k, v in inputs.items()}, **common)
