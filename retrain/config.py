@@ -379,6 +379,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
         goals=goals,
         compare_to=compare_to,
         gate=gate,
+        compare_to_at=c.doc.where((*path, "compare_to")) if "compare_to" in spec else None,
     )
 
 

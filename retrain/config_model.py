@@ -73,6 +73,7 @@ class PipelineConfig:
     goals: Mapping[str, str] = field(default_factory=dict)  # metric -> "max" | "min" (unlisted: max)
     compare_to: str = "default"  # "default", "latest" or a run id: the baseline of every report
     gate: Gate | None = None  # the promote: block; None: publishing moves the default as make_default says
+    compare_to_at: Location | None = field(default=None, compare=False)  # a run id is checked when work starts
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def render_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str:
+def render_run(run: Run, *, defaults: Mapping[str, object] | None = None, metrics: bool = True) -> str:
     lines = [
         f"run {run.id}: {run.status.value}",
         f"  pipeline {run.pipeline}, endpoint {run.endpoint}, "
@@ -98,7 +98,7 @@ def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str
         lines.append("\nsteps")
         rows2 = [(s.name, MARK[s.status] + (f" from {s.reused_from}" if s.reused_from else ""), duration(s.duration_s)) for s in run.steps]
         lines.append(_indent(table(("step", "status", "duration"), rows2)))
-    if run.metrics:
+    if run.metrics and metrics:  # metrics=False: the comparison with the baseline shows them instead
         lines.append("\nmetrics")
         lines.append(_indent(table(("metric", "value"), sorted(run.metrics.items()))))
     return "\n".join(lines)
@@ -184,7 +184,8 @@ class ConsoleReporter:
             from .review_report import review_text
 
             self._say("")
-            self._say(render_run(outcome.run, defaults=None))
+            compared = outcome.review.comparison is not None
+            self._say(render_run(outcome.run, defaults=None, metrics=not compared))
             extra = review_text(outcome.review, draft=outcome.item.draft)
             if extra:
                 self._say("\n" + extra)

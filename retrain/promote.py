@@ -34,7 +34,8 @@ def check_compare_to(backend: Backend, pc: PipelineConfig) -> None:
     try:
         backend.run(pc.compare_to)
     except NotFound:
-        where = f"{pc.location}: " if pc.location else ""
+        at = pc.compare_to_at or pc.location
+        where = f"{at}: " if at else ""
         raise NotFound(f"{where}at pipelines.{pc.name}.compare_to: there is no run '{pc.compare_to}'. "
                        "Name a run that `retrain runs` lists, or write compare_to: default.") from None
 
