@@ -234,7 +234,9 @@ def _reasons(item: PipelinePlan) -> str:
 
 def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -> Event:
     """Ask the compare API for the changed files when the push payload could not tell them all."""
-    if event.name != "push" or event.changed_files_complete or api is None or not event.before or not event.sha:
+    if event.name not in ("push", "pull_request") or api is None or not event.before or not event.sha:
+        return event
+    if event.changed_files is not None and event.changed_files_complete:
         return event
     if event.before.strip("0") == "":
         return event  # a new branch: nothing to compare with
@@ -259,8 +261,18 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome]) -> 
     workflow.set_output("run-url", (ran.run.url or "") if ran and ran.run else "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
+    _review_outputs(workflow, ran)
     if plan is not None:
         workflow.set_output("plan", json.dumps(to_json(plan), sort_keys=True))
+
+
+def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
+    """``baseline-run-id``, ``gate`` (passed, failed or empty) and ``metric-differences`` (JSON)."""
+    comparison = ran.review.comparison if ran else None
+    gate = ran.review.gate if ran else None
+    workflow.set_output("baseline-run-id", (comparison.baseline_run or "") if comparison else "")
+    workflow.set_output("gate", "" if gate is None else "passed" if gate.passed else "failed")
+    workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 
 def main(environ: Mapping[str, str]) -> int:

@@ -130,7 +130,7 @@ def history(backend: Backend, pipeline: str, *, current: Run | None = None, limi
         runs = _completed(backend, pipeline)[:limit]
     except RetrainError:
         return [current] if current is not None else []
-    if current is not None and current.status is RunStatus.COMPLETED and all(r.id != current.id for r in runs):
+    if current is not None and current.status is RunStatus.COMPLETED and not is_draft(current) and all(r.id != current.id for r in runs):
         runs = [current, *runs][:limit]
     return list(reversed(runs))
 
