@@ -321,11 +321,13 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         return 0
     if inputs.command in ("auto", "plan"):
         event = _complete_changes(event, api, workflow)
-        plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version)
+        plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version,
+                         origin="the action's parameters input")
     elif inputs.command == "publish":
         plan = command_plan(config, only, publish=True, submit=False, command="publish")
     elif inputs.command == "submit":
-        plan = command_plan(config, only, publish=False, submit=True, command="submit", overrides=inputs.parameters, version=version)
+        plan = command_plan(config, only, publish=False, submit=True, command="submit", overrides=inputs.parameters, version=version,
+                            origin="the action's parameters input")
     else:  # sync
         return _sync(config, environ, reporter, workflow)
     if inputs.timeout_s is not None:

@@ -42,6 +42,13 @@ EPILOG = {
 }
 
 
+def _count(text: str) -> int:
+    """A --limit: a whole number from 1 to 100,000 (the store counts in 64 bits; nobody reads more)."""
+    if not text.strip().isdigit() or len(text.strip()) > 6 or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number from 1 to 100000")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import commands as c
 
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("runs", "list runs, newest first", c.cmd_runs, as_json)
     p.add_argument("--pipeline", help="only runs of this pipeline")
     p.add_argument("--status", choices=["queued", "running", "completed", "failed", "canceled"])
-    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="side by side: B's parameters and metrics against A's")
 
     from .review_commands import cmd_promote

@@ -16,7 +16,7 @@ from typing import Any
 
 from .backends.base import Backend, Run, RunStatus
 from .backends.factory import make_backend
-from .config import load_config, parse_version_pin
+from .config import load_config, parse_version_option
 from .config_model import Config
 from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
@@ -141,7 +141,7 @@ def _event_from_args(args: argparse.Namespace, config: Config) -> Event:
 def cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = _config(args)
     event = _event_from_args(args, config)
-    version = parse_version_pin(args.version) if args.version else None
+    version = parse_version_option(args.version, origin="--version") if args.version else None
     plan = make_plan(config, event, only=args.pipeline or (), overrides=parse_assignments(args.set), version=version)
     if args.json:
         print_json(plan)
@@ -189,7 +189,7 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = _config(args)
-    version = parse_version_pin(args.version) if args.version else None
+    version = parse_version_option(args.version, origin="--version") if args.version else None
     plan = command_plan(config, [args.pipeline] if args.pipeline else [], publish=False, submit=True,
                         command="submit", overrides=parse_assignments(args.set), version=version)
     if args.draft:
@@ -201,7 +201,10 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.timeout:
         from .pipeline.types import parse_duration
 
-        seconds = parse_duration(args.timeout)
+        try:
+            seconds = parse_duration(args.timeout)
+        except ValueError as e:
+            raise UsageError(f"--timeout: {e}") from None
         plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "timeout_s": seconds}) for i in plan.items))
     return _run_plan(args, environ, config, plan, wait=not args.no_wait)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import VersionPin
+from .boundary import describe_outside, outside, repository_root, resolve
 from .config_model import (
     CLOUDS,
     AzureBackendConfig,
@@ -23,7 +24,7 @@ from .config_model import (
     PipelineConfig,
     Trigger,
 )
-from .errors import InvalidFile, Problem
+from .errors import InvalidFile, Problem, UsageError
 from .gate import GATE_KEYS, RELATIVE_TO, BadCondition, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
 from .pipeline.load import load_pipeline
@@ -67,6 +68,7 @@ SECRET_LOOKING = ("client_secret", "secret", "password", "certificate", "token")
 DEFAULT_PUBLISH_ON = frozenset({Trigger.MERGE})
 DEFAULT_SUBMIT_ON = frozenset({Trigger.MERGE, Trigger.DATA, Trigger.DISPATCH})
 DEFAULT_TIMEOUT_S = 2 * 3600.0
+MAX_VERSION = 2**31 - 1  # larger numbers are a typo, and some stores hold versions as 32-bit integers
 
 # Azure ML batch endpoint names: 3-32 characters, a letter first, then letters, digits and hyphens.
 # Checked for every backend so a file that works locally also works on Azure.
@@ -130,11 +132,12 @@ class _Checker:
 
 def load_config(path: Path, *, display_root: Path | None = None) -> Config:
     """Load ``path`` and everything it names; raise :class:`InvalidFile` listing every problem."""
-    path = path.resolve() if path.is_absolute() else (Path.cwd() / path).resolve()
+    path = resolve(path if path.is_absolute() else Path.cwd() / path)
     shown = _display(path, display_root)
     doc = load_yaml(path, display=shown)
     checker = _Checker(doc)
     root = path.parent
+    repo_root = repository_root(root)
     data = doc.data
     if data is None:
         checker.add((), "the file is empty.", "Start from examples/income/retrain.yml or docs/parameter-file.md.")
@@ -144,7 +147,7 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
         raise InvalidFile(checker.problems, what=f"parameter file {shown}")
     checker.unknown_keys(top, (), TOP_KEYS)
 
-    backend = _backend(checker, top.get("backend", "local"), root)
+    backend = _backend(checker, top.get("backend", "local"), root, repo_root)
     pipelines: dict[str, PipelineConfig] = {}
     if "pipelines" not in top:
         checker.add((), "the file has no 'pipelines' key.", "Add pipelines: with at least one pipeline (see docs/parameter-file.md).")
@@ -153,13 +156,13 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
         if entries is not None and not entries:
             checker.add(("pipelines",), "no pipelines are listed.", "Add at least one, e.g. income: {definition: pipeline.yml}.")
         for name, entry in (entries or {}).items():
-            pc = _pipeline(checker, str(name), entry, root, display_root, backend.kind)
+            pc = _pipeline(checker, str(name), entry, root, repo_root, display_root, backend.kind)
             if pc is not None:
                 pipelines[str(name)] = pc
 
     if checker.problems:
         raise InvalidFile(checker.problems, what=f"parameter file {shown}")
-    return Config(path=path, root=root, backend=backend, pipelines=pipelines)
+    return Config(path=path, root=root, backend=backend, pipelines=pipelines, repo_root=repo_root)
 
 
 def _display(path: Path, display_root: Path | None) -> str:
@@ -170,7 +173,7 @@ def _display(path: Path, display_root: Path | None) -> str:
         return str(path)
 
 
-def _backend(c: _Checker, value: Any, root: Path) -> BackendConfig:
+def _backend(c: _Checker, value: Any, root: Path, repo_root: Path) -> BackendConfig:
     path: KeyPath = ("backend",)
     if isinstance(value, str):
         value = {"kind": value}
@@ -200,7 +203,7 @@ def _backend(c: _Checker, value: Any, root: Path) -> BackendConfig:
         store = spec.get("store", ".retrain")
         if c.string(store, (*path, "store")) is None:
             store = ".retrain"
-        return LocalBackendConfig(store=(root / str(store)).resolve())
+        return LocalBackendConfig(store=_store(c, str(store), root, repo_root, (*path, "store") if "store" in spec else path))
 
     c.unknown_keys({k: v for k, v in spec.items() if not _secretish(k)}, path, AZURE_KEYS)
     values: dict[str, Any] = {}
@@ -228,6 +231,23 @@ def _backend(c: _Checker, value: Any, root: Path) -> BackendConfig:
     )
 
 
+def _store(c: _Checker, raw: str, root: Path, repo_root: Path, path: KeyPath) -> Path:
+    """The store folder: a relative one stays in the repository; none may be a file."""
+    store = root / raw
+    if not Path(raw).is_absolute() and (resolved := outside(store, repo_root)) is not None:
+        # An absolute store is the user's explicit choice (a shared disk); a relative one that climbs out is a slip.
+        c.add(path, f"the store {describe_outside(raw, resolved, repo_root)}",
+              "Use a folder inside the repository such as .retrain, or an absolute path if you mean a store elsewhere.")
+    for folder in (store, *store.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                what = "the store" if folder == store else f"the store's folder {folder}"
+                c.add(path, f"{what} is a file, not a folder: {store}.",
+                      "Move the file away, or point store: at another folder.")
+            break
+    return resolve(store)
+
+
 def _secretish(key: object) -> bool:
     return any(word in str(key).lower() for word in SECRET_LOOKING)
 
@@ -239,15 +259,23 @@ def parse_version_pin(value: object) -> VersionPin:
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value <= MAX_VERSION:
         return value
     if isinstance(value, str):
         text = value.strip().lower()
         if text in ("default", "latest"):
             return text
-        if text.isdigit():
+        if text.isdigit() and len(text) <= 10 and int(text) <= MAX_VERSION:
             return int(text)
     raise ValueError(f"expected a version number, 'default' or 'latest', got {value!r}.")
+
+
+def parse_version_option(text: str, *, origin: str) -> VersionPin:
+    """A version typed by a person (``--version``, an action input); a bad one is a :class:`UsageError`."""
+    try:
+        return parse_version_pin(text)
+    except ValueError as e:
+        raise UsageError(f"{origin}: {e}") from None
 
 
 def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger]) -> frozenset[Trigger]:
@@ -270,7 +298,8 @@ def _triggers(c: _Checker, value: Any, path: KeyPath, default: frozenset[Trigger
     return frozenset(out)
 
 
-def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path | None, backend_kind: str) -> PipelineConfig | None:
+def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, display_root: Path | None,
+              backend_kind: str) -> PipelineConfig | None:
     path: KeyPath = ("pipelines", name)
     if not PIPELINE_NAME.fullmatch(name):
         c.add(path, f"'{name}' is not a valid pipeline name.", "Use letters, digits, '-', '_' and '.', starting with a letter or digit.", at_key=True)
@@ -289,13 +318,17 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
         c.add(path, f"pipeline '{name}' has no 'definition'.", "Add definition: the path of its pipeline YAML, relative to this file.")
         ok = False
     elif c.string(definition, (*path, "definition")) is not None:
-        def_path = (root / definition).resolve()
-        if not def_path.is_file():
+        def_path = resolve(root / definition)
+        if (resolved := outside(def_path, repo_root)) is not None:
+            c.add((*path, "definition"), f"the pipeline definition {describe_outside(definition, resolved, repo_root)}",
+                  "Move it into the repository: a pipeline's files are published from there (docs/limits.md).")
+            ok = False
+        elif not def_path.is_file():
             c.add((*path, "definition"), f"the pipeline definition {definition} does not exist.", f"Paths here are relative to {c.doc.display}'s folder; check the name.")
             ok = False
         else:
             try:
-                pipeline = load_pipeline(def_path, display_root=display_root)
+                pipeline = load_pipeline(def_path, display_root=display_root, boundary=repo_root)
             except InvalidFile as e:
                 c.problems.extend(e.problems)
                 ok = False
@@ -352,7 +385,7 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, display_root: Path
         raw_params = {}
     params = c.mapping(raw_params, (*path, "parameters"), "parameter values")
     if params is not None and pipeline is not None:
-        parameters = _parameters(c, params, (*path, "parameters"), pipeline, root)
+        parameters = _parameters(c, params, (*path, "parameters"), pipeline, root, repo_root)
     elif params is not None and designer:
         for key, value in params.items():
             if isinstance(value, (str, int, float, bool)):
@@ -456,7 +489,8 @@ def _gate(c: _Checker, value: Any, path: KeyPath) -> Gate | None:
     return Gate(tuple(conditions), "baseline" if relative in RELATIVE_TO else None, tolerance, c.doc.where(path))
 
 
-def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: Pipeline, root: Path) -> dict[str, Literal]:
+def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: Pipeline, root: Path,
+                repo_root: Path) -> dict[str, Literal]:
     declared = pipeline.parameters
     out: dict[str, Literal] = {}
     for key, value in given.items():
@@ -466,7 +500,7 @@ def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: 
             c.add((*path, name), f"the pipeline '{pipeline.name}' has no parameter '{name}'.", unknown_parameter_hint(name, declared), at_key=True)
             continue
         try:
-            out[name] = coerce(port, value, base_dir=root)
+            out[name] = coerce(port, value, base_dir=root, inside=repo_root)
         except CoercionError as e:
             c.add((*path, name), str(e))
     for name, port in declared.items():

@@ -82,3 +82,6 @@ class Config:
     root: Path  # its folder: relative paths in the file are relative to this
     backend: BackendConfig
     pipelines: Mapping[str, PipelineConfig]
+    # The boundary every path must stay in (docs/limits.md): the Git top level, or ``root`` outside Git.
+    # None only for records built by hand; consumers fall back to ``root``.
+    repo_root: Path | None = None

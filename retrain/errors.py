@@ -72,13 +72,21 @@ class UsageError(RetrainError):
 
 
 class InvalidFile(RetrainError):
-    """A parameter file or pipeline definition has one or more problems; all are listed."""
+    """A parameter file or pipeline definition has one or more problems; all are kept in ``problems``.
+
+    The message lists the first :data:`MAX_LISTED`: a generated file with 50,000 unknown keys should
+    not print 50,000 lines.
+    """
+
+    MAX_LISTED = 50
 
     def __init__(self, problems: Iterable[Problem], *, what: str = "file") -> None:
         self.problems = tuple(sorted(problems, key=_problem_order))
         n = len(self.problems)
         lines = [f"{n} problem{'s' if n != 1 else ''} in the {what}:"]
-        lines += [f"  {p}" for p in self.problems]
+        lines += [f"  {p}" for p in self.problems[: self.MAX_LISTED]]
+        if n > self.MAX_LISTED:
+            lines.append(f"  ... and {n - self.MAX_LISTED:,} more; fix these first.")
         super().__init__("\n".join(lines))
 
 

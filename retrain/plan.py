@@ -81,12 +81,13 @@ def make_plan(
     only: Sequence[str] = (),
     overrides: Mapping[str, str] = {},
     version: VersionPin | None = None,
+    origin: str = "--set",
 ) -> Plan:
-    """Decide per pipeline. ``overrides`` are ``name=value`` assignments typed by a person."""
+    """Decide per pipeline. ``overrides`` are ``name=value`` assignments typed by a person (``origin`` says where)."""
     _check_names(config, only)
     root = (repo_root or find_repo_root(config.root)).resolve()
     selected = [config.pipelines[n] for n in (only or config.pipelines)]
-    items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only)) for pc in selected)
+    items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only), origin=origin) for pc in selected)
     return Plan(event=event, items=items)
 
 
@@ -115,8 +116,9 @@ def _plan_one(
     version: VersionPin | None,
     *,
     explicit: bool,
+    origin: str = "--set",
 ) -> PipelinePlan:
-    parameters, changed = assign_parameters(config, pc, overrides, explicit=explicit)
+    parameters, changed = assign_parameters(config, pc, overrides, explicit=explicit, origin=origin)
 
     reasons: list[Reason] = []
     publish = submit = False
@@ -201,7 +203,7 @@ def _changes(config: Config, pc: PipelineConfig, changed: Sequence[str], repo_ro
 
 
 def assign_parameters(
-    config: Config, pc: PipelineConfig, overrides: Mapping[str, str], *, explicit: bool = True
+    config: Config, pc: PipelineConfig, overrides: Mapping[str, str], *, explicit: bool = True, origin: str = "--set"
 ) -> tuple[dict[str, Literal], frozenset[str]]:
     """The parameter file's values with ``overrides`` applied; and which differ from the defaults."""
     parameters = dict(pc.parameters)
@@ -216,10 +218,11 @@ def assign_parameters(
             more = "" if explicit or len(config.pipelines) == 1 else " Choose the pipeline with --pipeline."
             raise UsageError(f"pipeline '{pc.name}' has no parameter '{name}'. {hint}{more}")
         try:
-            # Values typed by a person are relative to where they typed them.
-            parameters[name] = coerce(port, text, base_dir=Path.cwd())
+            # Values typed by a person are relative to where they typed them, and stay in the repository.
+            parameters[name] = coerce(port, text, base_dir=Path.cwd(), inside=config.repo_root or config.root)
         except CoercionError as e:
-            raise UsageError(f"{name}={text}: {e}") from None
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise UsageError(f"{name}={shown}: {e} (given with {origin})") from None
     defaults = {n: p.default for n, p in pc.pipeline.parameters.items()}
     changed = frozenset(n for n, v in parameters.items() if defaults.get(n) != v)
     return parameters, changed
@@ -235,13 +238,14 @@ def command_plan(
     overrides: Mapping[str, str] = {},
     version: VersionPin | None = None,
     make_default: bool | None = None,
+    origin: str = "--set",
 ) -> Plan:
     """A plan for an explicit command (``retrain publish``/``submit``): no rules, the person decides."""
     _check_names(config, names)
     items = []
     for name in names or list(config.pipelines):
         pc = config.pipelines[name]
-        parameters, changed = assign_parameters(config, pc, overrides, explicit=bool(names))
+        parameters, changed = assign_parameters(config, pc, overrides, explicit=bool(names), origin=origin)
         items.append(PipelinePlan(
             pipeline=pc.name, endpoint=pc.endpoint, experiment=pc.experiment,
             publish=publish, submit=submit,

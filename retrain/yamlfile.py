@@ -1,13 +1,25 @@
-"""Load YAML keeping where every key and value came from.
+"""Load YAML keeping where every key and value came from, within limits.
 
 Validation messages must point at ``file:line:column``, so we compose the node tree ourselves and
 record a :class:`Location` for each value (and each mapping key) by its key path. The data itself is
 plain Python (dict, list, str, int, float, bool, None), built with PyYAML's safe constructors.
 Duplicate keys, which PyYAML silently lets the last one win, are reported as problems.
+
+Both files retrain reads are written by people, so anything hostile or absurd is refused with a
+``file:line`` problem before it can cost time or memory (docs/limits.md states the numbers):
+
+- a file larger than :data:`MAX_BYTES` is not read at all;
+- a first pass over the parser's events (libyaml's parser is iterative, so it cannot overflow a stack)
+  counts what the document *expands to*: nesting deeper than :data:`MAX_DEPTH`, or more than
+  :data:`MAX_NODES` keys and values once aliases are expanded (an "alias bomb" of a few hundred bytes
+  expands to billions), or an alias that refers to itself, stop there in linear time;
+- tags other than YAML's plain ones (``!vault x``, ``!!python/object``), NUL characters, integers beyond
+  64 bits and values the constructors reject (``2001-13-45``) are problems at their line, not crashes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +32,18 @@ KeyPath = tuple[str | int, ...]
 
 # The C loader is several times faster; the pure one behaves the same.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Limits (docs/limits.md). A real parameter file or pipeline is a few kB, a few hundred keys, and
+# nested fewer than ten levels; these leave room by orders of magnitude and still answer in well
+# under a second.
+MAX_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what Azure ML, SQLite and JSON consumers all hold exactly
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_MERGE = _TAG + "merge"
 
 
 @dataclass(frozen=True)
@@ -55,67 +79,220 @@ def _loc(display: str, mark: yaml.Mark) -> Location:
     return Location(display, mark.line + 1, mark.column + 1)
 
 
-def parse_yaml(text: str, *, path: Path, display: str | None = None) -> YamlDoc:
-    """Parse ``text``; raise :class:`InvalidFile` with the parser's location on a syntax error."""
-    shown = display if display is not None else str(path)
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as e:
+def _refuse(shown: str, message: str, hint: str, loc: Location | None = None) -> InvalidFile:
+    return InvalidFile([Problem(message, loc or Location(shown, 1, 1), hint=hint)], what=f"file {shown}")
+
+
+def _line_of(text: str, position: int) -> Location:
+    line = text.count("\n", 0, position) + 1
+    return Location("", line, position - (text.rfind("\n", 0, position) + 1) + 1)
+
+
+def _syntax_error(e: yaml.YAMLError, text: str, shown: str) -> InvalidFile:
+    if isinstance(e, yaml.reader.ReaderError):
+        # The reader reports a character position, not a line (NUL bytes, control characters).
+        at = _line_of(text, e.position)
+        char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
+        return _refuse(shown, f"the file contains the control character {char}, which YAML does not allow.",
+                       "Remove it; write it as an escape inside double quotes if a value really needs it.",
+                       Location(shown, at.line, at.column))
+    if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
-        loc = _loc(shown, mark) if mark else Location(shown, 1, 1)
         what = (e.problem or e.context or "not valid YAML").strip()
-        raise InvalidFile(
-            [Problem(f"YAML syntax error: {what}.", loc, hint="Fix the indentation or quoting there.")],
-            what=f"file {shown}",
-        ) from None
+        if e.context and "duplicate anchor" in e.context:
+            what = "the same anchor (&name) is defined twice"
+        return _refuse(shown, f"YAML syntax error: {what}.", "Fix the indentation or quoting there.",
+                       _loc(shown, mark) if mark else None)
+    return _refuse(shown, f"YAML syntax error: {e}.", "Fix the file there.")
+
+
+def _check_shape(text: str, shown: str) -> None:
+    """Walk the parser's events once and refuse what would be too deep or too large to build."""
+    loader = _Loader(text)
+    # One frame per open collection: [anchor, expanded size so far, deepest child so far, start].
+    # A scalar has depth 0, a collection one more than its deepest child.
+    stack: list[list[Any]] = []
+    size_of: dict[str, int] = {}
+    depth_of: dict[str, int] = {}
+    raw = 0
+
+    def close(size: int, depth: int, anchor: str | None, mark: yaml.Mark, alias: bool) -> None:
+        if anchor is not None and not alias:
+            size_of[anchor], depth_of[anchor] = size, depth
+        if not stack:
+            return
+        parent = stack[-1]
+        parent[1] += size
+        parent[2] = max(parent[2], depth)
+        if alias and len(stack) + depth > MAX_DEPTH:
+            raise _refuse(shown, f"the file nests deeper than {MAX_DEPTH} levels (the limit) once the alias *{anchor} is expanded.",
+                          "Flatten it; no parameter file or pipeline needs that depth.", _loc(shown, mark))
+        if alias and sum(frame[1] for frame in stack) > MAX_NODES:
+            raise _refuse(shown, f"the aliases in the file expand to more than {MAX_NODES} keys and values "
+                          f"(the limit on alias expansion), here at *{anchor}.",
+                          "Write the values out, or use fewer nested aliases.", _loc(shown, mark))
+
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                raw += 1
+                if len(stack) >= MAX_DEPTH:
+                    raise _refuse(shown, f"the file nests deeper than {MAX_DEPTH} levels (the limit).",
+                                  "Flatten it; no parameter file or pipeline needs that depth.", _loc(shown, event.start_mark))
+                stack.append([event.anchor, 1, 0, event.start_mark])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                anchor, size, depth, mark = stack.pop()
+                close(size, depth + 1, anchor, mark, alias=False)
+            elif isinstance(event, yaml.ScalarEvent):
+                raw += 1
+                close(1, 0, event.anchor, event.start_mark, alias=False)
+            elif isinstance(event, yaml.AliasEvent):
+                name = event.anchor
+                if any(frame[0] == name for frame in stack):
+                    raise _refuse(shown, f"the alias *{name} refers to a collection that contains it, which never ends.",
+                                  "Remove the alias there.", _loc(shown, event.start_mark))
+                close(size_of.get(name, 1), depth_of.get(name, 0), name, event.start_mark, alias=True)
+            if raw > MAX_NODES:
+                raise _refuse(shown, f"the file has more than {MAX_NODES} keys and values (the limit).",
+                              "Split it; a parameter file or pipeline is normally a few hundred keys.",
+                              _loc(shown, event.start_mark))
     finally:
         loader.dispose()
+
+
+def parse_yaml(text: str, *, path: Path, display: str | None = None) -> YamlDoc:
+    """Parse ``text``; raise :class:`InvalidFile` with the parser's location on a syntax error or limit."""
+    shown = display if display is not None else str(path)
+    if len(text) > MAX_BYTES:
+        raise _refuse(shown, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB (the limit).",
+                      "A parameter file or pipeline is a few kB; keep data in data files, not in YAML.")
+    try:
+        _check_shape(text, shown)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        raise _syntax_error(e, text, shown) from None
 
     values: dict[KeyPath, Location] = {}
     keys: dict[KeyPath, Location] = {}
     dups: list[Problem] = []
+    bad: list[Problem] = []
+
+    def scalar(node: yaml.Node, kp: KeyPath) -> Any:
+        where = _loc(shown, node.start_mark)
+        if node.tag not in _SCALAR_TAGS:
+            bad.append(Problem(f"the YAML tag {node.tag.replace(_TAG, '!!')} is not supported.", where, kp,
+                               "retrain reads plain YAML values; remove the tag (secrets belong in repository secrets, not here)."))
+            return None
+        digits = node.value.lstrip("+-").replace("_", "")
+        if node.tag == _TAG + "int" and len(digits) > 19 and digits.isdigit():
+            # Checked before Python converts it: 5,000 digits would hit its own limit, a million take seconds.
+            bad.append(Problem(f"the integer ({len(digits)} digits) is beyond 64 bits, the limit for numbers.", where, kp,
+                               "Quote it if you mean text."))
+            return None
+        try:
+            value = loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as e:
+            # Integers past Python's digit limit, impossible dates, bad base64, ...
+            reason = str(e).split(";")[0].strip()
+            bad.append(Problem(f"the value cannot be read: {reason}.", where, kp, "Quote it to make it text."))
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX:
+            bad.append(Problem(f"the integer {value} is beyond 64 bits, the limit for numbers.", where, kp,
+                               "Quote it if you mean text."))
+            return None
+        if isinstance(value, str) and "\x00" in value:
+            bad.append(Problem("the value contains a NUL character.", where, kp, "Remove it; no command line can carry it."))
+            return None
+        return value
+
+    def pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node, bool]]:
+        """A mapping's own pairs, then those ``<<`` merges in (earlier sources win, own keys win)."""
+        merges: list[yaml.Node] = []
+        for knode, vnode in node.value:
+            if knode.tag == _MERGE:
+                merges += vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+            else:
+                yield knode, vnode, False
+        for source in merges:
+            if not isinstance(source, yaml.MappingNode):
+                bad.append(Problem("a << merge key needs a mapping or a list of mappings.", _loc(shown, source.start_mark)))
+                continue
+            for knode, vnode, _ in pairs(source):
+                yield knode, vnode, True
 
     def build(node: yaml.Node, kp: KeyPath) -> Any:
         values[kp] = _loc(shown, node.start_mark)
         if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)  # resolves "<<" merge keys
+            if node.tag != _TAG + "map":
+                bad.append(Problem(f"the YAML tag {node.tag.replace(_TAG, '!!')} is not supported.", values[kp], kp,
+                                   "retrain reads plain YAML mappings; remove the tag."))
             out: dict[Any, Any] = {}
-            for knode, vnode in node.value:
-                key = loader.construct_object(knode, deep=True)
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    key = str(key)
+            for knode, vnode, merged in pairs(node):
+                key = build_key(knode, kp)
                 child = (*kp, key)
                 if key in out:
-                    dups.append(
-                        Problem(
-                            f"the key {key!r} appears twice; the second one would silently win.",
-                            _loc(shown, knode.start_mark),
-                            child,
-                            "Remove one of them.",
-                        )
-                    )
+                    if merged:
+                        continue  # a merged-in key never overrides one written out, as YAML defines
+                    dups.append(Problem(f"the key {key!r} appears twice; the second one would silently win.",
+                                        _loc(shown, knode.start_mark), child, "Remove one of them."))
                 keys[child] = _loc(shown, knode.start_mark)
                 out[key] = build(vnode, child)
             return out
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                bad.append(Problem(f"the YAML tag {node.tag.replace(_TAG, '!!')} is not supported.", values[kp], kp,
+                                   "retrain reads plain YAML lists; remove the tag."))
             return [build(item, (*kp, i)) for i, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
+        return scalar(node, kp)
+
+    def build_key(knode: yaml.Node, kp: KeyPath) -> Any:
+        if isinstance(knode, yaml.ScalarNode):
+            key = scalar(knode, kp)
+        else:  # a list or mapping as a key: never a valid key here, but shown as text in the message
+            try:
+                key = loader.construct_object(knode, deep=True)
+            except (yaml.YAMLError, ValueError, OverflowError, TypeError):
+                key = "?"
+        if not isinstance(key, (str, int, float, bool)) or key is None:
+            key = str(key)
+        return key
 
     data = build(root, ()) if root is not None else None
+    if bad:
+        raise InvalidFile([*bad, *dups], what=f"file {shown}")
     return YamlDoc(path, shown, data, values, keys, tuple(dups))
 
 
 def load_yaml(path: Path, *, display: str | None = None) -> YamlDoc:
-    """Read and parse a YAML file; a missing or unreadable file is an :class:`InvalidFile`."""
+    """Read and parse a YAML file; a missing, unreadable or oversized file is an :class:`InvalidFile`."""
     shown = display if display is not None else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file"
+            raise InvalidFile([Problem(f"{shown} is {what}.", hint="Give the path of a YAML file.")], what="input")
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)  # never more: a 20 MB file is refused, not parsed
     except FileNotFoundError:
         raise InvalidFile(
             [Problem(f"{shown} does not exist.", hint="Check the path, or pass the file with -f PATH.")],
             what="input",
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidFile([Problem(f"{shown} cannot be read: {e}.")], what="input") from None
+    except OSError as e:
+        raise InvalidFile([Problem(f"{shown} cannot be read: {e.strerror or e}.")], what="input") from None
+    if len(data) > MAX_BYTES:
+        raise _refuse(shown, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB (the limit).",
+                      "A parameter file or pipeline is a few kB; keep data in data files, not in YAML.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = _line_of(data.decode("utf-8", errors="replace"), e.start)
+        raise _refuse(shown, f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}).", "Save it as UTF-8.",
+                      Location(shown, at.line, at.column)) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark, as some editors on Windows write
     return parse_yaml(text, path=path, display=shown)

@@ -86,7 +86,7 @@ def test_submit_without_waiting_then_status(project: Path) -> None:
 def test_a_bad_value_at_submit_is_bad_input(project: Path) -> None:
     result = retrain(project, "submit", "tiny", "--set", "epochs=0")
     assert result.returncode == 2
-    assert result.stderr == "error: epochs=0: 'epochs' must be at least 1; 0 is below.\n"
+    assert result.stderr == "error: epochs=0: 'epochs' must be at least 1; 0 is below. (given with --set)\n"
 
 
 def test_an_unknown_run(project: Path) -> None:

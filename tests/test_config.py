@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,92 @@ def test_a_designer_endpoint_needs_no_definition(project: Path) -> None:
         "retrain.yml:7:17: at pipelines.income.publish_on: pipelines on the azureml-v1 backend are published from the designer, "
         "not by retrain. Remove publish_on (or write publish_on: []).",
     ]
+
+
+# -- the repository is the boundary (docs/limits.md) -------------------------------------------------
+
+
+def test_local_data_elsewhere_is_named_by_a_file_uri(project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "shared data" / "train.csv"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("x,y\n1,2\n")
+    text = (project / "retrain.yml").read_text().replace(
+        "training_data: data/train.csv", f"training_data: {elsewhere.parent.as_uri()}/train.csv")
+    (project / "retrain.yml").write_text(text)
+    # The URI becomes the local path it names (percent-escapes decoded), which the steps then read.
+    assert load_config(project / "retrain.yml").pipelines["tiny"].parameters["training_data"] == str(elsewhere)
+    # Without the scheme the same path is refused, at its line, with the way out in the message.
+    text = text.replace(f"{elsewhere.parent.as_uri()}/train.csv", str(elsewhere))
+    assert problems(project, text) == [
+        f"retrain.yml:9:22: at pipelines.tiny.parameters.training_data: 'training_data': '{elsewhere}' is outside the "
+        f"repository {project}. Keep it inside the repository; for data elsewhere give a URI: azureml://..., "
+        "https://..., or file:///absolute/path for local data (docs/limits.md).",
+    ]
+
+
+def test_the_boundary_is_the_git_top_level_not_the_files_folder(project: Path) -> None:
+    # A parameter file in a sub-folder may name a pipeline beside it in the same repository.
+    (project / "ops").mkdir()
+    (project / "ops" / "retrain.yml").write_text((project / "retrain.yml").read_text()
+                                                 .replace("definition: pipelines/", "definition: ../pipelines/")
+                                                 .replace("training_data: data/", "training_data: ../data/"))
+    config = load_config(project / "ops" / "retrain.yml")
+    assert config.repo_root == project
+    assert config.pipelines["tiny"].parameters["training_data"] == str(project / "data" / "train.csv")
+
+
+def test_outside_git_the_boundary_is_the_files_folder(tmp_path: Path) -> None:
+    # No .git above: the parameter file's folder is the repository, and a sibling folder is outside it.
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "income", tmp_path / "income", ignore=shutil.ignore_patterns(".retrain"))
+    config = load_config(tmp_path / "income" / "retrain.yml")
+    assert config.repo_root == tmp_path / "income"
+    text = (tmp_path / "income" / "retrain.yml").read_text().replace("training_data: data/adult-us.csv", "training_data: ../other.csv")
+    (tmp_path / "income" / "retrain.yml").write_text(text)
+    with pytest.raises(InvalidFile, match=r"'\.\./other\.csv' is outside the repository"):
+        load_config(tmp_path / "income" / "retrain.yml")
+
+
+def test_links_that_stay_inside_the_repository_are_fine(project: Path) -> None:
+    (project / "current.csv").symlink_to(project / "data" / "train.csv")
+    text = (project / "retrain.yml").read_text().replace("training_data: data/train.csv", "training_data: current.csv")
+    (project / "retrain.yml").write_text(text)
+    # The value keeps the name the user wrote; only where it leads is checked.
+    assert load_config(project / "retrain.yml").pipelines["tiny"].parameters["training_data"] == str(project / "current.csv")
+
+
+def test_an_absolute_store_is_the_users_choice(project: Path, tmp_path: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("backend: local", f"backend: {{kind: local, store: {tmp_path / 'store'}}}")
+    (project / "retrain.yml").write_text(text)
+    assert load_config(project / "retrain.yml").backend == LocalBackendConfig(store=tmp_path / "store")
+
+
+def test_a_value_up_to_the_limit_passes_and_one_byte_more_does_not(project: Path) -> None:
+    from retrain.pipeline.types import MAX_VALUE_BYTES
+
+    text = (project / "retrain.yml").read_text()
+    at_limit = "f" * MAX_VALUE_BYTES  # shell-quoting adds nothing to plain letters
+    pipeline = project / "pipelines" / "tiny" / "pipeline.yml"
+    pipeline.write_text(pipeline.read_text().replace("    enum: [plain, fancy]\n", ""))
+    (project / "retrain.yml").write_text(text.replace("learning_rate: 0.2", f"learning_rate: 0.2\n      flavour: {at_limit}"))
+    assert load_config(project / "retrain.yml").pipelines["tiny"].parameters["flavour"] == at_limit
+    assert problems(project, text.replace("learning_rate: 0.2", f"learning_rate: 0.2\n      flavour: \"{at_limit}'\"")) == [
+        "retrain.yml:11:16: at pipelines.tiny.parameters.flavour: 'flavour' is 16,391 bytes on the command line; the limit is "
+        "16,384 bytes (docs/limits.md). Put long content in a file in the repository and pass its path.",
+    ]
+
+
+def test_merge_keys_are_overridden_without_a_duplicate_key_error(project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("    timeout: 10m\n", "    timeout: 10m\n    <<: &common {timeout: 20m, make_default: true}\n")
+    (project / "retrain.yml").write_text(text)
+    tiny = load_config(project / "retrain.yml").pipelines["tiny"]
+    assert (tiny.timeout_s, tiny.make_default) == (600.0, True)
+
+
+def test_a_value_typed_by_hand_stays_inside_too(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--event", "dispatch", "--set", "training_data=data/other.csv"], {}) == 0
+    capsys.readouterr()
+    assert main(["plan", "--event", "dispatch", "--set", "training_data=../x.csv"], {}) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: training_data=../x.csv: 'training_data': '../x.csv' is outside the repository {project} "
+                   f"(it resolves to {project.parent / 'x.csv'}). Keep it inside the repository; for data elsewhere give a URI: "
+                   "azureml://..., https://..., or file:///absolute/path for local data (docs/limits.md). (given with --set)\n")

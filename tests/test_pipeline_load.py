@@ -182,3 +182,39 @@ def test_data_values_given_in_place_are_absolute(tmp_path: Path) -> None:
     )
     p = load_pipeline(tmp_path / "pipeline.yml")
     assert p.steps["a"].inputs["x"] == DataValue(InputType.URI_FILE, str(tmp_path / "d.csv"))
+
+
+def test_inside_a_boundary_every_path_must_stay_in_it(tmp_path: Path) -> None:
+    repo, outside = tmp_path / "repo", tmp_path / "shared"
+    shutil.copytree(FIXTURES / "e2e_local_components", repo)
+    shutil.copytree(FIXTURES / "e2e_local_components", outside)
+    (outside / "elsewhere.csv").write_text("a\n")
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace(
+        "component: ./train.yml", "component: ../shared/train.yml"))
+    # Without a boundary (a stored snapshot, checked when it was published) the file loads as written.
+    assert load_pipeline(repo / "pipeline.yml").steps["train_job"].component.source == outside / "train.yml"
+    with pytest.raises(InvalidFile) as e:
+        load_pipeline(repo / "pipeline.yml", boundary=repo, display_root=tmp_path)
+    assert [str(p) for p in e.value.problems] == [
+        f"repo/pipeline.yml:33:16: at jobs.train_job.component: the component file '../shared/train.yml' is outside the "
+        f"repository {repo} (it resolves to {outside / 'train.yml'}). Move it into the repository: a pipeline's files "
+        "are published from there (docs/limits.md).",
+    ]
+
+
+def test_a_step_given_data_in_place_by_file_uri_reads_that_path(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "data.csv").write_text("a\n")
+    (tmp_path / "repo" / "pipeline.yml").write_text(
+        "type: pipeline\njobs:\n  a:\n    inputs:\n"
+        f"      x: {{type: uri_file, path: '{(tmp_path / 'data.csv').as_uri()}'}}\n"
+        "      y: {type: uri_file, path: ../data.csv}\n"
+        "    command: cat ${{inputs.x}} ${{inputs.y}}\n"
+    )
+    with pytest.raises(InvalidFile) as e:
+        load_pipeline(tmp_path / "repo" / "pipeline.yml", boundary=tmp_path / "repo", display_root=tmp_path)
+    assert [p.key for p in e.value.problems] == ["jobs.a.inputs.y"]  # x, named on purpose, is fine
+    (tmp_path / "repo" / "pipeline.yml").write_text((tmp_path / "repo" / "pipeline.yml").read_text().replace(
+        "      y: {type: uri_file, path: ../data.csv}\n", "").replace(" ${{inputs.y}}", ""))
+    p = load_pipeline(tmp_path / "repo" / "pipeline.yml", boundary=tmp_path / "repo")
+    assert p.steps["a"].inputs["x"] == DataValue(InputType.URI_FILE, str(tmp_path / "data.csv"))

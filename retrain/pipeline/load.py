@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..boundary import OUTSIDE_HINT, BadFileUri, describe_outside, escaping_links, file_uri_path, outside, resolve
 from ..errors import InvalidFile, Problem
 from ..yamlfile import KeyPath, YamlDoc, load_yaml
-from .hashing import content_hash, pipeline_files
+from .hashing import SKIP_DIRS, content_hash, pipeline_files
 from .model import Binding, Component, DataValue, InputType, ParentInput, Pipeline, Port, Step, StepOutput
-from .types import CoercionError, coerce, is_uri
+from .types import MAX_VALUE_BYTES, CoercionError, coerce, is_uri
 
 PIPELINE_KEYS = (
     "$schema", "type", "name", "display_name", "experiment_name", "description", "tags", "settings",
@@ -42,6 +43,9 @@ RESERVED = frozenset({"path", "ld_library_path", "user", "logname", "home", "pwd
 PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 COMPONENT_NAME = re.compile(r"[a-z_][a-z0-9_.-]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A step runs as `bash -c COMMAND`, one argument of at most 128 KiB on Linux, values substituted in.
+MAX_COMMAND_BYTES = 64 * 1024
 
 _B = r"\$\{\{\s*"
 _E = r"\s*\}\}"
@@ -51,6 +55,7 @@ PARENT_OUTPUT = re.compile(_B + r"parent\.outputs\.([A-Za-z_][A-Za-z0-9_]*)" + _
 COMMAND_REF = re.compile(_B + r"(inputs|outputs)\.([A-Za-z_][A-Za-z0-9_]*)" + _E)
 OPTIONAL_SECTION = re.compile(r"\$\[\[(.*?)\]\]", re.S)
 TYPE_WORDS = [t.value for t in InputType]
+FILES_HINT = "Move it into the repository: a pipeline's files are published from there (docs/limits.md)."
 
 
 def _display(path: Path, display_root: Path | None) -> str:
@@ -67,10 +72,32 @@ def _nearest(word: str, known: tuple[str, ...] | list[str]) -> str:
 
 
 class _Loader:
-    def __init__(self, display_root: Path | None) -> None:
+    def __init__(self, display_root: Path | None, boundary: Path | None) -> None:
         self.display_root = display_root
+        self.boundary = boundary  # the repository root every path must stay in; None = trusted (a stored snapshot)
         self.problems: list[Problem] = []
         self.components: dict[Path, Component | None] = {}
+
+    def escapes(self, doc: YamlDoc, path: KeyPath, what: str, raw: str, target: Path) -> bool:
+        """Report ``target`` if it leaves the repository; True when it does."""
+        if self.boundary is None or (resolved := outside(target, self.boundary)) is None:
+            return False
+        hint = OUTSIDE_HINT if what.startswith("data") else FILES_HINT
+        self.add(doc, path, f"the {what} {describe_outside(raw, resolved, self.boundary)}", hint)
+        return True
+
+    def data_path(self, doc: YamlDoc, path: KeyPath, raw: str) -> str | None:
+        """A data path written in the pipeline: a URI as is, file:///x as /x, else absolute and inside."""
+        if raw.lower().startswith("file:"):
+            try:
+                return str(file_uri_path(raw))
+            except BadFileUri as e:
+                self.add(doc, path, str(e))
+                return None
+        if is_uri(raw):
+            return raw
+        target = os.path.normpath(doc.path.parent / raw)
+        return None if self.escapes(doc, path, "data path", raw, Path(target)) else target
 
     # -- problems ---------------------------------------------------------------------------------
 
@@ -167,7 +194,7 @@ class _Loader:
                          "Give the data in the pipeline: bind the input to a pipeline parameter.")
                 return port
             try:
-                value = coerce(port, spec[default_key], base_dir=base)
+                value = coerce(port, spec[default_key], base_dir=base, inside=self.boundary)
             except CoercionError as e:
                 self.add(doc, (*path, default_key), f"the default does not fit: {e}")
                 return port
@@ -211,9 +238,12 @@ class _Loader:
             self.add(doc, path, f"registered components ({ref}) are not supported.",
                      "Give the component's YAML file instead, e.g. component: ./components/train.yml.")
             return None
-        file = (doc.path.parent / ref).resolve()
+        file = resolve(doc.path.parent / ref)
         if file in self.components:
             return self.components[file]
+        if self.escapes(doc, path, "component file", ref, file):
+            self.components[file] = None
+            return None
         if not file.is_file():
             self.add(doc, path, f"the component file {ref} does not exist.", f"Paths are relative to {doc.display}'s folder.")
             self.components[file] = None
@@ -253,6 +283,9 @@ class _Loader:
         if not isinstance(command, str) or not command.strip():
             self.add(doc, path, "the component has no command.", "Add command: the line that runs the step.")
             command = ""
+        elif len(command.encode("utf-8", errors="surrogatepass")) > MAX_COMMAND_BYTES:
+            self.add(doc, (*path, "command"), f"the command is longer than {MAX_COMMAND_BYTES:,} bytes, the limit (docs/limits.md).",
+                     "Move the logic into a script in the code folder and call it.")
         self.command_refs(doc, command, (*path, "command"), inputs, outputs)
         code: Path | None = None
         if spec.get("code") is not None:
@@ -260,14 +293,21 @@ class _Loader:
             if is_uri(raw):
                 self.add(doc, (*path, "code"), f"code from {raw} is not supported.", "Point code: at a folder in the repository.")
             else:
-                code = (doc.path.parent / raw).resolve()
-                if not code.exists():
+                code = resolve(doc.path.parent / raw)
+                if self.escapes(doc, (*path, "code"), "code folder", raw, code):
+                    code = None  # never walked: `code: /` would read the whole disk
+                elif not code.exists():
                     self.add(doc, (*path, "code"), f"the code folder {raw} does not exist.", f"Paths are relative to {doc.display}'s folder.")
                     code = None
-        env_vars = spec.get("environment_variables") or {}
-        if not isinstance(env_vars, dict):
-            self.add(doc, (*path, "environment_variables"), "environment_variables must be a mapping of names to values.")
-            env_vars = {}
+                elif self.boundary is not None and code.is_dir():
+                    # Its files are hashed, copied into the store and uploaded: a link out would take them along.
+                    for link, wrong in escaping_links(code, self.boundary, SKIP_DIRS):
+                        rel = link.relative_to(code).as_posix()
+                        self.add(doc, (*path, "code"), f"the code folder {raw} holds {rel}, {wrong}.",
+                                 "Replace the link with the file itself, or move what it points to into the repository.")
+                        code = None
+                        break
+        env_vars = self.env_vars(doc, spec, path)
         deterministic = spec.get("is_deterministic", True)
         if not isinstance(deterministic, bool):
             self.add(doc, (*path, "is_deterministic"), "is_deterministic must be true or false.")
@@ -277,9 +317,29 @@ class _Loader:
             name=name, version=None if version is None else str(version),
             display_name=str(spec.get("display_name") or name), inputs=inputs, outputs=outputs,
             command=command, code=code, environment=spec.get("environment"),
-            environment_variables={str(k): str(v) for k, v in env_vars.items()},
+            environment_variables=env_vars,
             is_deterministic=deterministic, source=doc.path, location=doc.where(path), raw=spec,
         )
+
+    def env_vars(self, doc: YamlDoc, spec: Mapping[Any, Any], path: KeyPath) -> dict[str, str]:
+        """``environment_variables``: names a process environment can hold, values a command line can."""
+        raw = spec.get("environment_variables") or {}
+        epath = (*path, "environment_variables")
+        if not isinstance(raw, dict):
+            self.add(doc, epath, "environment_variables must be a mapping of names to values.")
+            return {}
+        out: dict[str, str] = {}
+        for key, value in raw.items():
+            name, text = str(key), str(value)
+            if not ENV_NAME.fullmatch(name):
+                self.add(doc, (*epath, key), f"'{name[:40]}' is not a valid environment variable name.",
+                         "Use letters, digits and '_', not starting with a digit.", at_key=True)
+            elif len(text.encode("utf-8", errors="surrogatepass")) > MAX_VALUE_BYTES:
+                self.add(doc, (*epath, key), f"the value of {name} is longer than {MAX_VALUE_BYTES:,} bytes, the limit (docs/limits.md).",
+                         "Put long content in a file in the repository and pass its path.")
+            else:
+                out[name] = text
+        return out
 
     def command_refs(self, doc: YamlDoc, command: str, path: KeyPath, inputs: Mapping[str, Port], outputs: Mapping[str, Port]) -> None:
         for m in COMMAND_REF.finditer(command):
@@ -304,7 +364,7 @@ class _Loader:
     # -- the pipeline -----------------------------------------------------------------------------
 
     def load(self, path: Path) -> Pipeline:
-        path = path.resolve()
+        path = resolve(path)
         doc = load_yaml(path, display=_display(path, self.display_root))
         self.problems.extend(doc.duplicate_keys)
         top = self.mapping(doc, doc.data, (), "a pipeline file")
@@ -419,11 +479,10 @@ class _Loader:
                 outs[oname] = m.group(1)
             else:
                 outs[oname] = None
-        env = spec.get("environment_variables") or {}
-        if not isinstance(env, dict):
-            env = {}
+        # An inline job's variables were checked as its component's; a step's own are checked here.
+        env = self.env_vars(doc, spec, path) if ref is not None else dict(component.environment_variables)
         return Step(name=name, component=component, inputs=bound, outputs=outs,
-                    environment_variables={str(k): str(v) for k, v in env.items()},
+                    environment_variables=env,
                     depends_on=tuple(depends), location=doc.where_key(path))
 
     def inline_port(self, doc: YamlDoc, name: str, value: Any, path: KeyPath, parameters: Mapping[str, Port], jobs: Mapping[Any, Any]) -> Port | None:
@@ -490,10 +549,11 @@ class _Loader:
                 if not isinstance(raw, str):
                     self.add(doc, path, "a data input needs path:.", "Write {type: uri_file, path: ./data.csv}.")
                     return None
-                target = raw if is_uri(raw) else os.path.normpath(doc.path.parent / raw)
-                return DataValue(dkind, target, value.get("mode"))
+                target = self.data_path(doc, path, raw)
+                return None if target is None else DataValue(dkind, target, value.get("mode"))
             if isinstance(value, str):
-                return DataValue(port.type, value if is_uri(value) else os.path.normpath(doc.path.parent / value))
+                target = self.data_path(doc, path, value)
+                return None if target is None else DataValue(port.type, target)
             self.add(doc, path, f"the input '{port.name}' is {port.type.value}; give a path or a binding.")
             return None
         try:
@@ -553,7 +613,12 @@ def _literal_type(value: object) -> InputType:
     return InputType.STRING
 
 
-def load_pipeline(path: Path, *, display_root: Path | None = None) -> Pipeline:
-    """Load, resolve and check a pipeline definition; raise :class:`InvalidFile` with every problem."""
-    return _Loader(display_root).load(Path(path))
+def load_pipeline(path: Path, *, display_root: Path | None = None, boundary: Path | None = None) -> Pipeline:
+    """Load, resolve and check a pipeline definition; raise :class:`InvalidFile` with every problem.
+
+    ``boundary`` is the repository root (docs/limits.md): every file, folder and data path the
+    definition names must resolve inside it. Without it nothing is confined; backends load their own
+    stored snapshots that way, which were checked when they were published.
+    """
+    return _Loader(display_root, boundary.resolve() if boundary is not None else None).load(Path(path))
 
