@@ -68,8 +68,10 @@ def test_versions_and_pins(sample: Path) -> None:
     script.write_text(script.read_text().replace('print(f"imported', 'print("version two of import_data")\nprint(f"imported'))
     changed = retrain(sample, "publish")
     assert "income: published version 2 of endpoint income-retrain" in changed.stdout
+    # The sample has a promote: gate: version 2 trained as well as it must, so its run moved the default.
+    assert "The gate passed (6 conditions): version 2 is now the default." in changed.stdout  # auc >= 0.9, 5 not worse
     endpoint = json.loads(retrain(sample, "endpoints", "income-retrain", "--json").stdout)
-    assert [(v["number"], v["is_default"]) for v in endpoint["versions"]] == [(1, True), (2, False)]
+    assert [(v["number"], v["is_default"]) for v in endpoint["versions"]] == [(1, False), (2, True)]
 
     pinned = retrain(sample, "submit", "income", "--version", "1")
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
