@@ -8,35 +8,46 @@ fork's pull request), that is said once and the job summary carries the report i
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .backends.base import PublishResult, Run, StepStatus
+from . import escape
 from .backends.factory import make_backend
+from .check_reporter import CheckReporter
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
-from .config_model import Config
+from .config_model import Config, LocalBackendConfig
 from .errors import InvalidFile, RetrainError, UsageError
-from .event import Event
+from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
-from .github.api import GitHubAPI, GitHubError, GitHubForbidden
+from .github.api import GitHubAPI, GitHubError
 from .github.checks import Annotation, Checks, Output
-from .github.event import event_from_payload_file
+from .github.compare import compare
+from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
 
 COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync")
+# Every input action.yml declares; read_input refuses any other name (tests compare both ways).
+INPUTS = ("parameter-file", "command", "pipeline", "version", "parameters", "wait", "timeout", "github-token",
+          "azure-client-id", "azure-tenant-id", "azure-subscription-id", "azure-client-secret", "azure-client-certificate")
 SECRET_INPUTS = ("github-token", "azure-client-secret", "azure-client-certificate")
-# Progress updates to a check run: no more often than this (GitHub rate-limits writes).
-UPDATE_EVERY_S = 10.0
+# The Azure inputs reach the backend as the AZURE_* variables it reads; an input wins over a variable.
+AZURE_VARIABLES = {"azure-client-id": "AZURE_CLIENT_ID", "azure-tenant-id": "AZURE_TENANT_ID",
+                   "azure-subscription-id": "AZURE_SUBSCRIPTION_ID", "azure-client-secret": "AZURE_CLIENT_SECRET",
+                   "azure-client-certificate": "AZURE_CLIENT_CERTIFICATE"}
 
 
 def read_input(environ: Mapping[str, str], name: str, default: str = "") -> str:
-    """GitHub keeps hyphens in input variables (INPUT_PARAMETER-FILE); accept the underscore form too."""
+    """GitHub keeps hyphens in input variables (INPUT_PARAMETER-FILE); accept the underscore form too.
+
+    The one place that reads ``INPUT_*``: everything below the action gets typed values or ``AZURE_*``.
+    """
+    if name not in INPUTS:
+        raise LookupError(f"the action read the input {name!r}, which action.yml does not declare.")
     key = f"INPUT_{name.upper()}"
     value = environ.get(key)
     if value is None:
@@ -54,6 +65,7 @@ class ActionInputs:
     wait: bool
     timeout_s: float | None
     github_token: str = field(repr=False)
+    azure: Mapping[str, str] = field(default_factory=dict, repr=False)  # AZURE_* variable -> input value
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "ActionInputs":
@@ -86,7 +98,12 @@ class ActionInputs:
             command=command, pipeline=read_input(environ, "pipeline"), version=version,
             parameters=parameters, wait=wait_text == "true", timeout_s=timeout,
             github_token=read_input(environ, "github-token") or environ.get("GITHUB_TOKEN", ""),
+            azure={variable: value for name, variable in AZURE_VARIABLES.items() if (value := read_input(environ, name))},
         )
+
+    def backend_environ(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment a backend sees: no INPUT_* (read here, once), the Azure inputs as AZURE_*."""
+        return {**{k: v for k, v in environ.items() if not k.startswith("INPUT_")}, **self.azure}
 
 
 def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
@@ -99,166 +116,45 @@ def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
             workflow.mask(environ[name])
 
 
-class CheckReporter:
-    """Drives one check run per pipeline, writes the console log groups and the job summary."""
-
-    def __init__(self, checks: Checks | None, workflow: Workflow, config: Config | None, root: Path | None = None) -> None:
-        self.root = root
-        self.checks = checks
-        self.workflow = workflow
-        self.config = config
-        self.ids: dict[str, int] = {}
-        self.outcomes: list[Outcome] = []
-        self._last_update: dict[str, float] = {}
-        self._last_signature: dict[str, tuple[object, ...]] = {}
-        self._logs: dict[tuple[str, str], list[str]] = {}
-        self._terminal: set[tuple[str, str]] = set()
-
-    # -- the Reporter protocol --------------------------------------------------------------------
-
-    def started(self, item: PipelinePlan) -> None:
-        self.workflow.out.write(f"{item.pipeline}: {item.action}\n")
-        self._check(item, status="in_progress", output=Output(f"{item.pipeline}: {item.action}", _reasons(item)))
-
-    def published(self, item: PipelinePlan, result: PublishResult) -> None:
-        v = result.version
-        text = f"published version {v.number}" if result.created else f"unchanged: version {v.number} has the same content"
-        self.workflow.out.write(f"{item.pipeline}: {text} of endpoint {item.endpoint}\n")
-        self._check(item, output=Output(f"{item.pipeline}: {text}", _reasons(item)))
-
-    def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
-        verb = "attached to the earlier run" if attached else "submitted run"
-        self.workflow.out.write(f"{item.pipeline}: {verb} {run.id} on version {run.version} {run.url or ''}\n")
-        self._check(item, details_url=run.url, external_id=run.key,
-                    output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
-        self._last_update[item.pipeline] = time.monotonic()
-
-    def progress(self, item: PipelinePlan, run: Run) -> None:
-        for step in run.steps:
-            if step.status.is_terminal and (item.pipeline, step.name) not in self._terminal:
-                self._terminal.add((item.pipeline, step.name))
-                self.workflow.out.write(f"  {step.name}: {step.status.value.replace('_', ' ')}\n")
-                self._flush_logs(item.pipeline, step.name)
-        signature = (run.status, tuple(s.status for s in run.steps))
-        now = time.monotonic()
-        status_changed = self._last_signature.get(item.pipeline, (None,))[0] != run.status
-        if signature != self._last_signature.get(item.pipeline) and (
-            status_changed or now - self._last_update.get(item.pipeline, 0.0) >= UPDATE_EVERY_S
-        ):
-            self._check(item, output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
-            self._last_update[item.pipeline] = now
-        self._last_signature[item.pipeline] = signature
-
-    def log(self, item: PipelinePlan, step: str, text: str) -> None:
-        self._logs.setdefault((item.pipeline, step), []).append(text)
-        if (item.pipeline, step) in self._terminal:
-            self._flush_logs(item.pipeline, step)
-
-    def finished(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)
-        item = outcome.item
-        for (pipeline, step) in list(self._logs):
-            if pipeline == item.pipeline:
-                self._flush_logs(pipeline, step)
-        report = render(outcome, self.defaults(item), root=self.root)
-        self.workflow.summary(report)
-        self.workflow.out.write(f"{item.pipeline}: {outcome.conclusion.value}: {outcome.message}\n")
-        if outcome.conclusion.failed:
-            self.workflow.error(f"{item.pipeline}: {outcome.message}", title=f"retrain / {item.pipeline}")
-        output = Output(title(outcome), report)
-        run = outcome.run
-        if outcome.conclusion is Conclusion.PENDING:
-            self._check(item, output=output, details_url=run.url if run else None, external_id=run.key if run else None)
-        else:
-            self._check(item, output=output, conclusion=outcome.conclusion.value,
-                        details_url=run.url if run else None, external_id=run.key if run else None)
-
-    # -- helpers ----------------------------------------------------------------------------------
-
-    def defaults(self, item: PipelinePlan) -> dict[str, object]:
-        pc = self.config.pipelines.get(item.pipeline) if self.config is not None else None
-        if pc is None or pc.pipeline is None:
-            return {}
-        return {n: p.default for n, p in pc.pipeline.parameters.items()}
-
-    def _progress_text(self, item: PipelinePlan, run: Run) -> str:
-        done = sum(1 for s in run.steps if s.status in (StepStatus.COMPLETED, StepStatus.REUSED))
-        lines = [f"Run {run.id} on version {run.version}: {run.status.value}, {done} of {len(run.steps)} steps done.", ""]
-        lines += [f"- `{s.name}`: {s.status.value.replace('_', ' ')}" for s in run.steps]
-        return "\n".join(lines)
-
-    def _flush_logs(self, pipeline: str, step: str) -> None:
-        chunks = self._logs.pop((pipeline, step), [])
-        if chunks:
-            self.workflow.group(f"{pipeline} / {step}")
-            self.workflow.out.write("".join(chunks).rstrip("\n") + "\n")
-            self.workflow.endgroup()
-
-    def _check(self, item: PipelinePlan, *, status: str | None = None, output: Output | None = None,
-               details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-               annotations: tuple[Annotation, ...] = ()) -> None:
-        self.check(f"retrain / {item.pipeline}", status=status, output=output, details_url=details_url,
-                   external_id=external_id, conclusion=conclusion, annotations=annotations)
-
-    def check(self, name: str, *, status: str | None = None, output: Output | None = None,
-              details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-              annotations: tuple[Annotation, ...] = ()) -> None:
-        if self.checks is None:
-            return
-        try:
-            check_id = self.ids.get(name)
-            if check_id is None:
-                # A re-run of the workflow updates the check run it made before instead of adding one.
-                found = self.checks.find(name)
-                check_id = found.id if found else None
-            if check_id is None:
-                self.ids[name] = self.checks.create(
-                    name, status=status or ("completed" if conclusion else "in_progress"),
-                    output=output or Output(name, ""), details_url=details_url, external_id=external_id,
-                    conclusion=conclusion, annotations=annotations)
-            else:
-                self.ids[name] = check_id
-                self.checks.update(check_id, status=status, output=output, details_url=details_url,
-                                   external_id=external_id, conclusion=conclusion, annotations=annotations)
-        except GitHubForbidden as e:
-            self.workflow.warning(f"{e} The report is in the job summary instead.", title="retrain: no check runs")
-            self.checks = None
-        except GitHubError as e:
-            self.workflow.warning(f"could not update the check run: {e} The job summary has the report.", title="retrain")
-            self.checks = None
-
-
-def _reasons(item: PipelinePlan) -> str:
-    return "\n".join(f"- {r.rule}: {r.detail}" for r in item.reasons)
-
-
 def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -> Event:
-    """Ask the compare API for the changed files when the push payload could not tell them all."""
-    if event.name not in ("push", "pull_request") or api is None or not event.before or not event.sha:
+    """A push's changed files from the compare API: Actions' push payloads do not list them. A pull request's
+    too (base...head), when a pipeline may run it as a draft."""
+    if event.name == "pull_request":
+        if api is None or not event.before or not event.sha or event.from_fork or event.changed_files is not None:
+            return event
+        try:
+            changes = compare(api, event.before, event.sha)
+        except GitHubError as e:
+            workflow.warning(f"could not list the pull request's changed files ({e}); planning as if every file changed.", title="retrain")
+            return replace(event, changes_note="the compare API could not be asked")
+        return replace(event, changed_files=changes.files, changed_files_complete=changes.complete, changes_note=changes.note)
+    if event.name != "push" or event.changed_files_complete or event.deleted or event.tag is not None or not event.sha:
         return event
-    if event.changed_files is not None and event.changed_files_complete:
-        return event
-    if event.before.strip("0") == "":
-        return event  # a new branch: nothing to compare with
+    if api is None:
+        return replace(event, changes_note="no github-token to ask the compare API")
+    # A new branch has no "before": compare it with the default branch it most likely started from.
+    base = event.default_branch if event.new_branch else event.before
+    if event.new_branch and event.branch == event.default_branch:
+        return replace(event, changes_note="a new default branch has nothing to compare with")
+    if not base:
+        return replace(event, changes_note="the payload names nothing to compare with")
     try:
-        data = api.request("GET", f"/compare/{event.before}...{event.sha}")
+        changes = compare(api, base, event.sha)
     except GitHubError as e:
-        workflow.warning(f"could not list the push's changed files ({e}); planning as if every file changed.")
-        return event
-    files = tuple(f["filename"] for f in data.get("files", []))
-    # The compare API lists at most 300 files; past that we still do not know them all.
-    complete = len(files) < 300
-    return Event(**{**event.__dict__, "changed_files": files, "changed_files_complete": complete})
+        workflow.warning(f"could not list the push's changed files ({e}); planning as if every file changed.", title="retrain")
+        return replace(event, changes_note="the compare API could not be asked")
+    return replace(event, changed_files=changes.files, changed_files_complete=changes.complete, changes_note=changes.note)
 
 
-def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome]) -> None:
+def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], reporter: CheckReporter | None = None) -> None:
     published = next((o.published for o in outcomes if o.published and o.published.created), None)
     ran = next((o for o in outcomes if o.run is not None), None)
     first = ran or (outcomes[0] if outcomes else None)
     workflow.set_output("published-version", str(published.version.number) if published else "")
     workflow.set_output("version", str(ran.run.version) if ran and ran.run else "")
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
-    workflow.set_output("run-url", (ran.run.url or "") if ran and ran.run else "")
+    url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
+    workflow.set_output("run-url", url or "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
     _review_outputs(workflow, ran)
@@ -281,8 +177,10 @@ def main(environ: Mapping[str, str]) -> int:
     try:
         return _run(environ, workflow)
     except RetrainError as e:
+        # Said once, as an annotation whose message is escaped: an error quoting a value (an input, a
+        # payload's key) cannot start a line of its own in the log, as the raw text on stderr could.
         workflow.error(str(e), title="retrain")
-        raise
+        return e.exit_code
 
 
 def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
@@ -293,6 +191,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if not event_name or not event_path:
         raise UsageError("GITHUB_EVENT_NAME and GITHUB_EVENT_PATH are not set: run retrain this way only inside GitHub Actions.")
     event = event_from_payload_file(event_name, Path(event_path))
+    if event.deleted:
+        # Deleting a branch or a tag leaves no commit to work on: no plan, no check run.
+        workflow.out.write(escape.line(f"nothing to do: the push deleted {event.ref or 'a ref'}.") + "\n")
+        _outputs(workflow, None, [])
+        return 0
     repository = environ.get("GITHUB_REPOSITORY") or event.repository or ""
     api = GitHubAPI(environ.get("GITHUB_API_URL", "https://api.github.com"), repository, inputs.github_token) \
         if inputs.github_token and repository else None
@@ -303,7 +206,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     checks = Checks(api, head_sha) if api is not None and head_sha else None
 
     param_file = workspace / inputs.parameter_file
-    reporter = CheckReporter(checks, workflow, None, workspace.resolve())
+    run_link = None
+    if environ.get("GITHUB_RUN_ID") and repository:
+        server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
+        run_link = f"{server.rstrip('/')}/{repository}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link)
     try:
         config = load_config(param_file, display_root=workspace)
     except InvalidFile as e:
@@ -316,9 +223,12 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     only = [inputs.pipeline] if inputs.pipeline else []
     version = parse_version_pin(inputs.version) if inputs.version else None
     if inputs.command == "validate":
-        workflow.out.write(f"{inputs.parameter_file} is valid: {', '.join(config.pipelines)}.\n")
+        workflow.out.write(escape.line(f"{inputs.parameter_file} is valid: {', '.join(config.pipelines)}.") + "\n")
         _outputs(workflow, None, [])
         return 0
+    if inputs.command == "auto" and event.name == "schedule":
+        # A schedule has nothing to plan: it completes the check runs of runs that ended since (sync).
+        return _sync(config, inputs.backend_environ(environ), reporter, workflow)
     if inputs.command in ("auto", "plan"):
         event = _complete_changes(event, api, workflow)
         plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version,
@@ -329,7 +239,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         plan = command_plan(config, only, publish=False, submit=True, command="submit", overrides=inputs.parameters, version=version,
                             origin="the action's parameters input")
     else:  # sync
-        return _sync(config, environ, reporter, workflow)
+        return _sync(config, inputs.backend_environ(environ), reporter, workflow)
     if inputs.timeout_s is not None:
         plan = Plan(plan.event, tuple(PipelinePlan(**{**i.__dict__, "timeout_s": inputs.timeout_s}) for i in plan.items))
     if inputs.command == "plan":
@@ -341,14 +251,20 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
 
     # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
     needed = any(i.publish or i.submit for i in plan.items)
-    backend = make_backend(config, environ) if needed else None
+    if needed and isinstance(config.backend, LocalBackendConfig) and not config.backend.store.exists():
+        workflow.notice(
+            f"the local backend starts with an empty store ({workflow.relative(str(config.backend.store))}): a hosted "
+            "runner keeps nothing between workflow runs, so versions start at 1 and earlier runs are not known. "
+            "Keep the store with actions/cache (docs/github-action.md, the local backend on hosted runners).",
+            title="retrain: fresh local store")
+    backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
-        _outputs(workflow, plan, reporter.outcomes)
+        _outputs(workflow, plan, reporter.outcomes, reporter)
     return exit_code(outcomes)
 
 
@@ -405,8 +321,9 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
             outcome = Outcome(item, None, run, conclusion, message)
-            checks.update(found.id, conclusion=conclusion.value, output=Output(title(outcome), render(outcome, reporter.defaults(item), root=reporter.root)))
-            workflow.out.write(f"{name}: completed check {found.id} as {conclusion.value}\n")
+            report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
+            checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
+            workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
     return 0

@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
          c.cmd_validate, as_json)
 
     p = verb("plan", "say what an event would do, per pipeline, and why (no side effects)", c.cmd_plan, as_json)
-    p.add_argument("--event", choices=["push", "pull_request", "dispatch", "schedule"], help="the event (default: push)")
+    p.add_argument("--event", choices=["push", "pull_request", "dispatch", "workflow_dispatch", "schedule"],
+                   help="the event (default: push, or what --event-file's payload is for)")
     p.add_argument("--event-file", metavar="PAYLOAD", help="a GitHub event payload (JSON) to read the event from")
     p.add_argument("--changed", nargs="*", metavar="PATH", help="files the event changed (default: unknown)")
     p.add_argument("--pipeline", action="append", metavar="NAME", help="only this pipeline (repeatable)")

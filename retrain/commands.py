@@ -20,7 +20,7 @@ from .config import load_config, parse_version_option
 from .config_model import Config
 from .console import ConsoleReporter, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
-from .event import Event
+from .event_model import Event
 from .execute import execute, exit_code
 from .pipeline.model import Literal
 from .plan import Plan, command_plan, find_repo_root, make_plan
@@ -129,13 +129,15 @@ def _event_from_args(args: argparse.Namespace, config: Config) -> Event:
                 raise UsageError(f"--changed {name}: it is outside the repository at {repo_root}.") from None
         changed = tuple(rels)
     if args.event_file:
-        from .github.event import event_from_payload_file
+        from .github.payload import event_from_payload_file
 
-        event = event_from_payload_file(args.event or "push", Path(args.event_file))
+        # Without --event, the payload says which event it is for.
+        event = event_from_payload_file(args.event, Path(args.event_file))
         if changed is not None:
             event = Event(**{**event.__dict__, "changed_files": changed, "changed_files_complete": True})
         return event
-    return Event(name=args.event or "push", changed_files=changed)
+    name = "dispatch" if args.event == "workflow_dispatch" else (args.event or "push")
+    return Event(name=name, changed_files=changed)
 
 
 def cmd_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from . import escape
 from .backends.base import Endpoint, PublishResult, Run, StepStatus
 from .execute import Conclusion, Outcome
 from .plan import Plan, PipelinePlan
@@ -26,12 +27,16 @@ MARK = {
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines = [escape.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
     return "\n".join(lines)
 
 
 def _cell(value: object) -> str:
+    return escape.value(_text(value))
+
+
+def _text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -59,20 +64,21 @@ def format_value(value: object) -> str:
             text = str(Path(text).relative_to(Path.cwd()))
         except ValueError:
             pass
+    text = escape.value(text)  # a newline in a value must not start a line of its own
     return text if len(text) <= 60 else "..." + text[-57:]
 
 
 def render_plan(plan: Plan) -> str:
-    lines = [f"event: {plan.event.name}" + (f" on {plan.event.branch}" if plan.event.branch else "")]
+    lines = [f"event: {plan.event.name}" + (f" on {escape.value(plan.event.branch)}" if plan.event.branch else "")]
     for item in plan.items:
-        lines.append(f"\n{item.pipeline}: {item.action}")
-        lines.append(f"  endpoint {item.endpoint}, version {item.version}")
+        lines.append(f"\n{escape.value(item.pipeline)}: {item.action}")
+        lines.append(f"  endpoint {escape.value(item.endpoint)}, version {item.version}")
         for reason in item.reasons:
-            lines.append(f"  because {reason}")
+            lines.append(f"  because {escape.value(reason)}")
         if item.submit:
             for name, value in sorted(item.parameters.items()):
                 star = " (changed)" if name in item.changed_parameters else ""
-                lines.append(f"  {name} = {format_value(value)}{star}")
+                lines.append(f"  {escape.value(name)} = {format_value(value)}{star}")
     return "\n".join(lines)
 
 
@@ -86,7 +92,9 @@ def render_run(run: Run, *, defaults: Mapping[str, object] | None = None, metric
     if run.url:
         lines.append(f"  {run.url}")
     if run.message and run.status.value != "completed":
-        lines.append("  " + run.message.replace("\n", "\n  "))
+        # The message may quote a step's output: each line escaped and behind a bar, so that none can
+        # start with a workflow command (the runner ignores leading spaces, not a bar).
+        lines += ["  | " + line for line in escape.lines(run.message)]
     if run.parameters:
         lines.append("\nparameters")
         rows = []
@@ -136,7 +144,7 @@ def render_endpoint(endpoint: Endpoint) -> str:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return "\n".join(escape.line("  " + line) for line in text.splitlines())
 
 
 class ConsoleReporter:
@@ -147,7 +155,7 @@ class ConsoleReporter:
         self._steps: dict[str, StepStatus] = {}
 
     def _say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print("\n".join(escape.line(line) for line in text.split("\n")), file=self.out, flush=True)
 
     def started(self, item: PipelinePlan) -> None:
         self._steps = {}
@@ -176,8 +184,9 @@ class ConsoleReporter:
             self._say(f"  {step.name}: {MARK[step.status]}{took}")
 
     def log(self, item: PipelinePlan, step: str, text: str) -> None:
-        for line in text.splitlines():
-            self._say(f"    [{step}] {line}")
+        # Prefixed, so no line of a step's output starts a line of ours (nor a workflow command).
+        for line in escape.lines(text.rstrip("\n")):
+            self._say(f"    [{escape.value(step)}] {line}")
 
     def finished(self, outcome: Outcome) -> None:
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
@@ -192,4 +201,4 @@ class ConsoleReporter:
         word = outcome.conclusion.value
         # The report above already shows a failure's log; the last line only needs its first sentence.
         message = outcome.message.splitlines()[0] if outcome.run is not None and outcome.message else outcome.message
-        self._say(f"{outcome.item.pipeline}: {word}: {message}")
+        self._say(f"{escape.value(outcome.item.pipeline)}: {word}: {escape.value(message)}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from .backends.base import VersionPin
 from .config_model import Config, PipelineConfig, Trigger
 from .errors import UsageError
-from .event import Event
+from .event_model import Event
 from .globs import compile_glob
 from .pipeline.model import Literal
 from .pipeline.types import CoercionError, coerce, unknown_parameter_hint
@@ -130,7 +130,11 @@ def _plan_one(
     elif name == "pull_request":
         reasons.append(Reason("event", "pull requests validate and plan only; nothing is published or run"))
     elif name == "push":
-        if not event.is_default_branch:
+        if event.deleted:
+            reasons.append(Reason("event", f"the push deleted {event.ref or 'a ref'}; there is nothing to publish or run"))
+        elif event.tag is not None:
+            reasons.append(Reason("event", f"push of the tag {event.tag}: a tag is not a merge"))
+        elif not event.is_default_branch:
             reasons.append(Reason("event", f"push to {event.branch}, not the default branch {event.default_branch}"))
         else:
             publish, submit = _push_rules(config, pc, event, repo_root, reasons)
@@ -185,20 +189,25 @@ def _pull_request_rules(config: Config, pc: PipelineConfig, event: Event, repo_r
 def _changes(config: Config, pc: PipelineConfig, changed: Sequence[str], repo_root: Path
              ) -> tuple[list[str], bool, list[tuple[str, str]]]:
     """Of ``changed``: the pipeline's own files, whether the parameter file is one, and data-pattern hits."""
+    # Linear in the number of changed files: set lookups and string prefixes, no filesystem calls per file.
     files = pc.pipeline.files if pc.pipeline is not None else ()
     pipeline_files = {rel for f in files if (rel := _rel(f, repo_root)) is not None}
     config_file = _rel(config.path, repo_root)
     touched = [f for f in changed if f in pipeline_files]
-    config_touched = config_file is not None and config_file in changed
+    config_touched = config_file is not None and config_file in set(changed)
     data_hits: list[tuple[str, str]] = []
-    for f in changed:
-        local = _rel(repo_root / f, config.root)
-        if local is None:
-            continue
-        for pattern in pc.data:
-            if compile_glob(pattern).matches(local):
-                data_hits.append((f, pattern))
-                break
+    config_dir = _rel(config.root, repo_root)
+    globs = [(pattern, compile_glob(pattern)) for pattern in pc.data]
+    if config_dir is not None and globs:
+        prefix = "" if config_dir in ("", ".") else config_dir + "/"
+        for f in changed:
+            if not f.startswith(prefix):
+                continue
+            local = f[len(prefix):]
+            for pattern, glob in globs:
+                if glob.matches(local):
+                    data_hits.append((f, pattern))
+                    break
     return touched, config_touched, data_hits
 
 
@@ -263,14 +272,20 @@ def _push_rules(
 ) -> tuple[bool, bool]:
     changed = event.changed_files
     if changed is None or not event.changed_files_complete:
-        # Without the list we cannot tell; publishing is safe (unchanged content keeps its version).
-        why = "the changed files are not known" if changed is None else "the list of changed files is incomplete"
+        # Without the whole list we cannot tell: take the push as touching every file, so nothing that
+        # should run is skipped (publishing is safe: unchanged content keeps its version).
+        why = "the changed files are not known" if changed is None else "the list of changed files may be incomplete"
+        if event.changes_note:
+            why += f" ({event.changes_note})"
+        why += ", so every file counts as changed"
         publish = Trigger.MERGE in pc.publish_on
-        submit = Trigger.MERGE in pc.submit_on
+        submit = Trigger.MERGE in pc.submit_on or (Trigger.DATA in pc.submit_on and bool(pc.data))
         if publish:
             reasons.append(Reason("publish_on: merge", f"{why}; an unchanged pipeline keeps its version"))
-        if submit:
+        if Trigger.MERGE in pc.submit_on:
             reasons.append(Reason("submit_on: merge", why))
+        elif submit:
+            reasons.append(Reason("submit_on: data", why))
         if not (publish or submit):
             reasons.append(Reason("event", "merge is in neither publish_on nor submit_on"))
         return publish, submit

@@ -77,7 +77,9 @@ def _shown(value: object, root: Path | None) -> object:
     return value
 
 
-def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, root: Path | None = None) -> str:
+def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, root: Path | None = None,
+           run_url: str | None = None) -> str:
+    """``run_url``: the run's link as a reviewer can open it (the workflow run for a run on the runner)."""
     item = outcome.item
     values = dict(outcome.run.parameters) if outcome.run is not None and outcome.run.parameters else dict(item.parameters)
     defaults = defaults or {}
@@ -90,4 +92,5 @@ def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, ro
     return _env().get_template("run.md.j2").render(
         item=item, run=outcome.run, published=outcome.published, message=outcome.message,
         parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion], **review,
+        run_url=run_url or (outcome.run.url if outcome.run is not None else None),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.fakes.github_api import FakeGitHub
+from tests.fakes.github_api import Fault, FakeGitHub
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+GITHUB = Path(__file__).parent / "fixtures" / "github"
+BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 SECRET = "s3cr3t-client-value-xyz"
 
 
@@ -75,6 +77,7 @@ class Runner:
             "GITHUB_REF": "refs/heads/main",
             "GITHUB_API_URL": self.github.url,
             "GITHUB_RUN_ID": "7781",
+            "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_OUTPUT": str(self.tmp / "output"),
             "GITHUB_STEP_SUMMARY": str(self.tmp / "summary"),
             "INPUT_GITHUB-TOKEN": self.github.token,
@@ -85,11 +88,12 @@ class Runner:
         return env
 
     def push(self, changed: list[str]) -> dict:
-        payload = json.loads((EVENTS / "push-data.json").read_text())
-        payload["after"] = self.sha
-        payload["commits"][0]["id"] = self.sha
-        payload["commits"][0]["modified"] = changed
-        payload["repository"]["full_name"] = self.github.repository
+        """A push to main as Actions delivers it (octokit's example, no file lists); the compare API answers ``changed``."""
+        payload = json.loads((GITHUB / "push-new-branch.json").read_text())
+        payload.update(ref="refs/heads/main", before=BEFORE, after=self.sha, created=False)
+        payload["head_commit"]["id"] = payload["commits"][0]["id"] = self.sha
+        payload["repository"].update(full_name=self.github.repository, default_branch="main")
+        self.github.compare_files = list(changed)
         return payload
 
     def run(self, env: dict[str, str], timeout: float = 120) -> Result:
@@ -134,7 +138,9 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert check["conclusion"] == "success"
     assert check["head_sha"] == runner.sha
     assert check["external_id"].startswith("rt-")
-    assert check["details_url"].startswith("file://")
+    # the local backend's run is a file on the runner: the check links the workflow run instead
+    assert check["details_url"] == f"https://github.com/{github.repository}/actions/runs/7781"
+    assert "file://" not in check["output"]["summary"]
     assert "| `learning_rate` | `0.2` | **changed** (default `0.1`) |" in check["output"]["summary"]
     # paths as the repository names them, not where the runner checked it out
     assert "| `training_data` | `data/train.csv` | **changed** (default `pipelines/tiny/data/train.csv`) |" in check["output"]["summary"]
@@ -147,7 +153,7 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert "tiny`: succeeded" in result.summary
     assert "::add-mask::" + SECRET in result.stdout  # masked before anything else
     assert result.stdout.index("::add-mask::") < result.stdout.index("tiny:")
-    assert "::group::tiny / prep" in result.stdout
+    assert "::group::tiny / prep\n::stop-commands::" in result.stdout
     assert github.violations == []
     assert_no_secret(result, github)
 
@@ -234,7 +240,7 @@ def test_a_forbidden_token_falls_back_to_the_summary(runner: Runner, github: Fak
 def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitHub, project: Path) -> None:
     text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", "learning_rat: 0.2").replace("timeout: 10m", "timeout: soon")
     (project / "retrain.yml").write_text(text)
-    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
     payload["repository"]["full_name"] = github.repository
     result = runner.run(runner.env("pull_request", payload))
     assert result.code == 2
@@ -249,7 +255,7 @@ def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitH
 
 
 def test_a_pull_request_plans_without_side_effects(runner: Runner, github: FakeGitHub, project: Path) -> None:
-    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
     payload["repository"]["full_name"] = github.repository
     env = runner.env("pull_request", payload)
     env["INPUT_GITHUB_TOKEN"] = env.pop("INPUT_GITHUB-TOKEN")  # as `retrain action` in a plain step may be given it
@@ -266,15 +272,61 @@ def test_bad_inputs_are_reported_with_exit_2(runner: Runner, github: FakeGitHub)
     assert "::error title=retrain::the wait input is 'maybe'; use true or false." in result.stdout
 
 
-def test_a_forced_push_asks_the_compare_api(runner: Runner, github: FakeGitHub) -> None:
-    payload = runner.push(["README.md"])  # the payload's list cannot be trusted after a force-push
-    payload["forced"] = True
-    github.compare_files = ["data/other.csv"]
-    result = runner.run(runner.env("push", payload))
+def test_a_push_plans_from_the_compare_api(runner: Runner, github: FakeGitHub) -> None:
+    # The issue's test: no file lists in the payload; the compare API names a data file -> submit.
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
     assert result.code == 0, result.stderr
-    assert any(r.path.startswith(f"/repos/{github.repository}/compare/6113728f27ae82c7b1a177c8d03f9e96e0adf246...") for r in github.requests)
+    [compare] = [r for r in github.requests if "/compare/" in r.path]
+    assert compare.path.startswith(f"/repos/{github.repository}/compare/{BEFORE}...{runner.sha}?")
     plan = json.loads(result.outputs["plan"])
     assert plan["items"][0]["reasons"] == [{"rule": "submit_on: data", "detail": "data/other.csv matched data/**/*.csv"}]
+    assert github.runs_named("retrain / tiny")[0]["conclusion"] == "success"
+
+
+def test_a_push_of_an_unrelated_file_plans_nothing(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    result = runner.run(runner.env("push", runner.push(["README.md"])))
+    assert result.code == 0, result.stderr
+    item = json.loads(result.outputs["plan"])["items"][0]
+    assert (item["publish"], item["submit"]) == (False, False)
+    assert github.runs_named("retrain / tiny")[0]["conclusion"] == "neutral"
+    assert not (project / ".retrain").exists()
+
+
+def test_a_new_branch_compares_with_the_default_branch(runner: Runner, github: FakeGitHub) -> None:
+    payload = runner.push(["README.md"])
+    payload.update(before="0" * 40, created=True, ref="refs/heads/feature")
+    result = runner.run(runner.env("push", payload))
+    assert result.code == 0, result.stderr
+    [compare] = [r.path for r in github.requests if "/compare/" in r.path]
+    assert compare.startswith(f"/repos/{github.repository}/compare/main...{runner.sha}?")
+    assert json.loads(result.outputs["plan"])["items"][0]["reasons"][0]["detail"] == "push to feature, not the default branch main"
+
+    # The first push of the default branch itself has nothing to compare with: every file counts.
+    payload["ref"] = "refs/heads/main"
+    runner.reset_files()
+    result = runner.run(runner.env("push", payload, wait="false"))
+    assert "a new default branch has nothing to compare with" in result.outputs["plan"]
+
+
+def test_the_compare_cap_is_said_and_counts_every_file(runner: Runner, github: FakeGitHub) -> None:
+    payload = runner.push([f"docs/page{i}.md" for i in range(350)])
+    github.compare_commits = 250  # pages of commits; the files come on the first page only
+    result = runner.run(runner.env("push", payload, wait="false"))
+    assert result.code == 0, result.stderr
+    pages = [r.path for r in github.requests if "/compare/" in r.path]
+    assert len(pages) == 3 and pages[-1].endswith("page=3")
+    reasons = json.loads(result.outputs["plan"])["items"][0]["reasons"]
+    assert reasons[0]["detail"].startswith("the list of changed files may be incomplete "
+                                           "(the compare API lists at most 300 files and listed 300 for ")
+
+
+def test_a_deleted_tag_does_nothing_and_posts_no_check(runner: Runner, github: FakeGitHub) -> None:
+    payload = json.loads((GITHUB / "push-tag-deleted.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    result = runner.run(runner.env("push", payload))
+    assert result.code == 0, result.stderr
+    assert "nothing to do: the push deleted refs/tags/simple-tag." in result.stdout
+    assert github.check_runs == {} and not [r for r in github.requests if "/compare/" in r.path]
 
 
 def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Runner, github: FakeGitHub, project: Path) -> None:
@@ -299,3 +351,106 @@ def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Run
     assert (check["status"], check["conclusion"]) == ("completed", "success")
     assert f"retrain / tiny: completed check {check['id']} as success" in synced.stdout
     assert github.violations == []
+
+
+def commands_outside_blocks(stdout: str) -> list[str]:
+    """The workflow commands a runner would act on: lines starting with :: (after spaces), outside stop-commands."""
+    acted, stop = [], None
+    for line in stdout.splitlines():
+        text = line.lstrip()
+        if stop is not None:
+            if text == f"::{stop}::":
+                stop = None
+            continue
+        if text.startswith("::stop-commands::"):
+            stop = text[len("::stop-commands::"):]
+        elif text.startswith("::"):
+            acted.append(text)
+    return acted
+
+
+def test_step_output_cannot_drive_the_runner(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import sys\nprint('::add-mask::pwned')\nprint('   ::warning::pwned')\n"
+                     "print('::stop-commands::x')\nprint('::error::pwned\\x1b[31m')\nsys.exit(3)\n")
+    result = runner.run(runner.env("push", runner.push(["pipelines/tiny/src/train.py"])))
+    assert result.code == 1
+    acted = commands_outside_blocks(result.stdout)
+    assert not [c for c in acted if "pwned" in c and not c.startswith("::error title=retrain / tiny::")], acted
+    assert "::add-mask::pwned" in result.stdout  # shown, inside a block
+    assert "\x1b" not in result.stdout and "\\x1b[31m" in result.stdout, repr(result.stdout)
+    # the ::error:: annotation quoting the tail is one escaped line
+    [error] = [c for c in acted if c.startswith("::error title=retrain / tiny::")]
+    assert "%0A" in error
+
+
+def test_a_parameter_value_with_a_newline_stays_on_its_line(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", 'learning_rate: 0.2\n      flavour: "plain\\n  ::add-mask::x"')
+    (project / "retrain.yml").write_text(text)
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"]), command="plan"))
+    assert result.code == 2  # not one of the enum's values; the message quotes it on the error's one line
+    assert "'plain\\n  ::add-mask::x' is not." in result.stdout
+    assert [c for c in commands_outside_blocks(result.stdout) if c.startswith("::add-mask::x")] == []
+    assert not any(line.lstrip().startswith("::add-mask::x") for line in result.stdout.splitlines())
+
+
+def test_the_final_update_answered_502_still_completes(runner: Runner, github: FakeGitHub) -> None:
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 502, message="Bad Gateway", body_has="conclusion"))
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    finals = [r for r in github.requests if r.method == "PATCH" and isinstance(r.body, dict) and "conclusion" in r.body]
+    assert len(finals) == 2 and finals[0].body == finals[1].body
+    assert "::warning" not in result.stdout
+
+
+def test_a_failed_progress_update_does_not_stop_the_final_one(runner: Runner, github: FakeGitHub) -> None:
+    # Every retry of the first progress update fails (422 is not retried): one warning, then the end is still reported.
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 422, message="Validation Failed"))
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
+    assert result.stdout.count("::warning title=retrain::could not update the check run retrain / tiny") == 1
+
+
+def test_a_schedule_with_auto_syncs(runner: Runner, github: FakeGitHub) -> None:
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    result = runner.run(runner.env("schedule", schedule))
+    assert result.code == 0, result.stderr
+    assert "recent run(s)" in result.stdout
+    assert github.check_runs == {}  # no neutral check for a schedule
+
+
+def test_a_store_restored_under_another_path_still_works(runner: Runner, github: FakeGitHub, project: Path, tmp_path: Path) -> None:
+    """The docs' actions/cache recipe: the store saved after one workflow run, restored in a checkout at another path."""
+    first = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert first.code == 0, first.stderr
+    assert first.stdout.count("::notice title=retrain%3A fresh local store::the local backend starts with an empty store (.retrain)") == 1
+    assert first.outputs["published-version"] == "1"
+
+    # A new runner: a fresh checkout elsewhere (another commit), the cached store restored into it.
+    other = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(project, other, ignore=shutil.ignore_patterns(".retrain"))
+    (other / "data" / "train.csv").write_text("x,y\n1,2\n3,4\n5,6\n7,8\n")
+    git(other, "commit", "-qam", "more data")
+    shutil.copytree(project / ".retrain", other / ".retrain")
+    shutil.rmtree(project)  # nothing of the first checkout's path is left to lean on
+    runner.project, runner.sha = other, git(other, "rev-parse", "HEAD")
+    runner.reset_files()
+    env = runner.env("push", runner.push(["data/train.csv"]))
+    second = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=other,
+                            capture_output=True, text=True, timeout=120, check=False)
+    result = runner.result(second.returncode, second.stdout, second.stderr)
+    assert result.code == 0, result.stderr + result.stdout
+    assert "fresh local store" not in result.stdout
+    assert (result.outputs["version"], result.outputs["published-version"]) == ("1", "")  # version 1 still known
+    shown = subprocess.run([sys.executable, "-m", "retrain", "endpoints", "tiny-retrain", "--json"], cwd=other,
+                           capture_output=True, text=True, check=True)
+    [version] = json.loads(shown.stdout)["versions"]
+    # the default data path, recorded relative to the store's folder, is found in the new checkout
+    assert version["parameters"]["training_data"] == str(other.resolve() / "pipelines" / "tiny" / "data" / "train.csv")
+    runs = subprocess.run([sys.executable, "-m", "retrain", "runs", "--json"], cwd=other, capture_output=True, text=True, check=True)
+    assert len(json.loads(runs.stdout)) == 2  # the first workflow run's run is remembered
+    assert result.outputs["status"] == "success"

@@ -12,7 +12,7 @@ from retrain.errors import Location, Problem
 from retrain.github.api import GitHubAPI, GitHubError, GitHubForbidden
 from retrain.github.checks import MAX_TEXT, Annotation, Checks, Output
 from retrain.github.workflow import Workflow
-from tests.fakes.github_api import FakeGitHub
+from tests.fakes.github_api import Fault, FakeGitHub
 
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
 
@@ -50,8 +50,10 @@ def test_long_reports_and_many_annotations_fit_the_limits(github: FakeGitHub) ->
     run = github.check_runs[check_id]
     assert github.violations == []
     assert len(run["annotations"]) == 120  # sent 50 + 50 + 20
-    assert len(run["output"]["summary"]) == MAX_TEXT
-    assert run["output"]["summary"].endswith("the job summary has the rest)")
+    summary = run["output"]["summary"]
+    assert len(summary.encode()) <= MAX_TEXT
+    assert summary.endswith(f"**... cut here: the last {66035 - summary.index('*') + 2:,} of 66,035 bytes are left out to fit "
+                            "GitHub's 65,535-byte limit; the job summary has the whole report.**")
     posts = [r for r in github.requests if r.method in ("POST", "PATCH")]
     assert [len(r.body["output"].get("annotations", [])) for r in posts] == [50, 50, 20]
 
@@ -99,3 +101,120 @@ def test_workflow_commands_escape_and_outputs_survive_newlines(tmp_path: Path) -
     assert name == "metrics"
     assert body == '{"auc": 0.9}\nsecond line\n' + delimiter + "\n"
     assert (tmp_path / "summary").read_text() == "# Report\n\n"
+
+
+def test_limits_count_bytes_not_characters(github: FakeGitHub) -> None:
+    # 30,000 three-byte characters are 90,000 bytes: GitHub refuses that although it is < 65,535 characters.
+    checks = checks_for(github)
+    check_id = checks.create("retrain / wide", status="in_progress", output=Output("t", "€" * 30_000))
+    summary = github.check_runs[check_id]["output"]["summary"]
+    assert github.violations == []
+    kept = summary.split("\n\n**... cut here")[0]
+    assert set(kept) == {"€"} and len(summary.encode()) <= MAX_TEXT
+    assert f"the last {90_000 - len(kept.encode()):,} of 90,000 bytes are left out" in summary
+
+
+class Sleeps(list):  # type: ignore[type-arg]
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def retrying(github: FakeGitHub) -> tuple[Checks, Sleeps]:
+    sleeps = Sleeps()
+    api = GitHubAPI(github.url, github.repository, github.token, sleep=sleeps)
+    return Checks(api, SHA), sleeps
+
+
+def test_a_final_patch_answered_502_once_still_completes(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 502, message="Bad Gateway"))
+    checks.update(check_id, conclusion="success", output=Output("income: succeeded", "all good"))
+    assert github.check_runs[check_id]["status"] == "completed"
+    assert [r.method for r in github.requests] == ["POST", "PATCH", "PATCH"]
+    assert github.requests[1].body == github.requests[2].body  # the same PATCH, repeated
+    assert sleeps == [1.0]
+
+
+def test_retry_after_and_a_dropped_connection(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    github.faults += [Fault("PATCH", r"/check-runs/\d+", 503, {"Retry-After": "7"}),
+                      Fault("PATCH", r"/check-runs/\d+", "drop")]
+    checks.update(check_id, conclusion="failure", output=Output("income: failed", "step train failed"))
+    assert github.check_runs[check_id]["conclusion"] == "failure"
+    assert sleeps == [7.0, 2.0]
+
+
+def test_a_secondary_rate_limit_waits_instead_of_being_a_permission(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    github.faults.append(Fault("POST", "/check-runs", 403, {"Retry-After": "30"},
+                               message="You have exceeded a secondary rate limit. Please wait a few minutes before you try again."))
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    assert github.check_runs[check_id]["status"] == "in_progress"
+    assert sleeps == [30.0]
+    # a primary limit: x-ratelimit-remaining 0, wait until the reset time
+    github.faults.append(Fault("PATCH", r"/check-runs/\d+", 403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000000090"},
+                               message="API rate limit exceeded for installation."))
+    checks.api.clock = lambda: 1_000_000_000.0
+    checks.update(check_id, conclusion="success", output=Output("done", "ok"))
+    assert sleeps == [30.0, 90.0]
+    assert github.check_runs[check_id]["status"] == "completed"
+
+
+def test_a_post_is_not_repeated_after_a_5xx_and_errors_stay_clear(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    github.faults.append(Fault("POST", "/check-runs", 500))
+    with pytest.raises(GitHubError, match="GitHub answered 500 to POST /check-runs: Server Error."):
+        checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    assert sleeps == [] and github.check_runs == {}
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    github.faults += [Fault("PATCH", r"/check-runs/\d+", 502)] * 6
+    with pytest.raises(GitHubError, match="GitHub answered 502 to PATCH /check-runs/"):
+        checks.update(check_id, conclusion="success", output=Output("done", "ok"))
+    assert sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def test_one_escaping_rule_for_data() -> None:
+    from retrain import escape
+
+    assert escape.value("a\nb\r\x1b[31m\u2028") == "a\\nb\\r\\x1b[31m\\u2028"
+    first, second = escape.block("::add-mask::x\n  ::warning::y\n"), escape.block("z")
+    token = first.splitlines()[0].removeprefix("::stop-commands::")
+    assert first.splitlines() == [f"::stop-commands::{token}", "::add-mask::x", "  ::warning::y", f"::{token}::"]
+    assert len(token) == 32 and token not in second  # a fresh token per block
+    assert escape.command_data("50%\nok\x07") == "50%25%0Aok\\x07"
+    assert escape.line("   ::add-mask::x") == "   \\x3a:add-mask::x" and escape.line("a ::b") == "a ::b"
+
+
+def test_a_table_of_data_never_starts_a_line_with_a_command() -> None:
+    from retrain.console import table
+
+    text = table(("metric", "value"), [("::add-mask::x", 1), ("auc", 0.9)])
+    assert "\\x3a:add-mask::x" in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())
+
+
+def test_the_job_summary_stays_under_a_mebibyte(tmp_path: Path) -> None:
+    from retrain.github.workflow import MAX_SUMMARY_BYTES
+
+    summary = tmp_path / "summary"
+    wf = Workflow(io.StringIO(), summary_file=summary)
+    for _ in range(3):
+        wf.summary("é" * 400_000)  # 800,000 bytes each
+    data = summary.read_bytes()
+    assert len(data) <= MAX_SUMMARY_BYTES
+    assert data.decode().rstrip().endswith("a step's job summary holds at most 1 MiB.**")
+    assert data.decode().count("at most 1 MiB") == 1
+
+
+def test_a_progress_update_retries_briefly_and_the_final_one_patiently(github: FakeGitHub) -> None:
+    checks, sleeps = retrying(github)
+    check_id = checks.create("retrain / income", status="in_progress", output=Output("running", "..."))
+    github.faults += [Fault("PATCH", r"/check-runs/\d+", 503)] * 6
+    with pytest.raises(GitHubError, match="GitHub answered 503"):
+        checks.update(check_id, output=Output("running", "2 of 6 steps"), patient=False)
+    assert sleeps == [1.0, 2.0, 4.0]  # within 8 s: the next update carries the same news
+    sleeps.clear()
+    checks.update(check_id, conclusion="success", output=Output("done", "ok"))  # two faults left, then through
+    assert sleeps == [1.0, 2.0] and github.check_runs[check_id]["status"] == "completed"

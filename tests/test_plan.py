@@ -8,7 +8,7 @@ import pytest
 
 from retrain.config import load_config
 from retrain.errors import UsageError
-from retrain.event import Event
+from retrain.event_model import Event
 from retrain.plan import make_plan
 
 
@@ -59,8 +59,24 @@ def test_unknown_changes_publish_safely(project: Path) -> None:
     item = plan_for(project, Event("push"))
     assert item.action == "publish and submit"
     assert str(item.reasons[0]) == (
-        "publish_on: merge: the changed files are not known; an unchanged pipeline keeps its version"
+        "publish_on: merge: the changed files are not known, so every file counts as changed; "
+        "an unchanged pipeline keeps its version"
     )
+
+
+def test_an_incomplete_list_counts_every_file_and_says_why(project: Path) -> None:
+    note = "the compare API lists at most 300 files and listed 300 for aaa...bbb"
+    event = Event("push", changed_files=("README.md",), changed_files_complete=False, changes_note=note)
+    item = plan_for(project, event)
+    assert item.action == "publish and submit"  # README.md alone would do nothing; the rest is unknown
+    assert str(item.reasons[1]) == f"submit_on: merge: the list of changed files may be incomplete ({note}), so every file counts as changed"
+
+
+def test_tags_and_deletions_plan_nothing(project: Path) -> None:
+    tag = plan_for(project, Event("push", ref="refs/tags/v2", default_branch="main", changed_files=("data/other.csv",)))
+    assert [str(r) for r in tag.reasons] == ["event: push of the tag v2: a tag is not a merge"]
+    gone = plan_for(project, Event("push", ref="refs/heads/main", default_branch="main", deleted=True))
+    assert gone.action == "nothing to do"
 
 
 def test_a_pull_request_only_plans(project: Path) -> None:
@@ -103,3 +119,15 @@ def test_an_unknown_pipeline_lists_the_known_ones(project: Path) -> None:
     with pytest.raises(UsageError) as e:
         make_plan(config, Event("push"), only=["tini"])
     assert str(e.value) == "no pipeline named 'tini' in retrain.yml. Its pipelines: tiny."
+
+
+def test_the_printed_plan_keeps_each_value_on_its_line(project: Path) -> None:
+    from retrain.console import render_plan
+
+    config = load_config(project / "retrain.yml")
+    plan = make_plan(config, Event("dispatch"), overrides={"flavour": "fancy"})
+    item = plan.items[0]
+    hostile = type(item)(**{**item.__dict__, "parameters": {**item.parameters, "flavour": "fancy\n::add-mask::x\x1b[2J"}})
+    text = render_plan(type(plan)(plan.event, (hostile,)))
+    assert "  flavour = fancy\\n::add-mask::x\\x1b[2J (changed)" in text
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())

@@ -15,13 +15,13 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
-from tests.test_action import EVENTS, Runner, github  # noqa: F401 - github is a fixture
+from tests.test_action import GITHUB, Runner, github  # noqa: F401 - github is a fixture
 
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "income"
-HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload
+HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload (pull_request-opened.json)
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -59,7 +59,7 @@ def test_review_of_a_weaker_and_a_better_income_model(github: FakeGitHub, tmp_pa
 
     # A pull request that weakens the model: a draft run, checked on the pull request's head commit.
     set_max_iter(repo, 1)
-    payload = json.loads((EVENTS / "pull_request.json").read_text())
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
     payload["repository"]["full_name"] = github.repository
     github.compare_files = ["pipeline.yml"]
     pr = runner.run(runner.env("pull_request", payload))

@@ -17,7 +17,8 @@ def make_azure_backend(config: AzureBackendConfig, environ: Mapping[str, str]) -
     cloud = CLOUDS[config.cloud]
     authority = environ.get("AZURE_AUTHORITY_HOST") or config.authority_host or cloud.authority_host
     arm = environ.get("RETRAIN_ARM_ENDPOINT") or config.arm_endpoint or cloud.arm_endpoint
-    subscription = environ.get("INPUT_AZURE-SUBSCRIPTION-ID") or environ.get("AZURE_SUBSCRIPTION_ID") or config.subscription_id
+    # The action turns its azure-* inputs into these variables (retrain/action.py reads every input).
+    subscription = environ.get("AZURE_SUBSCRIPTION_ID") or config.subscription_id
     credentials = credentials_from_env(environ, tenant_id=config.tenant_id, client_id=config.client_id)
     session = make_session()
     provider = TokenProvider(credentials, session, authority_host=authority)

@@ -2,8 +2,9 @@
 
 One check run per pipeline and commit, named ``retrain / <pipeline>``. A re-run of the workflow finds
 the check run it created before (same name, same commit, same ``external_id``) and updates it instead of
-adding a second one. Summaries and texts are cut to 65535 characters; annotations go 50 per request
-(GitHub appends the annotations of each update).
+adding a second one. Summaries and texts are cut to 65535 bytes of UTF-8 (GitHub counts bytes, though its
+reference says characters) with a note saying how much was cut; annotations go 50 per request (GitHub
+appends the annotations of each update).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 from .api import GitHubAPI
 
-MAX_TEXT = 65535
+MAX_TEXT = 65535  # bytes
 MAX_ANNOTATIONS = 50
-TRUNCATED = "\n\n... (cut to fit GitHub's limit; the job summary has the rest)"
+PROGRESS_RETRY_S = 8.0  # how long a progress update's retries may wait
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,17 @@ class Output:
 
 
 def fit(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+
+    def note(left_out: int) -> str:
+        return (f"\n\n**... cut here: the last {left_out:,} of {len(data):,} bytes are left out to fit GitHub's "
+                f"{limit:,}-byte limit; the job summary has the whole report.**")
+
+    # The longest the note can be (numbers at their largest) decides the room; never a character's middle.
+    kept = data[: limit - len(note(len(data)).encode("utf-8"))].decode("utf-8", "ignore")
+    return kept + note(len(data) - len(kept.encode("utf-8")))
 
 
 def now() -> str:
@@ -102,9 +113,11 @@ class Checks:
 
     def update(self, check_id: int, *, status: str | None = None, output: Output | None = None,
                details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
-               annotations: Sequence[Annotation] = ()) -> None:
+               annotations: Sequence[Annotation] = (), patient: bool = True) -> None:
+        """``patient=False`` for a progress update: a short retry, since the next update carries the same news
+        and the run being followed must not wait on GitHub."""
         body = _fields(status, output, details_url, external_id, conclusion, annotations)
-        self.api.request("PATCH", f"/check-runs/{check_id}", json=body)
+        self.api.request("PATCH", f"/check-runs/{check_id}", json=body, budget_s=None if patient else PROGRESS_RETRY_S)
         if output is not None:
             self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
 

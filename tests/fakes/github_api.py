@@ -1,5 +1,11 @@
 """A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref) and compare.
 
+Compare follows the REST reference ("Compare two commits"): with ``per_page``/``page`` the commits are
+paginated with a ``Link`` header, and "the list of changed files is only shown on the first page of
+results, and it includes up to 300 changed files for the entire comparison". ``faults`` queue answers
+(a status, headers, a body, or ``"drop"`` to close the connection unanswered) for the next matching
+requests, to test retries.
+
 It keeps check runs as GitHub does and checks every request against the documented shape (REST API
 "Checks" reference, api version 2022-11-28): the headers, the allowed and required fields, the enums,
 the output limits (summary/text at most 65535 characters, at most 50 annotations a request), columns only
@@ -38,11 +44,23 @@ class Recorded:
 
 
 @dataclass
+class Fault:
+    method: str
+    path: str  # a regular expression, matched against the path after /repos/{owner}/{repo}
+    status: int | str  # an HTTP status, or "drop": close the connection without an answer
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str = "Server Error"
+    body_has: str | None = None  # only requests whose JSON body has this key (e.g. "conclusion": the final update)
+
+
+@dataclass
 class FakeGitHub:
     token: str = "ghs_fake0123456789abcdefABCDEF"
     repository: str = "octo-org/census"
     forbid_checks: bool = False
     compare_files: list[str] = field(default_factory=list)
+    compare_commits: int = 1
+    faults: list["Fault"] = field(default_factory=list)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -123,6 +141,21 @@ class FakeGitHub:
         if not url.path.startswith(prefix + "/"):
             return self._reply(h, 404, {"message": "Not Found"})
         path = url.path[len(prefix):]
+        for fault in list(self.faults):
+            if fault.method == method and re.fullmatch(fault.path, path) and (
+                    fault.body_has is None or (isinstance(body, dict) and fault.body_has in body)):
+                with self._lock:
+                    self.faults.remove(fault)
+                if fault.status == "drop":
+                    h.close_connection = True
+                    return  # no answer at all: the client sees the connection dropped
+                data = json.dumps({"message": fault.message, "documentation_url": "https://docs.github.com/rest"}).encode()
+                h.send_response(int(fault.status))
+                for k, v in {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)), **fault.headers}.items():
+                    h.send_header(k, v)
+                h.end_headers()
+                h.wfile.write(data)
+                return
         if self.forbid_checks and "check-runs" in path and method != "GET":
             return self._reply(h, 403, {"message": "Resource not accessible by integration",
                                         "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run"})
@@ -132,11 +165,27 @@ class FakeGitHub:
             return self._update(h, int(m.group(1)), body)
         if method == "GET" and (m := re.fullmatch(r"/commits/([^/]+)/check-runs", path)):
             return self._list(h, m.group(1), parse_qs(url.query))
-        if method == "GET" and (m := re.fullmatch(r"/compare/([0-9a-f]+)\.\.\.([0-9a-f]+)", path)):
-            files = [{"filename": f, "status": "modified", "additions": 1, "deletions": 1, "changes": 2} for f in self.compare_files]
-            return self._reply(h, 200, {"status": "ahead", "ahead_by": 1, "behind_by": 0, "total_commits": 1,
-                                        "commits": [], "files": files})
+        if method == "GET" and (m := re.fullmatch(r"/compare/([^/.]+)\.\.\.([0-9a-f]{40})", path)):
+            return self._compare(h, url.path, parse_qs(url.query))
         return self._reply(h, 404, {"message": "Not Found"})
+
+    def _compare(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]]) -> None:
+        paged = "per_page" in query or "page" in query
+        per_page = min(int((query.get("per_page") or ["30"])[0]), 100) if paged else 250
+        page = int((query.get("page") or ["1"])[0])
+        commits = [{"sha": f"{i:040x}", "commit": {"message": f"commit {i}"}} for i in range(self.compare_commits)]
+        shown = commits[(page - 1) * per_page : page * per_page]
+        files = [{"filename": f, "status": "modified", "additions": 1, "deletions": 1, "changes": 2}
+                 for f in self.compare_files[:300]] if page == 1 else []
+        body = json.dumps({"status": "ahead", "ahead_by": len(commits), "behind_by": 0, "total_commits": len(commits),
+                           "commits": shown, "files": files}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(body)))
+        if paged and page * per_page < len(commits):
+            h.send_header("Link", f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"')
+        h.end_headers()
+        h.wfile.write(body)
 
     def _check_body(self, body: Any, allowed: set[str]) -> list[str]:
         if not isinstance(body, dict):
@@ -163,8 +212,9 @@ class FakeGitHub:
             if not isinstance(output.get(key), str):
                 problems.append(f"output.{key} is required and must be a string")
         for key in ("summary", "text"):
-            if isinstance(output.get(key), str) and len(output[key]) > 65535:
-                problems.append(f"output.{key} is longer than 65535 characters")
+            # GitHub counts the limit in bytes ("Maximum length: 65535 characters" is enforced on the UTF-8 body).
+            if isinstance(output.get(key), str) and len(output[key].encode("utf-8")) > 65535:
+                problems.append(f"output.{key} is longer than 65535 bytes")
         annotations = output.get("annotations") or []
         if len(annotations) > 50:
             problems.append(f"{len(annotations)} annotations in one request; at most 50")

@@ -25,7 +25,7 @@ from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir
 from .snapshot import save_snapshot
-from .store import Store, dumps, parse_time, utcnow
+from .store import Store, dumps, parse_time, paths_from_store, paths_to_store, utcnow
 
 CANCEL_WAIT_S = 10.0
 # Workers started by this process. Kept so they are reaped when they end (no zombies) and so Python
@@ -79,7 +79,8 @@ class LocalBackend:
                 number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE endpoint = ?", (endpoint,)).fetchone()[0]
                 db.execute(
                     "INSERT INTO versions(endpoint, number, content_hash, created, source_commit, snapshot, parameters) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (endpoint, number, pipeline.content_hash, utcnow(), source_commit, str(snapshot), dumps(defaults)),
+                    (endpoint, number, pipeline.content_hash, utcnow(), source_commit, str(snapshot),
+                     dumps(paths_to_store(defaults, self.store_dir.parent))),
                 )
                 created = True
             moved = current is None or (make_default and current != number)
@@ -101,7 +102,8 @@ class LocalBackend:
         versions = tuple(
             Version(endpoint=name, number=v["number"], content_hash=v["content_hash"], created=parse_time(v["created"]),  # type: ignore[arg-type]
                     is_default=v["number"] == row["default_version"], source_commit=v["source_commit"],
-                    parameters=json.loads(v["parameters"]), url=(self.store_dir / v["snapshot"]).parent.as_uri())
+                    parameters=paths_from_store(json.loads(v["parameters"]), self.store_dir.parent),
+                    url=(self.store_dir / v["snapshot"]).parent.as_uri())
             for v in self.store.all("SELECT * FROM versions WHERE endpoint = ? ORDER BY number", name)
         )
         return Endpoint(name=name, default_version=row["default_version"], versions=versions)

@@ -125,5 +125,25 @@ class Store:
         return self.conn.execute(sql, args).fetchall()
 
 
+def paths_to_store(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Values as the store records them: a path inside ``base`` (the folder holding the store, i.e. the
+    repository's) as ``{"repo_path": relative}``, so a store restored under another path (a cache on a
+    hosted runner, the image's /github/workspace) still finds the data. Values are literals, never objects,
+    so the marker cannot be mistaken for one."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, (str, Path)) and Path(value).is_absolute():
+            try:
+                value = {"repo_path": Path(value).relative_to(base).as_posix()}
+            except ValueError:
+                pass
+        out[name] = value
+    return out
+
+
+def paths_from_store(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    return {n: str(base / v["repo_path"]) if isinstance(v, dict) and "repo_path" in v else v for n, v in values.items()}
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,188 @@
+"""What a GitHub job shows: one check run per pipeline, the job log's groups, the job summary.
+
+The console's reporter (:mod:`retrain.console`) is its twin for a terminal; both print data through
+:mod:`retrain.escape`, so nothing a step prints can drive the runner.
+
+A check run always ends: the API client retries what is safe to repeat (:mod:`retrain.github.api`), a
+progress update that still fails is skipped with one warning and never stops the final update, and the
+final update is tried even when earlier ones failed. Only a 403 (the token may not write checks) turns
+check runs off, and then the job summary carries the report.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import escape
+from .backends.base import PublishResult, Run, StepStatus
+from .config_model import Config
+from .execute import Conclusion, Outcome
+from .github.api import GitHubError, GitHubForbidden
+from .github.checks import Annotation, Checks, Output
+from .github.workflow import Workflow
+from .plan import PipelinePlan
+from .report import render, title
+
+# Progress updates to a check run: no more often than this (GitHub rate-limits writes).
+UPDATE_EVERY_S = 10.0
+
+
+class CheckReporter:
+    """Drives one check run per pipeline, writes the console log groups and the job summary."""
+
+    def __init__(self, checks: Checks | None, workflow: Workflow, config: Config | None, root: Path | None = None,
+                 *, run_link: str | None = None) -> None:
+        self.root = root
+        self.checks = checks
+        self.workflow = workflow
+        self.config = config
+        # A link a reviewer can open, for runs whose own link is a file on the runner (the local backend).
+        self.run_link = run_link
+        self.ids: dict[str, int] = {}
+        self.outcomes: list[Outcome] = []
+        self._last_update: dict[str, float] = {}
+        self._last_signature: dict[str, tuple[object, ...]] = {}
+        self._logs: dict[tuple[str, str], list[str]] = {}
+        self._terminal: set[tuple[str, str]] = set()
+        self._warned = False
+
+    def _say(self, text: str) -> None:
+        self.workflow.out.write(escape.line(text) + "\n")
+        self.workflow.out.flush()
+
+    def url(self, run: Run | None) -> str | None:
+        if run is None or not run.url:
+            return None
+        if run.url.startswith("file:") and self.run_link:
+            return self.run_link
+        return run.url
+
+    # -- the Reporter protocol --------------------------------------------------------------------
+
+    def started(self, item: PipelinePlan) -> None:
+        self._say(f"{escape.value(item.pipeline)}: {item.action}")
+        self._check(item, status="in_progress", output=Output(f"{item.pipeline}: {item.action}", _reasons(item)))
+
+    def published(self, item: PipelinePlan, result: PublishResult) -> None:
+        v = result.version
+        text = f"published version {v.number}" if result.created else f"unchanged: version {v.number} has the same content"
+        self._say(f"{escape.value(item.pipeline)}: {text} of endpoint {escape.value(item.endpoint)}")
+        self._check(item, output=Output(f"{item.pipeline}: {text}", _reasons(item)))
+
+    def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
+        verb = "attached to the earlier run" if attached else "submitted run"
+        self._say(escape.value(f"{item.pipeline}: {verb} {run.id} on version {run.version} {self.url(run) or ''}".rstrip()))
+        self._check(item, details_url=self.url(run), external_id=run.key,
+                    output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
+        self._last_update[item.pipeline] = time.monotonic()
+
+    def progress(self, item: PipelinePlan, run: Run) -> None:
+        for step in run.steps:
+            if step.status.is_terminal and (item.pipeline, step.name) not in self._terminal:
+                self._terminal.add((item.pipeline, step.name))
+                self._say(f"  {escape.value(step.name)}: {step.status.value.replace('_', ' ')}")
+                self._flush_logs(item.pipeline, step.name)
+        signature = (run.status, tuple(s.status for s in run.steps))
+        now = time.monotonic()
+        status_changed = self._last_signature.get(item.pipeline, (None,))[0] != run.status
+        if signature != self._last_signature.get(item.pipeline) and (
+            status_changed or now - self._last_update.get(item.pipeline, 0.0) >= UPDATE_EVERY_S
+        ):
+            self._check(item, output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
+            self._last_update[item.pipeline] = now
+        self._last_signature[item.pipeline] = signature
+
+    def log(self, item: PipelinePlan, step: str, text: str) -> None:
+        self._logs.setdefault((item.pipeline, step), []).append(text)
+        if (item.pipeline, step) in self._terminal:
+            self._flush_logs(item.pipeline, step)
+
+    def finished(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        item = outcome.item
+        for (pipeline, step) in list(self._logs):
+            if pipeline == item.pipeline:
+                self._flush_logs(pipeline, step)
+        report = render(outcome, self.defaults(item), root=self.root, run_url=self.url(outcome.run))
+        self.workflow.summary(report)
+        first, _, rest = outcome.message.partition("\n")
+        self._say(f"{escape.value(item.pipeline)}: {outcome.conclusion.value}: {escape.value(first)}")
+        if rest.strip():
+            self.workflow.out.write(escape.block(rest))  # a failure's log tail: shown, never interpreted
+        if outcome.conclusion.failed:
+            self.workflow.error(f"{item.pipeline}: {outcome.message}", title=f"retrain / {item.pipeline}")
+        output = Output(title(outcome), report)
+        run = outcome.run
+        external_id = run.key if run else None
+        if outcome.conclusion is Conclusion.PENDING:
+            self._check(item, output=output, details_url=self.url(run), external_id=external_id, final=True)
+        else:
+            self._check(item, output=output, conclusion=outcome.conclusion.value,
+                        details_url=self.url(run), external_id=external_id, final=True)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def defaults(self, item: PipelinePlan) -> dict[str, object]:
+        pc = self.config.pipelines.get(item.pipeline) if self.config is not None else None
+        if pc is None or pc.pipeline is None:
+            return {}
+        return {n: p.default for n, p in pc.pipeline.parameters.items()}
+
+    def _progress_text(self, item: PipelinePlan, run: Run) -> str:
+        done = sum(1 for s in run.steps if s.status in (StepStatus.COMPLETED, StepStatus.REUSED))
+        lines = [f"Run {run.id} on version {run.version}: {run.status.value}, {done} of {len(run.steps)} steps done.", ""]
+        lines += [f"- `{s.name}`: {s.status.value.replace('_', ' ')}" for s in run.steps]
+        return "\n".join(lines)
+
+    def _flush_logs(self, pipeline: str, step: str) -> None:
+        chunks = self._logs.pop((pipeline, step), [])
+        if chunks:
+            self.workflow.group(f"{pipeline} / {step}")
+            self.workflow.out.write(escape.block("".join(chunks)))
+            self.workflow.endgroup()
+
+    def _check(self, item: PipelinePlan, *, status: str | None = None, output: Output | None = None,
+               details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
+               annotations: tuple[Annotation, ...] = (), final: bool = False) -> None:
+        self.check(f"retrain / {item.pipeline}", status=status, output=output, details_url=details_url,
+                   external_id=external_id, conclusion=conclusion, annotations=annotations, final=final)
+
+    def check(self, name: str, *, status: str | None = None, output: Output | None = None,
+              details_url: str | None = None, external_id: str | None = None, conclusion: str | None = None,
+              annotations: tuple[Annotation, ...] = (), final: bool = True) -> None:
+        if self.checks is None:
+            return
+        try:
+            check_id = self.ids.get(name)
+            if check_id is None:
+                # A re-run of the workflow updates the check run it made before instead of adding one.
+                found = self.checks.find(name)
+                check_id = found.id if found else None
+            if check_id is None:
+                self.ids[name] = self.checks.create(
+                    name, status=status or ("completed" if conclusion else "in_progress"),
+                    output=output or Output(name, ""), details_url=details_url, external_id=external_id,
+                    conclusion=conclusion, annotations=annotations)
+            else:
+                self.ids[name] = check_id
+                self.checks.update(check_id, status=status, output=output, details_url=details_url,
+                                   external_id=external_id, conclusion=conclusion, annotations=annotations,
+                                   patient=final)
+        except GitHubForbidden as e:
+            self.workflow.warning(f"{e} The report is in the job summary instead.", title="retrain: no check runs")
+            self.checks = None
+        except GitHubError as e:
+            # Retried already; a progress update is skipped (the next one, or the final one, carries its
+            # content), and the final one failing is said plainly: the job summary has the report.
+            if final:
+                self.workflow.warning(f"could not complete the check run {name}: {e} The job summary has the report.",
+                                      title="retrain")
+            elif not self._warned:
+                self._warned = True
+                self.workflow.warning(f"could not update the check run {name}: {e} Later updates will try again.",
+                                      title="retrain")
+
+
+def _reasons(item: PipelinePlan) -> str:
+    return "\n".join(f"- {r.rule}: {r.detail}" for r in item.reasons)
