@@ -92,6 +92,22 @@ def pick_baseline(
         except NotFound:
             raise NotFound(f"compare_to names run '{compare_to}', which does not exist. "
                            "Name a run that `retrain runs` lists, or write compare_to: default.") from None
+    base, how = _choose(backend, pipeline, endpoint, compare_to, parameters, exclude)
+    return (_detailed(backend, base), how) if base is not None else (None, how)
+
+
+def _detailed(backend: Backend, run: Run) -> Run:
+    """A listed run with its metrics: some backends (Azure ML) list runs without them."""
+    if run.metrics:
+        return run
+    try:
+        return backend.run(run.id)
+    except RetrainError:
+        return run
+
+
+def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, parameters: Mapping[str, object] | None,
+            exclude: str | None) -> tuple[Run | None, str]:
     runs = [r for r in _completed(backend, pipeline) if r.id != exclude and r.endpoint == endpoint]
     if compare_to == "latest":
         return (runs[0], "the latest completed run") if runs else (None, "no completed run yet")
@@ -127,7 +143,7 @@ def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str
 def history(backend: Backend, pipeline: str, *, current: Run | None = None, limit: int = HISTORY) -> list[Run]:
     """The pipeline's last completed runs, oldest first, ending with ``current`` when it completed."""
     try:
-        runs = _completed(backend, pipeline)[:limit]
+        runs = [_detailed(backend, r) for r in _completed(backend, pipeline)[:limit]]
     except RetrainError:
         return [current] if current is not None else []
     if current is not None and current.status is RunStatus.COMPLETED and not is_draft(current) and all(r.id != current.id for r in runs):

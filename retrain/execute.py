@@ -192,7 +192,9 @@ def _execute_one(
             published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default and not gated,
                                         source_commit=commit)
             reporter.published(item, published)
-            if gated and not published.version.is_default:
+            # Only a new version waits for a gate: an unchanged one that failed before stays as it is until
+            # `retrain promote` (re-running its gate on every push would replace the runs of the default).
+            if gated and published.created and not published.version.is_default:
                 candidate = published.version.number
         if not item.submit and candidate is None:
             return Outcome(item, published, None, Conclusion.SUCCESS, _published_text(item, published))
