@@ -23,7 +23,8 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
 from .pipeline.model import Literal
-from .plan import Plan, command_plan, find_repo_root, make_plan
+from .boundary import repository_root
+from .plan import Plan, command_plan, make_plan
 
 
 def to_json(value: Any) -> Any:
@@ -87,7 +88,7 @@ def form_warnings(config: Config) -> list[Problem]:
     from .github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
-    return check_workflows(config.path, pipelines, find_repo_root(config.root))
+    return check_workflows(config.path, pipelines, repository_root(config.root))
 
 
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -116,7 +117,7 @@ def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _event_from_args(args: argparse.Namespace, config: Config) -> Event:
-    repo_root = find_repo_root(config.root)
+    repo_root = repository_root(config.root)
     changed: tuple[str, ...] | None = None
     if args.changed is not None:
         rels = []
@@ -159,7 +160,7 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     backend = make_backend(config, environ)
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
-                       repo_root=find_repo_root(config.root))
+                       repo_root=repository_root(config.root))
     if args.json:
         from .review_commands import review_json
 
@@ -352,7 +353,7 @@ def _init_update(args: argparse.Namespace) -> int:
     from .init import write_atomically
 
     config = _config(args)
-    repo_root = find_repo_root(config.root)
+    repo_root = repository_root(config.root)
     updated = 0
     for path in workflow_files(repo_root):
         shown = str(Path(os.path.relpath(path, Path.cwd())))

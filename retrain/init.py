@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from .boundary import repository_root
 from .errors import InvalidFile, UsageError
 from .github.dispatch_form import FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
 from .pipeline.load import load_pipeline
@@ -59,10 +60,11 @@ class InitResult:
     schedule: str | None = None
 
 
-def find_repo_root(start: Path) -> Path:
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
+def git_top_level(start: Path) -> Path:
+    """The Git top level; init refuses to work outside Git because what it writes is a GitHub workflow."""
+    root = repository_root(start)
+    if (root / ".git").exists():
+        return root
     raise UsageError(f"{start} is not inside a Git repository. Run `git init` first (retrain init writes a GitHub workflow).")
 
 
@@ -309,7 +311,7 @@ def plan_init(options: InitOptions) -> InitResult:
     if options.backend not in ("local", "azureml"):
         raise UsageError(f"--backend {options.backend}: use local or azureml.")
     config_path = options.parameter_file
-    repo_root = find_repo_root(config_path.parent if config_path.parent.exists() else Path.cwd())
+    repo_root = git_top_level(config_path.parent if config_path.parent.exists() else Path.cwd())
     definition = choose_definition(repo_root, options.definition)
     try:
         pipeline = load_pipeline(definition)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backends.base import VersionPin
+from .boundary import repository_root
 from .config_model import Config, PipelineConfig, Trigger
 from .errors import UsageError
 from .event_model import Event
@@ -65,14 +66,6 @@ class Plan:
     items: tuple[PipelinePlan, ...]
 
 
-def find_repo_root(start: Path) -> Path:
-    """The enclosing Git work tree, so changed files (repository-relative) can be located."""
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return start
-
-
 def make_plan(
     config: Config,
     event: Event,
@@ -85,7 +78,7 @@ def make_plan(
 ) -> Plan:
     """Decide per pipeline. ``overrides`` are ``name=value`` assignments typed by a person (``origin`` says where)."""
     _check_names(config, only)
-    root = (repo_root or find_repo_root(config.root)).resolve()
+    root = (repo_root or repository_root(config.root)).resolve()
     selected = [config.pipelines[n] for n in (only or config.pipelines)]
     items = tuple(_plan_one(config, pc, event, root, overrides, version, explicit=bool(only), origin=origin) for pc in selected)
     return Plan(event=event, items=items)

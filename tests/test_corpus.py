@@ -325,7 +325,7 @@ def action_env(project: Path, github: FakeGitHub, inputs: tuple[tuple[str, str],
     """What GitHub's runner gives the action for a workflow_dispatch (see tests/test_action.py)."""
     runner = project.parent / "runner"
     runner.mkdir(exist_ok=True)
-    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "workflow_dispatch.json").read_text())
+    payload = json.loads((Path(__file__).parent / "fixtures" / "github" / "workflow_dispatch.json").read_text())
     payload["repository"]["full_name"] = github.repository
     (runner / "event.json").write_text(json.dumps(payload))
     for name in ("output", "summary"):

@@ -18,7 +18,7 @@ from tests.fakes.github_api import FakeGitHub
 from tests.workflow_checks import assert_valid_workflow
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+EVENTS = Path(__file__).parent / "fixtures" / "github"
 
 # A workflow as someone writes it by hand: a stale form (epochs typed as text, a removed parameter, flavour
 # missing), a version input that feeds the action's version:, comments everywhere.
@@ -225,7 +225,7 @@ def test_a_pull_request_annotates_the_stale_form(project: Path, tmp_path: Path) 
     git(project, "add", "-A")
     git(project, "commit", "-qm", "a form")
     event = tmp_path / "event.json"
-    event.write_text((EVENTS / "pull_request.json").read_text())
+    event.write_text((EVENTS / "pull_request-opened.json").read_text())
     github = FakeGitHub().start()
     try:
         env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path),

@@ -26,7 +26,7 @@ from tests.workflow_checks import assert_valid_workflow
 
 INCOME = Path(__file__).resolve().parent.parent / "examples" / "income"
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+EVENTS = Path(__file__).parent / "fixtures" / "github"
 WORKFLOW = Path(".github/workflows/retrain.yml")
 
 
