@@ -228,12 +228,23 @@ def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
 
 
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    backend = _backend(args, environ)
+    from .promote import Review, review
+    from .review_report import review_text
+
+    config = _config(args)
+    backend = make_backend(config, environ)
     run = backend.run(args.run)
+    pc = config.pipelines.get(run.pipeline)
+    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts.
+    checked = review(backend, pc, run) if pc is not None else Review()
+    draft = run.tags.get("retrain.draft") == "true"
     if args.json:
         print_json(run)
     else:
-        print(render_run(run, defaults=_defaults(backend, run)))
+        print(render_run(run, defaults=_defaults(backend, run), metrics=checked.comparison is None))
+        extra = review_text(checked, draft=draft)
+        if extra:
+            print("\n" + extra)
         if args.logs:
             for step in run.steps:
                 text, _ = backend.logs(run.id, step.name, 0)

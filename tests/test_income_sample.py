@@ -77,4 +77,8 @@ def test_versions_and_pins(sample: Path) -> None:
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     assert "version two of import_data" not in pinned.stdout  # version 1's code ran, not the working tree
     latest = retrain(sample, "submit", "income", "--version", "latest")
-    assert "[import_data] version two of import_data" in latest.stdout
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    # Version 2's code ran in its gate run, on the same values: the run of latest reuses that step's outputs.
+    assert "[import_data] version two of import_data" in changed.stdout
+    assert "income: submitted run" in latest.stdout and "on version 2" in latest.stdout
+    assert "  import_data: reused" in latest.stdout

@@ -135,6 +135,11 @@ def test_runs_compare_prints_side_by_side(gated: Path, capsys: pytest.CaptureFix
     assert [line.split()[:4] for line in out.splitlines() if line.strip().startswith("learning_rate")] == [["learning_rate", "0.2", "0.4", "differs"]]
     assert [line.split()[:6] for line in out.splitlines() if line.strip().startswith("score")] == [["score", "0.563", "0.623", "+0.06", "▲", "better"]]
     assert main(["runs", "--compare", older, "nope"], ENV) == 2
+    capsys.readouterr()
+    # retrain status shows a finished run beside its baseline too.
+    assert main(["status", newer], ENV) == 0
+    status = capsys.readouterr().out
+    assert f"baseline: run {older} (version 1), the latest completed run of the default version 1" in status
 
 
 def test_a_compare_to_run_that_does_not_exist_is_bad_input(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
