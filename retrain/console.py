@@ -143,6 +143,10 @@ def render_endpoint(endpoint: Endpoint) -> str:
     return head + "\n" + table(("version", "default", "content", "created", "commit"), rows)
 
 
+def _on(item: PipelinePlan, run: Run) -> str:
+    return "as a draft" if item.draft else f"on version {run.version}"
+
+
 def _indent(text: str) -> str:
     return "\n".join(escape.line("  " + line) for line in text.splitlines())
 
@@ -171,7 +175,7 @@ class ConsoleReporter:
 
     def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
         verb = "attached to earlier run" if attached else "submitted run"
-        self._say(f"{item.pipeline}: {verb} {run.id} on version {run.version}" + (f"  {run.url}" if run.url else ""))
+        self._say(f"{item.pipeline}: {verb} {run.id} {_on(item, run)}" + (f"  {run.url}" if run.url else ""))
 
     def progress(self, item: PipelinePlan, run: Run) -> None:
         for step in run.steps:

@@ -38,6 +38,7 @@ def test_a_pull_request_runs_a_draft_and_shows_it_against_the_defaults_latest_ru
     github.compare_files = ["pipelines/tiny/pipeline.yml"]
     result = runner.run(runner.env("pull_request", pull_request(github)))
     assert result.code == 0, result.stderr + result.stdout
+    assert "tiny: submitted run tiny-" in result.stdout and " as a draft " in result.stdout
     [check] = github.runs_named("retrain / tiny")
     assert check["head_sha"] == HEAD
     assert check["conclusion"] == "success"

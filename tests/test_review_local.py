@@ -148,3 +148,8 @@ def test_a_compare_to_run_that_does_not_exist_is_bad_input(project: Path, capsys
     assert main(["submit", "tiny"], ENV) == 2
     err = capsys.readouterr()
     assert "retrain.yml:15:17: at pipelines.tiny.compare_to: there is no run 'tiny-20990101-000000-abcdef'." in err.out + err.err
+
+
+def test_a_draft_is_refused_with_a_version(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["submit", "tiny", "--draft", "--version", "1"], ENV) == 2
+    assert "--draft runs the pipeline as it is in this checkout, not a version: leave out --version." in capsys.readouterr().err
