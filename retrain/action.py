@@ -301,6 +301,7 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     """Complete the check runs of runs submitted with ``wait: false`` that have ended since."""
     from .execute import conclusion_of
     from .follow import Ending
+    from .promote import candidate_of, settle
 
     backend = make_backend(config, environ)
     recent = backend.runs(limit=50)
@@ -320,7 +321,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
-            outcome = Outcome(item, None, run, conclusion, message)
+            item = replace(item, draft=run.tags.get("retrain.draft") == "true")
+            # A gated version's run, submitted without waiting, is judged (and its version promoted) here.
+            candidate = candidate_of(run)
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+            outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
+                              candidate=candidate, promoted=settled.promoted)
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")

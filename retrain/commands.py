@@ -301,15 +301,28 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
+    from .promote import candidate_of, settle
+
+    config = _config(args)
     finished: list[Run] = []
+    gates_failed = False
     for run in active:
         followed = follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None)
         finished.append(followed.run)
+        candidate = candidate_of(followed.run)
+        pc = config.pipelines.get(followed.run.pipeline)
+        if candidate is not None and pc is not None and followed.run.status.is_terminal:
+            # A gated version's run submitted without waiting: judge it now, and promote the version if it passed.
+            settled = settle(backend, pc, followed.run, f"run {followed.run.id} ended {followed.run.status.value}.", candidate=candidate)
+            gates_failed = gates_failed or settled.failed_gate
+            if not args.json:
+                print(f"{pc.name}: {settled.message}")
     if args.json:
         print_json(finished)
     else:
         print(render_runs(finished) if finished else "every run has finished.")
-    return EXIT_WORK_FAILED if any(r.status is not RunStatus.COMPLETED for r in finished) else EXIT_OK
+    failed = gates_failed or any(r.status is not RunStatus.COMPLETED for r in finished)
+    return EXIT_WORK_FAILED if failed else EXIT_OK
 
 
 

@@ -22,7 +22,7 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainErr
 from .follow import Ending, follow
 from .pipeline.model import Literal
 from .plan import Plan, PipelinePlan
-from .promote import DRAFT_TAG, Review, check_compare_to, move_default, review, submit_draft
+from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, settle, submit_draft
 from .signals import STOP
 
 
@@ -229,7 +229,7 @@ def _execute_one(
             if item.draft:
                 run_tags[DRAFT_TAG] = "true"
             if candidate is not None:
-                run_tags["retrain.gate"] = str(candidate)
+                run_tags[GATE_TAG] = str(candidate)
             request = SubmitRequest(
                 pipeline=item.pipeline, endpoint=item.endpoint, version=version,
                 parameters=dict(item.parameters), experiment=item.experiment, key=key, tags=run_tags, force=force,
@@ -250,30 +250,12 @@ def _execute_one(
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)
-        checked = review(backend, pc, run)
-        promoted = False
-        if candidate is not None:
-            stays = _default_text(backend, item.endpoint)
-            if run.status is not RunStatus.COMPLETED:
-                message = f"{message} Version {candidate} was not promoted: {stays}."
-            elif checked.gate is not None and checked.gate.passed:
-                move_default(backend, item.endpoint, candidate)
-                promoted = True
-                message = f"{message} {checked.gate.summary().capitalize()}: version {candidate} is now the default."
-            elif checked.gate is not None:
-                conclusion = Conclusion.FAILURE
-                message = f"{checked.gate.summary().capitalize()}. Version {candidate} was published but not promoted: {stays}."
+        settled = settle(backend, pc, run, message, candidate=candidate)
+        conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+        message, checked, promoted = settled.message, settled.review, settled.promoted
         return Outcome(item, published, run, conclusion, message, review=checked, candidate=candidate, promoted=promoted)
     except RetrainError as e:
         return Outcome(item, published, run, Conclusion.FAILURE, str(e), error=e, candidate=candidate)
-
-
-def _default_text(backend: Backend, endpoint: str) -> str:
-    try:
-        default = backend.endpoint(endpoint).default_version
-    except RetrainError:
-        return "the default stays where it was"
-    return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
 
 
 def _published_text(item: PipelinePlan, result: PublishResult | None) -> str:

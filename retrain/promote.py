@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from .backends.base import Backend, Run, RunStatus, SubmitRequest
 from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
 from .config_model import PipelineConfig
-from .errors import NotFound, UsageError
+from .errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
 from .pipeline.model import Pipeline
+
+GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,50 @@ def review(backend: Backend, pc: PipelineConfig, run: Run) -> Review:
         return Review()
     comparison = compare_safely(backend, run, endpoint=pc.endpoint, compare_to=pc.compare_to, goals=pc.goals)
     return Review(comparison, judge(pc, run, comparison), tuple(history(backend, pc.name, current=run)))
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A finished run's verdict after review: the gate may turn a completed run into a failure."""
+
+    failed_gate: bool
+    message: str
+    review: Review
+    promoted: bool
+
+
+def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, candidate: int | None) -> Settled:
+    """Review a finished run; for a gated ``candidate`` version, promote it when the gate passes.
+
+    Called when a followed run ends and, for runs submitted without waiting, by the scheduled sync.
+    """
+    checked = review(backend, pc, run)
+    if candidate is None:
+        return Settled(False, message, checked, False)
+    stays = _default_text(backend, pc.endpoint)
+    if run.status is not RunStatus.COMPLETED:
+        return Settled(False, f"{message} Version {candidate} was not promoted: {stays}.", checked, False)
+    if checked.gate is not None and checked.gate.passed:
+        move_default(backend, pc.endpoint, candidate)
+        return Settled(False, f"{message} {checked.gate.summary().capitalize()}: version {candidate} is now the default.", checked, True)
+    if checked.gate is not None:
+        return Settled(True, f"{checked.gate.summary().capitalize()}. Version {candidate} was published but not promoted: {stays}.",
+                       checked, False)
+    return Settled(False, message, checked, False)
+
+
+def candidate_of(run: Run) -> int | None:
+    """The gated version a run was submitted to judge (its ``retrain.gate`` tag), if any."""
+    text = run.tags.get(GATE_TAG, "")
+    return int(text) if text.isdigit() else None
+
+
+def _default_text(backend: Backend, endpoint: str) -> str:
+    try:
+        default = backend.endpoint(endpoint).default_version
+    except RetrainError:
+        return "the default stays where it was"
+    return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
 
 
 def move_default(backend: Backend, endpoint: str, number: int) -> None:
@@ -117,4 +163,4 @@ def _same_values(ran: Mapping[str, object], wanted: Mapping[str, object]) -> boo
     return all(ran.get(k) == v for k, v in wanted.items())
 
 
-__all__ = ["DRAFT_TAG", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]
+__all__ = ["DRAFT_TAG", "GATE_TAG", "Settled", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]

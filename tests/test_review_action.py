@@ -95,3 +95,35 @@ def runner_cli(project: Path, *args: str) -> str:
 
     return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=project, capture_output=True, text=True,
                           check=True, timeout=60).stdout
+
+
+def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sync(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 1)
+    first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
+    assert first.code == 0, first.stderr
+    assert (first.outputs["status"], first.outputs["published-version"]) == ("pending", "2")
+    run_id = first.outputs["run-id"]
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    assert synced.code == 0, synced.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "failure")
+    assert "The gate failed: score is 0.523, needs >= 0.55" in check["output"]["summary"]
+    endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
+    assert endpoints["default_version"] == 1

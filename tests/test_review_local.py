@@ -153,3 +153,26 @@ def test_a_compare_to_run_that_does_not_exist_is_bad_input(project: Path, capsys
 def test_a_draft_is_refused_with_a_version(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["submit", "tiny", "--draft", "--version", "1"], ENV) == 2
     assert "--draft runs the pipeline as it is in this checkout, not a version: leave out --version." in capsys.readouterr().err
+
+
+def test_sync_wait_judges_a_gated_version_submitted_without_waiting(gated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from retrain.backends.factory import make_backend
+    from retrain.config import load_config
+    from retrain.console import ConsoleReporter
+    from retrain.execute import Conclusion, execute
+    from retrain.plan import command_plan
+
+    set_epochs(gated, 1)
+    train = gated / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import time\ntime.sleep(3)\n" + train.read_text())  # still running when sync starts
+    config = load_config(gated / "retrain.yml")
+    plan = command_plan(config, ["tiny"], publish=True, submit=False, command="publish")
+    [pending] = execute(plan, config, make_backend(config, ENV), ConsoleReporter(io.StringIO()), commit=None, wait=False)
+    assert (pending.conclusion, pending.candidate) == (Conclusion.PENDING, 2)
+    assert main(["sync", "--wait"], ENV) == 1
+    out = capsys.readouterr().out
+    assert "tiny: The gate failed: score is 0.523, needs >= 0.55;" in out
+    assert "Version 2 was published but not promoted: the default stays at version 1." in out
+    assert default_of(capsys) == 1
