@@ -365,6 +365,12 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
     goals = _goals(c, spec.get("metrics"), (*path, "metrics"))
     compare_to = _compare_to(c, spec.get("compare_to", "default"), (*path, "compare_to"))
     gate = _gate(c, spec["promote"], (*path, "promote")) if spec.get("promote") is not None else None
+    if designer and gate is not None:
+        c.add((*path, "promote"), "pipelines on the azureml-v1 backend are published from the designer, so retrain has no version to gate.",
+              "Remove promote:, or move the pipeline to the azureml backend.")
+    if designer and Trigger.PULL_REQUEST in submit_on:
+        c.add((*path, "submit_on"), "a draft runs the pull request's pipeline definition, and a designer endpoint has none.",
+              "Remove pull_request from submit_on.")
 
     globs: list[str] = []
     data = spec.get("data", [])

@@ -132,3 +132,16 @@ def test_the_json_schema_accepts_the_review_settings_and_refuses_a_malformed_con
     bad = yaml.safe_load(with_review(project, REVIEW.replace('">= 0.7"', '"about 0.7"')))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_a_designer_endpoint_takes_no_gate_and_no_drafts(project: Path) -> None:
+    (project / "retrain.yml").write_text(
+        "backend: {kind: azureml-v1, subscription_id: s, resource_group: rg, workspace: ws}\n"
+        "pipelines:\n  income:\n    endpoint: income-designer\n    submit_on: [dispatch, pull_request]\n"
+        "    promote: {auc: \">= 0.9\"}\n")
+    assert problems(project, (project / "retrain.yml").read_text()) == [
+        "retrain.yml:5:16: at pipelines.income.submit_on: a draft runs the pull request's pipeline definition, and a designer "
+        "endpoint has none. Remove pull_request from submit_on.",
+        "retrain.yml:6:14: at pipelines.income.promote: pipelines on the azureml-v1 backend are published from the designer, "
+        "so retrain has no version to gate. Remove promote:, or move the pipeline to the azureml backend.",
+    ]
