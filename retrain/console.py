@@ -72,7 +72,8 @@ def render_plan(plan: Plan) -> str:
     lines = [f"event: {plan.event.name}" + (f" on {escape.value(plan.event.branch)}" if plan.event.branch else "")]
     for item in plan.items:
         lines.append(f"\n{escape.value(item.pipeline)}: {item.action}")
-        lines.append(f"  endpoint {escape.value(item.endpoint)}, version {item.version}")
+        pinned = "a draft of this checkout (no version)" if item.draft else f"version {item.version}"
+        lines.append(f"  endpoint {escape.value(item.endpoint)}, {pinned}")
         for reason in item.reasons:
             lines.append(f"  because {escape.value(reason)}")
         if item.submit:

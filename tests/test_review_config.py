@@ -145,3 +145,13 @@ def test_a_designer_endpoint_takes_no_gate_and_no_drafts(project: Path) -> None:
         "retrain.yml:6:14: at pipelines.income.promote: pipelines on the azureml-v1 backend are published from the designer, "
         "so retrain has no version to gate. Remove promote:, or move the pipeline to the azureml backend.",
     ]
+
+
+def test_the_plan_of_a_pull_request_says_draft(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "retrain.yml").write_text(with_review(project, "    submit_on: [merge, pull_request]\n"))
+    assert main(["plan", "--event", "pull_request", "--changed", "pipelines/tiny/src/train.py"], {}) == 0
+    out = capsys.readouterr().out
+    assert "tiny: draft run, no publish\n  endpoint tiny-retrain, a draft of this checkout (no version)\n" in out
+    assert "because submit_on: pull_request: a draft run of the pull request's pipeline: pipelines/tiny/src/train.py changed" in out
+    assert main(["plan", "--event", "pull_request", "--changed", "README.md"], {}) == 0
+    assert "tiny: nothing to do" in capsys.readouterr().out
