@@ -6,7 +6,7 @@ Plain text for the terminal here; the Markdown (check run, job summary) is the t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .backends.base import Run
@@ -115,4 +115,4 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-__all__ = ["compare_runs_text", "comparison_text", "gate_text", "markdown_context", "review_text", "Sequence"]
+__all__ = ["compare_runs_text", "comparison_text", "gate_text", "markdown_context", "review_text"]
