@@ -117,7 +117,17 @@ def mask_secrets(environ: Mapping[str, str], workflow: Workflow) -> None:
 
 
 def _complete_changes(event: Event, api: GitHubAPI | None, workflow: Workflow) -> Event:
-    """A push's changed files from the compare API: Actions' push payloads do not list them."""
+    """A push's changed files from the compare API: Actions' push payloads do not list them. A pull request's
+    too (base...head), when a pipeline may run it as a draft."""
+    if event.name == "pull_request":
+        if api is None or not event.before or not event.sha or event.from_fork or event.changed_files is not None:
+            return event
+        try:
+            changes = compare(api, event.before, event.sha)
+        except GitHubError as e:
+            workflow.warning(f"could not list the pull request's changed files ({e}); planning as if every file changed.", title="retrain")
+            return replace(event, changes_note="the compare API could not be asked")
+        return replace(event, changed_files=changes.files, changed_files_complete=changes.complete, changes_note=changes.note)
     if event.name != "push" or event.changed_files_complete or event.deleted or event.tag is not None or not event.sha:
         return event
     if api is None:
@@ -147,8 +157,18 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     workflow.set_output("run-url", url or "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
+    _review_outputs(workflow, ran)
     if plan is not None:
         workflow.set_output("plan", json.dumps(to_json(plan), sort_keys=True))
+
+
+def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
+    """``baseline-run-id``, ``gate`` (passed, failed or empty) and ``metric-differences`` (JSON)."""
+    comparison = ran.review.comparison if ran else None
+    gate = ran.review.gate if ran else None
+    workflow.set_output("baseline-run-id", (comparison.baseline_run or "") if comparison else "")
+    workflow.set_output("gate", "" if gate is None else "passed" if gate.passed else "failed")
+    workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 
 def main(environ: Mapping[str, str]) -> int:
@@ -281,6 +301,7 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     """Complete the check runs of runs submitted with ``wait: false`` that have ended since."""
     from .execute import conclusion_of
     from .follow import Ending
+    from .promote import candidate_of, settle
 
     backend = make_backend(config, environ)
     recent = backend.runs(limit=50)
@@ -300,7 +321,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
-            outcome = Outcome(item, None, run, conclusion, message)
+            item = replace(item, draft=run.tags.get("retrain.draft") == "true")
+            # A gated version's run, submitted without waiting, is judged (and its version promoted) here.
+            candidate = candidate_of(run)
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+            outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
+                              candidate=candidate, promoted=settled.promoted)
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")

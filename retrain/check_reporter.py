@@ -72,7 +72,7 @@ class CheckReporter:
 
     def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
         verb = "attached to the earlier run" if attached else "submitted run"
-        self._say(escape.value(f"{item.pipeline}: {verb} {run.id} on version {run.version} {self.url(run) or ''}".rstrip()))
+        self._say(escape.value(f"{item.pipeline}: {verb} {run.id} {'as a draft' if item.draft else f'on version {run.version}'} {self.url(run) or ''}".rstrip()))
         self._check(item, details_url=self.url(run), external_id=run.key,
                     output=Output(f"{item.pipeline}: run {run.id} {run.status.value}", self._progress_text(item, run)))
         self._last_update[item.pipeline] = time.monotonic()
@@ -131,7 +131,7 @@ class CheckReporter:
 
     def _progress_text(self, item: PipelinePlan, run: Run) -> str:
         done = sum(1 for s in run.steps if s.status in (StepStatus.COMPLETED, StepStatus.REUSED))
-        lines = [f"Run {run.id} on version {run.version}: {run.status.value}, {done} of {len(run.steps)} steps done.", ""]
+        lines = [f"Run {run.id} {'(a draft)' if item.draft else f'on version {run.version}'}: {run.status.value}, {done} of {len(run.steps)} steps done.", ""]
         lines += [f"- `{s.name}`: {s.status.value.replace('_', ' ')}" for s in run.steps]
         return "\n".join(lines)
 

@@ -28,7 +28,10 @@ EPILOG = {
     "status": "examples:\n  retrain status 20261124-015501-a1b2c3 --logs\n"
     "  retrain status              # the local store: its size and what gc would free",
     "cancel": "example:\n  retrain cancel 20261124-015501-a1b2c3",
-    "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json",
+    "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json\n"
+    "  retrain runs --compare income-20261124-015501-a1b2c3 income-20261125-093000-d4e5f6",
+    "promote": "examples:\n  retrain promote income 3          # after its run passes the promote: gate\n"
+    "  retrain promote income 3 --force  # skip the checks (and say so)",
     "endpoints": "examples:\n  retrain endpoints\n  retrain endpoints income-retrain",
     "sync": "examples:\n  retrain sync\n  retrain sync --wait",
     "init": "examples:\n  retrain init                      # finds the pipeline YAML in the repository\n"
@@ -112,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="return once the run is submitted")
     p.add_argument("--force", action="store_true", help="rerun every step; reuse no earlier outputs")
     p.add_argument("--timeout", help="cancel the run after this long, e.g. 30m (default: the file's timeout)")
+    p.add_argument("--draft", action="store_true",
+                   help="run the pipeline as it is in this checkout, as a draft: no version, never the default")
 
     p = verb("status", "show a run: status, parameters, steps, metrics; with no run, the local store's size", c.cmd_status, as_json)
     p.add_argument("run", nargs="?", help="the run id (none: the local store's size and what gc would free)")
@@ -124,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="only runs of this pipeline")
     p.add_argument("--status", choices=["queued", "running", "completed", "failed", "canceled"])
     p.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="side by side: B's parameters and metrics against A's")
+
+    from .review_commands import cmd_promote
+
+    p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", cmd_promote, as_json)
+    p.add_argument("pipeline", help="the pipeline")
+    p.add_argument("version", help="the version number to make the default")
+    p.add_argument("--force", action="store_true", help="skip the checks (the report says they were skipped)")
 
     p = verb("endpoints", "list endpoints, or one endpoint's versions", c.cmd_endpoints, as_json)
     p.add_argument("name", nargs="?", help="an endpoint to show")

@@ -162,8 +162,12 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
                        repo_root=repository_root(config.root))
     if args.json:
+        from .review_commands import review_json
+
         print_json([{"pipeline": o.item.pipeline, "conclusion": o.conclusion, "message": o.message,
-                     "published": o.published, "run": o.run} for o in outcomes])
+                     "published": o.published, "run": o.run,
+                     "review": review_json(o.review, draft=o.item.draft, candidate=o.candidate, promoted=o.promoted)}
+                    for o in outcomes])
     return exit_code(outcomes)
 
 
@@ -175,9 +179,13 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=_commit(config))
     if args.json:
+        from .review_commands import review_json
+
         print_json([{"pipeline": o.item.pipeline, "endpoint": o.item.endpoint, "conclusion": o.conclusion,
                      "version": o.published.version.number if o.published else None,
-                     "created": o.published.created if o.published else None, "message": o.message}
+                     "created": o.published.created if o.published else None, "message": o.message,
+                     "run": o.run.id if o.run else None,
+                     "review": review_json(o.review, candidate=o.candidate, promoted=o.promoted)}
                     for o in outcomes])
     return exit_code(outcomes)
 
@@ -187,6 +195,12 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     version = parse_version_option(args.version, origin="--version") if args.version else None
     plan = command_plan(config, [args.pipeline] if args.pipeline else [], publish=False, submit=True,
                         command="submit", overrides=parse_assignments(args.set), version=version)
+    if args.draft:
+        if plan.items and any(config.pipelines[i.pipeline].pipeline is None for i in plan.items):
+            raise UsageError("--draft runs the pipeline's definition in this checkout; a designer endpoint has none.")
+        if version is not None:
+            raise UsageError("--draft runs the pipeline as it is in this checkout, not a version: leave out --version.")
+        plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "draft": True}) for i in plan.items))
     if args.timeout:
         from .pipeline.types import parse_duration
 
@@ -216,12 +230,23 @@ def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.run is None:
         return _store_status(args, environ)
-    backend = _backend(args, environ)
+    from .promote import Review, review
+    from .review_report import review_text
+
+    config = _config(args)
+    backend = make_backend(config, environ)
     run = backend.run(args.run)
+    pc = config.pipelines.get(run.pipeline)
+    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts.
+    checked = review(backend, pc, run) if pc is not None else Review()
+    draft = run.tags.get("retrain.draft") == "true"
     if args.json:
         print_json(run)
     else:
-        print(render_run(run, defaults=_defaults(backend, run)))
+        print(render_run(run, defaults=_defaults(backend, run), metrics=checked.comparison is None))
+        extra = review_text(checked, draft=draft)
+        if extra:
+            print("\n" + extra)
         if args.logs:
             print_logs(backend, run, sys.stdout)
     return EXIT_OK if run.status in (RunStatus.COMPLETED, RunStatus.QUEUED, RunStatus.RUNNING) else EXIT_WORK_FAILED
@@ -238,6 +263,10 @@ def cmd_cancel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if getattr(args, "compare", None):
+        from .review_commands import cmd_compare
+
+        return cmd_compare(args, environ)
     backend = _backend(args, environ)
     status = RunStatus(args.status) if args.status else None
     runs = backend.runs(pipeline=args.pipeline, status=status, limit=args.limit)
@@ -273,15 +302,28 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
+    from .promote import candidate_of, settle
+
+    config = _config(args)
     finished: list[Run] = []
+    gates_failed = False
     for run in active:
         followed = follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None)
         finished.append(followed.run)
+        candidate = candidate_of(followed.run)
+        pc = config.pipelines.get(followed.run.pipeline)
+        if candidate is not None and pc is not None and followed.run.status.is_terminal:
+            # A gated version's run submitted without waiting: judge it now, and promote the version if it passed.
+            settled = settle(backend, pc, followed.run, f"run {followed.run.id} ended {followed.run.status.value}.", candidate=candidate)
+            gates_failed = gates_failed or settled.failed_gate
+            if not args.json:
+                print(f"{pc.name}: {settled.message}")
     if args.json:
         print_json(finished)
     else:
         print(render_runs(finished) if finished else "every run has finished.")
-    return EXIT_WORK_FAILED if any(r.status is not RunStatus.COMPLETED for r in finished) else EXIT_OK
+    failed = gates_failed or any(r.status is not RunStatus.COMPLETED for r in finished)
+    return EXIT_WORK_FAILED if failed else EXIT_OK
 
 
 

@@ -26,6 +26,7 @@ from .config_model import (
     Trigger,
 )
 from .errors import InvalidFile, Problem, UsageError
+from .gate import GATE_KEYS, RELATIVE_TO, BadCondition, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
 from .pipeline.load import load_pipeline
 from .pipeline.model import Literal, Pipeline
@@ -45,6 +46,9 @@ PIPELINE_KEYS = (
     "make_default",
     "timeout",
     "retention",
+    "metrics",
+    "compare_to",
+    "promote",
 )
 LOCAL_KEYS = ("kind", "store")
 AZURE_KEYS = (
@@ -377,6 +381,18 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
               "Remove publish_on (or write publish_on: []).")
     submit_on = _triggers(c, spec.get("submit_on"), (*path, "submit_on"), DEFAULT_SUBMIT_ON)
     retention = _retention(c, spec["retention"], (*path, "retention")) if "retention" in spec else None
+    if Trigger.PULL_REQUEST in publish_on:
+        c.add((*path, "publish_on"), "a pull request never publishes: its pipeline runs as a draft.",
+              "Move pull_request to submit_on.")
+    goals = _goals(c, spec.get("metrics"), (*path, "metrics"))
+    compare_to = _compare_to(c, spec.get("compare_to", "default"), (*path, "compare_to"))
+    gate = _gate(c, spec["promote"], (*path, "promote")) if spec.get("promote") is not None else None
+    if designer and gate is not None:
+        c.add((*path, "promote"), "pipelines on the azureml-v1 backend are published from the designer, so retrain has no version to gate.",
+              "Remove promote:, or move the pipeline to the azureml backend.")
+    if designer and Trigger.PULL_REQUEST in submit_on:
+        c.add((*path, "submit_on"), "a draft runs the pull request's pipeline definition, and a designer endpoint has none.",
+              "Remove pull_request from submit_on.")
 
     globs: list[str] = []
     data = spec.get("data", [])
@@ -422,7 +438,84 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
         pipeline=pipeline,
         location=c.doc.where(path),
         retention=retention,
+        goals=goals,
+        compare_to=compare_to,
+        gate=gate,
+        compare_to_at=c.doc.where((*path, "compare_to")) if "compare_to" in spec else None,
     )
+
+
+GOALS = ("max", "min")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}")
+
+
+def _goals(c: _Checker, value: Any, path: KeyPath) -> dict[str, str]:
+    """``metrics: {auc: {goal: max}, log_loss: {goal: min}}``; ``log_loss: min`` is the short form."""
+    if value is None:
+        return {}
+    spec = c.mapping(value, path, "metrics and their goals")
+    out: dict[str, str] = {}
+    for name, entry in (spec or {}).items():
+        here = (*path, name)
+        if isinstance(entry, dict):
+            c.unknown_keys(entry, here, ("goal",))
+            goal = entry.get("goal", "max")
+            where = (*here, "goal")
+        else:
+            goal, where = entry, here
+        if goal not in GOALS:
+            c.add(where, f"the goal of metric '{name}' is {goal!r}.", "Write goal: max (higher is better) or goal: min (lower is better).")
+            continue
+        out[str(name)] = str(goal)
+    return out
+
+
+def _compare_to(c: _Checker, value: Any, path: KeyPath) -> str:
+    if isinstance(value, str) and value in ("default", "latest"):
+        return value
+    if isinstance(value, str) and RUN_ID.fullmatch(value):
+        return value  # a run id: whether it exists is checked against the backend before anything runs
+    c.add(path, f"expected default, latest or a run id, got {_type_name(value)} {value!r}.",
+          "Write compare_to: default (the default version's latest run), latest, or a run id from `retrain runs`.")
+    return "default"
+
+
+def _gate(c: _Checker, value: Any, path: KeyPath) -> Gate | None:
+    spec = c.mapping(value, path, "the promotion gate")
+    if spec is None:
+        return None
+    conditions: list[Condition] = []
+    for key, entry in spec.items():
+        if key in GATE_KEYS:
+            continue
+        if not isinstance(key, str) or not key.strip():
+            c.add((*path, key), f"expected a metric name, got {key!r}.", at_key=True)
+            continue
+        try:
+            cond = parse_condition(key, entry)
+        except BadCondition as e:
+            c.add((*path, key), str(e))
+            continue
+        conditions.append(Condition(cond.metric, cond.op, cond.threshold, c.doc.where((*path, key))))
+    relative = spec.get("not_worse_than")
+    if relative is not None and relative not in RELATIVE_TO:
+        c.add((*path, "not_worse_than"), f"not_worse_than is {relative!r}.", "Write not_worse_than: baseline.")
+        relative = None
+    tolerance = 0.0
+    if "tolerance" in spec:
+        raw = spec["tolerance"]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+            c.add((*path, "tolerance"), f"expected a number of at least 0, got {_type_name(raw)} {raw!r}.",
+                  "The tolerance is how much worse than the baseline a metric may be, e.g. tolerance: 0.01.")
+        else:
+            tolerance = float(raw)
+            if "not_worse_than" not in spec:
+                c.add((*path, "tolerance"), "a tolerance without not_worse_than has nothing to loosen.",
+                      "Add not_worse_than: baseline, or remove tolerance.")
+    if not any(k not in GATE_KEYS for k in spec) and spec.get("not_worse_than") is None:
+        c.add(path, "the gate has no condition.", 'Add one, e.g. auc: ">= 0.9", or not_worse_than: baseline.')
+        return None
+    return Gate(tuple(conditions), "baseline" if relative in RELATIVE_TO else None, tolerance, c.doc.where(path))
 
 
 def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: Pipeline, root: Path,

@@ -10,6 +10,7 @@ from typing import Union
 
 from .backends.base import VersionPin
 from .errors import Location
+from .gate import Gate
 from .pipeline.model import Literal, Pipeline
 
 
@@ -20,6 +21,7 @@ class Trigger(str, Enum):
     DATA = "data"  # a push to the default branch that changes a file matching ``data`` globs
     DISPATCH = "dispatch"  # workflow_dispatch, or a person running the CLI
     SCHEDULE = "schedule"  # a scheduled workflow
+    PULL_REQUEST = "pull_request"  # a pull request that changes the pipeline: a draft run (submit_on only)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class PipelineConfig:
     pipeline: Pipeline | None  # the loaded definition; None for a v1 designer endpoint
     location: Location | None = field(default=None, compare=False)
     retention: Retention | None = None  # this pipeline's own; None: the file's top-level one applies
+    goals: Mapping[str, str] = field(default_factory=dict)  # metric -> "max" | "min" (unlisted: max)
+    compare_to: str = "default"  # "default", "latest" or a run id: the baseline of every report
+    gate: Gate | None = None  # the promote: block; None: publishing moves the default as make_default says
+    compare_to_at: Location | None = field(default=None, compare=False)  # a run id is checked when work starts
 
 
 @dataclass(frozen=True)

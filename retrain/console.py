@@ -72,7 +72,8 @@ def render_plan(plan: Plan) -> str:
     lines = [f"event: {plan.event.name}" + (f" on {escape.value(plan.event.branch)}" if plan.event.branch else "")]
     for item in plan.items:
         lines.append(f"\n{escape.value(item.pipeline)}: {item.action}")
-        lines.append(f"  endpoint {escape.value(item.endpoint)}, version {item.version}")
+        pinned = "a draft of this checkout (no version)" if item.draft else f"version {item.version}"
+        lines.append(f"  endpoint {escape.value(item.endpoint)}, {pinned}")
         for reason in item.reasons:
             lines.append(f"  because {escape.value(reason)}")
         if item.submit:
@@ -82,10 +83,11 @@ def render_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str:
+def render_run(run: Run, *, defaults: Mapping[str, object] | None = None, metrics: bool = True) -> str:
     lines = [
         f"run {run.id}: {run.status.value}",
-        f"  pipeline {run.pipeline}, endpoint {run.endpoint}, version {run.version}",
+        f"  pipeline {run.pipeline}, endpoint {run.endpoint}, "
+        + ("a DRAFT (no version)" if run.tags.get("retrain.draft") == "true" else f"version {run.version}"),
         f"  created {_cell(run.created)}, duration {duration(run.duration_s)}",
     ]
     if run.url:
@@ -105,7 +107,7 @@ def render_run(run: Run, *, defaults: Mapping[str, object] | None = None) -> str
         lines.append("\nsteps")
         rows2 = [(s.name, MARK[s.status] + (f" from {s.reused_from}" if s.reused_from else ""), duration(s.duration_s)) for s in run.steps]
         lines.append(_indent(table(("step", "status", "duration"), rows2)))
-    if run.metrics:
+    if run.metrics and metrics:  # metrics=False: the comparison with the baseline shows them instead
         lines.append("\nmetrics")
         lines.append(_indent(table(("metric", "value"), sorted(run.metrics.items()))))
     return "\n".join(lines)
@@ -121,7 +123,8 @@ def render_runs(runs: Sequence[Run]) -> str:
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:4])
         values = ", ".join(f"{k}={format_value(r.parameters[k])}" for k in varying if k in r.parameters)
-        rows.append((r.id, r.pipeline, f"v{r.version}", r.status.value, r.created, duration(r.duration_s), values, metrics))
+        version = "draft" if r.tags.get("retrain.draft") == "true" else f"v{r.version}"
+        rows.append((r.id, r.pipeline, version, r.status.value, r.created, duration(r.duration_s), values, metrics))
     return table(("run", "pipeline", "version", "status", "created", "duration", "parameters", "metrics"), rows)
 
 
@@ -159,6 +162,10 @@ def print_logs(backend: Backend, run: Run, out: TextIO) -> None:
         out.flush()
 
 
+def _on(item: PipelinePlan, run: Run) -> str:
+    return "as a draft" if item.draft else f"on version {run.version}"
+
+
 def _indent(text: str) -> str:
     return "\n".join(escape.line("  " + line) for line in text.splitlines())
 
@@ -187,7 +194,7 @@ class ConsoleReporter:
 
     def submitted(self, item: PipelinePlan, run: Run, *, attached: bool) -> None:
         verb = "attached to earlier run" if attached else "submitted run"
-        self._say(f"{item.pipeline}: {verb} {run.id} on version {run.version}" + (f"  {run.url}" if run.url else ""))
+        self._say(f"{item.pipeline}: {verb} {run.id} {_on(item, run)}" + (f"  {run.url}" if run.url else ""))
 
     def progress(self, item: PipelinePlan, run: Run) -> None:
         for step in run.steps:
@@ -206,8 +213,14 @@ class ConsoleReporter:
 
     def finished(self, outcome: Outcome) -> None:
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
+            from .review_report import review_text
+
             self._say("")
-            self._say(render_run(outcome.run, defaults=None))
+            compared = outcome.review.comparison is not None
+            self._say(render_run(outcome.run, defaults=None, metrics=not compared))
+            extra = review_text(outcome.review, draft=outcome.item.draft)
+            if extra:
+                self._say("\n" + extra)
         word = outcome.conclusion.value
         # The report above already shows a failure's log; the last line only needs its first sentence.
         message = outcome.message.splitlines()[0] if outcome.run is not None and outcome.message else outcome.message

@@ -27,6 +27,7 @@ class Event:
     deleted: bool = False  # push: the ref was deleted; there is nothing to plan
     inputs: Mapping[str, str] = field(default_factory=dict)  # workflow_dispatch inputs
     repository: str | None = None  # "owner/name"
+    from_fork: bool = False  # a pull request whose head is in another repository: no secrets, read-only token
     changes_note: str | None = None  # why the list of changed files is what it is (compare API, cap, ...)
 
     @property

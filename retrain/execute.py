@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +22,7 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainErr
 from .follow import Ending, follow
 from .pipeline.model import Literal
 from .plan import Plan, PipelinePlan
+from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, settle, submit_draft
 from .signals import STOP
 
 
@@ -50,6 +51,9 @@ class Outcome:
     conclusion: Conclusion
     message: str
     error: RetrainError | None = None  # the error behind a FAILURE, for the exit code
+    review: Review = field(default_factory=Review)  # the baseline comparison, the gate's verdict, the trend
+    candidate: int | None = None  # a gated version that becomes the default only if its run passes
+    promoted: bool = False  # the gate passed and the default moved to ``candidate``
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -179,28 +183,42 @@ def _execute_one(
     reporter.started(item)
     published: PublishResult | None = None
     run: Run | None = None
+    candidate: int | None = None
     try:
         pc = config.pipelines[item.pipeline]
+        gated = pc.gate is not None
         if item.publish and pc.pipeline is not None:
-            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default, source_commit=commit)
+            # With a gate the new version waits for its run: the default moves only if the run passes.
+            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default and not gated,
+                                        source_commit=commit)
             reporter.published(item, published)
-        if not item.submit:
+            # Only a new version waits for a gate: an unchanged one that failed before stays as it is until
+            # `retrain promote` (re-running its gate on every push would replace the runs of the default).
+            if gated and published.created and not published.version.is_default:
+                candidate = published.version.number
+        if not item.submit and candidate is None:
             return Outcome(item, published, None, Conclusion.SUCCESS, _published_text(item, published))
         if stop.is_set():
-            return Outcome(item, published, None, Conclusion.CANCELLED, "stopped before the run was submitted.")
+            return Outcome(item, published, None, Conclusion.CANCELLED, "stopped before the run was submitted.", candidate=candidate)
+        check_compare_to(backend, pc)
 
-        try:
-            version = resolve_version(backend, item.endpoint, item.version)
-        except NotFound:
-            if isinstance(item.version, int) or published is not None or pc.pipeline is None:
-                raise
-            # Nothing published yet (a new endpoint, or an empty local store on a fresh runner): a run
-            # needs a version, and the one to run is the pipeline as it is in this commit.
-            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit)
-            reporter.published(item, published)
-            version = resolve_version(backend, item.endpoint, item.version)
-        key = run_key(commit=commit, pipeline=item.pipeline, endpoint=item.endpoint, version=version,
-                      parameters=item.parameters, repo_root=repo_root)
+        if item.draft and pc.pipeline is not None:
+            version = 0
+            key = run_key(commit=commit, pipeline=item.pipeline, endpoint=f"{item.endpoint}#draft:{pc.pipeline.content_hash}",
+                          version=0, parameters=item.parameters, repo_root=repo_root)
+        else:
+            try:
+                version = candidate if candidate is not None else resolve_version(backend, item.endpoint, item.version)
+            except NotFound:
+                if isinstance(item.version, int) or published is not None or pc.pipeline is None:
+                    raise
+                # Nothing published yet (a new endpoint, or an empty local store on a fresh runner): a run
+                # needs a version, and the one to run is the pipeline as it is in this commit.
+                published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit)
+                reporter.published(item, published)
+                version = resolve_version(backend, item.endpoint, item.version)
+            key = run_key(commit=commit, pipeline=item.pipeline, endpoint=item.endpoint, version=version,
+                          parameters=item.parameters, repo_root=repo_root)
         earlier = backend.find_run(key)
         if earlier is not None:
             run = earlier
@@ -208,16 +226,21 @@ def _execute_one(
             run_tags = {**tags, "retrain.key": key, "retrain.pipeline": item.pipeline}
             if commit:
                 run_tags["retrain.commit"] = commit
-            run = backend.submit(SubmitRequest(
+            if item.draft:
+                run_tags[DRAFT_TAG] = "true"
+            if candidate is not None:
+                run_tags[GATE_TAG] = str(candidate)
+            request = SubmitRequest(
                 pipeline=item.pipeline, endpoint=item.endpoint, version=version,
                 parameters=dict(item.parameters), experiment=item.experiment, key=key, tags=run_tags, force=force,
-            ))
+            )
+            run = submit_draft(backend, pc.pipeline, request) if item.draft and pc.pipeline is not None else backend.submit(request)
         reporter.submitted(item, run, attached=earlier is not None)
-        if run.version != version:
+        if not item.draft and run.version != version:
             return Outcome(item, published, run, Conclusion.FAILURE,
                            f"run {run.id} ran version {run.version} of '{item.endpoint}', not the pinned version {version}.")
         if not wait:
-            return Outcome(item, published, run, Conclusion.PENDING, f"run {run.id} submitted; not waiting for it.")
+            return Outcome(item, published, run, Conclusion.PENDING, f"run {run.id} submitted; not waiting for it.", candidate=candidate)
 
         current = item
         followed = follow(
@@ -227,9 +250,12 @@ def _execute_one(
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)
-        return Outcome(item, published, run, conclusion, message)
+        settled = settle(backend, pc, run, message, candidate=candidate)
+        conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+        message, checked, promoted = settled.message, settled.review, settled.promoted
+        return Outcome(item, published, run, conclusion, message, review=checked, candidate=candidate, promoted=promoted)
     except RetrainError as e:
-        return Outcome(item, published, run, Conclusion.FAILURE, str(e), error=e)
+        return Outcome(item, published, run, Conclusion.FAILURE, str(e), error=e, candidate=candidate)
 
 
 def _published_text(item: PipelinePlan, result: PublishResult | None) -> str:

@@ -44,10 +44,13 @@ class PipelinePlan:
     reasons: tuple[Reason, ...]
     make_default: bool
     timeout_s: float
+    draft: bool = False  # run the pipeline as it is in this checkout, not a published version (a pull request)
 
     @property
     def action(self) -> str:
         """``publish and submit``, ``submit, no publish``, ... as the plan prints it."""
+        if self.draft and self.submit:
+            return "draft run, no publish"
         if self.publish and self.submit:
             return "publish and submit"
         if self.publish:
@@ -114,7 +117,10 @@ def _plan_one(
     publish = submit = False
     name = event.name
 
-    if name == "pull_request":
+    draft = False
+    if name == "pull_request" and Trigger.PULL_REQUEST in pc.submit_on:
+        submit = draft = _pull_request_rules(config, pc, event, repo_root, reasons)
+    elif name == "pull_request":
         reasons.append(Reason("event", "pull requests validate and plan only; nothing is published or run"))
     elif name == "push":
         if event.deleted:
@@ -149,7 +155,53 @@ def _plan_one(
         reasons=tuple(reasons),
         make_default=pc.make_default,
         timeout_s=pc.timeout_s,
+        draft=draft,
     )
+
+
+def _pull_request_rules(config: Config, pc: PipelineConfig, event: Event, repo_root: Path, reasons: list[Reason]) -> bool:
+    """Whether a pull request runs the pipeline as a draft (``submit_on: pull_request``)."""
+    if event.from_fork:
+        reasons.append(Reason("submit_on: pull_request", "the pull request comes from a fork, whose workflow gets no secrets "
+                              "and a read-only token: plan only, no draft run"))
+        return False
+    if event.changed_files is None or not event.changed_files_complete:
+        why = "the changed files are not known" if event.changed_files is None else "the list of changed files is incomplete"
+        reasons.append(Reason("submit_on: pull_request", f"{why}; a draft run of the pull request's pipeline"))
+        return True
+    touched, config_touched, data_hits = _changes(config, pc, event.changed_files, repo_root)
+    hits = [*touched, *([_rel(config.path, repo_root) or config.path.name] if config_touched else []),
+            *(f"{f} matched {p}" for f, p in data_hits)]
+    if not hits:
+        reasons.append(Reason("event", "the pull request changes no file of this pipeline"))
+        return False
+    reasons.append(Reason("submit_on: pull_request", f"a draft run of the pull request's pipeline: {_listing(hits)} changed"))
+    return True
+
+
+def _changes(config: Config, pc: PipelineConfig, changed: Sequence[str], repo_root: Path
+             ) -> tuple[list[str], bool, list[tuple[str, str]]]:
+    """Of ``changed``: the pipeline's own files, whether the parameter file is one, and data-pattern hits."""
+    # Linear in the number of changed files: set lookups and string prefixes, no filesystem calls per file.
+    files = pc.pipeline.files if pc.pipeline is not None else ()
+    pipeline_files = {rel for f in files if (rel := _rel(f, repo_root)) is not None}
+    config_file = _rel(config.path, repo_root)
+    touched = [f for f in changed if f in pipeline_files]
+    config_touched = config_file is not None and config_file in set(changed)
+    data_hits: list[tuple[str, str]] = []
+    config_dir = _rel(config.root, repo_root)
+    globs = [(pattern, compile_glob(pattern)) for pattern in pc.data]
+    if config_dir is not None and globs:
+        prefix = "" if config_dir in ("", ".") else config_dir + "/"
+        for f in changed:
+            if not f.startswith(prefix):
+                continue
+            local = f[len(prefix):]
+            for pattern, glob in globs:
+                if glob.matches(local):
+                    data_hits.append((f, pattern))
+                    break
+    return touched, config_touched, data_hits
 
 
 def assign_parameters(
@@ -231,25 +283,8 @@ def _push_rules(
             reasons.append(Reason("event", "merge is in neither publish_on nor submit_on"))
         return publish, submit
 
-    # Linear in the number of changed files: set lookups and string prefixes, no filesystem calls per file.
-    files = pc.pipeline.files if pc.pipeline is not None else ()
-    pipeline_files = {rel for f in files if (rel := _rel(f, repo_root)) is not None}
+    touched, config_touched, data_hits = _changes(config, pc, changed, repo_root)
     config_file = _rel(config.path, repo_root)
-    touched = [f for f in changed if f in pipeline_files]
-    config_touched = config_file is not None and config_file in set(changed)
-    data_hits: list[tuple[str, str]] = []
-    config_dir = _rel(config.root, repo_root)
-    globs = [(pattern, compile_glob(pattern)) for pattern in pc.data]
-    if config_dir is not None and globs:
-        prefix = "" if config_dir in ("", ".") else config_dir + "/"
-        for f in changed:
-            if not f.startswith(prefix):
-                continue
-            local = f[len(prefix):]
-            for pattern, glob in globs:
-                if glob.matches(local):
-                    data_hits.append((f, pattern))
-                    break
 
     publish = submit = False
     if touched:

@@ -58,9 +58,9 @@ def _number(value: float) -> str:
 
 def title(outcome: Outcome) -> str:
     run = outcome.run
-    head = f"{outcome.item.pipeline}: {HEADLINES[outcome.conclusion]}"
+    head = f"{outcome.item.pipeline}: {'draft ' if outcome.item.draft else ''}{HEADLINES[outcome.conclusion]}"
     if run is not None:
-        head += f" on version {run.version}"
+        head += " (a draft)" if outcome.item.draft else f" on version {run.version}"
         key = next((k for k in ("auc", "AUC", "accuracy") if k in run.metrics), None)
         if key:
             head += f", {key} {_number(run.metrics[key])}"
@@ -86,8 +86,11 @@ def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, ro
     rows = [ParameterRow(n, _shown(v, root), _shown(defaults.get(n), root),
                          defaults[n] != v if n in defaults else n in item.changed_parameters)
             for n, v in sorted(values.items())] if item.submit or outcome.run is not None else []
+    from .review_report import markdown_context
+
+    review = markdown_context(outcome.review, draft=item.draft, candidate=outcome.candidate, promoted=outcome.promoted)
     return _env().get_template("run.md.j2").render(
         item=item, run=outcome.run, published=outcome.published, message=outcome.message,
-        parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion],
+        parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion], **review,
         run_url=run_url or (outcome.run.url if outcome.run is not None else None),
     )

@@ -68,11 +68,17 @@ def test_versions_and_pins(sample: Path) -> None:
     script.write_text(script.read_text().replace('print(f"imported', 'print("version two of import_data")\nprint(f"imported'))
     changed = retrain(sample, "publish")
     assert "income: published version 2 of endpoint income-retrain" in changed.stdout
+    # The sample has a promote: gate: version 2 trained as well as it must, so its run moved the default.
+    assert "The gate passed (6 conditions): version 2 is now the default." in changed.stdout  # auc >= 0.9, 5 not worse
     endpoint = json.loads(retrain(sample, "endpoints", "income-retrain", "--json").stdout)
-    assert [(v["number"], v["is_default"]) for v in endpoint["versions"]] == [(1, True), (2, False)]
+    assert [(v["number"], v["is_default"]) for v in endpoint["versions"]] == [(1, False), (2, True)]
 
     pinned = retrain(sample, "submit", "income", "--version", "1")
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     assert "version two of import_data" not in pinned.stdout  # version 1's code ran, not the working tree
     latest = retrain(sample, "submit", "income", "--version", "latest")
-    assert "[import_data] version two of import_data" in latest.stdout
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    # Version 2's code ran in its gate run, on the same values: the run of latest reuses that step's outputs.
+    assert "[import_data] version two of import_data" in changed.stdout
+    assert "income: submitted run" in latest.stdout and "on version 2" in latest.stdout
+    assert "  import_data: reused" in latest.stdout

@@ -117,9 +117,15 @@ def event_from_payload(name: str, payload: Mapping[str, Any], *, source: str = "
         head = r.obj(pr, "head", "pull_request.head")
         base = r.obj(pr, "base", "pull_request.base")
         head_ref = r.text(head, "ref", "pull_request.head.ref")
+        # A fork's head lives in another repository (a deleted fork's head has no repo at all): its workflow
+        # gets no secrets and a read-only token, so a pull request from it is planned, never run.
+        head_repo = head.get("repo")
+        base_repo = base.get("repo")
+        head_name = head_repo.get("full_name") if isinstance(head_repo, dict) else None
+        base_name = (base_repo.get("full_name") if isinstance(base_repo, dict) else None) or common["repository"]
         return Event("pull_request", ref=f"refs/heads/{head_ref}" if head_ref else None,
                      sha=r.text(head, "sha", "pull_request.head.sha"), before=r.text(base, "sha", "pull_request.base.sha"),
-                     changed_files=None, **common)
+                     changed_files=None, from_fork=bool(base_name) and head_name != base_name, **common)
     if kind == "dispatch":
         inputs = r.obj(payload, "inputs", "inputs")
         values: dict[str, str] = {}

@@ -631,8 +631,10 @@ class FakeAzure:
         if job is None:
             return None
         status = job["properties"]["status"]
-        component = self.resources.get(job["properties"]["componentId"], {})
-        steps = list(((component.get("properties") or {}).get("componentSpec") or {}).get("jobs", {}))
+        # A deployment's run names its pipeline component; a pipeline job built from YAML carries its own jobs.
+        component = self.resources.get(job["properties"].get("componentId") or "", {})
+        steps = list(((component.get("properties") or {}).get("componentSpec") or {}).get("jobs", {})
+                     or job["properties"].get("jobs") or {})
         parent_status = {"Completed": "FINISHED", "Failed": "FAILED", "Canceled": "KILLED"}.get(status, "RUNNING")
         parent = {"info": {"run_id": job_name, "experiment_id": "7", "status": parent_status, "start_time": 1700000000000},
                   "data": {"metrics": [{"key": "duration_s", "value": 12.5, "timestamp": 1700000009000, "step": 0}] if parent_status == "FINISHED" else [],

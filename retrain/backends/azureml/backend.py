@@ -364,6 +364,49 @@ class AzureMLBackend:
                                f"not on the pinned version {number}; cancel it and check the endpoint.")
         return run
 
+    def submit_draft(self, pipeline: Pipeline, request: SubmitRequest) -> Run:
+        """A pull request's pipeline as a pipeline job of its own graph (as azure-ai-ml submits a pipeline from
+        YAML): its command components registered content-addressed as publish does, but no pipeline-component
+        version and no deployment, so no endpoint lists it and it can never become the default."""
+        earlier = self.find_run(request.key)
+        if earlier is not None:
+            return earlier
+        component_ids: dict[Path, str] = {}
+        for step in pipeline.steps.values():
+            if step.component.source not in component_ids:
+                component_ids[step.component.source] = self._register_command(step.component)
+        spec = self._pipeline_spec(pipeline, component_name(request.endpoint), 0, component_ids)
+        values: dict[str, object] = {n: p.default for n, p in pipeline.parameters.items() if p.default is not None}
+        values.update(request.parameters)
+        inputs: dict[str, Any] = {}
+        for name, value in values.items():
+            port = pipeline.parameters.get(name)
+            if port is None:
+                raise UsageError(f"the pipeline has no parameter '{name}'. {unknown_parameter_hint(name, pipeline.parameters)}")
+            kind = port.type.value
+            if port.type.is_data:
+                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
+            else:
+                inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}  # type: ignore[arg-type]
+        settings: dict[str, Any] = {"continue_on_step_failure": False}
+        if self._compute_id():
+            settings["default_compute"] = self._compute_id()
+        body = {"properties": {
+            "jobType": "Pipeline", "displayName": f"{request.pipeline} draft", "experimentName": request.experiment,
+            "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
+                     "retrain.endpoint": request.endpoint, "retrain.draft": "true"},
+            "properties": {}, "jobs": spec["jobs"], "inputs": inputs, "outputs": {}, "settings": settings, "isArchived": False,
+        }}
+        created = self.arm.put(f"/jobs/{self._job_name(request.key)}", body, what=f"submit a draft run of {request.pipeline}",
+                               headers={"x-azureml-token": self.arm.token(ML_SCOPE)})
+        return self._run(created)
+
+    def set_default(self, endpoint: str, number: int) -> None:
+        """Make deployment v<number> the batch endpoint's default (a passed gate, or ``retrain promote``)."""
+        if self.endpoint(endpoint).version(number) is None:
+            raise NotFound(f"batch endpoint '{endpoint}' has no version {number}.")
+        self._set_default(endpoint, number)
+
     def _data_uri(self, value: str, kind: str) -> str:
         """A data input as azure-ai-ml sends it: a registered data version by its ARM id, other URIs as they are."""
         if value.startswith("azureml:") and not value.startswith("azureml://"):

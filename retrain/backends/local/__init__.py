@@ -172,7 +172,33 @@ class LocalBackend:
         assert version is not None
         snapshot_row = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", request.endpoint, version.number)
         pipeline = load_pipeline(self.store_dir / snapshot_row["snapshot"])  # type: ignore[index]
-        parameters = self._assign(pipeline, request, version.parameters)
+        return self._start(request, pipeline, version.number, version.parameters, tags=dict(request.tags))
+
+    def submit_draft(self, pipeline: Pipeline, request: SubmitRequest) -> Run:
+        """Run ``pipeline`` as it is (a pull request's): a snapshot that no endpoint lists, never a version.
+
+        The run records version 0 and the tag ``retrain.draft``; the worker finds its snapshot by the
+        ``retrain.snapshot`` tag instead of by version.
+        """
+        earlier = self.find_run(request.key)
+        if earlier is not None:
+            return earlier
+        snapshot = save_snapshot(self.store_dir, pipeline)
+        copy = load_pipeline(self.store_dir / snapshot)
+        defaults = {n: p.default for n, p in pipeline.parameters.items()}
+        tags = {**request.tags, "retrain.draft": "true", "retrain.snapshot": str(snapshot)}
+        return self._start(request, copy, 0, defaults, tags=tags)
+
+    def set_default(self, endpoint: str, number: int) -> None:
+        """Make version ``number`` the endpoint's default (a passed gate, or ``retrain promote``)."""
+        if self.endpoint(endpoint).version(number) is None:
+            raise NotFound(f"endpoint '{endpoint}' has no version {number}.")
+        with self.store.write() as db:
+            db.execute("UPDATE endpoints SET default_version = ? WHERE name = ?", (number, endpoint))
+
+    def _start(self, request: SubmitRequest, pipeline: Pipeline, number: int, published: Mapping[str, object],
+               *, tags: Mapping[str, str]) -> Run:
+        parameters = self._assign(pipeline, request, published)
         run_id = f"{request.pipeline}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         folder = run_dir(self.store_dir, run_id)
         folder.mkdir(parents=True)
@@ -180,8 +206,8 @@ class LocalBackend:
             db.execute(
                 "INSERT INTO runs(id, key, pipeline, endpoint, version, experiment, status, parameters, tags, force, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (run_id, request.key, request.pipeline, request.endpoint, version.number, request.experiment,
-                 dumps(parameters), dumps(dict(request.tags)), int(request.force), utcnow()),
+                (run_id, request.key, request.pipeline, request.endpoint, number, request.experiment,
+                 dumps(parameters), dumps(dict(tags)), int(request.force), utcnow()),
             )
             db.executemany("INSERT INTO steps(run_id, name, ord, status) VALUES (?, ?, ?, 'queued')",
                            [(run_id, name, i) for i, name in enumerate(pipeline.steps)])

@@ -110,9 +110,13 @@ class Executor:
         assert row is not None, self.run_id
         if row["status"] != RunStatus.QUEUED.value:
             return  # canceled before it started, or already executed
-        version = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", row["endpoint"], row["version"])
-        assert version is not None
-        pipeline = self.pipeline or load_pipeline(self.store_dir / version["snapshot"])
+        # A draft (a pull request's pipeline) names its snapshot; a version's run finds it by version.
+        snapshot = json.loads(row["tags"]).get("retrain.snapshot")
+        if snapshot is None:
+            version = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", row["endpoint"], row["version"])
+            assert version is not None
+            snapshot = version["snapshot"]
+        pipeline = self.pipeline or load_pipeline(self.store_dir / snapshot)
         parameters = json.loads(row["parameters"])
         self.experiment = row["experiment"]
         self.force = bool(row["force"])

@@ -1,0 +1,185 @@
+"""Which run a run is compared with, the metric differences, and the pipeline's recent history.
+
+The baseline is, by default, the latest completed run of the endpoint's default version on the same
+parameter values, else the latest completed run of the default version. ``compare_to: latest`` takes
+the pipeline's latest completed run of any version; ``compare_to: <run id>`` names one. Drafts (runs of
+a pull request's pipeline) are never a baseline: they are what is being judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .backends.base import Backend, Run, RunStatus
+from .errors import NotFound, RetrainError
+
+DRAFT_TAG = "retrain.draft"
+HISTORY = 20  # runs in the trend: enough to see a drift, small enough to read
+SPARK = "▁▂▃▄▅▆▇█"
+# How many recent runs the baseline search reads; older default-version runs are not a fair baseline anyway.
+SEARCH = 200
+
+
+def is_draft(run: Run) -> bool:
+    return run.tags.get(DRAFT_TAG) == "true"
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    name: str
+    value: float | None
+    baseline: float | None
+    goal: str  # "max" or "min"
+
+    @property
+    def difference(self) -> float | None:
+        if self.value is None or self.baseline is None:
+            return None
+        return self.value - self.baseline
+
+    @property
+    def verdict(self) -> str:
+        """``better``, ``worse``, ``same``, ``new`` (no baseline value) or ``missing`` (not in this run)."""
+        if self.value is None:
+            return "missing"
+        if self.baseline is None:
+            return "new"
+        d = self.value - self.baseline
+        if abs(d) <= 1e-12 * max(1.0, abs(self.baseline)):
+            return "same"
+        return "better" if (d > 0) == (self.goal == "max") else "worse"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline_run: str | None  # None: nothing to compare with (the reason says why)
+    baseline_version: int | None
+    how: str  # how the baseline was chosen, in words
+    rows: tuple[MetricDiff, ...]
+
+    def differences(self) -> dict[str, dict[str, object]]:
+        """The action's ``metric-differences`` output: per metric, value, baseline, difference, verdict."""
+        return {r.name: {"value": r.value, "baseline": r.baseline, "difference": r.difference,
+                         "goal": r.goal, "verdict": r.verdict} for r in self.rows}
+
+
+def compare(run: Run | Mapping[str, float], baseline: Run | None, goals: Mapping[str, str], *, how: str = "") -> Comparison:
+    metrics = run.metrics if isinstance(run, Run) else run
+    base = dict(baseline.metrics) if baseline is not None else {}
+    names = sorted(set(metrics) | set(base))
+    rows = tuple(MetricDiff(n, metrics.get(n), base.get(n), goals.get(n, "max")) for n in names)
+    return Comparison(baseline.id if baseline else None, baseline.version if baseline else None, how, rows)
+
+
+def _completed(backend: Backend, pipeline: str) -> list[Run]:
+    return [r for r in backend.runs(pipeline=pipeline, status=RunStatus.COMPLETED, limit=SEARCH) if not is_draft(r)]
+
+
+def pick_baseline(
+    backend: Backend,
+    *,
+    pipeline: str,
+    endpoint: str,
+    compare_to: str,
+    parameters: Mapping[str, object] | None,
+    exclude: str | None = None,
+) -> tuple[Run | None, str]:
+    """The baseline run and how it was chosen (for the report). Raise NotFound for a named run that is not there."""
+    if compare_to not in ("default", "latest"):
+        try:
+            return backend.run(compare_to), f"run {compare_to} (compare_to)"
+        except NotFound:
+            raise NotFound(f"compare_to names run '{compare_to}', which does not exist. "
+                           "Name a run that `retrain runs` lists, or write compare_to: default.") from None
+    base, how = _choose(backend, pipeline, endpoint, compare_to, parameters, exclude)
+    return (_detailed(backend, base), how) if base is not None else (None, how)
+
+
+def _detailed(backend: Backend, run: Run) -> Run:
+    """A listed run with its metrics: some backends (Azure ML) list runs without them."""
+    if run.metrics:
+        return run
+    try:
+        return backend.run(run.id)
+    except RetrainError:
+        return run
+
+
+def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, parameters: Mapping[str, object] | None,
+            exclude: str | None) -> tuple[Run | None, str]:
+    runs = [r for r in _completed(backend, pipeline) if r.id != exclude and r.endpoint == endpoint]
+    if compare_to == "latest":
+        return (runs[0], "the latest completed run") if runs else (None, "no completed run yet")
+    try:
+        default = backend.endpoint(endpoint).default_version
+    except NotFound:
+        default = None
+    if default is None:
+        return None, f"endpoint '{endpoint}' has no default version yet"
+    on_default = [r for r in runs if r.version == default]
+    if parameters is not None:
+        same = [r for r in on_default if dict(r.parameters) == dict(parameters)]
+        if same:
+            return same[0], f"the latest completed run of the default version {default} with the same parameter values"
+    if on_default:
+        return on_default[0], f"the latest completed run of the default version {default}"
+    return None, f"the default version {default} has no completed run yet"
+
+
+def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str, goals: Mapping[str, str],
+                   parameters: Mapping[str, object] | None = None) -> Comparison:
+    """The comparison for a report: a backend that cannot list runs leaves it empty rather than failing the work."""
+    try:
+        base, how = pick_baseline(backend, pipeline=run.pipeline, endpoint=endpoint, compare_to=compare_to,
+                                  parameters=parameters if parameters is not None else run.parameters, exclude=run.id)
+    except NotFound:
+        raise
+    except RetrainError as e:
+        base, how = None, f"the baseline could not be read: {e}"
+    return compare(run, base, goals, how=how)
+
+
+def history(backend: Backend, pipeline: str, *, current: Run | None = None, limit: int = HISTORY) -> list[Run]:
+    """The pipeline's last completed runs, oldest first, ending with ``current`` when it completed."""
+    try:
+        runs = [_detailed(backend, r) for r in _completed(backend, pipeline)[:limit]]
+    except RetrainError:
+        return [current] if current is not None else []
+    if current is not None and current.status is RunStatus.COMPLETED and not is_draft(current) and all(r.id != current.id for r in runs):
+        runs = [current, *runs][:limit]
+    return list(reversed(runs))
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """Unicode block characters, lowest to highest; a run without the metric is a space."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    lo, hi = min(known), max(known)
+    span = hi - lo
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif span == 0:
+            out.append(SPARK[len(SPARK) // 2])
+        else:
+            out.append(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1) + 0.5))])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Trend:
+    runs: tuple[Run, ...]  # oldest first
+    lines: tuple[tuple[str, str, float | None, float | None], ...]  # metric, sparkline, min, max
+
+
+def trend(runs: Sequence[Run]) -> Trend:
+    names = sorted({k for r in runs for k in r.metrics})
+    lines = []
+    for n in names:
+        values = [r.metrics.get(n) for r in runs]
+        known = [v for v in values if v is not None]
+        lines.append((n, sparkline(values), min(known) if known else None, max(known) if known else None))
+    return Trend(tuple(runs), tuple(lines))

@@ -1,0 +1,166 @@
+"""Review a finished run: its comparison with the baseline, the gate, and moving an endpoint's default.
+
+``execute`` calls :func:`review` once a run has ended; ``retrain promote`` calls :func:`promote` to
+move the default by hand after the same checks. Backends move a default with ``set_default`` and run a
+pull request's pipeline with ``submit_draft``; a backend without them says so instead of pretending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .backends.base import Backend, Run, RunStatus, SubmitRequest
+from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
+from .config_model import PipelineConfig
+from .errors import NotFound, RetrainError, UsageError
+from .gate import GateResult, evaluate
+from .pipeline.model import Pipeline
+
+GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a report adds to a run: the comparison, the gate (when there is one) and the trend."""
+
+    comparison: Comparison | None = None
+    gate: GateResult | None = None
+    trend: tuple[Run, ...] = field(default=())  # the pipeline's last completed runs, oldest first
+
+
+def check_compare_to(backend: Backend, pc: PipelineConfig) -> None:
+    """A ``compare_to`` run id must exist before anything runs: a wrong id is bad input (exit 2)."""
+    if pc.compare_to in ("default", "latest"):
+        return
+    try:
+        backend.run(pc.compare_to)
+    except NotFound:
+        at = pc.compare_to_at or pc.location
+        where = f"{at}: " if at else ""
+        raise NotFound(f"{where}at pipelines.{pc.name}.compare_to: there is no run '{pc.compare_to}'. "
+                       "Name a run that `retrain runs` lists, or write compare_to: default.") from None
+
+
+def judge(pc: PipelineConfig, run: Run, comparison: Comparison | None) -> GateResult | None:
+    """The gate's verdict on ``run``; None when the pipeline has no gate."""
+    if pc.gate is None:
+        return None
+    baseline = {r.name: r.baseline for r in comparison.rows if r.baseline is not None} if comparison and comparison.baseline_run else None
+    where = str(pc.gate.location) if pc.gate.location else ""
+    return evaluate(pc.gate, run.metrics, goals=pc.goals, baseline=baseline,
+                    baseline_run=comparison.baseline_run if comparison else None, where=where)
+
+
+def review(backend: Backend, pc: PipelineConfig, run: Run) -> Review:
+    """Compare a completed run with its baseline, judge it by the gate, and read the trend."""
+    if run.status is not RunStatus.COMPLETED:
+        return Review()
+    comparison = compare_safely(backend, run, endpoint=pc.endpoint, compare_to=pc.compare_to, goals=pc.goals)
+    return Review(comparison, judge(pc, run, comparison), tuple(history(backend, pc.name, current=run)))
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A finished run's verdict after review: the gate may turn a completed run into a failure."""
+
+    failed_gate: bool
+    message: str
+    review: Review
+    promoted: bool
+
+
+def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, candidate: int | None) -> Settled:
+    """Review a finished run; for a gated ``candidate`` version, promote it when the gate passes.
+
+    Called when a followed run ends and, for runs submitted without waiting, by the scheduled sync.
+    """
+    checked = review(backend, pc, run)
+    if candidate is None:
+        return Settled(False, message, checked, False)
+    stays = _default_text(backend, pc.endpoint)
+    if run.status is not RunStatus.COMPLETED:
+        return Settled(False, f"{message} Version {candidate} was not promoted: {stays}.", checked, False)
+    if checked.gate is not None and checked.gate.passed:
+        move_default(backend, pc.endpoint, candidate)
+        return Settled(False, f"{message} {checked.gate.summary().capitalize()}: version {candidate} is now the default.", checked, True)
+    if checked.gate is not None:
+        return Settled(True, f"{checked.gate.summary().capitalize()}. Version {candidate} was published but not promoted: {stays}.",
+                       checked, False)
+    return Settled(False, message, checked, False)
+
+
+def candidate_of(run: Run) -> int | None:
+    """The gated version a run was submitted to judge (its ``retrain.gate`` tag), if any."""
+    text = run.tags.get(GATE_TAG, "")
+    return int(text) if text.isdigit() else None
+
+
+def _default_text(backend: Backend, endpoint: str) -> str:
+    try:
+        default = backend.endpoint(endpoint).default_version
+    except RetrainError:
+        return "the default stays where it was"
+    return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
+
+
+def move_default(backend: Backend, endpoint: str, number: int) -> None:
+    setter = getattr(backend, "set_default", None)
+    if setter is None:
+        raise UsageError(f"the {backend.kind} backend cannot move an endpoint's default; a promote: gate needs one that can.")
+    setter(endpoint, number)
+
+
+def submit_draft(backend: Backend, pipeline: Pipeline, request: SubmitRequest) -> Run:
+    submit = getattr(backend, "submit_draft", None)
+    if submit is None:
+        raise UsageError(f"the {backend.kind} backend cannot run drafts; run pull requests' pipelines on local or azureml.")
+    return submit(pipeline, request)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    endpoint: str
+    version: int
+    previous: int | None
+    forced: bool
+    run: Run | None  # the run the checks judged
+    comparison: Comparison | None
+    gate: GateResult | None
+
+
+def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapping[str, object], *, force: bool) -> Promotion:
+    """Move ``pc``'s endpoint default to ``version``: after the gate passes on its latest completed run
+    with ``parameters`` (the file's values), or at once with ``force``."""
+    endpoint = backend.endpoint(pc.endpoint)
+    if endpoint.version(version) is None:
+        listing = ", ".join(str(v.number) for v in endpoint.versions) or "none"
+        raise NotFound(f"endpoint '{pc.endpoint}' has no version {version}. Its versions: {listing}.")
+    previous = endpoint.default_version
+    if force:
+        move_default(backend, pc.endpoint, version)
+        return Promotion(pc.endpoint, version, previous, True, None, None, None)
+    runs = [r for r in backend.runs(pipeline=pc.name, status=RunStatus.COMPLETED, limit=200)
+            if r.version == version and r.endpoint == pc.endpoint and not is_draft(r)]
+    same = [r for r in runs if _same_values(r.parameters, parameters)]
+    if not same:
+        raise UsageError(f"version {version} of '{pc.endpoint}' has no completed run with the parameter file's values to check. "
+                         f"Run it first (retrain submit {pc.name} --version {version}), or skip the checks with --force.")
+    run = same[0]
+    base, how = pick_baseline(backend, pipeline=pc.name, endpoint=pc.endpoint, compare_to=pc.compare_to,
+                              parameters=run.parameters, exclude=run.id)
+    if base is not None and base.version == version:
+        base = None  # comparing a version with itself says nothing
+    comparison = compare(run, base, pc.goals, how=how)
+    gate = judge(pc, run, comparison)
+    if gate is not None and not gate.passed:
+        return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
+    move_default(backend, pc.endpoint, version)
+    return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
+
+
+def _same_values(ran: Mapping[str, object], wanted: Mapping[str, object]) -> bool:
+    return all(ran.get(k) == v for k, v in wanted.items())
+
+
+__all__ = ["DRAFT_TAG", "GATE_TAG", "Settled", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]

@@ -1,0 +1,89 @@
+"""The review verbs: ``retrain promote`` and ``retrain runs --compare``; the JSON of a run's review."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
+from .promote import Review
+
+
+def review_json(review: Review, *, draft: bool = False, candidate: int | None = None, promoted: bool = False) -> dict[str, Any]:
+    """The ``--json`` (and action output) form of a run's review."""
+    c, g = review.comparison, review.gate
+    return {
+        "draft": draft,
+        "baseline_run": c.baseline_run if c else None,
+        "baseline_version": c.baseline_version if c else None,
+        "baseline_chosen": c.how if c else None,
+        "differences": c.differences() if c else {},
+        "gate": None if g is None else {
+            "passed": g.passed,
+            "checks": [{"condition": k.text, "metric": k.metric, "value": k.value, "threshold": k.threshold,
+                        "passed": k.passed, "why": k.why} for k in g.checks],
+        },
+        "candidate_version": candidate,
+        "promoted": promoted,
+    }
+
+
+def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .backends.factory import make_backend
+    from .commands import _config, print_json
+    from .plan import command_plan
+    from .promote import promote
+    from .review_report import comparison_text, gate_text
+
+    config = _config(args)
+    item = command_plan(config, [args.pipeline], publish=False, submit=False, command="promote").items[0]
+    pc = config.pipelines[args.pipeline]
+    try:
+        number = int(args.version)
+    except ValueError:
+        raise UsageError(f"the version is {args.version!r}; give a version number, as `retrain endpoints {pc.endpoint}` lists them.") from None
+    backend = make_backend(config, environ)
+    result = promote(backend, pc, number, item.parameters, force=args.force)
+    moved = result.gate is None or result.gate.passed or result.forced
+    if args.json:
+        print_json({"endpoint": result.endpoint, "version": result.version, "previous_default": result.previous,
+                    "promoted": moved, "forced": result.forced, "run": result.run.id if result.run else None,
+                    **review_json(Review(result.comparison, result.gate))})
+        return EXIT_OK if moved else EXIT_WORK_FAILED
+    if result.forced:
+        print(f"version {number} of {result.endpoint} is now the default (was {result.previous}); "
+              "--force: the gate and the baseline comparison were NOT checked.")
+        return EXIT_OK
+    print(f"checked run {result.run.id if result.run else '-'} of version {number}")
+    if result.comparison is not None:
+        print(comparison_text(result.comparison))
+    if result.gate is not None:
+        print(gate_text(result.gate))
+    if moved:
+        print(f"version {number} of {result.endpoint} is now the default (was {result.previous}).")
+        return EXIT_OK
+    print(f"version {number} was not promoted: {result.gate.summary() if result.gate else ''}. "
+          f"The default stays at version {result.previous}. (--force skips the checks.)")
+    return EXIT_WORK_FAILED
+
+
+def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``retrain runs --compare A B``."""
+    from .backends.factory import make_backend
+    from .commands import _config, print_json
+    from .review_report import compare_runs_text
+
+    config = _config(args)
+    backend = make_backend(config, environ)
+    a, b = (backend.run(r) for r in args.compare)
+    pc = config.pipelines.get(b.pipeline) or config.pipelines.get(a.pipeline)
+    goals = dict(pc.goals) if pc is not None else {}
+    if args.json:
+        from .baseline import compare
+
+        c = compare(b, a, goals)
+        print_json({"a": a, "b": b, "differences": c.differences()})
+    else:
+        print(compare_runs_text(a, b, goals))
+    return EXIT_OK

@@ -1,0 +1,118 @@
+"""How a run's review reads: the comparison with the baseline, the gate, the trend, side by side runs.
+
+Plain text for the terminal here; the Markdown (check run, job summary) is the template partial
+``templates/review.md.j2``, fed by :func:`markdown_context`. Both say the same things in the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .backends.base import Run
+from .baseline import Comparison, MetricDiff, compare, is_draft, trend
+from .console import table
+from .gate import GateResult
+from .promote import Review
+
+ARROWS = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "new": "new", "missing": "missing"}
+LAST_RUNS = 5  # rows of the recent-runs table under the sparklines
+
+
+def num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def signed(value: float | None) -> str:
+    if value is None:
+        return "-"
+    text = num(abs(value))
+    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+
+
+def verdict(row: MetricDiff) -> str:
+    goal = "higher is better" if row.goal == "max" else "lower is better"
+    return f"{ARROWS[row.verdict]} ({goal})" if row.verdict in ("better", "worse", "same") else ARROWS[row.verdict]
+
+
+def version_word(run: Run) -> str:
+    return "draft" if is_draft(run) else f"v{run.version}"
+
+
+def baseline_line(c: Comparison) -> str:
+    if c.baseline_run is None:
+        return f"baseline: none ({c.how})"
+    return f"baseline: run {c.baseline_run} (version {c.baseline_version}), {c.how}"
+
+
+def comparison_text(c: Comparison) -> str:
+    rows = [(r.name, num(r.value), num(r.baseline), signed(r.difference), verdict(r)) for r in c.rows]
+    body = table(("metric", "this run", "baseline", "difference", ""), rows) if rows else "(no metrics)"
+    return baseline_line(c) + "\n" + _indent(body)
+
+
+def gate_text(g: GateResult) -> str:
+    rows = [(c.text, num(c.value), num(c.threshold), "passed" if c.passed else "FAILED") for c in g.checks]
+    return f"gate: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", ""), rows))
+
+
+def review_text(review: Review, *, draft: bool = False) -> str:
+    parts = []
+    if draft:
+        parts.append("DRAFT: the pull request's pipeline, not a published version; it never becomes the default.")
+    if review.comparison is not None:
+        parts.append(comparison_text(review.comparison))
+    if review.gate is not None:
+        parts.append(("gate preview (a draft is never promoted): " if draft else "") + gate_text(review.gate))
+    return "\n".join(parts)
+
+
+def compare_runs_text(a: Run, b: Run, goals: Mapping[str, str]) -> str:
+    """``retrain runs --compare A B``: B against A (A is the baseline), parameters and metrics."""
+    c = compare(b, a, goals, how="")
+    head = table(("", "A", "B"), [
+        ("run", a.id, b.id), ("version", version_word(a), version_word(b)), ("status", a.status.value, b.status.value),
+    ])
+    names = sorted(set(a.parameters) | set(b.parameters))
+    params = [(n, _short(a.parameters.get(n)), _short(b.parameters.get(n)), "" if a.parameters.get(n) == b.parameters.get(n) else "differs")
+              for n in names]
+    metrics = [(r.name, num(r.baseline), num(r.value), signed(r.difference), verdict(r)) for r in c.rows]
+    out = [head]
+    if params:
+        out += ["", "parameters", _indent(table(("name", "A", "B", ""), params))]
+    out += ["", "metrics (B against A)", _indent(table(("metric", "A", "B", "difference", ""), metrics)) if metrics else "  (no metrics)"]
+    return "\n".join(out)
+
+
+def markdown_context(review: Review, *, draft: bool, candidate: int | None, promoted: bool) -> dict[str, Any]:
+    """What ``review.md.j2`` needs, already worded."""
+    t = trend(review.trend) if review.trend else None
+    recent = list(reversed(review.trend))[:LAST_RUNS]
+    names = [line[0] for line in t.lines] if t else []
+    return {
+        "draft": draft, "candidate": candidate, "promoted": promoted,
+        "comparison": review.comparison, "gate": review.gate,
+        "baseline_line": baseline_line(review.comparison) if review.comparison else "",
+        "diff_rows": [(r.name, num(r.value), num(r.baseline), signed(r.difference), verdict(r))
+                      for r in (review.comparison.rows if review.comparison else ())],
+        "gate_rows": [(c.text, num(c.value), num(c.threshold), c.passed) for c in (review.gate.checks if review.gate else ())],
+        "trend_count": len(review.trend),
+        "trend_lines": [(n, spark, num(lo), num(hi)) for n, spark, lo, hi in (t.lines if t else ())],
+        "recent_names": names,
+        "recent_rows": [(r.id, version_word(r), r.created.strftime("%Y-%m-%d %H:%M"), [num(r.metrics.get(n)) for n in names])
+                        for r in recent],
+    }
+
+
+def _short(value: object) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 40 else "..." + text[-37:]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+__all__ = ["compare_runs_text", "comparison_text", "gate_text", "markdown_context", "review_text"]

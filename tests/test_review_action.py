@@ -1,0 +1,129 @@
+"""Review through the action, as a runner starts it, against the fake GitHub: drafts on pull requests,
+the comparison in the check run, the gate's verdict in the check's conclusion and the step outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fakes.github_api import FakeGitHub
+from tests.test_action import GITHUB, Runner, github, runner  # noqa: F401 - fixtures
+from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.test_review_local import GATE, set_epochs
+
+HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload (pull_request-opened.json)
+
+
+def pull_request(github: FakeGitHub) -> dict:
+    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
+    payload["repository"]["full_name"] = github.repository
+    return payload
+
+
+def baseline_run(runner: Runner, github: FakeGitHub) -> str:
+    """Publish version 1 and run it, as a merge of a data change would."""
+    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert result.code == 0, result.stderr + result.stdout
+    runner.reset_files()
+    github.check_runs.clear()
+    return result.outputs["run-id"]
+
+
+def test_a_pull_request_runs_a_draft_and_shows_it_against_the_defaults_latest_run(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, pull_request]")
+    (project / "retrain.yml").write_text(text)
+    base = baseline_run(runner, github)
+    set_epochs(project, 1)
+    github.compare_files = ["pipelines/tiny/pipeline.yml"]
+    result = runner.run(runner.env("pull_request", pull_request(github)))
+    assert result.code == 0, result.stderr + result.stdout
+    assert "tiny: submitted run tiny-" in result.stdout and " as a draft " in result.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["head_sha"] == HEAD
+    assert check["conclusion"] == "success"
+    assert check["output"]["title"].startswith("tiny: draft succeeded (a draft)")
+    summary = check["output"]["summary"]
+    assert "**Draft run**" in summary and "| version run | **draft**" in summary
+    assert f"baseline: run {base} (version 1)" in summary
+    assert "| `score` | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in summary
+    assert "#### Trend: the one completed run so far" in summary  # a draft is not in the pipeline's history
+    assert result.outputs["baseline-run-id"] == base
+    assert json.loads(result.outputs["metric-differences"])["score"]["verdict"] == "worse"
+    assert result.outputs["gate"] == ""
+    # No version was published for the draft.
+    endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
+    assert [v["number"] for v in endpoints["versions"]] == [1]
+    assert github.violations == []
+
+
+def test_a_pull_request_from_a_fork_gets_the_plan_only(runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, pull_request]")
+    (project / "retrain.yml").write_text(text)
+    payload = pull_request(github)
+    payload["pull_request"]["head"]["repo"]["full_name"] = "someone-else/census"  # the same example, from a fork
+    result = runner.run(runner.env("pull_request", payload))
+    assert result.code == 0, result.stderr
+    assert "the pull request comes from a fork, whose workflow gets no secrets and a read-only token: plan only" in result.summary
+    assert not (project / ".retrain").exists()
+
+
+def test_a_gated_merge_of_a_weaker_version_concludes_failure_naming_the_metric(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 1)
+    result = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"])))
+    assert result.code == 1
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "failure"
+    summary = check["output"]["summary"]
+    assert "The gate failed: score is 0.523, needs >= 0.55" in summary
+    assert "❌ failed: version 2 was published but not promoted" in summary
+    assert "| score >= 0.55 | 0.523 | 0.55 | ❌ **failed** |" in summary
+    assert "#### Trend: the last 2 completed runs" in summary
+    assert result.outputs["gate"] == "failed"
+    assert result.outputs["published-version"] == "2"
+    endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
+    assert endpoints["default_version"] == 1
+
+
+def runner_cli(project: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=project, capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
+def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sync(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 1)
+    first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
+    assert first.code == 0, first.stderr
+    assert (first.outputs["status"], first.outputs["published-version"]) == ("pending", "2")
+    run_id = first.outputs["run-id"]
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    assert synced.code == 0, synced.stderr
+    [check] = github.runs_named("retrain / tiny")
+    assert (check["status"], check["conclusion"]) == ("completed", "failure")
+    assert "The gate failed: score is 0.523, needs >= 0.55" in check["output"]["summary"]
+    endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
+    assert endpoints["default_version"] == 1
