@@ -131,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="side by side: B's parameters and metrics against A's")
 
-    from .review_commands import cmd_promote
-
-    p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", cmd_promote, as_json)
+    p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", c.cmd_promote, as_json)
     p.add_argument("pipeline", help="the pipeline")
     p.add_argument("version", help="the version number to make the default")
     p.add_argument("--force", action="store_true", help="skip the checks (the report says they were skipped)")

@@ -488,3 +488,9 @@ def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"freed {human_bytes(max(0, before.bytes - after.bytes))}: the store {after.store} holds "
               f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({_retention_words(config)}).")
     return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .review_commands import cmd_promote as promote
+
+    return promote(args, environ)
