@@ -49,13 +49,13 @@ def baseline_line(c: Comparison) -> str:
 
 def comparison_text(c: Comparison) -> str:
     rows = [(r.name, num(r.value), num(r.baseline), signed(r.difference), verdict(r)) for r in c.rows]
-    body = table(("metric", "this run", "baseline", "difference", ""), rows) if rows else "(no metrics)"
+    body = table(("metric", "this run", "baseline", "difference", "verdict"), rows) if rows else "(no metrics)"
     return baseline_line(c) + "\n" + _indent(body)
 
 
 def gate_text(g: GateResult) -> str:
     rows = [(c.text, num(c.value), num(c.threshold), "passed" if c.passed else "FAILED") for c in g.checks]
-    return f"gate: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", ""), rows))
+    return f"gate: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", "result"), rows))
 
 
 def review_text(review: Review, *, draft: bool = False) -> str:
@@ -82,7 +82,7 @@ def compare_runs_text(a: Run, b: Run, goals: Mapping[str, str]) -> str:
     out = [head]
     if params:
         out += ["", "parameters", _indent(table(("name", "A", "B", ""), params))]
-    out += ["", "metrics (B against A)", _indent(table(("metric", "A", "B", "difference", ""), metrics)) if metrics else "  (no metrics)"]
+    out += ["", "metrics (B against A)", _indent(table(("metric", "A", "B", "difference", "verdict"), metrics)) if metrics else "  (no metrics)"]
     return "\n".join(out)
 
 
