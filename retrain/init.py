@@ -25,7 +25,7 @@ from .pipeline.model import InputType, Pipeline, Port
 from .pipeline.types import format_literal, is_uri
 
 ACTION = "retrain/retrain@v1"
-CHECKOUT = "actions/checkout@v6"  # node24; v4 ran on node20, which runners no longer have
+CHECKOUT = "actions/checkout@v7"  # node24; v4 ran on node20, which runners no longer have
 DEFAULT_SYNC_CRON = "17 * * * *"  # hourly, off the hour when GitHub's scheduler is busiest
 SKIP_DIRS = frozenset({"node_modules", "venv", "site-packages", "__pycache__"})
 MAX_SCAN_BYTES = 1 << 20

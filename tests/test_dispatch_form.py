@@ -48,7 +48,7 @@ jobs:
   retrain:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v6
+      - uses: actions/checkout@v7
       - uses: retrain/retrain@v1
         with:
           version: ${{ inputs.version }}

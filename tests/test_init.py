@@ -91,7 +91,7 @@ def test_init_writes_files_that_validate_lint_and_match_the_schema(repo: Path, c
     assert inputs["learning_rate"]["default"] == 0.1 and inputs["learning_rate"]["description"] == "learning rate (0.001 to 1)"
     assert flow["permissions"] == {"contents": "read", "checks": "write"}
     [checkout, step] = flow["jobs"]["retrain"]["steps"]
-    assert checkout == {"uses": "actions/checkout@v6"}
+    assert checkout == {"uses": "actions/checkout@v7"}
     assert step["with"]["parameters"].splitlines() == [f"{n}=${{{{ inputs.{n} }}}}" for n in inputs]
 
 
