@@ -114,8 +114,7 @@ def resolve_version(backend: Backend, endpoint: str, pin: VersionPin) -> int:
     ep = backend.endpoint(endpoint)
     if not ep.versions:
         raise NotFound(f"endpoint '{endpoint}' has no published version yet. Publish one first: retrain publish.")
-    if pin == "latest":
-        assert ep.latest is not None
+    if pin == "latest" and ep.latest is not None:  # versions is not empty, so latest is set
         return ep.latest.number
     if ep.default_version is None:
         raise NotFound(f"endpoint '{endpoint}' has no default version. Pin a number, or publish with --make-default.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..config_model import AzureBackendConfig, Config, LocalBackendConfig
+from ..errors import UsageError
 from .base import Backend
 
 
@@ -24,7 +25,8 @@ def make_backend(config: Config, environ: Mapping[str, str]) -> Backend:
         from .local import LocalBackend
 
         return LocalBackend(backend.store, environ=step_environment(environ))
-    assert isinstance(backend, AzureBackendConfig)
+    if not isinstance(backend, AzureBackendConfig):  # config.py builds only these two kinds
+        raise UsageError(f"backend kind {backend!r} is not one retrain runs; use local, azureml or azureml-v1.")
     from .factory_azure import make_azure_backend
 
     return make_azure_backend(backend, environ)

@@ -128,7 +128,9 @@ class LocalBackend:
             if moved:
                 db.execute("UPDATE endpoints SET default_version = ? WHERE name = ?", (number, endpoint))
         version = self.endpoint(endpoint).version(number)
-        assert version is not None
+        if version is None:  # another process replaced the store between the write and this read
+            raise BackendError(f"version {number} of endpoint '{endpoint}' was recorded but cannot be read back from "
+                               f"the local store {self.store_dir}. Run retrain endpoints {endpoint} to see what it holds.")
         return PublishResult(version=version, created=created, default_moved=moved and current is not None)
 
     def endpoints(self) -> list[Endpoint]:
@@ -168,8 +170,11 @@ class LocalBackend:
         if earlier is not None:
             return earlier
         endpoint = self.endpoint(request.endpoint)
-        version = endpoint.version(pin_to_number(endpoint, request.version))
-        assert version is not None
+        number = pin_to_number(endpoint, request.version)
+        version = endpoint.version(number)
+        if version is None:
+            raise NotFound(f"endpoint '{request.endpoint}' has no version {number}. "
+                           f"Run retrain endpoints {request.endpoint} to see its versions.")
         snapshot_row = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", request.endpoint, version.number)
         pipeline = load_pipeline(self.store_dir / snapshot_row["snapshot"])  # type: ignore[index]
         return self._start(request, pipeline, version.number, version.parameters, tags=dict(request.tags))

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...errors import BackendError
 from ...pipeline.hashing import content_hash
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step, StepOutput
@@ -107,14 +108,18 @@ class Executor:
 
     def execute(self) -> None:
         row = self.store.one("SELECT * FROM runs WHERE id = ?", self.run_id)
-        assert row is not None, self.run_id
+        if row is None:
+            raise BackendError(f"run '{self.run_id}' is not in the local store {self.store_dir}: it was removed before its "
+                               "worker started (retrain gc, or the store was replaced). Submit it again.")
         if row["status"] != RunStatus.QUEUED.value:
             return  # canceled before it started, or already executed
         # A draft (a pull request's pipeline) names its snapshot; a version's run finds it by version.
         snapshot = json.loads(row["tags"]).get("retrain.snapshot")
         if snapshot is None:
             version = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", row["endpoint"], row["version"])
-            assert version is not None
+            if version is None:
+                raise BackendError(f"run '{self.run_id}' is on version {row['version']} of endpoint '{row['endpoint']}', "
+                                   f"which the local store {self.store_dir} no longer has. Publish again and submit it again.")
             snapshot = version["snapshot"]
         pipeline = self.pipeline or load_pipeline(self.store_dir / snapshot)
         parameters = json.loads(row["parameters"])
