@@ -489,6 +489,39 @@ def test_a_connection_nobody_closed_does_not_break_the_worker(tmp_path: Path, ba
     assert [s.status for s in run.steps] == [StepStatus.COMPLETED]
 
 
+class Lingering:
+    """Garbage only the collector frees (a reference cycle, as an unclosed SQLite connection is with its
+    statement cache) that notes which process finalized it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker, self.me = marker, self
+
+    def __del__(self) -> None:
+        with self.marker.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+def test_a_forked_worker_never_finalizes_what_the_submitter_left(tmp_path: Path, backend: LocalBackend) -> None:
+    # A dropped connection to another store, finalized by the collector inside a forked worker, closes
+    # descriptor numbers that by then name the worker's own store or logs: its run failed with "disk I/O
+    # error" or "locking protocol". A low threshold makes the collector run in the worker, as it may.
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: echo done\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    marker = tmp_path / "finalized"
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(250)
+    try:
+        for key in ("a", "b", "c"):
+            Lingering(marker)
+            run = wait_for(backend, submit(backend, key))
+            assert run.status is RunStatus.COMPLETED, run.message
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    assert marker.read_text().split() == [str(os.getpid())] * 3  # each finalized once, by this process
+
+
 def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, backend: LocalBackend) -> None:
     path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 0.3\n")
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)

@@ -7,6 +7,7 @@ and any process can follow or cancel it. See docs/local-backend.md.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -254,12 +255,23 @@ class LocalBackend:
         # The worker holds the write end of a pipe it never writes to: its exit (after it recorded the
         # end of the run) is the read end's EOF, which wakes a follower in this process at once.
         ended, holds = os.pipe()  # both close-on-exec: the steps the worker starts never hold them
+        # Everything the worker inherits is the parent's: the worker must never finalize any of it. Garbage
+        # the collector has not reached yet (another store's dropped connection) would be closed in the
+        # worker by descriptor numbers that, after the worker closed the inherited files, name the worker's
+        # own store or logs. So no collection between the fork and the freeze, and none of it after.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             pid = os.fork()
             if pid == 0:
+                gc.freeze()
+                if collecting:
+                    gc.enable()
                 os.close(ended)
                 forked(self.store_dir, run_id, self.environ, log, pipeline, holds)  # never returns
         finally:
+            if collecting:
+                gc.enable()
             os.close(holds)
             self.store = Store(self.store_dir)
             self._seen, self._cache = None, {}
