@@ -509,7 +509,7 @@ def _reap(pid: int) -> int | None:
 def _store_open_here(db_path: Path) -> bool:
     """Whether this process holds any file of the SQLite database at ``db_path`` open (the database, its
     write-ahead log or its shared-memory index), whoever opened it; True when that cannot be told."""
-    wanted = set()
+    wanted: set[tuple[int, int]] = set()
     for path in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
         try:
             st = os.stat(path)
