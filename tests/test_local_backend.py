@@ -3,6 +3,7 @@ idempotent submits, cancel from another process, a killed worker, and MLflow met
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -464,6 +465,61 @@ def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_pa
     else:  # another thread in this process (a fake server of an earlier test): forking is not safe
         assert alone[1:3] == [b"-m", b"retrain.backends.local.worker"]
     assert beside[1:3] == [b"-m", b"retrain.backends.local.worker"]
+
+
+def test_a_connection_nobody_closed_does_not_break_the_worker(tmp_path: Path, backend: LocalBackend) -> None:
+    # A backend dropped without closing (as `retrain publish` run in-process leaves one) keeps its SQLite
+    # connection open until the garbage collector runs: the connection and its statement cache are a
+    # reference cycle. A worker forked meanwhile inherited SQLite's records of the store's open files and
+    # died opening the store ("disk I/O error"), failing the run at random. The collector is held off here
+    # so that moment is certain.
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: echo done\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    gc.collect()
+    gc.disable()
+    try:
+        dropped = LocalBackend(backend.store_dir)
+        assert dropped.runs() == []
+        del dropped
+        run = wait_for(backend, submit(backend, "k"))
+    finally:
+        gc.enable()
+    log = (Path(run.url.removeprefix("file://")) / "worker.log").read_text()  # type: ignore[union-attr]
+    assert run.status is RunStatus.COMPLETED, f"{run.message}\nworker.log:\n{log}"
+    assert [s.status for s in run.steps] == [StepStatus.COMPLETED]
+
+
+class Lingering:
+    """Garbage only the collector frees (a reference cycle, as an unclosed SQLite connection is with its
+    statement cache) that notes which process finalized it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker, self.me = marker, self
+
+    def __del__(self) -> None:
+        with self.marker.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+def test_a_forked_worker_never_finalizes_what_the_submitter_left(tmp_path: Path, backend: LocalBackend) -> None:
+    # A dropped connection to another store, finalized by the collector inside a forked worker, closes
+    # descriptor numbers that by then name the worker's own store or logs: its run failed with "disk I/O
+    # error" or "locking protocol". A low threshold makes the collector run in the worker, as it may.
+    path = write_pipeline(tmp_path / "proj", "a:\n  command: echo done\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    marker = tmp_path / "finalized"
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(250)
+    try:
+        for key in ("a", "b", "c"):
+            Lingering(marker)
+            run = wait_for(backend, submit(backend, key))
+            assert run.status is RunStatus.COMPLETED, run.message
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    assert marker.read_text().split() == [str(os.getpid())] * 3  # each finalized once, by this process
 
 
 def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, backend: LocalBackend) -> None:

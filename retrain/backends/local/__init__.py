@@ -7,6 +7,7 @@ and any process can follow or cancel it. See docs/local-backend.md.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -17,7 +18,6 @@ import sys
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -43,8 +43,6 @@ _WORKERS: list[subprocess.Popen[bytes]] = []
 _FORKED: dict[int, int | None] = {}
 # The read ends of forked workers' exit pipes, by pid (see _start_worker).
 _EXIT_PIPES: dict[int, int] = {}
-# Every backend of this process, to know whether another holds a connection to the same store.
-_OPEN: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
 # A run recorded but whose worker never reported its pid within this long is taken for dead.
 UNSTARTED_GRACE = timedelta(seconds=60)
 
@@ -82,7 +80,6 @@ class LocalBackend:
     def __init__(self, store_dir: Path, *, environ: Mapping[str, str] | None = None) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.store = Store(self.store_dir)
-        _OPEN.add(self)
         self.environ = dict(os.environ if environ is None else environ)
         # Runs read since the store last changed: (data_version, own changes) -> the rows as read.
         self._seen: tuple[int, int] | None = None
@@ -227,32 +224,21 @@ class LocalBackend:
         Forked from this process when that is safe, so the worker starts in a millisecond with everything
         already imported; otherwise ``python -m retrain.backends.local.worker`` (about 0.1 s of imports).
         Safe means: no other thread (a fork copies only the caller's, with whatever locks others held), and
-        no SQLite connection open at the fork, as SQLite asks: this backend's own is closed before it and
-        opened again after, and no other backend in this process has one to the same store.
+        no SQLite connection to this store open in this process at the fork, as SQLite asks: this backend's
+        own is closed before it and opened again after, and then no file of the store may be open here at
+        all. That is checked on the open files themselves, not on the backends we know of: a connection
+        nobody closed (a dropped backend's, which lingers in a reference cycle with its statement cache
+        until the garbage collector runs) still has SQLite's per-file records in this process, the child
+        inherits them, and its own connection then uses descriptors it has closed: "disk I/O error".
         """
         _reap_finished()
-        if hasattr(os, "fork") and threading.active_count() == 1 and self._alone():
-            from .worker import forked  # before the fork: the child runs nothing that can fail into our code
-
-            sys.stdout.flush()
-            sys.stderr.flush()
+        if hasattr(os, "fork") and threading.active_count() == 1:
             self.store.close()
-            # The worker holds the write end of a pipe it never writes to: its exit (after it recorded the
-            # end of the run) is the read end's EOF, which wakes a follower in this process at once.
-            ended, holds = os.pipe()  # both close-on-exec: the steps the worker starts never hold them
-            try:
-                pid = os.fork()
-                if pid == 0:
-                    os.close(ended)
-                    forked(self.store_dir, run_id, self.environ, log, pipeline, holds)  # never returns
-            finally:
-                os.close(holds)
+            if _store_open_here(self.store.db_path):  # another connection: spawn, after opening ours again
                 self.store = Store(self.store_dir)
                 self._seen, self._cache = None, {}
-            _FORKED[pid] = None
-            _EXIT_PIPES[pid] = ended
-            self._worker_of[run_id] = pid
-            return pid
+            else:
+                return self._fork_worker(run_id, log, pipeline)
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "retrain.backends.local.worker", str(self.store_dir), run_id],
@@ -265,6 +251,40 @@ class LocalBackend:
         _WORKERS.append(proc)
         return proc.pid
 
+    def _fork_worker(self, run_id: str, log: Path, pipeline: Pipeline) -> int:
+        """Fork the run's worker; this backend's connection is closed on entry and opened again here."""
+        from .worker import forked  # before the fork: the child runs nothing that can fail into our code
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # The worker holds the write end of a pipe it never writes to: its exit (after it recorded the
+        # end of the run) is the read end's EOF, which wakes a follower in this process at once.
+        ended, holds = os.pipe()  # both close-on-exec: the steps the worker starts never hold them
+        # Everything the worker inherits is the parent's: the worker must never finalize any of it. Garbage
+        # the collector has not reached yet (another store's dropped connection) would be closed in the
+        # worker by descriptor numbers that, after the worker closed the inherited files, name the worker's
+        # own store or logs. So no collection between the fork and the freeze, and none of it after.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            pid = os.fork()
+            if pid == 0:
+                gc.freeze()
+                if collecting:
+                    gc.enable()
+                os.close(ended)
+                forked(self.store_dir, run_id, self.environ, log, pipeline, holds)  # never returns
+        finally:
+            if collecting:
+                gc.enable()
+            os.close(holds)
+            self.store = Store(self.store_dir)
+            self._seen, self._cache = None, {}
+        _FORKED[pid] = None
+        _EXIT_PIPES[pid] = ended
+        self._worker_of[run_id] = pid
+        return pid
+
     def sleep_until_end(self, run_id: str, seconds: float) -> bool:
         """Sleep up to ``seconds``, waking at once if the run's worker exits (a worker this process forked);
         False, without sleeping, when this process cannot tell (the caller then sleeps its own way)."""
@@ -276,9 +296,6 @@ class LocalBackend:
         if readable:  # nothing is ever written: readable means EOF, the worker has exited
             _close_exit_pipe(pid)  # type: ignore[arg-type]
         return True
-
-    def _alone(self) -> bool:
-        return all(other is self or other.store_dir != self.store_dir or not _is_open(other.store) for other in list(_OPEN))
 
     def _assign(self, pipeline: Pipeline, request: SubmitRequest, published: Mapping[str, object]) -> dict[str, object]:
         # Defaults as published: a default data path points at the data where it was when published,
@@ -494,10 +511,28 @@ def _reap(pid: int) -> int | None:
         time.sleep(0.005)
 
 
-def _is_open(store: Store) -> bool:
-    try:
-        store.conn.total_changes
-    except sqlite3.ProgrammingError:  # closed
+def _store_open_here(db_path: Path) -> bool:
+    """Whether this process holds any file of the SQLite database at ``db_path`` open (the database, its
+    write-ahead log or its shared-memory index), whoever opened it; True when that cannot be told."""
+    wanted: set[tuple[int, int]] = set()
+    for path in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        wanted.add((st.st_dev, st.st_ino))
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        try:
+            fds = [int(name) for name in os.listdir(listing)]
+        except (OSError, ValueError):
+            continue
+        for fd in fds:
+            try:
+                st = os.fstat(fd)
+            except OSError:  # the listing's own descriptor, closed by now
+                continue
+            if (st.st_dev, st.st_ino) in wanted:
+                return True
         return False
     return True
 

@@ -33,7 +33,8 @@ def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, 
     """The worker as a fork of the process that submitted the run (see LocalBackend._start_worker): its own
     session, its output in ``log``, no other file of the parent's held open (as a spawned worker, started
     with close_fds, holds none: a caller waiting for the end of the submitter's output must not wait for
-    the run), ``keep_fd`` (the exit pipe) kept, and an exit that runs none of the parent's clean-up."""
+    the run), ``keep_fd`` (the exit pipe) kept, none of the parent's objects finalized here (the collector
+    never sees them: frozen at the fork), and an exit that runs none of the parent's clean-up."""
     code = 1
     try:
         os.setsid()
