@@ -333,4 +333,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
+        except RetrainError as e:
+            # One run that cannot be judged (its compare_to run removed, a backend refusal) is reported,
+            # and the other runs' checks are still completed.
+            workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
     return 0

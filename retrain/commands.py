@@ -19,7 +19,7 @@ from .backends.factory import make_backend
 from .config import load_config, parse_version_option
 from .config_model import Config
 from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
-from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
+from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
 from .pipeline.model import Literal
@@ -237,8 +237,13 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     backend = make_backend(config, environ)
     run = backend.run(args.run)
     pc = config.pipelines.get(run.pipeline)
-    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts.
-    checked = review(backend, pc, run) if pc is not None else Review()
+    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts. A baseline that cannot
+    # be read (a compare_to run removed since) is said, and the run is still shown.
+    unread = None
+    try:
+        checked = review(backend, pc, run) if pc is not None else Review()
+    except RetrainError as e:
+        checked, unread = Review(), f"baseline: could not be read ({e})"
     draft = run.tags.get("retrain.draft") == "true"
     if args.json:
         print_json(run)
@@ -247,6 +252,8 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         extra = review_text(checked, draft=draft)
         if extra:
             print("\n" + extra)
+        if unread:
+            print("\n" + unread)
         if args.logs:
             print_logs(backend, run, sys.stdout)
     return EXIT_OK if run.status in (RunStatus.COMPLETED, RunStatus.QUEUED, RunStatus.RUNNING) else EXIT_WORK_FAILED
@@ -430,7 +437,8 @@ def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str
     if not isinstance(backend, LocalBackend):
         raise UsageError(f"{what} works on the local backend's store only.")
     keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
-    policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None)
+    baselines = frozenset(p.compare_to for p in config.pipelines.values() if p.compare_to not in ("default", "latest"))
+    policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None, baselines=baselines)
     return config, backend, policy
 
 

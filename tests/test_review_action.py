@@ -127,3 +127,30 @@ def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sy
     assert "The gate failed: score is 0.523, needs >= 0.55" in check["output"]["summary"]
     endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
     assert endpoints["default_version"] == 1
+
+
+def test_the_scheduled_sync_reports_a_run_it_cannot_judge_and_exits_0(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    first = runner.run(runner.env("push", runner.push(["data/other.csv"]), wait="false"))
+    assert first.code == 0, first.stderr
+    run_id = first.outputs["run-id"]
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    with (project / "retrain.yml").open("a") as f:
+        f.write("    compare_to: tiny-20990101-000000-abcdef\n")  # a baseline that is gone
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    assert synced.code == 0, synced.stderr + synced.stdout
+    assert f"retrain / tiny: run {run_id}: compare_to names run 'tiny-20990101-000000-abcdef', which does not exist." in synced.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["status"] == "in_progress"  # left open: the next sync completes it once compare_to is fixed

@@ -2,7 +2,8 @@
 
 Kept, always: every run not finished (queued, running); each version's latest completed run; any run a
 version's parameter default, or a kept run's parameter value, points into; every snapshot (versions are
-immutable and can always be submitted again). Beyond those, the newest ``keep`` runs of each pipeline
+immutable and can always be submitted again); every run a pipeline's ``compare_to`` names (its baseline).
+Beyond those, the newest ``keep`` runs of each pipeline
 (``retention: {keep: N}``); with no retention set, every run is kept.
 
 Removed: the other runs (their records and folders), run folders without a record, staging folders a
@@ -35,6 +36,8 @@ class RetentionPolicy:
 
     keep: Mapping[str, int] = field(default_factory=dict)
     default: int | None = None
+    # Runs a pipeline's ``compare_to`` names: removing one would stop every later submit (exit 2).
+    baselines: frozenset[str] = frozenset()
 
     def for_pipeline(self, name: str) -> int | None:
         return self.keep.get(name, self.default)
@@ -134,7 +137,7 @@ def kept_runs(store: Store, policy: RetentionPolicy) -> tuple[set[str], list[str
     """(runs kept, runs to remove oldest first) under ``policy``."""
     rows = store.all("SELECT id, pipeline, endpoint, version, status, parameters FROM runs ORDER BY created DESC, id DESC")
     ids = {r["id"] for r in rows}
-    keep: set[str] = {r["id"] for r in rows if r["status"] in LIVE}
+    keep: set[str] = {r["id"] for r in rows if r["status"] in LIVE or r["id"] in policy.baselines}
     count: dict[str, int] = {}
     latest_completed: set[tuple[str, int]] = set()
     for r in rows:
