@@ -298,36 +298,43 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
 
 
 def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, workflow: Workflow) -> int:
-    """Complete the check runs of runs submitted with ``wait: false`` that have ended since."""
+    """Settle what runs submitted with ``wait: false`` left open: judge each gated version whose run has ended
+    (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
     from .execute import conclusion_of
     from .follow import Ending
-    from .promote import candidate_of, settle
+    from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
     recent = backend.runs(limit=50)
     still_going = sum(1 for run in recent if not run.status.is_terminal)
     workflow.out.write(f"{len(recent)} recent run(s), {still_going} still going.\n")
-    if reporter.checks is None:
-        return 0
-    for run in recent:
-        commit = run.tags.get("retrain.commit")
-        if not run.status.is_terminal or not commit or run.pipeline not in config.pipelines:
+    for run in reversed(recent):  # oldest first: a later version's verdict is the one that stands
+        if not run.status.is_terminal or run.pipeline not in config.pipelines:
             continue
-        checks = Checks(reporter.checks.api, commit)  # the check run lives on the run's commit
         name = f"retrain / {run.pipeline}"
         try:
-            found = checks.find(name, external_id=run.key)
-            if found is None or found.status == "completed":
+            candidate = awaiting_verdict(backend, run)
+            commit = run.tags.get("retrain.commit")
+            checks = Checks(reporter.checks.api, commit) if reporter.checks is not None and commit else None
+            found = checks.find(name, external_id=run.key) if checks is not None else None  # on the run's commit
+            if found is not None and found.status == "completed":
+                found = None
+            if found is None and candidate is None:
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
+            # A gated version's run, submitted without waiting, is judged (and its version promoted) here, once.
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            failed = settled.failed_gate or (candidate is None and run.tags.get(VERDICT_TAG) == "failed")
+            conclusion = Conclusion.FAILURE if failed else conclusion
+            if candidate is not None:
+                workflow.out.write(escape.line(f"{name}: {settled.message}") + "\n")
+            if found is None or checks is None:
+                continue
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
             item = replace(item, draft=run.tags.get("retrain.draft") == "true")
-            # A gated version's run, submitted without waiting, is judged (and its version promoted) here.
-            candidate = candidate_of(run)
-            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
-            conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+            shown = candidate if candidate is not None else candidate_of(run)
             outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
-                              candidate=candidate, promoted=settled.promoted)
+                              candidate=shown, promoted=settled.promoted or run.tags.get(VERDICT_TAG) == "promoted")
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")

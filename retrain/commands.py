@@ -309,22 +309,26 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
-    from .promote import candidate_of, settle
+    from .promote import awaiting_verdict, settle
 
     config = _config(args)
-    finished: list[Run] = []
+    finished: list[Run] = [follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None).run for run in active]
+    # Gated versions' runs submitted without waiting, whether they ended just now or before this sync:
+    # judge each once, and promote the version if it passed.
+    followed = {r.id for r in finished}
+    ended = [r for r in backend.runs(limit=100) if r.status.is_terminal and r.id not in followed]
     gates_failed = False
-    for run in active:
-        followed = follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None)
-        finished.append(followed.run)
-        candidate = candidate_of(followed.run)
-        pc = config.pipelines.get(followed.run.pipeline)
-        if candidate is not None and pc is not None and followed.run.status.is_terminal:
-            # A gated version's run submitted without waiting: judge it now, and promote the version if it passed.
-            settled = settle(backend, pc, followed.run, f"run {followed.run.id} ended {followed.run.status.value}.", candidate=candidate)
-            gates_failed = gates_failed or settled.failed_gate
-            if not args.json:
-                print(f"{pc.name}: {settled.message}")
+    for run in [*finished, *reversed(ended)]:
+        candidate = awaiting_verdict(backend, run)
+        pc = config.pipelines.get(run.pipeline)
+        if candidate is None or pc is None:
+            continue
+        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate)
+        gates_failed = gates_failed or settled.failed_gate
+        if run.id not in followed:
+            finished.append(run)
+        if not args.json:
+            print(f"{pc.name}: {settled.message}")
     if args.json:
         print_json(finished)
     else:
