@@ -151,7 +151,11 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     ran = next((o for o in outcomes if o.run is not None), None)
     first = ran or (outcomes[0] if outcomes else None)
     workflow.set_output("published-version", str(published.version.number) if published else "")
-    workflow.set_output("version", str(ran.run.version) if ran and ran.run else "")
+    # A pull request's draft is not a version: `version` and `gate` stay empty (its gate is only a preview),
+    # and `draft` says what the run was.
+    draft = ran is not None and ran.item.draft
+    workflow.set_output("version", str(ran.run.version) if ran and ran.run and not draft else "")
+    workflow.set_output("draft", "true" if draft else "")
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
     url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
     workflow.set_output("run-url", url or "")
@@ -167,7 +171,8 @@ def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
     comparison = ran.review.comparison if ran else None
     gate = ran.review.gate if ran else None
     workflow.set_output("baseline-run-id", (comparison.baseline_run or "") if comparison else "")
-    workflow.set_output("gate", "" if gate is None else "passed" if gate.passed else "failed")
+    previewed = gate is None or (ran is not None and ran.item.draft)
+    workflow.set_output("gate", "" if previewed else "passed" if gate.passed else "failed")  # type: ignore[union-attr]
     workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 

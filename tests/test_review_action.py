@@ -227,3 +227,27 @@ def test_the_scheduled_sync_promotes_a_passed_version_without_a_github_token(
     assert synced.code == 0, synced.stderr + synced.stdout
     assert "retrain / tiny: " in synced.stdout and "version 2 is now the default." in synced.stdout
     assert json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))["default_version"] == 2
+
+
+def test_a_gated_pipelines_draft_sets_draft_and_leaves_version_and_gate_empty(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, pull_request]")
+    (project / "retrain.yml").write_text(text)
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 1)  # the gate would fail: the preview says so, the outputs do not claim it
+    github.compare_files = ["pipelines/tiny/pipeline.yml"]
+    result = runner.run(runner.env("pull_request", pull_request(github)))
+    assert result.code == 0, result.stderr + result.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "success"  # a draft is never promoted: the preview never fails the check
+    assert "score" in check["output"]["summary"]
+    assert (result.outputs["draft"], result.outputs["version"], result.outputs["gate"]) == ("true", "", "")
+    assert result.outputs["run-id"].startswith("tiny-")
+
+    runner.reset_files()
+    github.check_runs.clear()
+    pushed = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert pushed.code == 0, pushed.stderr + pushed.stdout
+    assert (pushed.outputs["draft"], pushed.outputs["version"]) == ("", "1")
