@@ -491,6 +491,8 @@ def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"{verb} run {run_id}")
     for folder in plan.orphan_folders:
         print(f"{verb} leftover {folder}")
+    for folder in plan.remove_snapshots:
+        print(f"{verb} draft snapshot {folder}")
     if args.dry_run:
         print(f"retrain gc would free {human_bytes(plan.frees_bytes)} of {human_bytes(before.bytes)}: "
               f"{plural(len(plan.remove_runs), 'run')}, {plural(plan.unused_objects, 'unused file')}; "
