@@ -30,7 +30,7 @@ from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
 
-COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync")
+COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync", "gc")
 # Every input action.yml declares; read_input refuses any other name (tests compare both ways).
 INPUTS = ("parameter-file", "command", "pipeline", "version", "parameters", "wait", "timeout", "github-token",
           "azure-client-id", "azure-tenant-id", "azure-subscription-id", "azure-client-secret", "azure-client-certificate")
@@ -234,6 +234,8 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if inputs.command == "auto" and event.name == "schedule":
         # A schedule has nothing to plan: it completes the check runs of runs that ended since (sync).
         return _sync(config, inputs.backend_environ(environ), reporter, workflow)
+    if inputs.command == "gc":
+        return _gc(config, inputs.backend_environ(environ), workflow)
     if inputs.command in ("auto", "plan"):
         event = _complete_changes(event, api, workflow)
         plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version,
@@ -349,4 +351,33 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             # One run that cannot be judged (its compare_to run removed, a backend refusal) is reported,
             # and the other runs' checks are still completed.
             workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
+    return 0
+
+
+def _gc(config: Config, environ: Mapping[str, str], workflow: Workflow) -> int:
+    """``retrain gc`` inside the action's container: the store's files are written by the container (as root),
+    so a plain ``run:`` step on the runner could not remove them."""
+    from .backends.local import LocalBackend
+    from .backends.local.retention import human_bytes, plural
+    from .commands import retention_policy, retention_words
+
+    if not isinstance(config.backend, LocalBackendConfig):
+        raise UsageError(f"the gc command works on the local backend's store; {config.path.name} uses the "
+                         f"{config.backend.kind} backend, whose service keeps its own runs.")
+    if not config.backend.store.exists():
+        workflow.out.write(escape.line(f"nothing to collect: there is no local store at {workflow.relative(str(config.backend.store))}.") + "\n")
+        _outputs(workflow, None, [])
+        return 0
+    backend = make_backend(config, environ)
+    if not isinstance(backend, LocalBackend):
+        raise UsageError("the gc command works on the local backend's store only.")
+    before = backend.usage()
+    plan = backend.plan_gc(retention_policy(config))
+    backend.gc(plan)
+    after = backend.usage()
+    workflow.out.write(escape.line(
+        f"retrain gc freed {human_bytes(max(0, before.bytes - after.bytes))}: removed {plural(len(plan.remove_runs), 'run')} "
+        f"and {plural(len(plan.remove_snapshots), 'draft snapshot')}; the store holds {human_bytes(after.bytes)}, "
+        f"{plural(after.runs, 'run')} ({retention_words(config)}).") + "\n")
+    _outputs(workflow, None, [])
     return 0

@@ -431,7 +431,6 @@ def _init_update(args: argparse.Namespace) -> int:
 def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str):  # type: ignore[no-untyped-def]
     """(config, local backend, retention policy); a usage error on other backends."""
     from .backends.local import LocalBackend
-    from .backends.local.retention import RetentionPolicy
 
     config = _config(args)
     if config.backend.kind != "local":  # checked before any credentials are looked for
@@ -440,13 +439,19 @@ def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str
     backend = make_backend(config, environ)
     if not isinstance(backend, LocalBackend):
         raise UsageError(f"{what} works on the local backend's store only.")
+    return config, backend, retention_policy(config)
+
+
+def retention_policy(config: Config):  # type: ignore[no-untyped-def]
+    """The parameter file's retention, with the runs ``compare_to`` names (gc must keep those)."""
+    from .backends.local.retention import RetentionPolicy
+
     keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
     baselines = frozenset(p.compare_to for p in config.pipelines.values() if p.compare_to not in ("default", "latest"))
-    policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None, baselines=baselines)
-    return config, backend, policy
+    return RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None, baselines=baselines)
 
 
-def _retention_words(config: Config) -> str:
+def retention_words(config: Config) -> str:
     kinds = {f"keep {r.keep}" for n in config.pipelines if (r := config.retention_for(n)) is not None}
     if not kinds:
         return "no retention is set, so every run is kept"
@@ -467,10 +472,10 @@ def _store_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
           f"{plural(used.versions, 'version')}.")
     if plan.frees_bytes or plan.remove_runs:
         print(f"retrain gc would free {human_bytes(plan.frees_bytes)}: {plural(len(plan.remove_runs), 'run')} "
-              f"({_retention_words(config)}), {plural(plan.unused_objects, 'unused file')}, "
+              f"({retention_words(config)}), {plural(plan.unused_objects, 'unused file')}, "
               f"{plural(len(plan.orphan_folders), 'leftover folder')}.")
     else:
-        print(f"retrain gc would free nothing ({_retention_words(config)}).")
+        print(f"retrain gc would free nothing ({retention_words(config)}).")
     return EXIT_OK
 
 
@@ -497,10 +502,10 @@ def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"retrain gc would free {human_bytes(plan.frees_bytes)} of {human_bytes(before.bytes)}: "
               f"{plural(len(plan.remove_runs), 'run')}, {plural(plan.unused_objects, 'unused file')}; "
               f"{plural(plan.kept_runs, 'run')} kept "
-              f"({_retention_words(config)}).")
+              f"({retention_words(config)}).")
     else:
         print(f"freed {human_bytes(max(0, before.bytes - after.bytes))}: the store {after.store} holds "
-              f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({_retention_words(config)}).")
+              f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({retention_words(config)}).")
     return EXIT_OK
 
 

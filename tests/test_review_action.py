@@ -251,3 +251,22 @@ def test_a_gated_pipelines_draft_sets_draft_and_leaves_version_and_gate_empty(
     pushed = runner.run(runner.env("push", runner.push(["data/other.csv"])))
     assert pushed.code == 0, pushed.stderr + pushed.stdout
     assert (pushed.outputs["draft"], pushed.outputs["version"]) == ("", "1")
+
+
+def test_the_gc_command_collects_the_local_store_as_the_recipe_runs_it(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    from tests.workflow_checks import assert_valid_workflow
+
+    recipe = Path(__file__).resolve().parent.parent / "docs" / "workflows" / "retrain-local-store.yml"
+    assert "command: gc" in recipe.read_text()
+    assert_valid_workflow(recipe)
+    first = baseline_run(runner, github)
+    forced = [json.loads(runner_cli(project, "submit", "tiny", "--force", "--json"))[0]["run"]["id"] for _ in range(2)]
+    with (project / "retrain.yml").open("a") as f:
+        f.write("retention: {keep: 1}\n")
+    collected = runner.run(runner.env("push", runner.push(["data/other.csv"]), command="gc"))
+    assert collected.code == 0, collected.stderr + collected.stdout
+    assert "retrain gc freed " in collected.stdout and "removed 2 runs" in collected.stdout
+    kept = [r["id"] for r in json.loads(runner_cli(project, "runs", "--json"))]
+    assert kept == [forced[-1]] and first not in kept
+    assert github.check_runs == {}  # gc reports nothing to GitHub
