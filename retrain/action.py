@@ -30,7 +30,7 @@ from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
 
-COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync")
+COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync", "gc")
 # Every input action.yml declares; read_input refuses any other name (tests compare both ways).
 INPUTS = ("parameter-file", "command", "pipeline", "version", "parameters", "wait", "timeout", "github-token",
           "azure-client-id", "azure-tenant-id", "azure-subscription-id", "azure-client-secret", "azure-client-certificate")
@@ -151,7 +151,11 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     ran = next((o for o in outcomes if o.run is not None), None)
     first = ran or (outcomes[0] if outcomes else None)
     workflow.set_output("published-version", str(published.version.number) if published else "")
-    workflow.set_output("version", str(ran.run.version) if ran and ran.run else "")
+    # A pull request's draft is not a version: `version` and `gate` stay empty (its gate is only a preview),
+    # and `draft` says what the run was.
+    draft = ran is not None and ran.item.draft
+    workflow.set_output("version", str(ran.run.version) if ran and ran.run and not draft else "")
+    workflow.set_output("draft", "true" if draft else "")
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
     url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
     workflow.set_output("run-url", url or "")
@@ -167,7 +171,8 @@ def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
     comparison = ran.review.comparison if ran else None
     gate = ran.review.gate if ran else None
     workflow.set_output("baseline-run-id", (comparison.baseline_run or "") if comparison else "")
-    workflow.set_output("gate", "" if gate is None else "passed" if gate.passed else "failed")
+    previewed = gate is None or (ran is not None and ran.item.draft)
+    workflow.set_output("gate", "" if previewed else "passed" if gate.passed else "failed")  # type: ignore[union-attr]
     workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 
@@ -229,6 +234,8 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if inputs.command == "auto" and event.name == "schedule":
         # A schedule has nothing to plan: it completes the check runs of runs that ended since (sync).
         return _sync(config, inputs.backend_environ(environ), reporter, workflow)
+    if inputs.command == "gc":
+        return _gc(config, inputs.backend_environ(environ), workflow)
     if inputs.command in ("auto", "plan"):
         event = _complete_changes(event, api, workflow)
         plan = make_plan(config, event, repo_root=workspace, only=only, overrides=inputs.parameters, version=version,
@@ -298,39 +305,79 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
 
 
 def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, workflow: Workflow) -> int:
-    """Complete the check runs of runs submitted with ``wait: false`` that have ended since."""
+    """Settle what runs submitted with ``wait: false`` left open: judge each gated version whose run has ended
+    (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
     from .execute import conclusion_of
     from .follow import Ending
-    from .promote import candidate_of, settle
+    from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
     recent = backend.runs(limit=50)
     still_going = sum(1 for run in recent if not run.status.is_terminal)
     workflow.out.write(f"{len(recent)} recent run(s), {still_going} still going.\n")
-    if reporter.checks is None:
-        return 0
-    for run in recent:
-        commit = run.tags.get("retrain.commit")
-        if not run.status.is_terminal or not commit or run.pipeline not in config.pipelines:
+    for run in reversed(recent):  # oldest first: a later version's verdict is the one that stands
+        if not run.status.is_terminal or run.pipeline not in config.pipelines:
             continue
-        checks = Checks(reporter.checks.api, commit)  # the check run lives on the run's commit
         name = f"retrain / {run.pipeline}"
         try:
-            found = checks.find(name, external_id=run.key)
-            if found is None or found.status == "completed":
+            candidate = awaiting_verdict(backend, run)
+            commit = run.tags.get("retrain.commit")
+            checks = Checks(reporter.checks.api, commit) if reporter.checks is not None and commit else None
+            found = checks.find(name, external_id=run.key) if checks is not None else None  # on the run's commit
+            if found is not None and found.status == "completed":
+                found = None
+            if found is None and candidate is None:
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
+            # A gated version's run, submitted without waiting, is judged (and its version promoted) here, once.
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            failed = settled.failed_gate or (candidate is None and run.tags.get(VERDICT_TAG) == "failed")
+            conclusion = Conclusion.FAILURE if failed else conclusion
+            if candidate is not None:
+                workflow.out.write(escape.line(f"{name}: {settled.message}") + "\n")
+            if found is None or checks is None:
+                continue
             item = command_plan(config, [run.pipeline], publish=False, submit=True, command="sync").items[0]
             item = replace(item, draft=run.tags.get("retrain.draft") == "true")
-            # A gated version's run, submitted without waiting, is judged (and its version promoted) here.
-            candidate = candidate_of(run)
-            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
-            conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
+            shown = candidate if candidate is not None else candidate_of(run)
             outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
-                              candidate=candidate, promoted=settled.promoted)
+                              candidate=shown, promoted=settled.promoted or run.tags.get(VERDICT_TAG) == "promoted")
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
+        except RetrainError as e:
+            # One run that cannot be judged (its compare_to run removed, a backend refusal) is reported,
+            # and the other runs' checks are still completed.
+            workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
+    return 0
+
+
+def _gc(config: Config, environ: Mapping[str, str], workflow: Workflow) -> int:
+    """``retrain gc`` inside the action's container: the store's files are written by the container (as root),
+    so a plain ``run:`` step on the runner could not remove them."""
+    from .backends.local import LocalBackend
+    from .backends.local.retention import human_bytes, plural
+    from .commands import retention_policy, retention_words
+
+    if not isinstance(config.backend, LocalBackendConfig):
+        raise UsageError(f"the gc command works on the local backend's store; {config.path.name} uses the "
+                         f"{config.backend.kind} backend, whose service keeps its own runs.")
+    if not config.backend.store.exists():
+        workflow.out.write(escape.line(f"nothing to collect: there is no local store at {workflow.relative(str(config.backend.store))}.") + "\n")
+        _outputs(workflow, None, [])
+        return 0
+    backend = make_backend(config, environ)
+    if not isinstance(backend, LocalBackend):
+        raise UsageError("the gc command works on the local backend's store only.")
+    before = backend.usage()
+    plan = backend.plan_gc(retention_policy(config))
+    backend.gc(plan)
+    after = backend.usage()
+    workflow.out.write(escape.line(
+        f"retrain gc freed {human_bytes(max(0, before.bytes - after.bytes))}: removed {plural(len(plan.remove_runs), 'run')} "
+        f"and {plural(len(plan.remove_snapshots), 'draft snapshot')}; the store holds {human_bytes(after.bytes)}, "
+        f"{plural(after.runs, 'run')} ({retention_words(config)}).") + "\n")
+    _outputs(workflow, None, [])
     return 0

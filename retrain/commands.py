@@ -19,7 +19,7 @@ from .backends.factory import make_backend
 from .config import load_config, parse_version_option
 from .config_model import Config
 from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
-from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, UsageError
+from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
 from .pipeline.model import Literal
@@ -237,8 +237,13 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     backend = make_backend(config, environ)
     run = backend.run(args.run)
     pc = config.pipelines.get(run.pipeline)
-    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts.
-    checked = review(backend, pc, run) if pc is not None else Review()
+    # A finished run is shown beside its baseline, as when it ended; drafts stay drafts. A baseline that cannot
+    # be read (a compare_to run removed since) is said, and the run is still shown.
+    unread = None
+    try:
+        checked = review(backend, pc, run) if pc is not None else Review()
+    except RetrainError as e:
+        checked, unread = Review(), f"baseline: could not be read ({e})"
     draft = run.tags.get("retrain.draft") == "true"
     if args.json:
         print_json(run)
@@ -247,6 +252,8 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         extra = review_text(checked, draft=draft)
         if extra:
             print("\n" + extra)
+        if unread:
+            print("\n" + unread)
         if args.logs:
             print_logs(backend, run, sys.stdout)
     return EXIT_OK if run.status in (RunStatus.COMPLETED, RunStatus.QUEUED, RunStatus.RUNNING) else EXIT_WORK_FAILED
@@ -302,22 +309,26 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
-    from .promote import candidate_of, settle
+    from .promote import awaiting_verdict, settle
 
     config = _config(args)
-    finished: list[Run] = []
+    finished: list[Run] = [follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None).run for run in active]
+    # Gated versions' runs submitted without waiting, whether they ended just now or before this sync:
+    # judge each once, and promote the version if it passed.
+    followed = {r.id for r in finished}
+    ended = [r for r in backend.runs(limit=100) if r.status.is_terminal and r.id not in followed]
     gates_failed = False
-    for run in active:
-        followed = follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None)
-        finished.append(followed.run)
-        candidate = candidate_of(followed.run)
-        pc = config.pipelines.get(followed.run.pipeline)
-        if candidate is not None and pc is not None and followed.run.status.is_terminal:
-            # A gated version's run submitted without waiting: judge it now, and promote the version if it passed.
-            settled = settle(backend, pc, followed.run, f"run {followed.run.id} ended {followed.run.status.value}.", candidate=candidate)
-            gates_failed = gates_failed or settled.failed_gate
-            if not args.json:
-                print(f"{pc.name}: {settled.message}")
+    for run in [*finished, *reversed(ended)]:
+        candidate = awaiting_verdict(backend, run)
+        pc = config.pipelines.get(run.pipeline)
+        if candidate is None or pc is None:
+            continue
+        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate)
+        gates_failed = gates_failed or settled.failed_gate
+        if run.id not in followed:
+            finished.append(run)
+        if not args.json:
+            print(f"{pc.name}: {settled.message}")
     if args.json:
         print_json(finished)
     else:
@@ -420,7 +431,6 @@ def _init_update(args: argparse.Namespace) -> int:
 def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str):  # type: ignore[no-untyped-def]
     """(config, local backend, retention policy); a usage error on other backends."""
     from .backends.local import LocalBackend
-    from .backends.local.retention import RetentionPolicy
 
     config = _config(args)
     if config.backend.kind != "local":  # checked before any credentials are looked for
@@ -429,12 +439,19 @@ def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str
     backend = make_backend(config, environ)
     if not isinstance(backend, LocalBackend):
         raise UsageError(f"{what} works on the local backend's store only.")
+    return config, backend, retention_policy(config)
+
+
+def retention_policy(config: Config):  # type: ignore[no-untyped-def]
+    """The parameter file's retention, with the runs ``compare_to`` names (gc must keep those)."""
+    from .backends.local.retention import RetentionPolicy
+
     keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
-    policy = RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None)
-    return config, backend, policy
+    baselines = frozenset(p.compare_to for p in config.pipelines.values() if p.compare_to not in ("default", "latest"))
+    return RetentionPolicy(keep=keep, default=config.retention.keep if config.retention else None, baselines=baselines)
 
 
-def _retention_words(config: Config) -> str:
+def retention_words(config: Config) -> str:
     kinds = {f"keep {r.keep}" for n in config.pipelines if (r := config.retention_for(n)) is not None}
     if not kinds:
         return "no retention is set, so every run is kept"
@@ -455,10 +472,10 @@ def _store_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
           f"{plural(used.versions, 'version')}.")
     if plan.frees_bytes or plan.remove_runs:
         print(f"retrain gc would free {human_bytes(plan.frees_bytes)}: {plural(len(plan.remove_runs), 'run')} "
-              f"({_retention_words(config)}), {plural(plan.unused_objects, 'unused file')}, "
+              f"({retention_words(config)}), {plural(plan.unused_objects, 'unused file')}, "
               f"{plural(len(plan.orphan_folders), 'leftover folder')}.")
     else:
-        print(f"retrain gc would free nothing ({_retention_words(config)}).")
+        print(f"retrain gc would free nothing ({retention_words(config)}).")
     return EXIT_OK
 
 
@@ -479,14 +496,16 @@ def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(f"{verb} run {run_id}")
     for folder in plan.orphan_folders:
         print(f"{verb} leftover {folder}")
+    for folder in plan.remove_snapshots:
+        print(f"{verb} draft snapshot {folder}")
     if args.dry_run:
         print(f"retrain gc would free {human_bytes(plan.frees_bytes)} of {human_bytes(before.bytes)}: "
               f"{plural(len(plan.remove_runs), 'run')}, {plural(plan.unused_objects, 'unused file')}; "
               f"{plural(plan.kept_runs, 'run')} kept "
-              f"({_retention_words(config)}).")
+              f"({retention_words(config)}).")
     else:
         print(f"freed {human_bytes(max(0, before.bytes - after.bytes))}: the store {after.store} holds "
-              f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({_retention_words(config)}).")
+              f"{human_bytes(after.bytes)}, {plural(after.runs, 'run')} ({retention_words(config)}).")
     return EXIT_OK
 
 

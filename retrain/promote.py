@@ -18,6 +18,8 @@ from .gate import GateResult, evaluate
 from .pipeline.model import Pipeline
 
 GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
+# Added to that run once judged (promoted, failed, not-promoted), so the syncs settle a version once.
+VERDICT_TAG = "retrain.verdict"
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,40 @@ def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, cand
         return Settled(False, message, checked, False)
     stays = _default_text(backend, pc.endpoint)
     if run.status is not RunStatus.COMPLETED:
+        _record_verdict(backend, run, "not-promoted")
         return Settled(False, f"{message} Version {candidate} was not promoted: {stays}.", checked, False)
     if checked.gate is not None and checked.gate.passed:
         move_default(backend, pc.endpoint, candidate)
+        _record_verdict(backend, run, "promoted")
         return Settled(False, f"{message} {checked.gate.summary().capitalize()}: version {candidate} is now the default.", checked, True)
     if checked.gate is not None:
+        _record_verdict(backend, run, "failed")
         return Settled(True, f"{checked.gate.summary().capitalize()}. Version {candidate} was published but not promoted: {stays}.",
                        checked, False)
     return Settled(False, message, checked, False)
+
+
+def _record_verdict(backend: Backend, run: Run, verdict: str) -> None:
+    tagger = getattr(backend, "tag_run", None)
+    if tagger is not None:  # a backend that cannot tag a run falls back on awaiting_verdict's other checks
+        tagger(run.id, {VERDICT_TAG: verdict})
+
+
+def awaiting_verdict(backend: Backend, run: Run) -> int | None:
+    """The gated version a finished run was submitted to judge, when that has not been settled yet: no verdict
+    recorded, and the version is still the endpoint's newest and not its default (a later version, or a
+    promote by hand, settled it otherwise). Used by the syncs for runs submitted without waiting."""
+    candidate = candidate_of(run)
+    if candidate is None or not run.status.is_terminal or VERDICT_TAG in run.tags:
+        return None
+    try:
+        endpoint = backend.endpoint(run.endpoint)
+    except RetrainError:
+        return None
+    latest = endpoint.latest
+    if latest is None or latest.number != candidate or endpoint.default_version == candidate:
+        return None
+    return candidate
 
 
 def candidate_of(run: Run) -> int | None:
@@ -163,4 +191,4 @@ def _same_values(ran: Mapping[str, object], wanted: Mapping[str, object]) -> boo
     return all(ran.get(k) == v for k, v in wanted.items())
 
 
-__all__ = ["DRAFT_TAG", "GATE_TAG", "Settled", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]
+__all__ = ["DRAFT_TAG", "GATE_TAG", "VERDICT_TAG", "Settled", "awaiting_verdict", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]

@@ -254,3 +254,39 @@ def test_store_commands_on_azure_say_they_are_for_the_local_store(project: Path,
         code, out, err = run_cli(project, capsys, *argv)
         assert code == 2 and out == ""
         assert "works on the local backend's store; " in err and "uses the azureml backend" in err
+
+
+def test_gc_removes_a_draft_snapshot_once_no_kept_run_names_it(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(project, capsys, "publish")[0] == 0
+    snapshots = project / ".retrain" / "snapshots"
+    published_snapshots = {p.name for p in snapshots.iterdir()}
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    code_before = train.read_text()
+    train.write_text(code_before + "# draft one\n")
+    assert run_cli(project, capsys, "submit", "tiny", "--draft")[0] == 0
+    [first] = {p.name for p in snapshots.iterdir()} - published_snapshots
+    train.write_text(code_before + "# draft two\n")
+    assert run_cli(project, capsys, "submit", "tiny", "--draft")[0] == 0
+    [second] = {p.name for p in snapshots.iterdir()} - published_snapshots - {first}
+    with (project / "retrain.yml").open("a") as f:
+        f.write("retention: {keep: 1}\n")
+
+    code, out, _ = run_cli(project, capsys, "gc", "--dry-run")
+    assert code == 0 and "would remove run tiny-" in out
+    assert "draft snapshot" not in out  # a minute old at least: a publish or a draft may be about to name it
+    old = time.time() - 3600
+    for name in (first, second):
+        os.utime(snapshots / name, (old, old))
+    draft_file = next(p for p in (snapshots / first).rglob("train.py"))
+    assert "# draft one" in draft_file.read_text()
+    inode = draft_file.stat().st_ino
+
+    code, out, _ = run_cli(project, capsys, "gc")
+    assert code == 0 and f"removed draft snapshot {snapshots / first}" in out
+    assert {p.name for p in snapshots.iterdir()} == published_snapshots | {second}  # the kept draft run's stays
+    objects = project / ".retrain" / "objects"
+    assert all(p.stat().st_ino != inode for p in objects.rglob("*") if p.is_file())  # its now-unused object went too
+    runs = json.loads(run_cli(project, capsys, "runs", "--json")[1])
+    [kept] = runs
+    assert run_cli(project, capsys, "status", kept["id"])[0] == 0
+    assert run_cli(project, capsys, "submit", "tiny")[0] == 0  # the version's snapshot still runs

@@ -127,3 +127,146 @@ def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sy
     assert "The gate failed: score is 0.523, needs >= 0.55" in check["output"]["summary"]
     endpoints = json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))
     assert endpoints["default_version"] == 1
+
+
+def test_the_scheduled_sync_reports_a_run_it_cannot_judge_and_exits_0(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    first = runner.run(runner.env("push", runner.push(["data/other.csv"]), wait="false"))
+    assert first.code == 0, first.stderr
+    run_id = first.outputs["run-id"]
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status == "completed":
+            break
+        time.sleep(0.1)
+    with (project / "retrain.yml").open("a") as f:
+        f.write("    compare_to: tiny-20990101-000000-abcdef\n")  # a baseline that is gone
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    assert synced.code == 0, synced.stderr + synced.stdout
+    assert f"retrain / tiny: run {run_id}: compare_to names run 'tiny-20990101-000000-abcdef', which does not exist." in synced.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["status"] == "in_progress"  # left open: the next sync completes it once compare_to is fixed
+
+
+def wait_until_ended(project: Path, run_id: str) -> None:
+    import subprocess
+    import sys
+    import time
+
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
+                                           capture_output=True, text=True, check=False).stdout)["status"]
+        if status in ("completed", "failed", "canceled"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(run_id)
+
+
+def sync_wait(project: Path) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "retrain", "sync", "--wait"], cwd=project, capture_output=True, text=True,
+                          check=False, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_sync_wait_settles_a_gated_version_whose_run_ended_before_it(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 5)  # score 0.603: passes
+    better = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
+    assert better.code == 0, better.stderr
+    assert (better.outputs["status"], better.outputs["published-version"]) == ("pending", "2")
+    wait_until_ended(project, better.outputs["run-id"])
+    code, out = sync_wait(project)
+    assert code == 0, out
+    assert "tiny: run " in out and "The gate passed (3 conditions): version 2 is now the default." in out
+    assert json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))["default_version"] == 2
+    assert sync_wait(project) == (0, "every run has finished.\n")  # settled once
+
+    set_epochs(project, 1)  # score 0.523: fails
+    runner.reset_files()
+    weaker = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
+    assert weaker.code == 0, weaker.stderr
+    assert weaker.outputs["published-version"] == "3"
+    wait_until_ended(project, weaker.outputs["run-id"])
+    code, out = sync_wait(project)
+    assert code == 1, out
+    assert "tiny: The gate failed: score is 0.523, needs >= 0.55;" in out
+    assert "Version 3 was published but not promoted: the default stays at version 2." in out
+    assert json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))["default_version"] == 2
+    assert sync_wait(project) == (0, "every run has finished.\n")  # judged once, not on every sync
+
+
+def test_the_scheduled_sync_promotes_a_passed_version_without_a_github_token(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 5)
+    first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
+    assert first.code == 0, first.stderr
+    wait_until_ended(project, first.outputs["run-id"])
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    env = runner.env("schedule", schedule)
+    env["INPUT_GITHUB-TOKEN"] = ""
+    synced = runner.run(env)
+    assert synced.code == 0, synced.stderr + synced.stdout
+    assert "retrain / tiny: " in synced.stdout and "version 2 is now the default." in synced.stdout
+    assert json.loads(runner_cli(project, "endpoints", "tiny-retrain", "--json"))["default_version"] == 2
+
+
+def test_a_gated_pipelines_draft_sets_draft_and_leaves_version_and_gate_empty(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, pull_request]")
+    (project / "retrain.yml").write_text(text)
+    baseline_run(runner, github)
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    set_epochs(project, 1)  # the gate would fail: the preview says so, the outputs do not claim it
+    github.compare_files = ["pipelines/tiny/pipeline.yml"]
+    result = runner.run(runner.env("pull_request", pull_request(github)))
+    assert result.code == 0, result.stderr + result.stdout
+    [check] = github.runs_named("retrain / tiny")
+    assert check["conclusion"] == "success"  # a draft is never promoted: the preview never fails the check
+    assert "score" in check["output"]["summary"]
+    assert (result.outputs["draft"], result.outputs["version"], result.outputs["gate"]) == ("true", "", "")
+    assert result.outputs["run-id"].startswith("tiny-")
+
+    runner.reset_files()
+    github.check_runs.clear()
+    pushed = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert pushed.code == 0, pushed.stderr + pushed.stdout
+    assert (pushed.outputs["draft"], pushed.outputs["version"]) == ("", "1")
+
+
+def test_the_gc_command_collects_the_local_store_as_the_recipe_runs_it(
+        runner: Runner, github: FakeGitHub, project: Path) -> None:
+    from tests.workflow_checks import assert_valid_workflow
+
+    recipe = Path(__file__).resolve().parent.parent / "docs" / "workflows" / "retrain-local-store.yml"
+    assert "command: gc" in recipe.read_text()
+    assert_valid_workflow(recipe)
+    first = baseline_run(runner, github)
+    forced = [json.loads(runner_cli(project, "submit", "tiny", "--force", "--json"))[0]["run"]["id"] for _ in range(2)]
+    with (project / "retrain.yml").open("a") as f:
+        f.write("retention: {keep: 1}\n")
+    collected = runner.run(runner.env("push", runner.push(["data/other.csv"]), command="gc"))
+    assert collected.code == 0, collected.stderr + collected.stdout
+    assert "retrain gc freed " in collected.stdout and "removed 2 runs" in collected.stdout
+    kept = [r["id"] for r in json.loads(runner_cli(project, "runs", "--json"))]
+    assert kept == [forced[-1]] and first not in kept
+    assert github.check_runs == {}  # gc reports nothing to GitHub

@@ -176,3 +176,31 @@ def test_sync_wait_judges_a_gated_version_submitted_without_waiting(gated: Path,
     assert "tiny: The gate failed: score is 0.523, needs >= 0.55;" in out
     assert "Version 2 was published but not promoted: the default stays at version 1." in out
     assert default_of(capsys) == 1
+
+
+def test_gc_keeps_the_run_compare_to_names_and_status_survives_a_missing_baseline(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish"], ENV) == 0
+    assert main(["submit", "tiny"], ENV) == 0
+    _, runs = run_json(capsys, "runs")
+    [named] = [r["id"] for r in runs]  # type: ignore[index, union-attr]
+    with (project / "retrain.yml").open("a") as f:
+        f.write(f"    compare_to: {named}\n")
+        f.write("retention: {keep: 1}\n")
+    assert main(["submit", "tiny", "--force"], ENV) == 0
+    capsys.readouterr()
+    assert main(["gc"], ENV) == 0
+    assert f"removed run {named}" not in capsys.readouterr().out
+    assert main(["status", named], ENV) == 0  # the baseline is still there ...
+    assert main(["submit", "tiny", "--force"], ENV) == 0  # ... so submit still works
+
+    # A baseline that is gone all the same (named after the fact): status still shows the run, and says so.
+    _, runs = run_json(capsys, "runs")
+    newest = runs[0]["id"]  # type: ignore[index]
+    text = (project / "retrain.yml").read_text().replace(named, "tiny-20990101-000000-abcdef")
+    (project / "retrain.yml").write_text(text)
+    capsys.readouterr()
+    assert main(["status", newest], ENV) == 0
+    out = capsys.readouterr().out
+    assert newest in out and "completed" in out
+    assert "baseline: could not be read (compare_to names run 'tiny-20990101-000000-abcdef', which does not exist." in out

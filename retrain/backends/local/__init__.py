@@ -198,6 +198,18 @@ class LocalBackend:
         with self.store.write() as db:
             db.execute("UPDATE endpoints SET default_version = ? WHERE name = ?", (number, endpoint))
 
+    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Add ``tags`` to a run's record (a gated version's verdict, so a sync judges it once)."""
+        with self.store.write() as db:
+            row = db.execute("SELECT tags FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no run '{run_id}' in the local store {self.store_dir}. 'retrain runs' lists them.")
+            try:
+                current = json.loads(row[0] or "{}")
+            except ValueError:
+                current = {}  # a damaged tag column: the verdict is still worth recording
+            db.execute("UPDATE runs SET tags = ? WHERE id = ?", (dumps({**current, **tags}), run_id))
+
     def _start(self, request: SubmitRequest, pipeline: Pipeline, number: int, published: Mapping[str, object],
                *, tags: Mapping[str, str]) -> Run:
         parameters = self._assign(pipeline, request, published)

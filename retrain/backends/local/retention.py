@@ -2,16 +2,20 @@
 
 Kept, always: every run not finished (queued, running); each version's latest completed run; any run a
 version's parameter default, or a kept run's parameter value, points into; every snapshot (versions are
-immutable and can always be submitted again). Beyond those, the newest ``keep`` runs of each pipeline
+immutable and can always be submitted again) and every snapshot a kept draft run's ``retrain.snapshot`` tag
+names; every run a pipeline's ``compare_to`` names (its baseline).
+Beyond those, the newest ``keep`` runs of each pipeline
 (``retention: {keep: N}``); with no retention set, every run is kept.
 
 Removed: the other runs (their records and folders), run folders without a record, staging folders a
-killed publish left, and objects nothing links to any more. A step reused from a removed run keeps its
+killed publish left, snapshots of drafts no kept run names any more (a minute old at least), and objects
+nothing links to any more. A step reused from a removed run keeps its
 own links to the outputs, so later runs can still reuse it: nothing a reusable step needs goes away.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .objects import TREE_YOUNG_S, iter_objects, linked_trees, remove_tree, tree_root
-from .snapshot import abandoned_staging, remove_leftovers
+from .snapshot import STAGING_PREFIX, abandoned_staging, remove_leftovers
 from .store import Store
 
 LIVE = ("queued", "running")
@@ -35,6 +39,8 @@ class RetentionPolicy:
 
     keep: Mapping[str, int] = field(default_factory=dict)
     default: int | None = None
+    # Runs a pipeline's ``compare_to`` names: removing one would stop every later submit (exit 2).
+    baselines: frozenset[str] = frozenset()
 
     def for_pipeline(self, name: str) -> int | None:
         return self.keep.get(name, self.default)
@@ -58,6 +64,7 @@ class GcPlan:
     orphan_folders: tuple[Path, ...]  # run folders without a record, a killed publish's staging
     unused_objects: int  # objects nothing links to, now or once the runs are removed
     frees_bytes: int
+    remove_snapshots: tuple[Path, ...] = ()  # drafts' snapshots that no version and no kept run names
 
 
 def _disk(st: os.stat_result) -> int:
@@ -134,7 +141,7 @@ def kept_runs(store: Store, policy: RetentionPolicy) -> tuple[set[str], list[str
     """(runs kept, runs to remove oldest first) under ``policy``."""
     rows = store.all("SELECT id, pipeline, endpoint, version, status, parameters FROM runs ORDER BY created DESC, id DESC")
     ids = {r["id"] for r in rows}
-    keep: set[str] = {r["id"] for r in rows if r["status"] in LIVE}
+    keep: set[str] = {r["id"] for r in rows if r["status"] in LIVE or r["id"] in policy.baselines}
     count: dict[str, int] = {}
     latest_completed: set[tuple[str, int]] = set()
     for r in rows:
@@ -189,16 +196,46 @@ def _dead_trees(store: Store, keep_runs: Iterable[str], now: float) -> list[Path
     return dead
 
 
+def _dead_snapshots(store: Store, keep_runs: set[str], now: float) -> list[Path]:
+    """Snapshots no version references and no kept run's ``retrain.snapshot`` tag names (a draft's, once its
+    runs are gone). A young one is left alone: a publish or a draft may be about to record it."""
+    root = store.folder / "snapshots"
+    if not root.is_dir():
+        return []
+    used = {Path(v["snapshot"]).parts[1] for v in store.all("SELECT snapshot FROM versions") if len(Path(v["snapshot"]).parts) > 1}
+    for r in store.all("SELECT id, tags FROM runs"):
+        if r["id"] not in keep_runs:
+            continue
+        try:
+            named = json.loads(r["tags"] or "{}").get("retrain.snapshot")
+        except (ValueError, AttributeError):
+            return []  # a damaged record could name any snapshot: remove none
+        if isinstance(named, str) and len(Path(named).parts) > 1:
+            used.add(Path(named).parts[1])
+    dead = []
+    for folder in root.iterdir():
+        if folder.name.startswith(STAGING_PREFIX) or folder.name in used:
+            continue  # staging folders are abandoned_staging's
+        try:
+            young = now - folder.lstat().st_mtime < TREE_YOUNG_S
+        except FileNotFoundError:
+            continue
+        if not young:
+            dead.append(folder)
+    return dead
+
+
 def plan_gc(store: Store, policy: RetentionPolicy) -> GcPlan:
     keep, remove = kept_runs(store, policy)
     ids = {r["id"] for r in store.all("SELECT id FROM runs")}
     now = time.time()
     orphans = _orphan_folders(store, ids, now)
     dead_trees = _dead_trees(store, ids - set(remove), now)
+    dead_snapshots = _dead_snapshots(store, ids - set(remove), now)
     objects = {(st.st_dev, st.st_ino): st for _, st in iter_objects(store.folder)}
     links: dict[tuple[int, int], tuple[os.stat_result, int]] = {}
     frees = 0
-    for folder in [store.folder / "runs" / run_id for run_id in remove] + orphans + dead_trees:
+    for folder in [store.folder / "runs" / run_id for run_id in remove] + orphans + dead_trees + dead_snapshots:
         for _, st in _walk(folder):
             if stat.S_ISDIR(st.st_mode):
                 frees += _disk(st)
@@ -219,7 +256,7 @@ def plan_gc(store: Store, policy: RetentionPolicy) -> GcPlan:
             frees += _disk(st)
             unused += 1
     return GcPlan(store=store.folder, remove_runs=tuple(remove), kept_runs=len(keep), orphan_folders=tuple(orphans),
-                  unused_objects=unused, frees_bytes=frees)
+                  unused_objects=unused, frees_bytes=frees, remove_snapshots=tuple(dead_snapshots))
 
 
 def collect(store: Store, plan: GcPlan) -> None:
@@ -243,6 +280,10 @@ def collect(store: Store, plan: GcPlan) -> None:
             remove_tree(folder)
     for tree in _dead_trees(store, ids, time.time()):  # again, now that the runs are gone
         remove_tree(tree)
+    planned = {p.name for p in plan.remove_snapshots}
+    for snapshot in _dead_snapshots(store, ids, time.time()):  # checked again: a new version may name one now
+        if snapshot.name in planned:
+            remove_tree(snapshot)
     for obj, st in iter_objects(store.folder):
         if st.st_nlink <= 1:
             obj.unlink(missing_ok=True)
@@ -257,6 +298,7 @@ def collect(store: Store, plan: GcPlan) -> None:
 def describe(plan: GcPlan) -> dict[str, object]:
     return {"store": str(plan.store), "remove_runs": list(plan.remove_runs), "kept_runs": plan.kept_runs,
             "orphan_folders": [str(p) for p in plan.orphan_folders], "unused_objects": plan.unused_objects,
+            "remove_snapshots": [str(p) for p in plan.remove_snapshots],
             "frees_bytes": plan.frees_bytes}
 
 

@@ -92,7 +92,12 @@ def save_snapshot(store: Path, pipeline: Pipeline) -> Path:
     target = snapshot_dir(store, pipeline.content_hash)
     rel_pipeline = pipeline.path.relative_to(pipeline.root)
     remove_leftovers(store)
-    if not target.exists():
+    if target.exists():
+        try:  # used again: young, so a gc running now leaves it alone until the version or run names it
+            os.utime(target)
+        except OSError:
+            pass
+    else:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp, fd = _staging(target.parent)
         try:
