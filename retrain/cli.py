@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, escape
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
 from .signals import stderr_notify, stop_on_signals
 
@@ -167,6 +167,13 @@ def _write_crash(exc: BaseException) -> str:
     return path
 
 
+def _print_error(message: str) -> None:
+    # A message may quote data (a --set value, a name from a file) and stderr reaches the job log too: each
+    # of its lines is printed through the escaping rule, so none can start a workflow command or hold a
+    # terminal escape.
+    print("\n".join(escape.line(part) for part in message.split("\n")), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
@@ -187,7 +194,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             use_cache_file(_digest_cache(environ))
             return int(getattr(commands, args.func)(args, environ))
     except RetrainError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _print_error(f"error: {e}")
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted.", file=sys.stderr)
@@ -196,10 +203,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a readable report
         path = _write_crash(e)
-        print(
+        _print_error(
             f"retrain hit an internal error ({type(e).__name__}: {e}).\n"
-            f"The traceback is in {path}; please attach it to an issue.",
-            file=sys.stderr,
+            f"The traceback is in {path}; please attach it to an issue."
         )
         return EXIT_INTERNAL
 

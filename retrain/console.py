@@ -144,22 +144,44 @@ def render_endpoint(endpoint: Endpoint) -> str:
     return head + "\n" + table(("version", "default", "content", "created", "commit"), rows)
 
 
-def print_logs(backend: Backend, run: Run, out: TextIO) -> None:
+def print_logs(backend: Backend, run: Run, out: TextIO, *, blocks: bool | None = None) -> None:
     """Each step's log under a heading, streamed chunk by chunk as the backend hands it over, so a log of
-    any size costs one chunk of memory."""
+    any size costs one chunk of memory.
+
+    The log is data: it must not drive the runner nor the terminal. Its control characters are shown
+    escaped (an ANSI colour is not applied), and unless ``out`` is a terminal (a person reading; never the
+    case in a workflow, whose steps write to pipes) or ``blocks`` says otherwise, each step's log is printed
+    inside its own ``::stop-commands::<token>`` block, as ``submit`` prints step output in the action;
+    at a terminal, each line is a :func:`escape.value`, so none holds ``##[``; a leading ``::`` is harmless
+    there."""
+    if blocks is None:
+        blocks = not _is_terminal(out)
     for step in run.steps:
-        offset, heading = 0, False
+        offset, stop = 0, None
         while True:
             text, after = backend.logs(run.id, step.name, offset)
             if text:
-                if not heading:
-                    out.write(f"\n--- {step.name} ---\n")
-                    heading = True
-                out.write(text if text.endswith("\n") else text + "\n")
+                if stop is None:
+                    out.write("\n" + escape.line(f"--- {step.name} ---") + "\n")
+                    stop = escape.token()
+                    if blocks:
+                        out.write(f"::stop-commands::{stop}\n")
+                body = text[:-1] if text.endswith("\n") else text
+                shown = escape.block_lines(body, stop) if blocks else escape.lines(body)
+                out.write("\n".join(shown) + "\n")
             if after == offset:
                 break
             offset = after
+        if stop is not None and blocks:
+            out.write(f"::{stop}::\n")
         out.flush()
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream: not a person at a terminal
+        return False
 
 
 def _on(item: PipelinePlan, run: Run) -> str:

@@ -2,10 +2,13 @@
 parameter values, run messages, names from the parameter file.
 
 A GitHub runner reads every line of a job's log for workflow commands (``::add-mask::``,
-``::stop-commands::``, ``::warning``...), whatever its leading spaces. So:
+``::stop-commands::``, ``::warning``...), whatever its leading spaces, and for the older syntax
+``##[command]data`` *anywhere* in a line (actions/runner, ``ActionCommand.TryParse`` looks for ``##[``
+with ``IndexOf``; ``##[add-mask]x`` and ``##[warning]x`` still act). So:
 
 - a *value* (shown inside a line of ours) never starts a new line: newlines and other control
-  characters are shown escaped (``\\n``, ``\\x1b``), as Python's ``repr`` shows them;
+  characters are shown escaped (``\\n``, ``\\x1b``), as Python's ``repr`` shows them, and a ``##[``
+  shows its bracket escaped (``##\\x5b``), so no old-style command starts in it;
 - a *block* of output (a step's log) is printed between ``::stop-commands::<token>`` and ``::<token>::``
   with a fresh random token per block, the runner's own way to print text it must not interpret
   ("Workflow commands for GitHub Actions": stopping and starting workflow commands); control
@@ -30,9 +33,14 @@ def _escape_char(m: re.Match[str]) -> str:
     return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
 
 
-def value(text: object) -> str:
-    """One line: anything that could end the line or drive a terminal is shown escaped."""
+def _controls(text: object) -> str:
     return _CONTROL.sub(_escape_char, str(text))
+
+
+def value(text: object) -> str:
+    """One line: anything that could end the line, drive a terminal or start an old-style ``##[``
+    command is shown escaped."""
+    return _controls(text).replace("##[", "##\\x5b")
 
 
 def line(text: object) -> str:
@@ -47,8 +55,22 @@ def line(text: object) -> str:
 
 
 def lines(text: str) -> list[str]:
-    """Each line of ``text`` with its other control characters escaped (for use inside a block)."""
-    return [value(line) for line in text.replace("\r\n", "\n").split("\n")]
+    """Each line of ``text`` as a :func:`value` (to print behind a prefix of ours, so that no line
+    starts with ``::``)."""
+    return [value(line) for line in _split(text)]
+
+
+def _split(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").split("\n")
+
+
+def block_lines(text: str, stop: str) -> list[str]:
+    """Each line of ``text`` as it goes inside the block that ``::<stop>::`` ends: control characters
+    escaped; ``::`` and ``##[`` left as they are (the runner ignores them there), except in the
+    (practically impossible) line that holds ``stop``, which is escaped as a :func:`line` so that it
+    cannot end the block (``::<stop>::`` or ``##[<stop>]``)."""
+    shown = [_controls(each) for each in _split(text)]
+    return [line(each) if stop.lower() in each.lower() else each for each in shown]
 
 
 def token() -> str:
@@ -57,11 +79,8 @@ def token() -> str:
 
 def block(text: str) -> str:
     """``text`` as the runner will show it and never interpret: inside a stop-commands block."""
-    body = "\n".join(lines(text.rstrip("\n")))
     stop = token()
-    while stop in body:  # practically never; but the block must not end early
-        stop = token()
-    return f"::stop-commands::{stop}\n{body}\n::{stop}::\n"
+    return f"::stop-commands::{stop}\n" + "\n".join(block_lines(text.rstrip("\n"), stop)) + f"\n::{stop}::\n"
 
 
 _CONTROL_NOT_NEWLINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")

@@ -353,31 +353,61 @@ def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Run
     assert github.violations == []
 
 
+def runner_command(line: str) -> str | None:
+    """The command name the runner parses from a log line, or None: ``::name ...::data`` after leading spaces
+    (actions/runner ActionCommand.TryParseV2), else the older ``##[name ...]data`` anywhere in the line
+    (TryParse, which finds ``##[`` with IndexOf). Any name counts here (the runner acts on registered ones)."""
+    text = line.lstrip()
+    if text.startswith("::"):
+        end = text.find("::", 2)
+        if end >= 0:
+            return text[2:end].split(" ")[0]
+    at = line.find("##[")
+    if at >= 0:
+        end = line.find("]", at)
+        if end >= 0:
+            return line[at + 3:end].split(" ")[0]
+    return None
+
+
 def commands_outside_blocks(stdout: str) -> list[str]:
-    """The workflow commands a runner would act on: lines starting with :: (after spaces), outside stop-commands."""
+    """The workflow commands a runner would act on, outside stop-commands blocks: lines starting with ::
+    (after spaces, even without a closing ::) and lines holding ##[ anywhere. A block starts with either
+    syntax's stop-commands and ends at the first command named by its token (case-insensitive), in either
+    syntax, as in ActionCommandManager.TryProcessCommand."""
     acted, stop = [], None
     for line in stdout.splitlines():
-        text = line.lstrip()
+        name = runner_command(line)
         if stop is not None:
-            if text == f"::{stop}::":
+            if name is not None and name.lower() == stop.lower():
                 stop = None
             continue
-        if text.startswith("::stop-commands::"):
-            stop = text[len("::stop-commands::"):]
-        elif text.startswith("::"):
-            acted.append(text)
+        if name is not None and name.lower() == "stop-commands":
+            text = line.lstrip()
+            stop = text[text.index("::", 2) + 2:] if text.startswith("::") else line[line.index("]", line.index("##[")) + 1:]
+        elif line.lstrip().startswith("::") or "##[" in line:
+            acted.append(line.lstrip())
     return acted
+
+
+def test_the_runner_model_acts_as_the_runner_does() -> None:
+    assert commands_outside_blocks("a ##[warning]x\n  ::add-mask::y\n::bare\nplain ::x::") == ["a ##[warning]x", "::add-mask::y", "::bare"]
+    # a block ends only at its own token, in either syntax; commands inside it are shown, not acted on
+    assert commands_outside_blocks("::stop-commands::T1\n::warning::in\n##[error]in\n::other::\nx ##[t1]\n::error::out") == ["::error::out"]
+    assert commands_outside_blocks("##[stop-commands]T2\n::warning::in\n::T2::\n##[add-mask]out") == ["##[add-mask]out"]
 
 
 def test_step_output_cannot_drive_the_runner(runner: Runner, github: FakeGitHub, project: Path) -> None:
     train = project / "pipelines" / "tiny" / "src" / "train.py"
     train.write_text("import sys\nprint('::add-mask::pwned')\nprint('   ::warning::pwned')\n"
-                     "print('::stop-commands::x')\nprint('::error::pwned\\x1b[31m')\nsys.exit(3)\n")
+                     "print('::stop-commands::x')\nprint('::error::pwned\\x1b[31m')\n"
+                     "print('failed: ##[add-mask]pwned ##[warning]pwned')\nsys.exit(3)\n")
     result = runner.run(runner.env("push", runner.push(["pipelines/tiny/src/train.py"])))
     assert result.code == 1
     acted = commands_outside_blocks(result.stdout)
     assert not [c for c in acted if "pwned" in c and not c.startswith("::error title=retrain / tiny::")], acted
     assert "::add-mask::pwned" in result.stdout  # shown, inside a block
+    assert "failed: ##[add-mask]pwned ##[warning]pwned" in result.stdout  # the same
     assert "\x1b" not in result.stdout and "\\x1b[31m" in result.stdout, repr(result.stdout)
     # the ::error:: annotation quoting the tail is one escaped line
     [error] = [c for c in acted if c.startswith("::error title=retrain / tiny::")]
@@ -385,12 +415,14 @@ def test_step_output_cannot_drive_the_runner(runner: Runner, github: FakeGitHub,
 
 
 def test_a_parameter_value_with_a_newline_stays_on_its_line(runner: Runner, github: FakeGitHub, project: Path) -> None:
-    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", 'learning_rate: 0.2\n      flavour: "plain\\n  ::add-mask::x"')
+    text = (project / "retrain.yml").read_text().replace("learning_rate: 0.2", 'learning_rate: 0.2\n      flavour: "plain\\n  ::add-mask::x ##[warning]y"')
     (project / "retrain.yml").write_text(text)
     result = runner.run(runner.env("push", runner.push(["data/other.csv"]), command="plan"))
     assert result.code == 2  # not one of the enum's values; the message quotes it on the error's one line
-    assert "'plain\\n  ::add-mask::x' is not." in result.stdout
-    assert [c for c in commands_outside_blocks(result.stdout) if c.startswith("::add-mask::x")] == []
+    # quoted in the ::error annotation only: a line the runner parses as ::error:: (its ##[ is data there)
+    assert "'plain\\n  ::add-mask::x ##[warning]y' is not." in result.stdout
+    quoting = [c for c in commands_outside_blocks(result.stdout) if "::add-mask::x" in c or "##[warning]y" in c]
+    assert [runner_command(c) for c in quoting] == ["error"], quoting
     assert not any(line.lstrip().startswith("::add-mask::x") for line in result.stdout.splitlines())
 
 

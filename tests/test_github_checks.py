@@ -185,6 +185,14 @@ def test_one_escaping_rule_for_data() -> None:
     assert len(token) == 32 and token not in second  # a fresh token per block
     assert escape.command_data("50%\nok\x07") == "50%25%0Aok\\x07"
     assert escape.line("   ::add-mask::x") == "   \\x3a:add-mask::x" and escape.line("a ::b") == "a ::b"
+    # the runner's older syntax acts anywhere in a line (actions/runner ActionCommand.TryParse): broken
+    assert escape.value("a ##[add-mask]x") == "a ##\\x5badd-mask]x" and escape.line("##[warning]y") == "##\\x5bwarning]y"
+    assert escape.lines("ok\n  ##[error]z") == ["ok", "  ##\\x5berror]z"] and escape.value("###[x]") == "###\\x5bx]"
+    # inside a block it is shown as printed, and neither syntax can end the block early
+    inside = escape.block("##[warning]w")
+    stop = inside.splitlines()[0].removeprefix("::stop-commands::")
+    assert inside.splitlines()[1] == "##[warning]w"
+    assert escape.block_lines(f"::{stop.upper()}::\nx ##[{stop}]\nok", stop) == [f"\\x3a:{stop.upper()}::", f"x ##\\x5b{stop}]", "ok"]
 
 
 def test_a_table_of_data_never_starts_a_line_with_a_command() -> None:

@@ -435,7 +435,9 @@ def test_long_lines_are_cut_and_output_without_a_newline_is_shown(tmp_path: Path
     assert lines == ["first", "x" * 4096 + " [line cut at 4096 bytes]", "no newline at the end"]
     shown = io.StringIO()
     print_logs(backend, followed.run, shown)  # what retrain status --logs prints
-    assert shown.getvalue().splitlines() == ["", "--- a ---", *lines]
+    printed = shown.getvalue().splitlines()  # not a terminal: inside a stop-commands block
+    stop = printed[2].removeprefix("::stop-commands::")
+    assert printed == ["", "--- a ---", f"::stop-commands::{stop}", *lines, f"::{stop}::"]
 
 
 def test_what_a_step_leaves_running_in_the_background_ends_with_it(tmp_path: Path, backend: LocalBackend) -> None:
