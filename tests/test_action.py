@@ -109,6 +109,23 @@ class Runner:
         for name in ("output", "summary"):
             (self.tmp / name).write_text("")
 
+    def wait_until_ended(self, run_id: str) -> None:
+        """What a later workflow run sees: the run started with wait: false has ended."""
+        give_up = time.monotonic() + 60
+        while time.monotonic() < give_up:
+            shown = subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=self.project,
+                                   capture_output=True, text=True, check=False)
+            if json.loads(shown.stdout)["status"] in ("completed", "failed", "canceled"):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"run {run_id} did not end within 60 s")
+
+    def schedule_sync(self) -> Result:
+        """The scheduled workflow's run of the action with command: sync, on fresh output files."""
+        self.reset_files()
+        schedule = {"schedule": "17 3 * * *", "repository": {"full_name": self.github.repository, "default_branch": "main"}}
+        return self.run(self.env("schedule", schedule, command="sync"))
+
 
 @pytest.fixture
 def runner(project: Path, github: FakeGitHub, tmp_path: Path) -> Runner:
@@ -336,16 +353,8 @@ def test_without_waiting_the_check_stays_open_until_a_scheduled_sync(runner: Run
     [check] = github.runs_named("retrain / tiny")
     assert check["status"] == "in_progress" and check["conclusion"] is None
     run_id = first.outputs["run-id"]
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
-                                           capture_output=True, text=True, check=False).stdout)["status"]
-        if status == "completed":
-            break
-        time.sleep(0.1)
-    runner.reset_files()
-    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
-    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    runner.wait_until_ended(run_id)
+    synced = runner.schedule_sync()
     assert synced.code == 0, synced.stderr
     [check] = github.runs_named("retrain / tiny")
     assert (check["status"], check["conclusion"]) == ("completed", "success")

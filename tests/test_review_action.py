@@ -99,10 +99,6 @@ def runner_cli(project: Path, *args: str) -> str:
 
 def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sync(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    import subprocess
-    import sys
-    import time
-
     baseline_run(runner, github)
     with (project / "retrain.yml").open("a") as f:
         f.write(GATE)
@@ -111,16 +107,8 @@ def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sy
     assert first.code == 0, first.stderr
     assert (first.outputs["status"], first.outputs["published-version"]) == ("pending", "2")
     run_id = first.outputs["run-id"]
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
-                                           capture_output=True, text=True, check=False).stdout)["status"]
-        if status == "completed":
-            break
-        time.sleep(0.1)
-    runner.reset_files()
-    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
-    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    runner.wait_until_ended(run_id)
+    synced = runner.schedule_sync()
     assert synced.code == 0, synced.stderr
     [check] = github.runs_named("retrain / tiny")
     assert (check["status"], check["conclusion"]) == ("completed", "failure")
@@ -131,44 +119,17 @@ def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sy
 
 def test_the_scheduled_sync_reports_a_run_it_cannot_judge_and_exits_0(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    import subprocess
-    import sys
-    import time
-
     first = runner.run(runner.env("push", runner.push(["data/other.csv"]), wait="false"))
     assert first.code == 0, first.stderr
     run_id = first.outputs["run-id"]
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
-                                           capture_output=True, text=True, check=False).stdout)["status"]
-        if status == "completed":
-            break
-        time.sleep(0.1)
+    runner.wait_until_ended(run_id)
     with (project / "retrain.yml").open("a") as f:
         f.write("    compare_to: tiny-20990101-000000-abcdef\n")  # a baseline that is gone
-    runner.reset_files()
-    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
-    synced = runner.run(runner.env("schedule", schedule, command="sync"))
+    synced = runner.schedule_sync()
     assert synced.code == 0, synced.stderr + synced.stdout
     assert f"retrain / tiny: run {run_id}: compare_to names run 'tiny-20990101-000000-abcdef', which does not exist." in synced.stdout
     [check] = github.runs_named("retrain / tiny")
     assert check["status"] == "in_progress"  # left open: the next sync completes it once compare_to is fixed
-
-
-def wait_until_ended(project: Path, run_id: str) -> None:
-    import subprocess
-    import sys
-    import time
-
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        status = json.loads(subprocess.run([sys.executable, "-m", "retrain", "status", run_id, "--json"], cwd=project,
-                                           capture_output=True, text=True, check=False).stdout)["status"]
-        if status in ("completed", "failed", "canceled"):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(run_id)
 
 
 def sync_wait(project: Path) -> tuple[int, str]:
@@ -189,7 +150,7 @@ def test_sync_wait_settles_a_gated_version_whose_run_ended_before_it(
     better = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert better.code == 0, better.stderr
     assert (better.outputs["status"], better.outputs["published-version"]) == ("pending", "2")
-    wait_until_ended(project, better.outputs["run-id"])
+    runner.wait_until_ended(better.outputs["run-id"])
     code, out = sync_wait(project)
     assert code == 0, out
     assert "tiny: run " in out and "The gate passed (3 conditions): version 2 is now the default." in out
@@ -201,7 +162,7 @@ def test_sync_wait_settles_a_gated_version_whose_run_ended_before_it(
     weaker = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert weaker.code == 0, weaker.stderr
     assert weaker.outputs["published-version"] == "3"
-    wait_until_ended(project, weaker.outputs["run-id"])
+    runner.wait_until_ended(weaker.outputs["run-id"])
     code, out = sync_wait(project)
     assert code == 1, out
     assert "tiny: The gate failed: score is 0.523, needs >= 0.55;" in out
@@ -218,7 +179,7 @@ def test_the_scheduled_sync_promotes_a_passed_version_without_a_github_token(
     set_epochs(project, 5)
     first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert first.code == 0, first.stderr
-    wait_until_ended(project, first.outputs["run-id"])
+    runner.wait_until_ended(first.outputs["run-id"])
     runner.reset_files()
     schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
     env = runner.env("schedule", schedule)
