@@ -171,7 +171,8 @@ def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
     comparison = ran.review.comparison if ran else None
     gate = ran.review.gate if ran else None
     workflow.set_output("baseline-run-id", (comparison.baseline_run or "") if comparison else "")
-    previewed = gate is None or (ran is not None and ran.item.draft)
+    # Only a gated candidate's run has a verdict; on a draft or any other run the gate is a preview.
+    previewed = gate is None or ran is None or ran.item.draft or ran.candidate is None
     workflow.set_output("gate", "" if previewed else "passed" if gate.passed else "failed")  # type: ignore[union-attr]
     workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 

@@ -230,7 +230,7 @@ def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.run is None:
         return _store_status(args, environ)
-    from .promote import Review, review
+    from .promote import Review, candidate_of, review
     from .review_report import review_text
 
     config = _config(args)
@@ -249,7 +249,7 @@ def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print_json(run)
     else:
         print(render_run(run, defaults=_defaults(backend, run), metrics=checked.comparison is None))
-        extra = review_text(checked, draft=draft)
+        extra = review_text(checked, draft=draft, candidate=candidate_of(run) is not None)
         if extra:
             print("\n" + extra)
         if unread:

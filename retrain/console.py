@@ -240,7 +240,7 @@ class ConsoleReporter:
             self._say("")
             compared = outcome.review.comparison is not None
             self._say(render_run(outcome.run, defaults=None, metrics=not compared))
-            extra = review_text(outcome.review, draft=outcome.item.draft)
+            extra = review_text(outcome.review, draft=outcome.item.draft, candidate=outcome.candidate is not None)
             if extra:
                 self._say("\n" + extra)
         word = outcome.conclusion.value

@@ -53,19 +53,28 @@ def comparison_text(c: Comparison) -> str:
     return baseline_line(c) + "\n" + _indent(body)
 
 
-def gate_text(g: GateResult) -> str:
+def gate_text(g: GateResult, preview: str | None = None) -> str:
     rows = [(c.text, num(c.value), num(c.threshold), "passed" if c.passed else "FAILED") for c in g.checks]
-    return f"gate: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", "result"), rows))
+    label = f"gate ({preview})" if preview else "gate"
+    return f"{label}: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", "result"), rows))
 
 
-def review_text(review: Review, *, draft: bool = False) -> str:
+# A gate judges every completed run, but decides only for a version published under it (a candidate): on any
+# other run (a resubmit of the default on new data, say) it is shown as a preview, so "FAILED" is not read as the
+# run's outcome.
+PREVIEW_DRAFT = "preview: a draft is never promoted"
+PREVIEW_RUN = "preview: this run is not a candidate version, so no default moves"
+
+
+def review_text(review: Review, *, draft: bool = False, candidate: bool = False) -> str:
     parts = []
     if draft:
         parts.append("DRAFT: the pull request's pipeline, not a published version; it never becomes the default.")
     if review.comparison is not None:
         parts.append(comparison_text(review.comparison))
     if review.gate is not None:
-        parts.append(("gate preview (a draft is never promoted): " if draft else "") + gate_text(review.gate))
+        preview = PREVIEW_DRAFT if draft else None if candidate else PREVIEW_RUN
+        parts.append(gate_text(review.gate, preview))
     return "\n".join(parts)
 
 
@@ -93,6 +102,7 @@ def markdown_context(review: Review, *, draft: bool, candidate: int | None, prom
     names = [line[0] for line in t.lines] if t else []
     return {
         "draft": draft, "candidate": candidate, "promoted": promoted,
+        "gate_preview": PREVIEW_DRAFT if draft else None if candidate is not None else PREVIEW_RUN,
         "comparison": review.comparison, "gate": review.gate,
         "baseline_line": baseline_line(review.comparison) if review.comparison else "",
         "diff_rows": [(r.name, num(r.value), num(r.baseline), signed(r.difference), verdict(r))

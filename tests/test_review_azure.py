@@ -83,6 +83,6 @@ def test_a_draft_is_a_pipeline_job_with_no_version_and_no_deployment(azure: Fake
     assert draft.review.comparison.differences()["auc"] == {"value": 0.91, "baseline": 0.91, "difference": 0.0,
                                                            "goal": "max", "verdict": "same"}  # listed runs carry no metrics: read
     assert "DRAFT: the pull request's pipeline" in text
-    assert "gate preview (a draft is never promoted): gate: FAILED" in text
+    assert "gate (preview: a draft is never promoted): FAILED" in text
     assert default_deployment(azure) == "v1"
     assert azure.violations == []

@@ -89,6 +89,16 @@ def test_a_better_version_is_promoted_and_the_terminal_shows_the_comparison(gate
     assert default_of(capsys) == 2
 
 
+def test_a_run_that_is_not_a_candidate_shows_the_gate_as_a_preview(gated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A resubmit of the default version with other values (the seed's retrain on other data) moves no default:
+    # its gate is shown, but as a preview, so a FAILED gate is not read as the run's outcome.
+    assert main(["submit", "tiny", "--set", "learning_rate=0.05", "--force"], ENV) == 0
+    out = capsys.readouterr().out
+    assert "gate (preview: this run is not a candidate version, so no default moves): FAILED" in out
+    assert "tiny: success:" in out
+    assert default_of(capsys) == 1
+
+
 def test_promote_checks_the_gate_and_force_says_it_skipped(gated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     set_epochs(gated, 1)
     assert main(["publish"], ENV) == 1
