@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import textwrap
@@ -140,6 +141,13 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
+def commit_all(root: Path) -> None:
+    """Make ``root`` a Git repository on main whose first commit holds every file in it."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+
+
 def alive(pid: int) -> bool:
     """Whether a process runs (a zombie, exited but not yet reaped, does not count)."""
     try:
@@ -165,12 +173,6 @@ def project(tmp_path: Path) -> Iterator[Path]:
         "data/other.csv": "x,y\n9,9\n",
         "README.md": "not pipeline content\n",
     })
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    commit_all(root)
+    with contextlib.chdir(root):
         yield root
-    finally:
-        os.chdir(old)

@@ -124,20 +124,27 @@ def test_a_refused_secret_is_named_but_never_shown(tmp_path: Path, credentials: 
         assert azure.count("PUT", r"/jobs/") == 0
 
 
+def income_on_azure(tmp_path: Path, azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
+    """The income sample with its parameter file pointed at the fake workspace, and the environment that signs in
+    to it (run from the project's folder, as a user would)."""
+    project = income(tmp_path)
+    text = (project / "retrain.yml").read_text().replace(
+        "backend: local\n", f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n"
+                            f"  resource_group: {azure.resource_group}\n  workspace: {azure.workspace}\n  compute: cpu-cluster\n")
+    (project / "retrain.yml").write_text(text)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))
+    return project, {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id,
+                     "AZURE_CLIENT_SECRET": azure.client_secret, "AZURE_AUTHORITY_HOST": azure.url,
+                     "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
+
+
 def test_the_command_line_submits_the_income_sample_with_repository_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     from retrain.cli import main
 
     with fake_azure(tmp_path, datastore_credentials="Sas") as azure:
-        project = income(tmp_path)
-        text = (project / "retrain.yml").read_text().replace(
-            "backend: local\n", f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n"
-                                f"  resource_group: {azure.resource_group}\n  workspace: {azure.workspace}\n  compute: cpu-cluster\n")
-        (project / "retrain.yml").write_text(text)
-        monkeypatch.chdir(project)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))
-        environ = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id, "AZURE_CLIENT_SECRET": azure.client_secret,
-                   "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
+        project, environ = income_on_azure(tmp_path, azure, monkeypatch)
         assert main(["publish"], environ) == 0
         capsys.readouterr()
         assert main(["submit", "income", "--set", "training_data=data/adult-nonus.csv", "--no-wait", "--json"], environ) == 0
@@ -153,15 +160,7 @@ def test_a_submit_through_faults_runs_once_and_reports(tmp_path: Path, monkeypat
     from retrain.cli import main
 
     with fake_azure(tmp_path, datastore_credentials="None") as azure:
-        project = income(tmp_path)
-        text = (project / "retrain.yml").read_text().replace(
-            "backend: local\n", f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n"
-                                f"  resource_group: {azure.resource_group}\n  workspace: {azure.workspace}\n  compute: cpu-cluster\n")
-        (project / "retrain.yml").write_text(text)
-        monkeypatch.chdir(project)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))
-        environ = {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id, "AZURE_CLIENT_SECRET": azure.client_secret,
-                   "AZURE_AUTHORITY_HOST": azure.url, "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
+        project, environ = income_on_azure(tmp_path, azure, monkeypatch)
         assert main(["publish"], environ) == 0
         azure.fail("PUT", r"/blob/.*adult-nonus.csv$", 503, times=1, **{"Retry-After": "0"})
         azure.fail("PUT", r"/jobs/[^/]+$", 503, times=1, **{"Retry-After": "0"})

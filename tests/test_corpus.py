@@ -31,6 +31,7 @@ may need a ``run`` step that starts work before the fault, and its own ``exit``)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -44,7 +45,7 @@ from pathlib import Path
 import pytest
 
 from retrain.cli import main
-from tests.conftest import RETRAIN, git, write
+from tests.conftest import RETRAIN, commit_all, git, write
 from tests.fakes.github_api import FakeGitHub
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -255,16 +256,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n", "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
         "README.md": "not pipeline content\n", ".gitignore": ".retrain/\n",
     })
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    commit_all(root)
+    with contextlib.chdir(root):
         assert main(["publish"], ENV) == 0
         assert main(["submit", "tiny"], ENV) == 0
-    finally:
-        os.chdir(old)
     return root
 
 
@@ -275,12 +270,8 @@ def project(seeded: Path, tmp_path: Path) -> Iterator[Path]:
     outside = tmp_path / "outside"
     write(outside, {"pipeline.yml": (seeded / PIPELINE_FILE).read_text(), "prep.yml": (seeded / PREP_FILE).read_text(),
                     "secret.txt": "not for the store\n"})
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         yield root
-    finally:
-        os.chdir(old)
 
 
 def store_state(store: Path) -> dict[str, object]:

@@ -7,6 +7,7 @@ process, INPUT_* rendered from the workflow's `parameters` template, a workflow_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,12 +40,8 @@ def repo(tmp_path: Path) -> Iterator[Path]:
     shutil.copytree(INCOME / "components", root / "components")
     shutil.copytree(INCOME / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     git(root, "init", "-q", "-b", "main")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         yield root
-    finally:
-        os.chdir(old)
 
 
 def retrain(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
