@@ -8,7 +8,15 @@
 # image's filesystem is exported and tests/container/run_action.py runs the action in it with chroot and
 # the runner's layout, against the fake GitHub. Prints the size the Dockerfile adds to its base.
 #
-# Skips, saying exactly why, when a tool cannot be had or cannot work on this machine.
+# The stand-in's suite is Debian forky (testing), chosen for the Python version: the Dockerfile ships
+# python:3.14-slim, which is Python 3.14 built from source on Debian trixie; trixie's own python3 is
+# 3.13, and forky, trixie's successor, is the nearest suite whose python3 is 3.14 (sid has it too, but
+# moves faster). The test checks that the image's `python` is the minor version the Dockerfile's base
+# names, so a stand-in with another Python fails instead of passing for the wrong interpreter.
+#
+# When a tool cannot be had or cannot work on this machine the test cannot run: that FAILS (exit 1),
+# saying why, unless RETRAIN_ALLOW_SKIP=1 allows a skip (then it says why and exits 0). CI without
+# podman is then red, not green without the image ever being built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -17,7 +25,23 @@ WORK=${RETRAIN_CONTAINER_WORK:-/var/tmp/retrain-container}
 IMAGE=localhost/retrain-action:test
 BASE=$(sed -n 's/^ARG BASE_IMAGE=//p' Dockerfile)
 
-skip() { echo "container test SKIPPED: $*"; exit 0; }
+# The base's Python minor version, from its tag (python:3.14-slim -> 3.14), and the suite that carries it.
+PY_MINOR=$(sed -n 's/^python:\([0-9]*\.[0-9]*\).*/\1/p' <<<"$BASE")
+SUITE=${RETRAIN_STANDIN_SUITE:-forky}
+
+skip() {
+    if [ "${RETRAIN_ALLOW_SKIP:-}" = 1 ]; then
+        echo "container test SKIPPED (RETRAIN_ALLOW_SKIP=1): $*"
+        exit 0
+    fi
+    echo "container test FAILED: it cannot run: $*" >&2
+    echo "(set RETRAIN_ALLOW_SKIP=1 to let it skip on a machine that cannot build images)" >&2
+    exit 1
+}
+fail() { echo "container test FAILED: $*" >&2; exit 1; }
+[ -n "$PY_MINOR" ] || fail "the Dockerfile's base '$BASE' names no Python version (expected python:X.Y-...)"
+started=$SECONDS
+lap() { echo "[$((SECONDS - started))s] $*"; }
 
 need=()
 command -v podman >/dev/null || need+=(podman)
@@ -40,26 +64,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# 1. The stand-in base, made once per machine (debootstrap takes a few minutes).
-if ! podman image exists "$BASE"; then
-    base=$WORK/base-rootfs
-    if [ ! -x "$base/usr/bin/python3" ]; then
+# 1. The stand-in base, made once per machine (debootstrap takes a few minutes). The label says which
+# suite and Python made it, so a stand-in left by an older version of this script is made again.
+standin="debian-$SUITE-python$PY_MINOR"
+if [ "$(podman image inspect --format '{{index .Labels "retrain.standin"}}' "$BASE" 2>/dev/null)" != "$standin" ]; then
+    base=$WORK/base-rootfs-$SUITE
+    if [ ! -x "$base/usr/bin/python$PY_MINOR" ]; then
         rm -rf "$base"
-        echo "making the stand-in for $BASE with debootstrap (minbase + python3 + pip)"
-        debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm "$base" \
-            > "$WORK/debootstrap.log" 2>&1 || { tail -5 "$WORK/debootstrap.log"; skip "debootstrap failed (log: $WORK/debootstrap.log)"; }
+        lap "making the stand-in for $BASE with debootstrap: Debian $SUITE minbase + python3 + pip"
+        # debootstrap from bookworm has no script named forky; sid's script bootstraps every later suite.
+        debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
+            "$SUITE" "$base" http://deb.debian.org/debian /usr/share/debootstrap/scripts/sid \
+            > "$WORK/debootstrap.log" 2>&1 || { tail -5 "$WORK/debootstrap.log"; skip "debootstrap of $SUITE failed (log: $WORK/debootstrap.log)"; }
     fi
+    [ -x "$base/usr/bin/python$PY_MINOR" ] || fail "Debian $SUITE's python3 is not $PY_MINOR ($(readlink "$base/usr/bin/python3")); set RETRAIN_STANDIN_SUITE to a suite that has it"
     ln -sf python3 "$base/usr/bin/python"                  # the official image has `python`
     rm -f "$base"/usr/lib/python3*/EXTERNALLY-MANAGED       # and lets pip install system-wide
     # The machine's trust store: pip in the build reaches the package registry through this network.
     cp /etc/ssl/certs/ca-certificates.crt "$base/etc/ssl/certs/ca-certificates.crt"
-    tar -C "$base" -c . | podman import --change 'CMD ["python3"]' - "$BASE" >/dev/null 2>&1
+    tar -C "$base" -c . | podman import --change 'CMD ["python3"]' --change "LABEL retrain.standin=$standin" - "$BASE" >/dev/null
+    lap "stand-in $BASE imported ($standin)"
 fi
 
 # 2. The image, from the Dockerfile as it is (its default base is the stand-in).
-echo "building $IMAGE on $BASE"
+lap "building $IMAGE on $BASE ($standin)"
 podman build --isolation=chroot --network=host --pull=never -t "$IMAGE" -f Dockerfile . > "$WORK/build.log" 2>&1 \
-    || { tail -20 "$WORK/build.log"; echo "container test FAILED: podman build (log: $WORK/build.log)"; exit 1; }
+    || { tail -20 "$WORK/build.log"; fail "podman build (log: $WORK/build.log)"; }
+lap "built $IMAGE"
 base_size=$(podman image inspect --format '{{.Size}}' "$BASE")
 image_size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "image size: the Dockerfile adds $(( (image_size - base_size) / 1000000 )) MB to its base ($base_size -> $image_size bytes)"
@@ -67,12 +98,16 @@ echo "image size: the Dockerfile adds $(( (image_size - base_size) / 1000000 )) 
 # 3. Its filesystem, as the container would see it.
 cleanup
 if grep -q " $rootfs/" /proc/mounts; then  # never delete through a bind mount of the host's /dev
-    echo "container test FAILED: something is still mounted under $rootfs; unmount it first"; exit 1
+    fail "something is still mounted under $rootfs; unmount it first"
 fi
 rm -rf "$rootfs" && mkdir -p "$rootfs"
 cid=$(podman create "$IMAGE")
 podman export "$cid" | tar -C "$rootfs" -x
 podman rm "$cid" >/dev/null
+# The interpreter the action will run on is the one the Dockerfile's base names.
+py_version=$(chroot "$rootfs" python --version 2>&1) || fail "the image has no working python: $py_version"
+case "$py_version" in "Python $PY_MINOR."*) ;; *) fail "the image runs $py_version, the Dockerfile ships Python $PY_MINOR";; esac
+lap "image filesystem exported; it runs $py_version"
 mount -t proc proc "$rootfs/proc" || skip "cannot mount /proc in the image's filesystem"
 mount --rbind /dev "$rootfs/dev" || skip "cannot bind /dev into the image's filesystem"
 
@@ -80,3 +115,4 @@ mount --rbind /dev "$rootfs/dev" || skip "cannot bind /dev into the image's file
 "$PYTHON" tests/container/run_action.py "$rootfs" \
     --entrypoint "$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE")" \
     --image-env "$(podman image inspect --format '{{json .Config.Env}}' "$IMAGE")"
+lap "container test done"
