@@ -156,6 +156,9 @@ def test_a_release_pins_the_digest_creates_the_release_after_the_tag_moved_and_m
     assert digest in world.github.releases["v1.2.0"]["body"]
     assert git(world.origin, "rev-parse", "refs/tags/v1^{commit}") == released
     assert refs["refs/heads/main"] == source
+    # The maintainer's annotated tag stays annotated, with its message, on the commit that names the image.
+    assert git(world.origin, "cat-file", "-t", refs["refs/tags/v1.2.0"]) == "tag"
+    assert git(world.origin, "for-each-ref", "--format=%(contents:subject)", "refs/tags/v1.2.0") == "v1.2.0"
     assert world.registry.violations == [] and world.github.violations == []
     # The pull check was anonymous: it asked the registry's token endpoint for a token with no credentials.
     token_requests = [h for _, path, h in world.registry.requests if path == "/token"]

@@ -37,6 +37,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -182,7 +183,10 @@ def github(method: str, path: str, body: dict | None = None) -> tuple[int, dict]
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
     request.add_header("Accept", "application/vnd.github+json")
     request.add_header("X-GitHub-Api-Version", "2022-11-28")
-    request.add_header("Authorization", f"Bearer {os.environ['GITHUB_TOKEN']}")
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise ReleaseError("GITHUB_TOKEN is not set: the workflow passes ${{ github.token }}")
+    request.add_header("Authorization", f"Bearer {token}")
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -310,8 +314,14 @@ def pin(v: Version, image: Image, digest: str, repository: str) -> str:
     message = f"Release {v.tag}: the action runs {image.ref}@{digest}"
     new = subprocess.run(["git", "commit-tree", tree, "-p", commit, "-m", message], capture_output=True, text=True,
                          env=env, check=True).stdout.strip()
+    target = new
+    if value != commit:  # an annotated tag: the moved tag keeps its message
+        annotation = git("cat-file", "tag", value).split("\n\n", 1)[-1]
+        target = subprocess.run(["git", "mktag"], input=f"object {new}\ntype commit\ntag {v.tag}\ntagger {BOT[0]} <{BOT[1]}> "
+                                f"{int(time.time())} +0000\n\n{annotation}\n", capture_output=True, text=True,
+                                check=True).stdout.strip()
     # The lease: the tag moves only from the value just read, so a concurrent run or a tag moved by hand wins.
-    git("push", "--quiet", f"--force-with-lease=refs/tags/{v.tag}:{value}", "origin", f"{new}:refs/tags/{v.tag}")
+    git("push", "--quiet", f"--force-with-lease=refs/tags/{v.tag}:{value}", "origin", f"{target}:refs/tags/{v.tag}")
     say(f"{v.tag} moved from {commit[:12]} to {new[:12]}, whose action.yml runs {image.ref}@{digest}")
     return new
 
@@ -394,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = plan(args) if args.command == "plan" else publish(args)
     except ReleaseError as error:
-        print(f"::error::{error}")
+        # Workflow command data escaped as @actions/core does: %, CR and LF.
+        print("::error::" + str(error).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
         return 1
     finally:
         if os.environ.get("GITHUB_STEP_SUMMARY") and LOG:

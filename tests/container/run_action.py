@@ -31,6 +31,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -249,24 +250,22 @@ def main() -> None:
     parser.add_argument("--image-env", required=True, help="the image's ENV as a JSON list of NAME=VALUE")
     args = parser.parse_args()
     image_env = dict(item.split("=", 1) for item in json.loads(args.image_env))
-    with tempfile.TemporaryDirectory(prefix="retrain-origin-") as tmp:
+
+    def scenario(run: Callable[[Runner, Path], None], origin: Path) -> None:
+        """One scenario: its own fake GitHub, shared by all its jobs."""
         fake = FakeGitHub().start()
         try:
-            runner = Runner(args.rootfs.resolve(), json.loads(args.entrypoint), image_env, fake)
-            dispatch_job(runner, origin_repository(Path(tmp) / "dispatch"))
+            run(Runner(args.rootfs.resolve(), json.loads(args.entrypoint), image_env, fake), origin_repository(origin))
         finally:
             fake.stop()
+
+    with tempfile.TemporaryDirectory(prefix="retrain-origin-") as tmp:
+        scenario(dispatch_job, Path(tmp) / "dispatch")
         if TWO_JOBS_READY or os.environ.get("RETRAIN_CONTAINER_TWO_JOBS") == "1":
-            fake = FakeGitHub().start()
-            try:
-                runner = Runner(args.rootfs.resolve(), json.loads(args.entrypoint), image_env, fake)
-                two_jobs_share_registry(runner, origin_repository(Path(tmp) / "shared"))
-            finally:
-                fake.stop()
+            scenario(two_jobs_share_registry, Path(tmp) / "shared")
         else:
             print("container test: two jobs sharing a registry NOT RUN: waiting for the registry of record "
                   "(TWO_JOBS_READY in tests/container/run_action.py)")
-
 
 if __name__ == "__main__":
     main()
