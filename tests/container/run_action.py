@@ -59,7 +59,8 @@ def fail(message: str) -> None:
 def origin_repository(root: Path) -> Path:
     """The repository on "GitHub": the tiny stdlib-only project of the tests; each job checks out a commit."""
     write(root, {
-        "retrain.yml": RETRAIN.replace("publish_on: [merge]", "publish_on: [merge, dispatch]"),
+        "retrain.yml": RETRAIN.replace("publish_on: [merge]", "publish_on: [merge, dispatch]")
+                              .replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, dispatch, pull_request]"),
         "pipelines/tiny/pipeline.yml": PIPELINE,
         "pipelines/tiny/components/prep.yml": PREP,
         "pipelines/tiny/components/train.yml": TRAIN,
@@ -92,16 +93,16 @@ class Runner:
         self.manifest = yaml.safe_load((ROOT / "action.yml").read_text())
         self.jobs = 0
 
-    def job(self, origin: Path, event: str, payload: dict, *, ref: str = "refs/heads/main",
+    def job(self, origin: Path, event: str, payload: dict, *, ref: str = "refs/heads/main", branch: str = "main",
             inputs: dict[str, str] | None = None) -> JobResult:
-        """Check out origin's HEAD into a fresh workspace (nothing from an earlier job survives) and run the action."""
+        """Check out origin's branch into a fresh workspace (nothing from an earlier job survives); run the action."""
         self.jobs += 1
         github = self.rootfs / "github"
         shutil.rmtree(github, ignore_errors=True)
         for sub in ("workflow", "file_commands", "home", "runner_temp"):
             (github / sub).mkdir(parents=True)
         workspace = github / "workspace"
-        subprocess.run(["git", "clone", "-q", str(origin), str(workspace)], check=True)
+        subprocess.run(["git", "clone", "-q", "--branch", branch, str(origin), str(workspace)], check=True)
         sha = git(workspace, "rev-parse", "HEAD")
         (github / "workflow" / "event.json").write_text(json.dumps(payload))
         output_name, summary_name = f"set_output_{uuid.uuid4()}", f"step_summary_{uuid.uuid4()}"
@@ -205,11 +206,11 @@ def push_payload(fake: FakeGitHub, before: str, after: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------------
-# TWO JOBS ON FRESH WORKSPACES SHARING A REGISTRY (issue 17, "Done when"): finished by the lead after the
-# registry of record (branch i17-registry) is merged. What is certain is here: a fresh workspace per job,
-# one fake GitHub for all, the checks a user would make. What the registry adds may need: the permissions
-# the fake grants the token (contents: write), and whatever the action needs to find the registry (if it
-# is not automatic on GitHub); a third job, a pull request's draft, comparing against the second job's run.
+# TWO JOBS ON FRESH WORKSPACES SHARING A REGISTRY (issue 17, "Done when"), and a third, a pull request's
+# draft: finished by the lead after the registry of record (branch i17-registry) is merged. What is certain
+# is here: a fresh workspace per job, one fake GitHub for all, the checks a user would make. What the
+# registry may add: the permissions the fake grants the token (contents: write), whatever the action needs
+# to find the registry (if it is not automatic on GitHub), and checks on the ref the fake then holds.
 # ------------------------------------------------------------------------------------------------------
 def two_jobs_share_registry(runner: Runner, origin: Path) -> None:
     fake = runner.fake
@@ -238,9 +239,26 @@ def two_jobs_share_registry(runner: Runner, origin: Path) -> None:
     if first_run not in second.summary:
         fail(f"job 2's report does not name job 1's run {first_run} as its baseline:\n{second.summary}")
     runner_can_read(second.workspace)
+    second_run = second.outputs.get("run-id", "")
+
+    # A pull request that changes the train step again: a third fresh job runs a draft against version 2's run.
+    git(origin, "checkout", "-q", "-b", "feature")
+    train.write_text(train.read_text() + "# the pull request's change\n")
+    git(origin, "commit", "-qam", "try another train step")
+    git(origin, "checkout", "-q", "main")
+    fake.compare_files = ["pipelines/tiny/src/train.py"]
+    payload = json.loads((FIXTURES / "pull_request-opened.json").read_text())
+    payload["repository"].update(full_name=fake.repository, default_branch="main")
+    third = runner.job(origin, "pull_request", payload, ref=f"refs/pull/{payload['number']}/merge", branch="feature")
+    if third.code != 0 or third.outputs.get("draft") != "true":
+        fail(f"job 3 (pull request): exit {third.code}, draft {third.outputs.get('draft')!r}")
+    if third.outputs.get("baseline-run-id") != second_run:
+        fail(f"the draft's baseline is {third.outputs.get('baseline-run-id')!r}, expected job 2's run {second_run!r}")
+    runner_can_read(third.workspace)
     if fake.violations:
         fail(f"requests GitHub would refuse: {fake.violations}")
-    print(f"container test: two jobs on fresh workspaces passed: version 2 published, baseline {first_run}")
+    print(f"container test: jobs on fresh workspaces sharing a registry passed: version 2 published with job 1's "
+          f"run {first_run} as baseline; the pull request's draft compared with job 2's run {second_run}")
 
 
 def main() -> None:
