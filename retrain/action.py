@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import escape
 from .backends.factory import make_backend
-from .check_reporter import CheckReporter
+from .check_reporter import PARAMETER_FILE_CHECK, CheckReporter, check_name
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
 from .config_model import Config, LocalBackendConfig
@@ -22,7 +22,7 @@ from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
 from .github.api import GitHubAPI, GitHubError
-from .github.checks import Annotation, Checks, Output
+from .github.checks import Annotation, Checks, NotOurCheck, Output, work_key
 from .github.compare import compare
 from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
@@ -216,11 +216,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if environ.get("GITHUB_RUN_ID") and repository:
         server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
         run_link = f"{server.rstrip('/')}/{repository}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link)
+    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link, commit=commit)
     try:
         config = load_config(param_file, display_root=workspace)
     except InvalidFile as e:
-        return _bad_parameter_file(e, reporter, workflow, inputs)
+        return _bad_parameter_file(e, reporter, workflow, inputs, commit)
     reporter.config = config
 
     if event.name == "pull_request" or inputs.command in ("validate", "plan"):
@@ -268,12 +268,45 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
+    if head_sha:
+        tags[CHECK_SHA_TAG] = head_sha  # where the check runs sit (a pull request's head): the sync looks there
+    watcher = _StopWatcher(reporter)
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
+        watcher.close()
         _outputs(workflow, plan, reporter.outcomes, reporter)
     return exit_code(outcomes)
+
+
+CHECK_SHA_TAG = "retrain.check_sha"
+
+
+class _StopWatcher:
+    """Completes the open check runs ``cancelled`` the moment a stop signal arrives, wherever the main thread
+    is (a publish, a submit, a request to GitHub being retried): the runner kills the job 10 s after its first
+    signal. The follow loop, which then asks the backend to cancel, waits for this to finish first."""
+
+    def __init__(self, reporter: CheckReporter) -> None:
+        import threading
+
+        from .signals import STOP
+
+        self._done = threading.Event()
+
+        def watch() -> None:
+            while not self._done.is_set():
+                if STOP.wait(0.05):
+                    reporter.stopping()
+                    return
+
+        self._thread = threading.Thread(target=watch, name="retrain-stop-watcher", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5.0)  # a stop's updates are bounded (check_reporter.STOP_BUDGET_S)
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
@@ -288,7 +321,8 @@ def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
                          line=loc.line if loc else None, col=loc.column if loc else None, title="retrain: dispatch form")
 
 
-def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: Workflow, inputs: ActionInputs) -> int:
+def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: Workflow, inputs: ActionInputs,
+                        commit: str | None) -> int:
     annotations = []
     for problem in error.problems:
         workflow.annotate(problem)
@@ -299,8 +333,10 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
                                           start_column=loc.column))
     summary = "### ⚠️ The parameter file needs a fix\n\n```\n" + str(error) + "\n```\n"
     workflow.summary(summary)
-    reporter.check("retrain", output=Output(f"{inputs.parameter_file}: {len(error.problems)} problem(s)", summary),
-                   conclusion=Conclusion.ACTION_REQUIRED.value, annotations=tuple(annotations))
+    # Its own name (never the job's: templates name the job `retrain`) and key: found again only by these.
+    key = work_key(commit, "parameter file", file=inputs.parameter_file) if commit else None
+    reporter.check(PARAMETER_FILE_CHECK, output=Output(f"{inputs.parameter_file}: {len(error.problems)} problem(s)", summary),
+                   conclusion=Conclusion.ACTION_REQUIRED.value, annotations=tuple(annotations), key=key)
     workflow.set_output("status", Conclusion.ACTION_REQUIRED.value)
     return error.exit_code
 
@@ -319,12 +355,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     for run in reversed(recent):  # oldest first: a later version's verdict is the one that stands
         if not run.status.is_terminal or run.pipeline not in config.pipelines:
             continue
-        name = f"retrain / {run.pipeline}"
+        name = check_name(run.pipeline)
         try:
             candidate = awaiting_verdict(backend, run)
-            commit = run.tags.get("retrain.commit")
-            checks = Checks(reporter.checks.api, commit) if reporter.checks is not None and commit else None
-            found = checks.find(name, external_id=run.key) if checks is not None else None  # on the run's commit
+            # The check run sits on the commit the job reported on: a pull request's head, not its merge commit.
+            sha = run.tags.get(CHECK_SHA_TAG) or run.tags.get("retrain.commit")
+            checks = reporter.checks.on(sha) if reporter.checks is not None and sha else None
+            found = checks.find(name, run.key) if checks is not None else None  # one retrain made for this run
             if found is not None and found.status == "completed":
                 found = None
             if found is None and candidate is None:
@@ -346,6 +383,9 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
             checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
             workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
+        except NotOurCheck as e:
+            checks.not_ours(found)  # type: ignore[union-attr, arg-type]
+            workflow.warning(f"{name}: {e} Run the sync with the token that started run {run.id}.", title="retrain")
         except GitHubError as e:
             workflow.warning(str(e))
         except RetrainError as e:

@@ -261,7 +261,7 @@ def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitH
     payload["repository"]["full_name"] = github.repository
     result = runner.run(runner.env("pull_request", payload))
     assert result.code == 2
-    [check] = github.runs_named("retrain")
+    [check] = github.runs_named("retrain / parameter file")
     assert check["head_sha"] == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head
     assert check["conclusion"] == "action_required"
     assert [(a["path"], a["start_line"], a["start_column"]) for a in check["annotations"]] == [
