@@ -8,6 +8,7 @@ fork's pull request), that is said once and the job summary carries the report i
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -177,7 +178,16 @@ def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
     workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 
+def readable_by_all() -> None:
+    """What the action writes into the workspace (the local store, its logs and outputs, the workers' files)
+    is readable by the runner's user: the container runs as root, the workspace belongs to the runner's user
+    (uid 1001 on hosted runners), and actions/cache saves it with tar as that user. So no read or search bit
+    is masked, whatever umask the container was given; write bits stay as they were."""
+    os.umask(os.umask(0) & ~0o055)
+
+
 def main(environ: Mapping[str, str]) -> int:
+    readable_by_all()  # before anything is created: every file and folder gets its modes at creation
     workflow = Workflow.from_environ(environ)
     mask_secrets(environ, workflow)  # before anything else is printed
     try:
