@@ -105,6 +105,34 @@ def test_workflow_commands_escape_and_outputs_survive_newlines(tmp_path: Path) -
     assert (tmp_path / "summary").read_text() == "# Report\n\n"
 
 
+def test_a_group_title_is_escaped_as_startgroup_escapes_it(tmp_path: Path) -> None:
+    # @actions/core startGroup sends its name as command data: % -> %25, CR -> %0D, LF -> %0A (the runner
+    # turns them back in the title it shows). A pipeline or step name comes from the parameter file.
+    out = io.StringIO()
+    wf = Workflow(out, None, None, tmp_path)
+    wf.group("tiny / 100% done\r\n::warning::x ##[add-mask]y \x1b[31m")
+    wf.endgroup()
+    assert out.getvalue().splitlines() == [
+        "::group::tiny / 100%25 done%0D%0A::warning::x ##\\x5badd-mask]y \\x1b[31m",
+        "::endgroup::",
+    ]
+    assert runner_reads(out.getvalue()) == ["group", "endgroup"]  # no command starts inside the title
+
+
+def runner_reads(text: str) -> list[str]:
+    """The workflow commands a runner would act on: a line starting with ``::name`` (after spaces), or holding
+    ``##[name]`` anywhere."""
+    import re
+
+    found = []
+    for line in text.splitlines():
+        m = re.match(r"\s*::([A-Za-z-]+)", line)
+        if m:
+            found.append(m.group(1))
+        found += re.findall(r"##\[([A-Za-z-]+)", line)
+    return found
+
+
 def test_limits_count_bytes_not_characters(github: FakeGitHub) -> None:
     # 30,000 three-byte characters are 90,000 bytes: GitHub refuses that although it is < 65,535 characters.
     checks = checks_for(github)
