@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import escape
 from .backends.factory import make_backend
-from .check_reporter import PARAMETER_FILE_CHECK, CheckReporter, check_name
+from .check_reporter import MAX_FOREIGN, PARAMETER_FILE_CHECK, CheckReporter, check_name
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
 from .config_model import Config, LocalBackendConfig
@@ -23,7 +23,7 @@ from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
 from .github.api import GitHubAPI, GitHubError
-from .github.checks import Annotation, Checks, NotOurCheck, Output, work_key
+from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, work_key
 from .github.compare import compare
 from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
@@ -391,11 +391,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
                               candidate=shown, promoted=settled.promoted or run.tags.get(VERDICT_TAG) == "promoted")
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
-            checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
-            workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
-        except NotOurCheck as e:
-            checks.not_ours(found)  # type: ignore[union-attr, arg-type]
-            workflow.warning(f"{name}: {e} Run the sync with the token that started run {run.id}.", title="retrain")
+            completed = _complete(checks, found, name, run.key, conclusion=conclusion.value, details_url=reporter.url(run),
+                                  output=Output(title(outcome), report))
+            if completed is None:
+                workflow.warning(f"{name}: the open check run of run {run.id} belongs to another GitHub App; run the "
+                                 "sync with the token that made it.", title="retrain")
+                continue
+            workflow.out.write(escape.line(f"{name}: completed check {completed} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
         except RetrainError as e:
@@ -403,6 +405,22 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             # and the other runs' checks are still completed.
             workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
     return 0
+
+
+def _complete(checks: Checks, found: CheckRun | None, name: str, key: str, *, conclusion: str, details_url: str | None,
+              output: Output) -> int | None:
+    """Update ``found``; when GitHub says another App made it, pass over that App's check runs and look again.
+    The id of the check run updated, or None when every candidate was another App's."""
+    for _ in range(MAX_FOREIGN):
+        if found is None:
+            return None
+        try:
+            checks.update(found.id, conclusion=conclusion, details_url=details_url, output=output)
+            return found.id
+        except NotOurCheck:
+            checks.not_ours(found)
+            found = checks.find(name, key)
+    return None
 
 
 def _gc(config: Config, environ: Mapping[str, str], workflow: Workflow) -> int:

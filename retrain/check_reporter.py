@@ -37,6 +37,8 @@ UPDATE_EVERY_S = 10.0
 # SIGINT and its SIGTERM, leaving room for the backend's cancel.
 STOP_BUDGET_S = 2.5
 PARAMETER_FILE_CHECK = "retrain / parameter file"
+# How many other Apps' check runs of the same name and key a look-up passes over before making its own.
+MAX_FOREIGN = 3
 
 
 def check_name(pipeline: str) -> str:
@@ -222,14 +224,16 @@ class CheckReporter:
         try:
             check_id = self.ids.get(name)
             if check_id is None and ext is not None:
-                # A re-run of the workflow updates the check run it made before instead of adding one.
-                found = self.checks.find(name, self._keys.get(name) or ext)
-                if found is not None and not self._take(found, name, status, output, details_url, ext, conclusion,
-                                                        annotations, final):
-                    found = None
-                if found is not None:
-                    self._track(name, conclusion)
-                    return
+                # A re-run of the workflow updates the check run it made before instead of adding one. Until
+                # this job has created a check run, its App is not known: a candidate GitHub refuses is
+                # another App's, whose check runs are then passed over.
+                for _ in range(MAX_FOREIGN):
+                    found = self.checks.find(name, self._keys.get(name) or ext)
+                    if found is None:
+                        break
+                    if self._take(found, name, status, output, details_url, ext, conclusion, annotations, final):
+                        self._track(name, conclusion)
+                        return
             if check_id is None:
                 self.ids[name] = self.checks.create(
                     name, status=status or ("completed" if conclusion else "in_progress"),

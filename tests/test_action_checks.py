@@ -97,6 +97,14 @@ def test_an_app_token_leaves_the_check_runs_of_github_token_alone(runner: Runner
     assert app_check["history"] == ["in_progress", "completed", "in_progress", "completed"]  # its re-run updated it
     # GitHub refused the one update tried on GITHUB_TOKEN's check run (found by its key before the App was known).
     assert github.refused == [(actions_check["id"], OTHER_APP["id"])]
+    # GITHUB_TOKEN again: the App's check run (the newest) is passed over, GITHUB_TOKEN's own is found again.
+    app_before = copy.deepcopy(github.check_runs[app_check["id"]])
+    runner.reset_files()
+    again = runner.run(runner.env("push", runner.push(["data/other.csv"])))
+    assert again.code == 0 and "::warning" not in again.stdout, again.stderr + again.stdout
+    assert github.check_runs[app_check["id"]] == app_before and len(github.runs_named("retrain / tiny")) == 2
+    assert github.check_runs[actions_check["id"]]["history"] == ["in_progress", "completed", "in_progress", "completed"]
+    assert github.refused[1:] == [(app_check["id"], ACTIONS_APP["id"])]
     assert github.violations == []
 
 
@@ -162,6 +170,13 @@ def test_a_pull_requests_draft_without_waiting_is_completed_by_the_sync_on_its_h
     assert check["head_sha"] == HEAD != runner.sha  # on the pull request's head, not GITHUB_SHA (its merge commit)
     assert check["status"] == "in_progress"
     runner.wait_until_ended(opened.outputs["run-id"])
+    # A sync with another App's token may not complete GITHUB_TOKEN's check run: it says so and leaves it.
+    runner.reset_files()
+    schedule = {"schedule": "17 3 * * *", "repository": {"full_name": github.repository, "default_branch": "main"}}
+    other = runner.run(runner.env("schedule", schedule, command="sync", github_token=APP_TOKEN))
+    assert other.code == 0, other.stderr + other.stdout
+    assert "belongs to another GitHub App; run the sync with the token that made it." in other.stdout
+    assert github.runs_named("retrain / tiny")[0]["status"] == "in_progress"
     synced = runner.schedule_sync()
     assert synced.code == 0, synced.stderr + synced.stdout
     [check] = github.runs_named("retrain / tiny")
