@@ -210,3 +210,41 @@ def test_the_runners_user_can_read_everything_the_container_wrote(runner: Runner
                          cwd=project, capture_output=True, text=True, check=False)
     assert tar.returncode == 0, tar.stderr
     assert tar.stderr == ""
+
+
+def test_a_stop_completes_the_open_check_runs_wherever_the_main_thread_is(github: FakeGitHub) -> None:
+    """The first signal may come while the main thread publishes, submits or waits on GitHub: the watcher
+    completes the check runs then, and the main thread's later updates do not reopen them."""
+    import io
+
+    from retrain.action import _StopWatcher
+    from retrain.check_reporter import CheckReporter
+    from retrain.github.api import GitHubAPI
+    from retrain.github.checks import Checks
+    from retrain.github.workflow import Workflow
+    from retrain.plan import PipelinePlan
+    from retrain.signals import STOP
+
+    sha = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
+    out = io.StringIO()
+    reporter = CheckReporter(Checks(GitHubAPI(github.url, github.repository, github.token), sha), Workflow(out), None,
+                             commit=sha)
+    item = PipelinePlan(pipeline="tiny", endpoint="tiny-retrain", experiment="tiny", publish=True, submit=True,
+                        version="default", parameters={}, changed_parameters=frozenset(), reasons=(),
+                        make_default=True, timeout_s=600.0)
+    reporter.started(item)
+    watcher = _StopWatcher(reporter)
+    try:
+        STOP.set()  # what the signal handler does; the main thread goes on with what it was doing
+        give_up = time.monotonic() + 5
+        while github.runs_named("retrain / tiny")[0]["status"] != "completed" and time.monotonic() < give_up:
+            time.sleep(0.02)
+        [check] = github.runs_named("retrain / tiny")
+        assert (check["status"], check["conclusion"]) == ("completed", "cancelled")
+        assert check["output"]["title"] == "tiny: cancelled"
+        reporter.started(item)  # the main thread, unaware yet: nothing reopens the check run
+        assert github.runs_named("retrain / tiny")[0]["history"] == ["in_progress", "completed"]
+    finally:
+        STOP.clear()
+        watcher.close()
+    assert github.violations == []
