@@ -157,7 +157,7 @@ class CheckReporter:
             if self.checks is None:
                 return
             # Perhaps on a watcher thread while the main one is inside a request: a session of its own.
-            self._cancel_open(self.checks.detached(), item, run)
+            self._cancel_open(self.checks.detached(timeout=(1.0, STOP_BUDGET_S)), item, run)
 
     def _cancel_open(self, checks: Checks, item: PipelinePlan | None = None, run: Run | None = None) -> None:
         budget_each = STOP_BUDGET_S / max(1, len(self._open))

@@ -7,9 +7,11 @@ the workflow finds the check run it created before by that ``external_id`` among
 GitHub App (the ``app`` a check run answers with) and updates it instead of adding a second one; a dispatch
 with other values has another key, so another check run. A check run of another App is never a candidate:
 GitHub answers 403 "can only be modified by the GitHub App that created it" to an update of one, which is
-:class:`NotOurCheck` here, not a missing permission. Summaries and texts are cut to 65535 bytes of UTF-8 (GitHub counts bytes, though its
-reference says characters) with a note saying how much was cut; annotations go 50 per request (GitHub
-appends the annotations of each update).
+:class:`NotOurCheck` here, not a missing permission.
+
+Summaries and texts are cut to 65535 bytes of UTF-8 (GitHub counts bytes, though its reference says
+characters) with a note saying how much was cut; annotations go 50 per request (GitHub appends the
+annotations of each update).
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
-
-from dataclasses import replace
 
 from ..http import make_session
 from .api import GitHubAPI, GitHubError, GitHubForbidden
@@ -141,9 +141,10 @@ class Checks:
         """The check runs of another commit, with what is known of the token's App."""
         return Checks(self.api, head_sha, self.identity)
 
-    def detached(self) -> "Checks":
-        """The same check runs through a session of its own, for another thread (a session is not shared)."""
-        return Checks(replace(self.api, session=make_session(retries=0)), self.head_sha, self.identity)
+    def detached(self, timeout: tuple[float, float]) -> "Checks":
+        """The same check runs through a session of its own (for another thread: a session is not shared),
+        whose every request times out after ``timeout`` (connect, read) seconds."""
+        return Checks(replace(self.api, session=make_session(retries=0, timeout=timeout)), self.head_sha, self.identity)
 
     def find(self, name: str, key: str) -> CheckRun | None:
         """The newest check run named ``name`` on the commit whose ``external_id`` holds ``key`` (a work
@@ -180,9 +181,7 @@ class Checks:
             body["started_at"] = now()
         created = self.api.request("POST", "/check-runs", json=body)
         check_id = int(created["id"])
-        app_id = (created.get("app") or {}).get("id")
-        if isinstance(app_id, int):
-            self.identity.app_id = app_id  # what we create is ours: later look-ups ask for this App only
+        self._learn(created)  # what we create is ours: later look-ups ask for this App only
         self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
         return check_id
 
@@ -195,13 +194,19 @@ class Checks:
         body = _fields(status, output, details_url, external_id, conclusion, annotations)
         budget = budget_s if budget_s is not None else None if patient else PROGRESS_RETRY_S
         try:
-            self.api.request("PATCH", f"/check-runs/{check_id}", json=body, budget_s=budget)
+            updated = self.api.request("PATCH", f"/check-runs/{check_id}", json=body, budget_s=budget)
         except GitHubForbidden as e:
             if NOT_OWNER in str(e):
                 raise NotOurCheck(f"check run {check_id} belongs to another GitHub App; retrain leaves it alone.", 403) from None
             raise
+        self._learn(updated)  # GitHub let us update it: its App is ours
         if output is not None:
             self._more_annotations(check_id, output, annotations[MAX_ANNOTATIONS:])
+
+    def _learn(self, check_run: object) -> None:
+        app_id = ((check_run.get("app") or {}) if isinstance(check_run, dict) else {}).get("id")
+        if isinstance(app_id, int) and self.identity.app_id is None:
+            self.identity.app_id = app_id
 
     def _more_annotations(self, check_id: int, output: Output, rest: Sequence[Annotation]) -> None:
         for i in range(0, len(rest), MAX_ANNOTATIONS):
