@@ -247,3 +247,17 @@ def test_a_stop_completes_the_open_check_runs_wherever_the_main_thread_is(github
         STOP.clear()
         watcher.close()
     assert github.violations == []
+
+
+def test_the_status_output_names_every_conclusion_the_action_writes() -> None:
+    import yaml
+
+    from retrain.execute import Conclusion
+
+    root = Path(__file__).resolve().parent.parent
+    # `skipped` is a check-run conclusion the reports can draw, but no outcome of the action concludes so.
+    written = {c.value for c in Conclusion} - {"skipped"}
+    described = yaml.safe_load((root / "action.yml").read_text())["outputs"]["status"]["description"]
+    [row] = [line for line in (root / "docs" / "github-action.md").read_text().splitlines() if line.startswith("| `status` |")]
+    assert sorted(c for c in written if c not in described) == []
+    assert sorted(c for c in written if f"`{c}`" not in row) == []
