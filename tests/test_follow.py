@@ -177,7 +177,7 @@ def test_a_backend_slow_to_confirm_is_given_what_is_left_of_the_runners_budget()
     from retrain import follow as following
     from retrain.check_reporter import STOP_BUDGET_S
 
-    assert STOP_BUDGET_S + following.CANCEL_GRACE_S < 7.5
+    assert STOP_BUDGET_S + following.STOP_GRACE_S < 7.5
     running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
 
     class NeverConfirms(Scripted):
@@ -191,4 +191,4 @@ def test_a_backend_slow_to_confirm_is_given_what_is_left_of_the_runners_budget()
     stop.set()
     result = follow(backend, running, timeout_s=3600, on_change=lambda run: None, stop=stop, interval_s=0, clock=clock)  # type: ignore[arg-type]
     assert result.ending is Ending.STOPPED and result.run.status is RunStatus.RUNNING
-    assert clock.now <= following.CANCEL_GRACE_S + 1.0
+    assert clock.now <= following.STOP_GRACE_S + 1.0
