@@ -327,7 +327,8 @@ class FakeGitHub:
 
     def _list(self, h: BaseHTTPRequestHandler, ref: str, query: dict[str, list[str]]) -> None:
         def one(key: str) -> str | None:
-            return (query.get(key) or [None])[0]
+            values = query.get(key)
+            return values[0] if values else None
 
         name, status, app_id, which = one("check_name"), one("status"), one("app_id"), one("filter") or "latest"
         if which not in ("latest", "all") or (status is not None and status not in ("queued", "in_progress", "completed")):
