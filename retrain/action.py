@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from .github.workflow import Workflow
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
+from .signals import STOP
 
 COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync", "gc")
 # Every input action.yml declares; read_input refuses any other name (tests compare both ways).
@@ -299,10 +301,6 @@ class _StopWatcher:
     signal. The follow loop, which then asks the backend to cancel, waits for this to finish first."""
 
     def __init__(self, reporter: CheckReporter) -> None:
-        import threading
-
-        from .signals import STOP
-
         self._done = threading.Event()
 
         def watch() -> None:
