@@ -8,13 +8,15 @@ fork's pull request), that is said once and the job summary carries the report i
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import escape
 from .backends.factory import make_backend
-from .check_reporter import CheckReporter
+from .check_reporter import MAX_FOREIGN, PARAMETER_FILE_CHECK, CheckReporter, check_name
 from .commands import parse_assignments, to_json
 from .config import load_config, parse_version_pin
 from .config_model import Config, LocalBackendConfig
@@ -22,13 +24,14 @@ from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
 from .github.api import GitHubAPI, GitHubError
-from .github.checks import Annotation, Checks, Output
+from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, work_key
 from .github.compare import compare
 from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
+from .signals import STOP
 
 COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync", "gc")
 # Every input action.yml declares; read_input refuses any other name (tests compare both ways).
@@ -177,7 +180,16 @@ def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
     workflow.set_output("metric-differences", json.dumps(comparison.differences() if comparison else {}, sort_keys=True))
 
 
+def readable_by_all() -> None:
+    """What the action writes into the workspace (the local store, its logs and outputs, the workers' files)
+    is readable by the runner's user: the container runs as root, the workspace belongs to the runner's user
+    (uid 1001 on hosted runners), and actions/cache saves it with tar as that user. So no read or search bit
+    is masked, whatever umask the container was given; write bits stay as they were."""
+    os.umask(os.umask(0) & ~0o055)
+
+
 def main(environ: Mapping[str, str]) -> int:
+    readable_by_all()  # before anything is created: every file and folder gets its modes at creation
     workflow = Workflow.from_environ(environ)
     mask_secrets(environ, workflow)  # before anything else is printed
     try:
@@ -216,11 +228,11 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if environ.get("GITHUB_RUN_ID") and repository:
         server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
         run_link = f"{server.rstrip('/')}/{repository}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link)
+    reporter = CheckReporter(checks, workflow, None, workspace.resolve(), run_link=run_link, commit=commit)
     try:
         config = load_config(param_file, display_root=workspace)
     except InvalidFile as e:
-        return _bad_parameter_file(e, reporter, workflow, inputs)
+        return _bad_parameter_file(e, reporter, workflow, inputs, commit)
     reporter.config = config
 
     if event.name == "pull_request" or inputs.command in ("validate", "plan"):
@@ -268,12 +280,41 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
+    if head_sha:
+        tags[CHECK_SHA_TAG] = head_sha  # where the check runs sit (a pull request's head): the sync looks there
+    watcher = _StopWatcher(reporter)
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
+        watcher.close()
         _outputs(workflow, plan, reporter.outcomes, reporter)
     return exit_code(outcomes)
+
+
+CHECK_SHA_TAG = "retrain.check_sha"
+
+
+class _StopWatcher:
+    """Completes the open check runs ``cancelled`` the moment a stop signal arrives, wherever the main thread
+    is (a publish, a submit, a request to GitHub being retried): the runner kills the job 10 s after its first
+    signal. The follow loop, which then asks the backend to cancel, waits for this to finish first."""
+
+    def __init__(self, reporter: CheckReporter) -> None:
+        self._done = threading.Event()
+
+        def watch() -> None:
+            while not self._done.is_set():
+                if STOP.wait(0.05):
+                    reporter.stopping()
+                    return
+
+        self._thread = threading.Thread(target=watch, name="retrain-stop-watcher", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5.0)  # a stop's updates are bounded (check_reporter.STOP_BUDGET_S)
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
@@ -288,7 +329,8 @@ def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
                          line=loc.line if loc else None, col=loc.column if loc else None, title="retrain: dispatch form")
 
 
-def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: Workflow, inputs: ActionInputs) -> int:
+def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: Workflow, inputs: ActionInputs,
+                        commit: str | None) -> int:
     annotations = []
     for problem in error.problems:
         workflow.annotate(problem)
@@ -299,8 +341,10 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
                                           start_column=loc.column))
     summary = "### ⚠️ The parameter file needs a fix\n\n```\n" + str(error) + "\n```\n"
     workflow.summary(summary)
-    reporter.check("retrain", output=Output(f"{inputs.parameter_file}: {len(error.problems)} problem(s)", summary),
-                   conclusion=Conclusion.ACTION_REQUIRED.value, annotations=tuple(annotations))
+    # Its own name (never the job's: templates name the job `retrain`) and key: found again only by these.
+    key = work_key(commit, "parameter file", file=inputs.parameter_file) if commit else None
+    reporter.check(PARAMETER_FILE_CHECK, output=Output(f"{inputs.parameter_file}: {len(error.problems)} problem(s)", summary),
+                   conclusion=Conclusion.ACTION_REQUIRED.value, annotations=tuple(annotations), key=key)
     workflow.set_output("status", Conclusion.ACTION_REQUIRED.value)
     return error.exit_code
 
@@ -319,12 +363,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     for run in reversed(recent):  # oldest first: a later version's verdict is the one that stands
         if not run.status.is_terminal or run.pipeline not in config.pipelines:
             continue
-        name = f"retrain / {run.pipeline}"
+        name = check_name(run.pipeline)
         try:
             candidate = awaiting_verdict(backend, run)
-            commit = run.tags.get("retrain.commit")
-            checks = Checks(reporter.checks.api, commit) if reporter.checks is not None and commit else None
-            found = checks.find(name, external_id=run.key) if checks is not None else None  # on the run's commit
+            # The check run sits on the commit the job reported on: a pull request's head, not its merge commit.
+            sha = run.tags.get(CHECK_SHA_TAG) or run.tags.get("retrain.commit")
+            checks = reporter.checks.on(sha) if reporter.checks is not None and sha else None
+            found = checks.find(name, run.key) if checks is not None else None  # one retrain made for this run
             if found is not None and found.status == "completed":
                 found = None
             if found is None and candidate is None:
@@ -344,8 +389,13 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             outcome = Outcome(item, None, run, conclusion, settled.message, review=settled.review,
                               candidate=shown, promoted=settled.promoted or run.tags.get(VERDICT_TAG) == "promoted")
             report = render(outcome, reporter.defaults(item), root=reporter.root, run_url=reporter.url(run))
-            checks.update(found.id, conclusion=conclusion.value, details_url=reporter.url(run), output=Output(title(outcome), report))
-            workflow.out.write(escape.line(f"{name}: completed check {found.id} as {conclusion.value}") + "\n")
+            completed = _complete(checks, found, name, run.key, conclusion=conclusion.value, details_url=reporter.url(run),
+                                  output=Output(title(outcome), report))
+            if completed is None:
+                workflow.warning(f"{name}: the open check run of run {run.id} belongs to another GitHub App; run the "
+                                 "sync with the token that made it.", title="retrain")
+                continue
+            workflow.out.write(escape.line(f"{name}: completed check {completed} as {conclusion.value}") + "\n")
         except GitHubError as e:
             workflow.warning(str(e))
         except RetrainError as e:
@@ -353,6 +403,22 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             # and the other runs' checks are still completed.
             workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
     return 0
+
+
+def _complete(checks: Checks, found: CheckRun | None, name: str, key: str, *, conclusion: str, details_url: str | None,
+              output: Output) -> int | None:
+    """Update ``found``; when GitHub says another App made it, pass over that App's check runs and look again.
+    The id of the check run updated, or None when every candidate was another App's."""
+    for _ in range(MAX_FOREIGN):
+        if found is None:
+            return None
+        try:
+            checks.update(found.id, conclusion=conclusion, details_url=details_url, output=output)
+            return found.id
+        except NotOurCheck:
+            checks.not_ours(found)
+            found = checks.find(name, key)
+    return None
 
 
 def _gc(config: Config, environ: Mapping[str, str], workflow: Workflow) -> int:

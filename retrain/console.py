@@ -228,6 +228,9 @@ class ConsoleReporter:
             took = f" in {duration(step.duration_s)}" if step.duration_s is not None else ""
             self._say(f"  {step.name}: {MARK[step.status]}{took}")
 
+    def stopping(self, item: PipelinePlan, run: Run) -> None:
+        pass  # the signal's own message already said it; the cancel's outcome follows
+
     def log(self, item: PipelinePlan, step: str, text: str) -> None:
         # Prefixed, so no line of a step's output starts a line of ours (nor a workflow command).
         for line in escape.lines(text.rstrip("\n")):

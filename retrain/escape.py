@@ -95,6 +95,13 @@ def command_data(text: str, *, controls: bool = True) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def group_title(text: str) -> str:
+    """The title of a ``::group::`` line: command data as ``@actions/core`` ``startGroup`` sends it (``%``, CR
+    and LF percent-escaped, which the runner turns back), other controls shown escaped, and no ``##[`` (the
+    runner reads a line it does not take for a ``::`` command for the older syntax)."""
+    return command_data(text).replace("##[", "##\\x5b")
+
+
 def command_property(text: str) -> str:
     """A ``key=value`` property of a workflow command (``title=``, ``file=``)."""
     return command_data(text).replace(":", "%3A").replace(",", "%2C")

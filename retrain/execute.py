@@ -70,6 +70,7 @@ class Reporter(Protocol):
     def progress(self, item: PipelinePlan, run: Run) -> None: ...
     def log(self, item: PipelinePlan, step: str, text: str) -> None: ...
     def finished(self, outcome: Outcome) -> None: ...
+    def stopping(self, item: PipelinePlan, run: Run) -> None: ...  # a stop: before the backend's cancel
 
 
 def _portable(value: Literal, repo_root: Path | None) -> Literal:
@@ -246,6 +247,7 @@ def _execute_one(
             backend, run, timeout_s=item.timeout_s, stop=stop, interval_s=poll_interval_s,
             on_change=lambda r: reporter.progress(current, r),
             on_log=lambda step, text: reporter.log(current, step, text),
+            on_stop=lambda r: reporter.stopping(current, r),
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)

@@ -2,6 +2,10 @@
 
 Time and sleeping are injected so a two-hour timeout is tested in milliseconds. Sleeping is
 ``stop.wait`` so a signal wakes the loop at once instead of after a poll interval.
+
+On a stop the reporter hears it first (``on_stop``: the check run is completed ``cancelled`` at once), then
+the backend is asked to cancel and given :data:`STOP_GRACE_S` to confirm: GitHub's runner sends SIGTERM
+7.5 s after its SIGINT and kills 2.5 s later (actions/runner ``ProcessInvoker.cs``), so all of it must fit.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from enum import Enum
 
 from .backends.base import Backend, Run, StepStatus
 
-# How long to wait for a backend to confirm a cancel before reporting what it last said.
+# How long to wait for a backend to confirm a cancel before reporting what it last said: after a timeout,
+# and after a stop signal (the check run already completed: what is left of the runner's 7.5 s).
 CANCEL_GRACE_S = 15.0
+STOP_GRACE_S = 4.0
 # At a fixed pace, wait at least this many times as long as the last look took.
 LOOK_SHARE = 20.0
 
@@ -47,6 +53,7 @@ def follow(
     interval_s: float | None = None,
     max_interval_s: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
+    on_stop: Callable[[Run], None] | None = None,
 ) -> Followed:
     """Poll ``backend`` until ``run`` ends, the deadline passes, or ``stop`` is set."""
     stop = stop or threading.Event()
@@ -76,9 +83,11 @@ def follow(
         if run.status.is_terminal:
             return Followed(run, Ending.FINISHED)
         if stop.is_set():
-            return Followed(_cancel(backend, run, on_change, clock), Ending.STOPPED)
+            if on_stop is not None:
+                on_stop(run)  # the check run first: the runner's budget may end before the backend confirms
+            return Followed(_cancel(backend, run, on_change, clock, STOP_GRACE_S), Ending.STOPPED)
         if clock() >= deadline:
-            return Followed(_cancel(backend, run, on_change, clock), Ending.TIMED_OUT)
+            return Followed(_cancel(backend, run, on_change, clock, CANCEL_GRACE_S), Ending.TIMED_OUT)
         # A run that has not changed for a while is polled less often (Azure throttles readers; its
         # client waits out any Retry-After itself), but never past the deadline.
         # A fixed pace never lets the follower take more than a twentieth of a core from the steps: a run of
@@ -111,9 +120,9 @@ def _stream_logs(
             drained.add(step.name)
 
 
-def _cancel(backend: Backend, run: Run, on_change: Callable[[Run], None], clock: Callable[[], float]) -> Run:
+def _cancel(backend: Backend, run: Run, on_change: Callable[[Run], None], clock: Callable[[], float], grace_s: float) -> Run:
     run = backend.cancel(run.id)
-    give_up = clock() + CANCEL_GRACE_S
+    give_up = clock() + grace_s
     while not run.status.is_terminal and clock() < give_up:
         time.sleep(0.2)
         run = backend.run(run.id)

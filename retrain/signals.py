@@ -1,9 +1,11 @@
 """Turn SIGINT/SIGTERM into a polite stop, once.
 
-GitHub's runner cancels a workflow with SIGINT, then SIGTERM about 7.5 s later, then kills. The first
-signal sets :data:`STOP`; the follow loop sees it within one poll, cancels the run, reports it and exits
-130. A second signal means "now": it raises KeyboardInterrupt wherever the program is. The flag is
-process-wide because signals are.
+GitHub's runner cancels a workflow with SIGINT, then SIGTERM 7.5 s later, then kills 2.5 s after that
+(actions/runner ``ProcessInvoker.cs``). The first signal sets :data:`STOP`; in the action a watcher thread
+completes the open check runs ``cancelled`` at once, and the follow loop, woken at once, then asks the backend
+to cancel, waits briefly for it to confirm, reports and exits 130, all before the SIGTERM. A second signal
+means "now": it raises KeyboardInterrupt wherever the program is. The flag is process-wide because signals
+are.
 """
 
 from __future__ import annotations

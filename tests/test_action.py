@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -154,7 +155,8 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     assert check["history"] == ["in_progress", "completed"]
     assert check["conclusion"] == "success"
     assert check["head_sha"] == runner.sha
-    assert check["external_id"].startswith("rt-")
+    # the work's key, then the run's key (execute.run_key): how a re-run and the sync find it again
+    assert re.fullmatch(r"rc-[0-9a-f]{24} rt-[0-9a-f]{24}", check["external_id"])
     # the local backend's run is a file on the runner: the check links the workflow run instead
     assert check["details_url"] == f"https://github.com/{github.repository}/actions/runs/7781"
     assert "file://" not in check["output"]["summary"]
@@ -261,7 +263,7 @@ def test_a_bad_parameter_file_on_a_pull_request(runner: Runner, github: FakeGitH
     payload["repository"]["full_name"] = github.repository
     result = runner.run(runner.env("pull_request", payload))
     assert result.code == 2
-    [check] = github.runs_named("retrain")
+    [check] = github.runs_named("retrain / parameter file")
     assert check["head_sha"] == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head
     assert check["conclusion"] == "action_required"
     assert [(a["path"], a["start_line"], a["start_column"]) for a in check["annotations"]] == [

@@ -153,3 +153,42 @@ def test_a_remote_backend_backs_off_while_nothing_changes_but_not_past_the_cap()
     assert stop.waits[0] == 5.0
     assert stop.waits[1:] == sorted(stop.waits[1:]) and stop.waits[1] > 5.0
     assert max(stop.waits) == 30.0
+
+
+def test_a_stop_tells_the_reporter_before_the_backend_is_asked_to_cancel() -> None:
+    running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
+    backend = Scripted([running])
+    order: list[str] = []
+    stop = threading.Event()
+    stop.set()
+
+    def on_stop(run: Run) -> None:
+        order.append(f"reporter (cancels so far: {backend.canceled})")
+
+    result = follow(backend, running, timeout_s=3600, on_change=lambda run: None, stop=stop, interval_s=10,  # type: ignore[arg-type]
+                    on_stop=on_stop)
+    assert result.ending is Ending.STOPPED and backend.canceled == 1
+    assert order == ["reporter (cancels so far: 0)"]
+
+
+def test_a_backend_slow_to_confirm_is_given_what_is_left_of_the_runners_budget() -> None:
+    # The runner sends SIGTERM 7.5 s after SIGINT: the check run is already completed by then, and the wait
+    # for the backend's confirmation ends in time for the final report and the exit.
+    from retrain import follow as following
+    from retrain.check_reporter import STOP_BUDGET_S
+
+    assert STOP_BUDGET_S + following.STOP_GRACE_S < 7.5
+    running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})
+
+    class NeverConfirms(Scripted):
+        def cancel(self, run_id: str) -> Run:
+            self.canceled += 1
+            return running  # still running: the backend has not stopped it yet
+
+    backend = NeverConfirms([running])
+    clock = FakeClock(step=0.5)
+    stop = threading.Event()
+    stop.set()
+    result = follow(backend, running, timeout_s=3600, on_change=lambda run: None, stop=stop, interval_s=0, clock=clock)  # type: ignore[arg-type]
+    assert result.ending is Ending.STOPPED and result.run.status is RunStatus.RUNNING
+    assert clock.now <= following.STOP_GRACE_S + 1.0

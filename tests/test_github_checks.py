@@ -10,9 +10,9 @@ import pytest
 
 from retrain.errors import Location, Problem
 from retrain.github.api import GitHubAPI, GitHubError, GitHubForbidden
-from retrain.github.checks import MAX_TEXT, Annotation, Checks, Output
+from retrain.github.checks import MAX_TEXT, Annotation, Checks, NotOurCheck, Output
 from retrain.github.workflow import Workflow
-from tests.fakes.github_api import Fault, FakeGitHub
+from tests.fakes.github_api import ACTIONS_APP, APP_TOKEN, OTHER_APP, Fault, FakeGitHub
 
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
 
@@ -31,14 +31,16 @@ def checks_for(github: FakeGitHub, token: str | None = None) -> Checks:
 def test_lifecycle_in_progress_to_completed(github: FakeGitHub) -> None:
     checks = checks_for(github)
     check_id = checks.create("retrain / income", status="in_progress", output=Output("income: submit", "- submit_on: data"))
-    checks.update(check_id, details_url="file:///runs/r1", external_id="rt-abc", output=Output("running", "2 of 6 steps"))
+    checks.update(check_id, details_url="file:///runs/r1", external_id="rc-abc rt-def", output=Output("running", "2 of 6 steps"))
     checks.update(check_id, conclusion="success", output=Output("income: succeeded", "all good"))
     run = github.check_runs[check_id]
     assert run["history"] == ["in_progress", "completed"]
-    assert (run["conclusion"], run["external_id"], run["details_url"]) == ("success", "rt-abc", "file:///runs/r1")
+    assert (run["conclusion"], run["external_id"], run["details_url"]) == ("success", "rc-abc rt-def", "file:///runs/r1")
     assert run["completed_at"].endswith("Z")
-    assert checks.find("retrain / income").id == check_id  # type: ignore[union-attr]
-    assert checks.find("retrain / other") is None
+    assert checks.find("retrain / income", "rc-abc").id == check_id  # type: ignore[union-attr]  # by the work
+    assert checks.find("retrain / income", "rt-def").id == check_id  # type: ignore[union-attr]  # by the run
+    assert checks.find("retrain / income", "rt-other") is None
+    assert checks.find("retrain / other", "rc-abc") is None
     assert github.violations == []
 
 
@@ -101,6 +103,34 @@ def test_workflow_commands_escape_and_outputs_survive_newlines(tmp_path: Path) -
     assert name == "metrics"
     assert body == '{"auc": 0.9}\nsecond line\n' + delimiter + "\n"
     assert (tmp_path / "summary").read_text() == "# Report\n\n"
+
+
+def test_a_group_title_is_escaped_as_startgroup_escapes_it(tmp_path: Path) -> None:
+    # @actions/core startGroup sends its name as command data: % -> %25, CR -> %0D, LF -> %0A (the runner
+    # turns them back in the title it shows). A pipeline or step name comes from the parameter file.
+    out = io.StringIO()
+    wf = Workflow(out, None, None, tmp_path)
+    wf.group("tiny / 100% done\r\n::warning::x ##[add-mask]y \x1b[31m")
+    wf.endgroup()
+    assert out.getvalue().splitlines() == [
+        "::group::tiny / 100%25 done%0D%0A::warning::x ##\\x5badd-mask]y \\x1b[31m",
+        "::endgroup::",
+    ]
+    assert runner_reads(out.getvalue()) == ["group", "endgroup"]  # no command starts inside the title
+
+
+def runner_reads(text: str) -> list[str]:
+    """The workflow commands a runner would act on: a line starting with ``::name`` (after spaces), or holding
+    ``##[name]`` anywhere."""
+    import re
+
+    found = []
+    for line in text.splitlines():
+        m = re.match(r"\s*::([A-Za-z-]+)", line)
+        if m:
+            found.append(m.group(1))
+        found += re.findall(r"##\[([A-Za-z-]+)", line)
+    return found
 
 
 def test_limits_count_bytes_not_characters(github: FakeGitHub) -> None:
@@ -226,3 +256,36 @@ def test_a_progress_update_retries_briefly_and_the_final_one_patiently(github: F
     sleeps.clear()
     checks.update(check_id, conclusion="success", output=Output("done", "ok"))  # two faults left, then through
     assert sleeps == [1.0, 2.0] and github.check_runs[check_id]["status"] == "completed"
+
+
+def test_only_our_apps_check_runs_are_found_and_another_apps_is_never_changed(github: FakeGitHub) -> None:
+    # The same name and key on one commit: one made with GITHUB_TOKEN (the GitHub Actions app), one by an App.
+    theirs = github.add_check_run("retrain / income", SHA, external_id="rc-abc", app=ACTIONS_APP)
+    app_checks = checks_for(github, token=APP_TOKEN)
+    found = app_checks.find("retrain / income", "rc-abc")  # the token's App is not known yet: a candidate
+    assert found is not None and (found.id, found.app_id) == (theirs["id"], ACTIONS_APP["id"])
+    with pytest.raises(NotOurCheck) as refused:
+        app_checks.update(found.id, conclusion="success", output=Output("done", "ok"))
+    assert not isinstance(refused.value, GitHubForbidden)  # not "the token may not write checks"
+    assert str(refused.value) == f"check run {theirs['id']} belongs to another GitHub App; retrain leaves it alone."
+    assert github.refused == [(theirs["id"], OTHER_APP["id"])]
+    app_checks.not_ours(found)
+    assert app_checks.find("retrain / income", "rc-abc") is None  # never a candidate again
+    ours = app_checks.create("retrain / income", status="in_progress", output=Output("t", "s"), external_id="rc-abc")
+    assert github.check_runs[ours]["app"]["id"] == OTHER_APP["id"]
+    assert app_checks.identity.app_id == OTHER_APP["id"]  # learnt from what it created
+    assert app_checks.find("retrain / income", "rc-abc").id == ours  # type: ignore[union-attr]
+    listed = [r.path for r in github.requests if r.method == "GET"][-1]
+    assert f"app_id={OTHER_APP['id']}" in listed and "filter=all" in listed
+    assert theirs["history"] == ["in_progress"] and theirs["conclusion"] is None and github.violations == []
+
+
+def test_a_check_run_behind_many_of_the_same_name_is_found(github: FakeGitHub) -> None:
+    # filter=latest would show one check run per name; a dispatch's own one may be any of a hundred and more.
+    checks = checks_for(github)
+    first = checks.create("retrain / income", status="in_progress", output=Output("t", "s"), external_id="rc-first")
+    for i in range(120):
+        checks.create("retrain / income", status="in_progress", output=Output("t", "s"), external_id=f"rc-{i}")
+    assert checks.find("retrain / income", "rc-first").id == first  # type: ignore[union-attr]
+    pages = [r.path for r in github.requests if r.method == "GET"]
+    assert len(pages) == 2 and "page=2" in pages[1]

@@ -65,6 +65,35 @@ def test_a_live_publish_keeps_its_staging_folder(tmp_path: Path) -> None:
     assert remove_leftovers(tmp_path) == [folder] and not folder.exists()
 
 
+def test_a_staging_folder_removed_before_its_lock_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two publishes into one store: the other one's cleanup of leftovers runs between this one's mkdtemp and
+    its lock, sees an unlocked staging folder and removes it. This publish makes another, and is not an
+    internal error (exit 3)."""
+    import tempfile
+
+    from retrain.backends.local import snapshot
+
+    parents = tmp_path / "snapshots"
+    parents.mkdir()
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp_then_the_other_publishes_cleanup(*args: object, **kwargs: object) -> str:
+        folder = real_mkdtemp(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(Path(folder))
+        if len(made) == 1:
+            assert remove_leftovers(tmp_path) == [Path(folder)]  # the interleaving: taken before the lock
+        return folder
+
+    monkeypatch.setattr(snapshot.tempfile, "mkdtemp", mkdtemp_then_the_other_publishes_cleanup)
+    folder, fd = _staging(parents)
+    assert fd is not None and len(made) == 2 and folder == made[1]
+    assert not made[0].exists() and folder.exists()
+    assert folder.stat().st_mode & 0o777 == 0o755  # a snapshot-to-be is readable by the runner's user
+    assert remove_leftovers(tmp_path) == [] and folder.exists()  # locked: the other publish leaves it alone
+    os.close(fd)
+
+
 def _can_mount() -> bool:
     if shutil.which("unshare") is None:
         return False

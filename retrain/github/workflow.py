@@ -17,7 +17,7 @@ from typing import TextIO
 from ..errors import Problem
 from ..escape import command_data as _escape_data
 from ..escape import command_property as _escape_property
-from ..escape import value as _value
+from ..escape import group_title as _group_title
 
 # GitHub: "The maximum size for the job summary of a step is 1 MiB"; past it the summary is dropped.
 MAX_SUMMARY_BYTES = 1024 * 1024
@@ -78,7 +78,7 @@ class Workflow:
             return file
 
     def group(self, title: str) -> None:
-        print(f"::group::{_value(title)}", file=self.out, flush=True)
+        print(f"::group::{_group_title(title)}", file=self.out, flush=True)
 
     def endgroup(self) -> None:
         print("::endgroup::", file=self.out, flush=True)

@@ -11,6 +11,13 @@ It keeps check runs as GitHub does and checks every request against the document
 the output limits (summary/text at most 65535 characters, at most 50 annotations a request), columns only
 on one-line annotations, and that a completed check has a conclusion. A request that breaks a rule is
 answered 422 as GitHub would and recorded in ``violations``, which tests assert empty.
+
+Check runs belong to the GitHub App whose token created them (``apps``: token -> the ``app`` object a check
+run answers with; ``GITHUB_TOKEN`` acts as the GitHub Actions app, id 15368). An update of another App's
+check run is answered 403 with GitHub's message ("Invalid app_id `15368` - check run can only be modified
+by the GitHub App that created it.") and recorded in ``refused``. Listing a commit's check runs takes the
+documented ``check_name``, ``status``, ``filter`` (``latest``: the newest of each name, the default; ``all``)
+and ``app_id`` parameters, paginated with ``per_page``/``page`` and a ``Link`` header.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
@@ -33,6 +40,9 @@ OUTPUT_FIELDS = {"title", "summary", "text", "annotations", "images"}
 ANNOTATION_FIELDS = {"path", "start_line", "end_line", "start_column", "end_column", "annotation_level",
                      "message", "title", "raw_details"}
 SHA = re.compile(r"[0-9a-f]{40}")
+ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"}
+OTHER_APP = {"id": 918273, "slug": "octo-ci-bot", "name": "Octo CI Bot"}
+APP_TOKEN = "ghs_appinstallation0123456789abcdef"  # an installation token of OTHER_APP
 
 
 @dataclass
@@ -64,11 +74,15 @@ class FakeGitHub:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> app; the main token -> ACTIONS_APP
+    refused: list[tuple[int, int]] = field(default_factory=list)  # (check run, app) of updates refused as not the owner's
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 4_000_000_001
 
     def start(self) -> "FakeGitHub":
         fake = self
+        self.apps.setdefault(self.token, ACTIONS_APP)
+        self.apps.setdefault(APP_TOKEN, OTHER_APP)
 
         class Handler(BaseHTTPRequestHandler):
             # One write per answer and no Nagle delay: otherwise each small answer waits ~40 ms for an ACK.
@@ -102,6 +116,22 @@ class FakeGitHub:
     def runs_named(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.check_runs.values() if r["name"] == name]
 
+    def add_check_run(self, name: str, head_sha: str, *, app: dict[str, Any] = ACTIONS_APP, external_id: str = "",
+                      status: str = "in_progress") -> dict[str, Any]:
+        """A check run made by someone else (the runner's check run of a job, another App's), as GitHub keeps it."""
+        with self._lock:
+            check_id = self._next_id
+            self._next_id += 1
+            run = {"id": check_id, "node_id": f"CR_{check_id}", "name": name, "head_sha": head_sha,
+                   "external_id": external_id, "details_url": f"https://github.com/{self.repository}/actions/runs/1/job/{check_id}",
+                   "url": f"{self.url}/repos/{self.repository}/check-runs/{check_id}",
+                   "html_url": f"https://github.com/{self.repository}/runs/{check_id}", "status": status,
+                   "conclusion": None, "started_at": "2026-01-01T00:00:00Z", "completed_at": None,
+                   "output": {"title": None, "summary": None, "text": None}, "annotations": [],
+                   "check_suite": {"id": 5_000_000_002}, "app": dict(app), "pull_requests": [], "history": [status]}
+            self.check_runs[check_id] = run
+        return run
+
     # -- request handling -------------------------------------------------------------------------
 
     def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
@@ -128,7 +158,9 @@ class FakeGitHub:
             body = raw.decode(errors="replace")
         with self._lock:
             self.requests.append(Recorded(method, h.path, dict(h.headers.items()), body))
-        if h.headers.get("Authorization") != f"Bearer {self.token}":
+        auth = h.headers.get("Authorization") or ""
+        app = self.apps.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        if app is None:
             return self._reply(h, 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
         header_problems = []
         if h.headers.get("Accept") != "application/vnd.github+json":
@@ -160,9 +192,9 @@ class FakeGitHub:
             return self._reply(h, 403, {"message": "Resource not accessible by integration",
                                         "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run"})
         if method == "POST" and path == "/check-runs":
-            return self._create(h, body)
+            return self._create(h, body, app)
         if method == "PATCH" and (m := re.fullmatch(r"/check-runs/(\d+)", path)):
-            return self._update(h, int(m.group(1)), body)
+            return self._update(h, int(m.group(1)), body, app)
         if method == "GET" and (m := re.fullmatch(r"/commits/([^/]+)/check-runs", path)):
             return self._list(h, m.group(1), parse_qs(url.query))
         if method == "GET" and (m := re.fullmatch(r"/compare/([^/.]+)\.\.\.([0-9a-f]{40})", path)):
@@ -235,7 +267,7 @@ class FakeGitHub:
                          "annotations_url": f"{self.url}/repos/{self.repository}/check-runs/{run['id']}/annotations"}
         return out
 
-    def _create(self, h: BaseHTTPRequestHandler, body: Any) -> None:
+    def _create(self, h: BaseHTTPRequestHandler, body: Any, app: dict[str, Any]) -> None:
         problems = self._check_body(body, CREATE_FIELDS)
         if isinstance(body, dict):
             if not isinstance(body.get("name"), str) or not body.get("name"):
@@ -257,16 +289,22 @@ class FakeGitHub:
                 "conclusion": body.get("conclusion"), "started_at": body.get("started_at"), "completed_at": body.get("completed_at"),
                 "output": {"title": output.get("title"), "summary": output.get("summary"), "text": output.get("text")},
                 "annotations": list(output.get("annotations") or []),
-                "check_suite": {"id": 5_000_000_001}, "app": {"id": 15368, "slug": "github-actions"}, "pull_requests": [],
+                "check_suite": {"id": 5_000_000_001 + app["id"]}, "app": dict(app), "pull_requests": [],
                 "history": [body.get("status", "queued") if "conclusion" not in body else "completed"],
             }
             self.check_runs[check_id] = run
         self._reply(h, 201, self._public(run))
 
-    def _update(self, h: BaseHTTPRequestHandler, check_id: int, body: Any) -> None:
+    def _update(self, h: BaseHTTPRequestHandler, check_id: int, body: Any, app: dict[str, Any]) -> None:
         run = self.check_runs.get(check_id)
         if run is None:
             return self._reply(h, 404, {"message": "Not Found"})
+        if run["app"]["id"] != app["id"]:
+            with self._lock:
+                self.refused.append((check_id, app["id"]))
+            return self._reply(h, 403, {
+                "message": f"Invalid app_id `{run['app']['id']}` - check run can only be modified by the GitHub App that created it.",
+                "documentation_url": "https://docs.github.com/rest/checks/runs#update-a-check-run"})
         problems = self._check_body(body, UPDATE_FIELDS)
         if problems:
             return self._invalid(h, problems)
@@ -288,7 +326,28 @@ class FakeGitHub:
         self._reply(h, 200, self._public(run))
 
     def _list(self, h: BaseHTTPRequestHandler, ref: str, query: dict[str, list[str]]) -> None:
-        name = (query.get("check_name") or [None])[0]
-        runs = [r for r in self.check_runs.values() if r["head_sha"] == ref and (name is None or r["name"] == name)]
+        def one(key: str) -> str | None:
+            values = query.get(key)
+            return values[0] if values else None
+
+        name, status, app_id, which = one("check_name"), one("status"), one("app_id"), one("filter") or "latest"
+        if which not in ("latest", "all") or (status is not None and status not in ("queued", "in_progress", "completed")):
+            return self._invalid(h, [f"filter {which!r} or status {status!r} is not documented"])
+        runs = [r for r in self.check_runs.values() if r["head_sha"] == ref and (name is None or r["name"] == name)
+                and (status is None or r["status"] == status) and (app_id is None or str(r["app"]["id"]) == app_id)]
         runs.sort(key=lambda r: r["id"], reverse=True)
-        self._reply(h, 200, {"total_count": len(runs), "check_runs": [self._public(r) for r in runs]})
+        if which == "latest":  # the most recent check run of each name
+            seen: set[str] = set()
+            runs = [r for r in runs if not (r["name"] in seen or seen.add(r["name"]))]  # type: ignore[func-returns-value]
+        per_page = min(int(one("per_page") or 30), 100)
+        page = int(one("page") or 1)
+        shown = runs[(page - 1) * per_page : page * per_page]
+        data = json.dumps({"total_count": len(runs), "check_runs": [self._public(r) for r in shown]}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(data)))
+        if page * per_page < len(runs):
+            link = urlencode({**{k: v[0] for k, v in query.items() if k != "page"}, "page": str(page + 1)})
+            h.send_header("Link", f'<{self.url}/repos/{self.repository}/commits/{ref}/check-runs?{link}>; rel="next"')
+        h.end_headers()
+        h.wfile.write(data)

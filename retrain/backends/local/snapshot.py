@@ -19,6 +19,7 @@ from ...pipeline.model import Pipeline
 from .objects import intern_tree, is_no_space, remove_tree
 
 STAGING_PREFIX = ".incoming-"
+SNAPSHOT_MODE = 0o755  # a snapshot's folders, like its files (objects.py), are readable by everyone
 
 
 def snapshot_dir(store: Path, content_hash: str) -> Path:
@@ -78,11 +79,23 @@ def remove_leftovers(store: Path) -> list[Path]:
 def _staging(parent: Path) -> tuple[Path, int | None]:
     for _ in range(5):
         folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
-        fd = _lock(folder)
-        # Another process's cleanup may have taken it between mkdtemp and the lock: then make another.
-        if fd is None or os.fstat(fd).st_ino == os.stat(folder).st_ino:
-            return folder, fd
-        os.close(fd)
+        # Another process's cleanup (remove_leftovers) may take it between mkdtemp and the lock: gone before
+        # the lock (the open fails), or replaced by a folder of the same name (another inode). Either way,
+        # make another.
+        try:
+            fd = _lock(folder)
+        except FileNotFoundError:
+            continue
+        try:
+            if fd is None or os.fstat(fd).st_ino == os.stat(folder).st_ino:
+                # mkdtemp makes it 0700; the snapshot it becomes must be readable by whoever reads the store
+                # (the runner's user, when a container wrote it as root).
+                os.chmod(folder, SNAPSHOT_MODE)
+                return folder, fd
+        except FileNotFoundError:
+            pass
+        if fd is not None:
+            os.close(fd)
     raise BackendError(f"could not stage a snapshot in {parent}: its staging folders keep disappearing.")
 
 
