@@ -162,6 +162,7 @@ class Executor:
         # Sweeps whose trials run: sweep step -> state; a trial's name -> its sweep.
         active: dict[str, SweepState] = {}
         trial_of: dict[str, str] = {}
+        trial_notes: dict[str, str] = {}  # a trial's sampled values, kept in its message
         trials_left: set[str] = {t for t in run_step_names(pipeline) if t not in pipeline.steps}
         # Kahn's algorithm: each step counts the upstream steps it still waits for; a step whose count
         # reaches zero joins the ready queue (a heap by position in the pipeline, so ties keep file
@@ -253,7 +254,8 @@ class Executor:
                 tprep = self._prepare(pipeline, step, parameters, overrides=trial_values, name=trial)
                 prepared[trial] = tprep
                 pending.append(tprep)
-                self._step(trial, message="values: " + ", ".join(f"{k}={format_literal(v)}" for k, v in trial_values.items()))
+                trial_notes[trial] = "values: " + ", ".join(f"{k}={format_literal(v)}" for k, v in trial_values.items())
+                self._step(trial, message=trial_notes[trial])
             note = "bayesian sampling is not run locally; these trials were sampled at random" if sweep.sampling_algorithm == "bayesian" else ""
             active[name] = SweepState(prep=prep, pending=pending, limit=max(1, sweep.max_concurrent_trials or slots), note=note)
             status[name] = StepStatus.RUNNING
@@ -320,7 +322,8 @@ class Executor:
                                 release(name)
                         else:
                             message = f"step '{name}' failed with exit code {code}."
-                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
+                            shown = f"{trial_notes[name]}; failed with exit code {code}" if is_trial else message
+                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=shown)
                             if is_trial:
                                 end_trial(name, StepStatus.FAILED, metrics)  # the sweep goes on with the other trials
                                 continue
