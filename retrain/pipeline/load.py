@@ -632,6 +632,15 @@ class _Loader:
             bound[iname] = binding
             if isinstance(binding, StepOutput) and binding.step not in depends:
                 depends.append(binding.step)
+        if kind == "automl":
+            # An automl node names its data at its top level (training_data: ${{parent.jobs.prep.outputs.train}}).
+            for key, value in spec.items():
+                if isinstance(value, str) and (m := STEP_OUTPUT.fullmatch(value.strip())):
+                    if m.group(1) not in jobs:
+                        self.add(doc, (*path, key), f"the binding {value.strip()} names the step '{m.group(1)}', which does not exist.",
+                                 _nearest(m.group(1), [str(j) for j in jobs]).replace("Known keys here", "Steps"))
+                    elif m.group(1) not in depends:
+                        depends.append(m.group(1))
         for iname, port in component.inputs.items():
             if iname not in bound and iname not in attempted and iname not in searched and port.required \
                     and component.type in ("command", "pipeline", "parallel"):
@@ -695,7 +704,8 @@ class _Loader:
             values: tuple[object, ...] = ()
             for pname in DISTRIBUTIONS[dist]:
                 if pname not in value:
-                    self.add(doc, hpath, f"the {dist} distribution of '{hp}' needs {pname}.", f"It takes {', '.join(DISTRIBUTIONS[dist])}.")
+                    self.add(doc, hpath, f"the {dist} distribution of '{hp}' needs {pname}.",
+                             "Give the values to choose from, e.g. values: [0.01, 0.1]." if pname == "values" else f"It takes {', '.join(DISTRIBUTIONS[dist])}.")
                 elif pname == "values":
                     if not isinstance(value["values"], list) or not value["values"]:
                         self.add(doc, (*hpath, "values"), "values must be a non-empty list.")
