@@ -118,3 +118,15 @@ def test_azure_ml_pipelines_validate_and_plan_on_both_backends(corpus: Path, sdk
 def test_azure_ai_ml_loads_every_pipeline_of_the_corpus(sdk_loads: dict[str, str]) -> None:
     """With the stand-ins for the sources not copied, the oracle takes all 66 (none is skipped above)."""
     assert {rel: verdict[:300] for rel, verdict in sdk_loads.items() if verdict != "ok"} == {}
+
+
+def test_the_income_sample_loads_with_azure_ai_ml_as_it_is() -> None:
+    """Item 7 of issue 18: `az ml job create -f examples/income/pipeline.yml` takes the sample unchanged."""
+    sdk = pytest.importorskip("azure.ai.ml")
+    sample = Path(__file__).resolve().parent.parent / "examples" / "income" / "pipeline.yml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        job = sdk.load_job(sample)
+    assert sorted(job.inputs) == ["label_column", "learning_rate", "max_iter", "max_leaf_nodes", "seed", "test_fraction",
+                                  "training_data"]
+    assert sorted(job.jobs) == ["clean_missing_data", "evaluate_model", "import_data", "score_model", "split_data", "train_model"]

@@ -205,3 +205,18 @@ jobs:
         "pipeline.yml:16:17: at jobs.score.input_data: input_data must name one of the step's inputs as ${{inputs.NAME}}, "
         "not '${{inputs.filez}}'. Its inputs: files.",
     ]
+
+
+def test_bare_parameters_take_the_range_and_description_of_the_component_inputs_they_feed(tmp_path: Path) -> None:
+    component = ("type: command\ninputs:\n  rate: {type: number, min: 0.001, max: 1, description: Step size.}\n"
+                 "  mode: {type: string, enum: [fast, exact]}\ncommand: echo ${{inputs.rate}} ${{inputs.mode}}\n")
+    text = ("type: pipeline\ninputs:\n  rate: 0.1\n  mode: fast\njobs:\n  a:\n    component: ./c.yml\n"
+            "    inputs:\n      rate: ${{parent.inputs.rate}}\n      mode: ${{parent.inputs.mode}}\n")
+    p = load_pipeline(write(tmp_path, {"pipeline.yml": text, "c.yml": component}))
+    rate, mode = p.parameters["rate"], p.parameters["mode"]
+    assert (rate.min, rate.max, rate.description, mode.enum) == (0.001, 1.0, "Step size.", ("fast", "exact"))
+    bad = text.replace("rate: 0.1", "rate: 5")
+    assert problems(tmp_path / "bad", {"pipeline.yml": bad, "c.yml": component}) == [
+        "pipeline.yml:3:9: at inputs.rate: the value does not fit the component input it is bound to: "
+        "'rate' must be at most 1; 5 is above. Change the value, or the component input's min, max or enum.",
+    ]

@@ -528,6 +528,7 @@ class _Loader:
         elif jobs is not None and not jobs:
             self.add(doc, ("jobs",), "the pipeline has no jobs.", "Add at least one step under jobs:.")
         ordered = self.steps(doc, jobs or {}, ("jobs",), parameters, outputs)
+        parameters = self.inherit(doc, parameters, ordered)
         if self.problems:
             raise InvalidFile(self.problems, what=f"pipeline {doc.display}")
         files, root = pipeline_files(path, all_components(ordered))
@@ -539,6 +540,41 @@ class _Loader:
             parameters=parameters, outputs=outputs, steps=ordered, settings=settings,
             content_hash=content_hash(files, root), files=files, root=root,
         )
+
+    def inherit(self, doc: YamlDoc, parameters: dict[str, Port], steps: Mapping[str, Step]) -> dict[str, Port]:
+        """A parameter given as a bare value (all Azure ML lets a pipeline job's input be) takes the range,
+        choices and description of the component inputs it is bound to, so a value given at submit is
+        checked as the component would check it, and the dispatch form can say what it is."""
+        bound: dict[str, list[Port]] = {}
+        for step in steps.values():
+            for iname, binding in step.inputs.items():
+                port = step.component.inputs.get(iname)
+                if isinstance(binding, ParentInput) and port is not None:
+                    bound.setdefault(binding.name, []).append(port)
+        out = dict(parameters)
+        for name, param in parameters.items():
+            ports = bound.get(name, [])
+            if not ports:
+                continue
+            changes: dict[str, Any] = {}
+            if not param.description:
+                changes["description"] = next((p.description for p in ports if p.description), "")
+            if param.type in (InputType.INTEGER, InputType.NUMBER) and param.min is None and param.max is None:
+                mins = [p.min for p in ports if p.min is not None]
+                maxs = [p.max for p in ports if p.max is not None]
+                changes["min"] = max(mins) if mins else None
+                changes["max"] = min(maxs) if maxs else None
+            if param.type is InputType.STRING and param.enum is None:
+                changes["enum"] = next((p.enum for p in ports if p.enum), None)
+            port = replace(param, **changes)
+            if port.default is not None and port != param:
+                try:
+                    coerce(port, port.default, base_dir=doc.path.parent)
+                except CoercionError as e:
+                    self.add(doc, ("inputs", name), f"the value does not fit the component input it is bound to: {e}",
+                             "Change the value, or the component input's min, max or enum.")
+            out[name] = port
+        return out
 
     def steps(self, doc: YamlDoc, jobs: Mapping[Any, Any], base: KeyPath, parameters: Mapping[str, Port],
               outputs: Mapping[str, Port]) -> dict[str, Step]:
