@@ -275,3 +275,11 @@ def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pyte
     assert code == 2 and f"retrain.yml:{line}:" in err and "'threshold' needs a value of type number" in err
     (repo / "retrain.yml").write_text(config.replace("      threshold:  #", "      threshold: 0.5  #"))
     assert retrain(capsys, "validate")[:3:2] == (0, "")
+
+
+def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nested = Path(__file__).parent / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
+    shutil.copy(nested, repo / "components" / "train_pipeline.yml")
+    code, out, err = retrain(capsys, "init")
+    assert code == 0, err
+    assert "wrote retrain.yml: pipeline 'income-prediction'" in out
