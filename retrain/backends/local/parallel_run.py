@@ -4,9 +4,9 @@ This file is run as a script by the step's command (``python parallel_run.py ...
 with the step's code folder as the working folder; it imports nothing from retrain, so any Python that
 has the entry script's own packages runs it.
 
-- The input folder's files (a ``uri_file`` input: that one file), sorted by relative path, are cut into
-  mini-batches: ``mini_batch_size`` files each, or, for a size such as ``10kb``/``1mb``, as many files as
-  fit in that many bytes (at least one).
+- The input folder's files (a ``uri_file`` input: that one file; an mltable folder's ``MLTable`` file left
+  out), sorted by relative path, are cut into mini-batches: ``mini_batch_size`` files each, or, for a size
+  such as ``10kb``/``1mb``, as many files as fit in that many bytes (at least one).
 - ``max_concurrency_per_instance`` worker processes each import the entry script and call its ``init()``
   once, then ``run(mini_batch)`` (a list of file paths) for the batches they are given. ``sys.argv`` holds
   the task's ``program_arguments``, which entry scripts read with argparse.
@@ -108,7 +108,8 @@ def main(argv: list[str]) -> int:
     args, rest = parser.parse_known_args(argv)
     program_arguments = rest[1:] if rest[:1] == ["--"] else rest
     source = Path(args.input_data)
-    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    # An mltable folder's MLTable file describes the data; the other files are the data.
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p != source / "MLTable") if source.is_dir() else [source]
     batches = _batches(files, args.mini_batch_size)
     print(f"parallel: {len(files)} files in {len(batches)} mini-batches, {args.concurrency} processes", flush=True)
     results: dict[int, list[str] | None] = {}
