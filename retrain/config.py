@@ -28,6 +28,7 @@ from .config_model import (
 from .errors import InvalidFile, Problem, UsageError
 from .gate import GATE_KEYS, RELATIVE_TO, BadCondition, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
+from .pipeline.flatten import local_problems
 from .pipeline.load import load_pipeline
 from .pipeline.model import Literal, Pipeline
 from .pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
@@ -352,6 +353,9 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
                 pipeline = load_pipeline(def_path, display_root=display_root, boundary=repo_root)
             except InvalidFile as e:
                 c.problems.extend(e.problems)
+                ok = False
+            if pipeline is not None and backend_kind == "local" and (refused := local_problems(pipeline)):
+                c.problems.extend(refused)  # automl, spark, registered components: steps only Azure ML runs
                 ok = False
     else:
         ok = False

@@ -89,7 +89,9 @@ def find_definitions(repo_root: Path) -> list[Path]:
                 data = yaml.safe_load(text)
             except yaml.YAMLError:
                 continue
-            if isinstance(data, dict) and data.get("type") == "pipeline" and "jobs" in data:
+            # A pipeline component (type: pipeline too) is a step of a pipeline, not one to run.
+            if isinstance(data, dict) and data.get("type") == "pipeline" and "jobs" in data \
+                    and "pipelineComponent" not in str(data.get("$schema", "")):
                 found.append(path)
     return sorted(found)
 

@@ -93,10 +93,10 @@ def test_init_writes_files_that_validate_lint_and_match_the_schema(repo: Path, c
 
 
 def test_an_enum_and_a_boolean_become_a_choice_and_a_checkbox(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (repo / "pipeline.yml").read_text().replace("  seed:\n", (
+    text = (repo / "pipeline.yml").read_text().replace("  seed: 42\n", (
         "  solver:\n    type: string\n    default: fast\n    enum: [fast, exact]\n"
         "  early_stop:\n    type: boolean\n    default: true\n    description: Stop when the score stops improving.\n"
-        "  seed:\n"))
+        "  seed: 42\n"))
     (repo / "pipeline.yml").write_text(text)
     assert retrain(capsys, "init")[0] == 0
     inputs = workflow_inputs(repo)
@@ -232,7 +232,7 @@ def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo
 
     # seed leaves the pipeline (the components keep their own default) and the parameter file.
     pipeline = (repo / "pipeline.yml").read_text()
-    pipeline = pipeline.replace("  seed:\n    type: integer\n    default: 42\n", "")
+    pipeline = pipeline.replace("  seed: 42\n", "")
     pipeline = pipeline.replace("      seed: ${{parent.inputs.seed}}\n", "")
     (repo / "pipeline.yml").write_text(pipeline)
     config = (repo / "retrain.yml").read_text()
@@ -262,7 +262,7 @@ def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo
 
 
 def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (repo / "pipeline.yml").read_text().replace("  seed:\n", "  threshold:\n    type: number\n  seed:\n")
+    text = (repo / "pipeline.yml").read_text().replace("  seed: 42\n", "  threshold:\n    type: number\n  seed: 42\n")
     (repo / "pipeline.yml").write_text(text)
     code, out, _ = retrain(capsys, "init")
     assert code == 0 and "1. give threshold a value in retrain.yml (no default in the pipeline)" in out
@@ -275,3 +275,11 @@ def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pyte
     assert code == 2 and f"retrain.yml:{line}:" in err and "'threshold' needs a value of type number" in err
     (repo / "retrain.yml").write_text(config.replace("      threshold:  #", "      threshold: 0.5  #"))
     assert retrain(capsys, "validate")[:3:2] == (0, "")
+
+
+def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nested = Path(__file__).parent / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
+    shutil.copy(nested, repo / "components" / "train_pipeline.yml")
+    code, out, err = retrain(capsys, "init")
+    assert code == 0, err
+    assert "wrote retrain.yml: pipeline 'income-prediction'" in out

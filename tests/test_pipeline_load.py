@@ -143,17 +143,16 @@ def test_cycles_are_named(tmp_path: Path) -> None:
     ]
 
 
-def test_unsupported_shapes_say_what_to_do(tmp_path: Path) -> None:
+def test_unknown_step_types_and_missing_pipeline_components_say_what_to_do(tmp_path: Path) -> None:
     text = (
         "type: pipeline\njobs:\n"
-        "  reg:\n    component: azureml:train_model:1\n"
-        "  nested:\n    type: pipeline\n    component: ./sub.yml\n"
+        "  odd:\n    type: comand\n    command: echo\n"
+        "  nested:\n    type: pipeline\n    component: file:./sub.yml\n"
     )
     assert problems_of(tmp_path, {"pipeline.yml": text}) == [
-        "pipeline.yml:4:16: at jobs.reg.component: registered components (azureml:train_model:1) are not supported. "
-        "Give the component's YAML file instead, e.g. component: ./components/train.yml.",
-        "pipeline.yml:6:11: at jobs.nested.type: nested pipelines (type: pipeline steps) are not supported yet. "
-        "Flatten its jobs into this pipeline.",
+        "pipeline.yml:4:11: at jobs.odd.type: unknown step type 'comand'. Did you mean 'command'?",
+        "pipeline.yml:8:16: at jobs.nested.component: the component file ./sub.yml does not exist. "
+        "Paths are relative to pipeline.yml's folder.",
     ]
 
 

@@ -33,8 +33,8 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def set_max_iter(repo: Path, value: int) -> None:
     path = repo / "pipeline.yml"
     text = path.read_text()
-    start = text.index("    default: ", text.index("max_iter:"))
-    path.write_text(text[:start] + f"    default: {value}" + text[text.index("\n", start):])
+    start = text.index("  max_iter: ")  # a bare value, as Azure ML's pipeline-job inputs are
+    path.write_text(text[:start] + f"  max_iter: {value}" + text[text.index("\n", start):])
 
 
 def default_version(repo: Path) -> int:

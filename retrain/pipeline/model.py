@@ -10,9 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from ..errors import Location
+
+if TYPE_CHECKING:
+    from ..yamlfile import KeyPath, YamlDoc
+
+# Step (node) types the Azure ML service runs in a pipeline; retrain's local backend runs the first four.
+STEP_TYPES = ("command", "pipeline", "sweep", "parallel", "spark", "automl", "data_transfer", "import")
 
 
 class InputType(str, Enum):
@@ -62,8 +68,34 @@ class Port:
 
 
 @dataclass(frozen=True)
+class ComponentRef:
+    """``component: azureml:...``: a component registered in a workspace or a registry, kept as written.
+
+    ``azureml:name:version``, ``azureml:name@label`` (``@latest``), ``azureml:name`` (the default version),
+    ``azureml://registries/REG/components/NAME[/versions/V | /labels/L]`` and
+    ``azureml://locations/.../workspaces/.../components/NAME/versions/V``. The Azure backend resolves it
+    (a label to a version, a name to an ARM id); the local backend refuses it, its YAML is not here.
+    """
+
+    text: str
+    name: str
+    version: str | None = None
+    label: str | None = None
+    registry: str | None = None
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Component:
-    """A command component: given inline in a job or loaded from ``component: ./file.yml``."""
+    """A component: command (given inline in a job or loaded from ``component: ./file.yml``), pipeline,
+    parallel, spark, a prompt flow, or a registered one (``registered``; inputs and outputs then unknown).
+
+    ``type`` is the component's own type. Only command components have a ``command``; a parallel
+    component's ``program_arguments`` are in ``command`` (rendered the same way) and its task in the
+    step's :class:`Parallel`. A pipeline component's ``jobs`` are its steps, loaded and checked like a
+    pipeline's, with ``${{parent.inputs.x}}`` naming the component's inputs. Other types keep their YAML in
+    ``raw`` (the Azure backend sends it on).
+    """
 
     name: str
     version: str | None
@@ -78,6 +110,10 @@ class Component:
     source: Path  # the YAML file that declared it (the pipeline file for inline components)
     location: Location | None = field(default=None, compare=False)
     raw: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+    type: str = "command"
+    jobs: Mapping[str, Step] = field(default_factory=dict)  # type: pipeline, in dependency order
+    registered: ComponentRef | None = None
+    inline: bool = False  # declared by the step itself (an inline command/parallel job): no file of its own
 
 
 @dataclass(frozen=True)
@@ -109,8 +145,85 @@ Binding = Union[ParentInput, StepOutput, DataValue, str, int, float, bool]
 
 
 @dataclass(frozen=True)
+class SearchSpace:
+    """One hyperparameter of a sweep: ``{type: uniform, min_value: 0.1, max_value: 1}`` and the like.
+
+    ``type`` is one of :data:`DISTRIBUTIONS`; ``values`` holds a ``choice``'s values, ``params`` the
+    numbers (``min_value``, ``max_value``, ``mu``, ``sigma``, ``q``, ``upper``) as written.
+    """
+
+    name: str
+    type: str
+    values: tuple[object, ...] = ()
+    params: Mapping[str, float] = field(default_factory=dict)
+    location: Location | None = field(default=None, compare=False)
+
+
+# The SDK's distributions (azure.ai.ml.sweep) and the parameters each takes.
+DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = {
+    "choice": ("values",),
+    "randint": ("upper",),
+    "uniform": ("min_value", "max_value"),
+    "loguniform": ("min_value", "max_value"),
+    "quniform": ("min_value", "max_value", "q"),
+    "qloguniform": ("min_value", "max_value", "q"),
+    "normal": ("mu", "sigma"),
+    "qnormal": ("mu", "sigma", "q"),
+    "lognormal": ("mu", "sigma"),
+    "qlognormal": ("mu", "sigma", "q"),
+}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A ``type: sweep`` step: its trial is the step's component; these are the rest of the node."""
+
+    search_space: Mapping[str, SearchSpace]
+    sampling_algorithm: str  # random | grid | bayesian
+    seed: int | None
+    primary_metric: str
+    goal: str  # maximize | minimize
+    max_total_trials: int | None
+    max_concurrent_trials: int | None
+    timeout_s: float | None = None
+    trial_timeout_s: float | None = None
+    early_termination: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """A ``type: parallel`` step's run settings (the node's over its parallel component's).
+
+    ``input_data`` and ``append_row_to`` are the names of the step input and output they point at
+    (``${{inputs.x}}`` / ``${{outputs.y}}``); ``mini_batch_size`` as written (a file count, or a size
+    such as ``"10kb"`` for tabular data).
+    """
+
+    task_type: str  # run_function (or a prompt flow's, for flow components)
+    entry_script: str | None
+    input_data: str | None
+    mini_batch_size: str | None
+    max_concurrency_per_instance: int
+    error_threshold: int | None
+    mini_batch_error_threshold: int | None
+    append_row_to: str | None
+    program_arguments: str
+    max_retries: int | None = None
+    retry_timeout_s: float | None = None
+    partition_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Step:
-    """One node of ``jobs:``: a component with its inputs bound."""
+    """One node of ``jobs:``: a component with its inputs bound.
+
+    ``type`` is the node's type (:data:`STEP_TYPES`). ``spec`` is the node's YAML mapping as written and
+    ``doc``/``key_path`` locate any part of it (``doc.where((*key_path, "search_space"))``), so a backend
+    can pass the node on in the service's shape and point at a line. For a ``sweep`` the component is
+    the trial and ``sweep`` the rest; for a ``parallel`` step ``parallel`` holds its task settings; for
+    ``automl`` (and ``spark``, ``data_transfer``, ``import`` given inline) the component is a stand-in
+    of type ``automl``/... with the node's inputs and outputs and its YAML in ``raw``.
+    """
 
     name: str
     component: Component
@@ -119,6 +232,12 @@ class Step:
     environment_variables: Mapping[str, str]
     depends_on: tuple[str, ...]  # steps whose outputs this one reads, in file order
     location: Location | None = field(default=None, compare=False)
+    type: str = "command"
+    spec: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+    doc: YamlDoc | None = field(default=None, compare=False, repr=False)
+    key_path: KeyPath = ()
+    sweep: Sweep | None = None
+    parallel: Parallel | None = None
 
 
 @dataclass(frozen=True)

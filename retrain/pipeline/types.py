@@ -69,8 +69,9 @@ def coerce(port: Port, value: object, *, base_dir: Path, inside: Path | None = N
         _range(port, real)
         return real
     if kind is InputType.STRING:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if not isinstance(value, (str, int, float)):
             raise CoercionError(f"'{name}' is a string; {_show(value)} is not. Quote it in YAML: '{value}'.")
+        # As azure-ai-ml: a YAML true given to a string input is the string "True" (Python's str()).
         text = value if isinstance(value, str) else str(value)
         if port.enum is not None and text not in port.enum:
             raise CoercionError(f"'{name}' must be one of {', '.join(port.enum)}; {text!r} is not.")

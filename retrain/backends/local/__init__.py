@@ -23,11 +23,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ...errors import BackendError, NotFound, UsageError
+from ...pipeline.flatten import local_steps
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
-from .executor import run_dir
+from .executor import run_dir, run_step_names
 from .faults import WORKER_EXIT_DISK_FULL, StoreFull, disk_full_message, disk_nearly_full, is_disk_full, kill_session
 from .logs import read_chunk
 from .retention import GcPlan, RetentionPolicy, StoreUsage, collect, plan_gc, usage
@@ -223,8 +224,9 @@ class LocalBackend:
                 (run_id, request.key, request.pipeline, request.endpoint, number, request.experiment,
                  dumps(parameters), dumps(dict(tags)), int(request.force), utcnow()),
             )
+            # Nested pipelines flattened (outer.inner), each sweep followed by its trials (train.trial_1, ...).
             db.executemany("INSERT INTO steps(run_id, name, ord, status) VALUES (?, ?, ?, 'queued')",
-                           [(run_id, name, i) for i, name in enumerate(pipeline.steps)])
+                           [(run_id, name, i) for i, name in enumerate(run_step_names(local_steps(pipeline)))])
         pid = self._start_worker(run_id, folder / "worker.log", pipeline)
         with self.store.write() as db:
             db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (pid, _proc_start(pid), run_id))

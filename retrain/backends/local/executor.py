@@ -11,22 +11,27 @@ import hashlib
 import heapq
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ...errors import BackendError
+from ...pipeline.flatten import local_steps
 from ...pipeline.hashing import content_hash
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step, StepOutput
 from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
+from . import sweep as sweeps
 from .command import render
 from .faults import KILL_GRACE_S
 from .logs import log_tail
@@ -35,6 +40,29 @@ from .objects import intern_tree, materialize, prune_copies, remove_empty_folder
 from .store import Store, dumps, utcnow
 
 LOG_TAIL_LINES = 15
+PARALLEL_DRIVER = Path(__file__).with_name("parallel_run.py")
+
+
+def run_step_names(pipeline: Pipeline) -> list[str]:
+    """The rows a run of (flattened) ``pipeline`` has: each step, a sweep followed by its trials."""
+    names: list[str] = []
+    for name, step in pipeline.steps.items():
+        names.append(name)
+        if step.sweep is not None:
+            names += [sweeps.trial_name(name, i + 1) for i in range(sweeps.trial_count(step.sweep))]
+    return names
+
+
+@dataclass
+class SweepState:
+    """A sweep step while its trials run (main thread only)."""
+
+    prep: Prepared
+    pending: list[Prepared]
+    limit: int
+    running: int = 0
+    results: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass
@@ -121,7 +149,7 @@ class Executor:
                 raise BackendError(f"run '{self.run_id}' is on version {row['version']} of endpoint '{row['endpoint']}', "
                                    f"which the local store {self.store_dir} no longer has. Publish again and submit it again.")
             snapshot = version["snapshot"]
-        pipeline = self.pipeline or load_pipeline(self.store_dir / snapshot)
+        pipeline = local_steps(self.pipeline or load_pipeline(self.store_dir / snapshot))
         parameters = json.loads(row["parameters"])
         self.experiment = row["experiment"]
         self.force = bool(row["force"])
@@ -131,6 +159,11 @@ class Executor:
         failure = ""
         running: dict[Future[tuple[int, str, str]], str] = {}
         prepared: dict[str, Prepared] = {}
+        # Sweeps whose trials run: sweep step -> state; a trial's name -> its sweep.
+        active: dict[str, SweepState] = {}
+        trial_of: dict[str, str] = {}
+        trial_notes: dict[str, str] = {}  # a trial's sampled values, kept in its message
+        trials_left: set[str] = {t for t in run_step_names(pipeline) if t not in pipeline.steps}
         # Kahn's algorithm: each step counts the upstream steps it still waits for; a step whose count
         # reaches zero joins the ready queue (a heap by position in the pipeline, so ties keep file
         # order). Each finished step touches only its own dependents: linear in steps and edges.
@@ -164,12 +197,94 @@ class Executor:
                     todo.extend(dependents[d])
             self._steps(skipped, status=StepStatus.NOT_RUN.value, message="an upstream step did not complete")
 
+        def next_trial() -> Prepared | None:
+            for state in active.values():
+                if state.pending and state.running < state.limit:
+                    state.running += 1
+                    return state.pending.pop(0)
+            return None
+
+        def finish_sweep(name: str) -> None:
+            nonlocal failure
+            state = active.pop(name)
+            sweep = pipeline.steps[name].sweep
+            chosen = sweeps.best(state.results, sweep.primary_metric, sweep.goal) if sweep else None
+            if chosen is None:
+                status[name] = StepStatus.FAILED
+                message = (f"step '{name}': no trial of the sweep completed with its primary metric "
+                           f"'{sweep.primary_metric if sweep else ''}' logged.")
+                self._step(name, status=StepStatus.FAILED.value, ended=utcnow(), message=message)
+                skip_downstream(name)
+                failure = failure or message
+                return
+            trial, value = chosen
+            metrics = dict(state.results)[trial]
+            self._adopt_outputs(state.prep, prepared[trial])
+            note = f"best of {len(state.results)} trials: {trial.rsplit('.', 1)[-1]} ({sweep.primary_metric}={value:g}, {sweep.goal})"
+            status[name] = StepStatus.COMPLETED
+            self._step(name, status=StepStatus.COMPLETED.value, ended=utcnow(), metrics=dumps(metrics),
+                       message=f"{note}{'; ' + state.note if state.note else ''}")
+            release(name)
+
+        def end_trial(trial: str, done_status: StepStatus, metrics: dict[str, float]) -> None:
+            trials_left.discard(trial)
+            state = active.get(trial_of[trial])
+            if state is None:
+                return
+            if done_status is not StepStatus.REUSED:
+                state.running -= 1
+            if done_status in (StepStatus.COMPLETED, StepStatus.REUSED):
+                state.results.append((trial, metrics))
+            if not state.pending and state.running == 0 and not self.cancel.is_set():
+                finish_sweep(trial_of[trial])
+
+        def start_sweep(name: str) -> None:
+            step = pipeline.steps[name]
+            sweep = step.sweep
+            if sweep is None:
+                return
+            prep = self._prepare(pipeline, step, parameters)
+            prepared[name] = prep
+            seed = zlib.crc32(self.run_id.encode())  # reproducible within a run; a seed: in the YAML fixes it
+            values = sweeps.trials(sweep, seed)
+            pending = []
+            for i, trial_values in enumerate(values):
+                trial = sweeps.trial_name(name, i + 1)
+                trial_of[trial] = name
+                tprep = self._prepare(pipeline, step, parameters, overrides=trial_values, name=trial)
+                prepared[trial] = tprep
+                pending.append(tprep)
+                trial_notes[trial] = "values: " + ", ".join(f"{k}={format_literal(v)}" for k, v in trial_values.items())
+                self._step(trial, message=trial_notes[trial])
+            note = "bayesian sampling is not run locally; these trials were sampled at random" if sweep.sampling_algorithm == "bayesian" else ""
+            active[name] = SweepState(prep=prep, pending=pending, limit=max(1, sweep.max_concurrent_trials or slots), note=note)
+            status[name] = StepStatus.RUNNING
+            self._step(name, status=StepStatus.RUNNING.value, started=utcnow(), message=note)
+            if not pending:
+                finish_sweep(name)
+
         with ThreadPoolExecutor(max_workers=slots) as pool:
             try:
                 while not self.cancel.is_set():
-                    while ready and len(running) < slots and not self.cancel.is_set():
+                    while len(running) < slots and not self.cancel.is_set():
+                        tprep = next_trial()
+                        if tprep is not None:
+                            tname = tprep.step.name
+                            if self._try_reuse(tprep):
+                                active[trial_of[tname]].running -= 1  # it did not run after all
+                                row = self.store.one("SELECT metrics FROM steps WHERE run_id = ? AND name = ?", self.run_id, tname)
+                                end_trial(tname, StepStatus.REUSED, json.loads(row["metrics"]) if row else {})
+                                continue
+                            self._step(tname, status=StepStatus.RUNNING.value, started=utcnow())
+                            running[pool.submit(self._run_step, tprep)] = tname
+                            continue
+                        if not ready:
+                            break
                         name = names[heapq.heappop(ready)]
                         if status[name] is not StepStatus.QUEUED:
+                            continue
+                        if pipeline.steps[name].sweep is not None:
+                            start_sweep(name)
                             continue
                         prep = self._prepare(pipeline, pipeline.steps[name], parameters)
                         prepared[name] = prep
@@ -181,6 +296,8 @@ class Executor:
                         self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
                         running[pool.submit(self._run_step, prep)] = name
                     if not running:
+                        if ready or any(st.pending for st in active.values()):
+                            continue
                         break  # nothing runs and nothing is ready: every step has its end
                     # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
                     # wakes this at once.
@@ -190,19 +307,28 @@ class Executor:
                         code, started, ended = future.result()
                         prep = prepared[name]
                         metrics = step_metrics(prep.folder)
+                        is_trial = name in trial_of
                         if self.cancel.is_set():
-                            status[name] = StepStatus.CANCELED
+                            if not is_trial:
+                                status[name] = StepStatus.CANCELED
                             self._step(name, status=StepStatus.CANCELED.value, ended=ended, metrics=dumps(metrics))
                         elif code == 0:
-                            status[name] = StepStatus.COMPLETED
                             self._step(name, status=StepStatus.COMPLETED.value, ended=ended, metrics=dumps(metrics),
                                        reuse_key=prep.reuse_key)
-                            release(name)
+                            if is_trial:
+                                end_trial(name, StepStatus.COMPLETED, metrics)
+                            else:
+                                status[name] = StepStatus.COMPLETED
+                                release(name)
                         else:
+                            message = f"step '{name}' failed with exit code {code}."
+                            shown = f"{trial_notes[name]}; failed with exit code {code}" if is_trial else message
+                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=shown)
+                            if is_trial:
+                                end_trial(name, StepStatus.FAILED, metrics)  # the sweep goes on with the other trials
+                                continue
                             status[name] = StepStatus.FAILED
                             tail = self._tail(prep.folder / "std_log.txt")
-                            message = f"step '{name}' failed with exit code {code}."
-                            self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=message)
                             skip_downstream(name)
                             if not failure:
                                 failure = f"{message} The end of its log:\n{tail}" if tail else message
@@ -215,14 +341,20 @@ class Executor:
                 self._stop_children()
                 for future, name in list(running.items()):
                     future.result()
+                    if name not in trial_of:
+                        status[name] = StepStatus.CANCELED
+                    self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
+                    trials_left.discard(name)
+                for name in active:
                     status[name] = StepStatus.CANCELED
                     self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
-        self._steps([name for name, s in status.items() if s is StepStatus.QUEUED],
+        self._steps([name for name, s in status.items() if s is StepStatus.QUEUED] + sorted(trials_left),
                     status=StepStatus.NOT_RUN.value, message="the run ended before it started")
         self._link_pipeline_outputs(pipeline, prepared)
         totals: dict[str, float] = {}
-        for row_ in self.store.all("SELECT metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
-            totals.update(json.loads(row_["metrics"]))
+        for row_ in self.store.all("SELECT name, metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
+            if row_["name"] not in trial_of:  # a sweep's metrics are its best trial's
+                totals.update(json.loads(row_["metrics"]))
         if self.cancel.is_set():
             self._run(status=RunStatus.CANCELED.value, ended=utcnow(), message="canceled", metrics=dumps(totals))
         elif failure or any(s is StepStatus.FAILED for s in status.values()):
@@ -244,7 +376,11 @@ class Executor:
             self._component_hashes[key] = content_hash(files, root)
         return self._component_hashes[key]
 
-    def _prepare(self, pipeline: Pipeline, step: Step, parameters: Mapping[str, object]) -> Prepared:
+    def _prepare(self, pipeline: Pipeline, step: Step, parameters: Mapping[str, object], *,
+                 overrides: Mapping[str, object] | None = None, name: str | None = None) -> Prepared:
+        """A step (or, with ``name`` and ``overrides``, one trial of a sweep) ready to run."""
+        if name is not None:
+            step = replace(step, name=name)
         component = step.component
         folder = self.folder / "steps" / step.name
         out_root = folder / "outputs"
@@ -264,6 +400,8 @@ class Executor:
                 value = binding.path
             elif binding is not None:
                 value = binding
+            if overrides is not None and name in overrides:
+                value = overrides[name]  # a sweep trial's sampled value
             if value is None:
                 values[name] = placeholders[name] = None
             elif port.type.is_data:
@@ -276,7 +414,8 @@ class Executor:
             else:
                 values[name] = placeholders[name] = format_literal(value)  # type: ignore[arg-type]
         outputs = {name: out_root / name for name in component.outputs}
-        command = render(component.command, values, {k: str(v) for k, v in outputs.items()})
+        template = self._parallel_command(step) if step.parallel is not None else component.command
+        command = render(template, values, {k: str(v) for k, v in outputs.items()})
         env = {
             **self.environ,
             **component.environment_variables,
@@ -297,7 +436,7 @@ class Executor:
         reuse_key = None
         # Recorded for forced runs too, so the run after a forced one can reuse its steps.
         if component.is_deterministic:
-            template = render(component.command, placeholders, {k: f"<output:{k}>" for k in outputs})
+            template = render(template, placeholders, {k: f"<output:{k}>" for k in outputs})
             # Data is read for its hash only here: a forced run or a non-deterministic step never pays for it.
             data = {n: v if v.startswith(("azureml", "http")) else _hash_path(Path(v)) for n, v in data_paths.items()}
             body = {"component": self._component_hash(component), "command": template, "data": data,
@@ -305,6 +444,40 @@ class Executor:
             reuse_key = hashlib.sha256(dumps(body).encode()).hexdigest()
         workdir = folder / "code"
         return Prepared(step, folder, workdir, command, env, outputs, reuse_key, inputs)
+
+    def _parallel_command(self, step: Step) -> str:
+        """A parallel step's command: parallel_run.py over its input, the task's program_arguments after ``--``."""
+        task = step.parallel
+        if task is None or task.input_data is None or task.entry_script is None:
+            raise BackendError(f"the parallel step '{step.name}' has no input_data or entry_script; validate its pipeline.")
+        python = (shutil.which("python", path=self.environ.get("PATH")) or shutil.which("python3", path=self.environ.get("PATH"))
+                  or sys.executable)
+        parts = [shlex.quote(python), shlex.quote(str(PARALLEL_DRIVER)), "--entry-script", shlex.quote(task.entry_script),
+                 "--input-data", f"${{{{inputs.{task.input_data}}}}}",
+                 "--mini-batch-size", shlex.quote(task.mini_batch_size or "1"),
+                 "--concurrency", str(task.max_concurrency_per_instance),
+                 # Unset thresholds fail the step on any failure: a local run should not hide one.
+                 "--error-threshold", str(task.error_threshold if task.error_threshold is not None else 0),
+                 "--mini-batch-error-threshold", str(task.mini_batch_error_threshold if task.mini_batch_error_threshold is not None else 0),
+                 "--max-retries", str(task.max_retries or 0)]
+        if task.append_row_to is not None:
+            parts += ["--append-row-to", f"${{{{outputs.{task.append_row_to}}}}}"]
+        return " ".join(parts) + " -- " + task.program_arguments
+
+    def _adopt_outputs(self, prep: Prepared, trial: Prepared) -> None:
+        """A sweep's outputs are its best trial's: the same stored tree, or hard links to its files."""
+        stored = trial.folder / "outputs"
+        target = prep.folder / "outputs"
+        prep.folder.mkdir(parents=True, exist_ok=True)
+        remove_tree(target)
+        if stored.is_symlink():
+            tree = stored.parent / os.readlink(stored)
+            target.symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
+        elif stored.is_dir():
+            shutil.copytree(stored, target, copy_function=_link_or_copy)
+        for name in prep.outputs:
+            if not (target / name).exists() and not target.is_symlink():
+                (target / name).mkdir(parents=True, exist_ok=True)
 
     def _try_reuse(self, prep: Prepared) -> bool:
         if prep.reuse_key is None or self.force:
