@@ -26,6 +26,7 @@ from .github.checks import Annotation, Checks, Output
 from .github.compare import compare
 from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
+from .history import actor_of
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
@@ -270,7 +271,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
-                           commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
+                           commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace, actor=actor_of(environ))
     finally:
         _outputs(workflow, plan, reporter.outcomes, reporter)
     return exit_code(outcomes)
@@ -310,6 +311,7 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
     from .execute import conclusion_of
     from .follow import Ending
+    from .history import Mover, actor_of
     from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
@@ -331,7 +333,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             # A gated version's run, submitted without waiting, is judged (and its version promoted) here, once.
-            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate,
+                             mover=Mover(actor_of(environ), run.tags.get("retrain.commit")))
             failed = settled.failed_gate or (candidate is None and run.tags.get(VERDICT_TAG) == "failed")
             conclusion = Conclusion.FAILURE if failed else conclusion
             if candidate is not None:

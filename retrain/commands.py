@@ -22,6 +22,7 @@ from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoi
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
+from .history import actor_of
 from .pipeline.model import Literal
 from .boundary import repository_root
 from .plan import Plan, command_plan, make_plan
@@ -160,7 +161,7 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     backend = make_backend(config, environ)
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
-                       repo_root=repository_root(config.root))
+                       repo_root=repository_root(config.root), actor=actor_of(environ))
     if args.json:
         from .review_commands import review_json
 
@@ -177,7 +178,7 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                         make_default=True if args.make_default else None)
     backend = make_backend(config, environ)
     reporter = ConsoleReporter(_progress_stream(args))
-    outcomes = execute(plan, config, backend, reporter, commit=_commit(config))
+    outcomes = execute(plan, config, backend, reporter, commit=_commit(config), actor=actor_of(environ))
     if args.json:
         from .review_commands import review_json
 
@@ -309,6 +310,7 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
+    from .history import Mover
     from .promote import awaiting_verdict, settle
 
     config = _config(args)
@@ -323,7 +325,8 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         pc = config.pipelines.get(run.pipeline)
         if candidate is None or pc is None:
             continue
-        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate)
+        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate,
+                         mover=Mover(actor_of(environ), run.tags.get("retrain.commit")))
         gates_failed = gates_failed or settled.failed_gate
         if run.id not in followed:
             finished.append(run)
@@ -513,3 +516,15 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from .review_commands import cmd_promote as promote
 
     return promote(args, environ)
+
+
+def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .review_commands import cmd_history as history
+
+    return history(args, environ)
+
+
+def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .review_commands import cmd_rollback as rollback
+
+    return rollback(args, environ)
