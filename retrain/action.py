@@ -282,7 +282,8 @@ def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     from .github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
-    for problem in check_workflows(config.path, pipelines, workspace, display_root=workspace):
+    values = {n: p.parameters for n, p in config.pipelines.items()}
+    for problem in check_workflows(config.path, pipelines, workspace, display_root=workspace, values=values):
         loc = problem.location
         text = f"{problem.message} {problem.hint}".strip()
         workflow.command("warning", text, file=loc.file if loc else None,

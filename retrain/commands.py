@@ -89,7 +89,8 @@ def form_warnings(config: Config) -> list[Problem]:
     from .github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
-    return check_workflows(config.path, pipelines, repository_root(config.root))
+    values = {n: p.parameters for n, p in config.pipelines.items()}
+    return check_workflows(config.path, pipelines, repository_root(config.root), values=values)
 
 
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -419,9 +420,12 @@ def _init_update(args: argparse.Namespace) -> int:
             print(f"{shown}: the form is in step with the pipeline; nothing to change")
             continue
         write_atomically(path, result.text)
-        what = [f"{label} {', '.join(names)}" for label, names in
-                (("added", result.added), ("removed", result.removed), ("retyped", result.retyped)) if names]
-        print(f"updated {shown}: {'; '.join(what) or 'rewrote the inputs and their wiring'}")
+        if result.changes:  # one line per field, saying what changed
+            print(f"updated {shown}:")
+            for line in result.changes:
+                print(f"  {line}")
+        else:
+            print(f"updated {shown}: rewrote the wiring of the inputs to the action's parameters")
     if not updated:
         raise UsageError(f"no workflow in {repo_root / '.github' / 'workflows'} has a dispatch form for {args.file}. "
                          "Run `retrain init` to write one.")

@@ -249,7 +249,7 @@ def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo
 
     code, out, err = retrain(capsys, "init", "--update")
     assert (code, err) == (0, "")
-    assert out == "updated .github/workflows/retrain.yml: removed seed\n"
+    assert out == "updated .github/workflows/retrain.yml:\n  seed: removed (no pipeline parameter of that name)\n"
     expected = "\n".join(line for i, line in enumerate(lines, 1)
                          if not (seed_line <= i < seed_line + 4) and line != "            seed=${{ inputs.seed }}") + "\n"
     assert (repo / WORKFLOW).read_text() == expected
