@@ -367,7 +367,8 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     sync = f", a schedule ({result.schedule}) that syncs" if result.schedule else ""
     print(f"wrote {shown[1]}: push, pull_request{sync} and a dispatch form with {params - len(result.left_out)} inputs")
     if result.left_out:
-        print(f"  (a form has room for {MAX_INPUTS} inputs: {', '.join(result.left_out)} keep the values in {shown[0]})")
+        print(f"  (GitHub allows {MAX_INPUTS} inputs on a form: {', '.join(result.left_out)} are not on it and run with "
+              f"{shown[0]}'s values; the workflow's comment says how to set them)")
     print("\nnext steps:")
     step = 1
     if result.required:
