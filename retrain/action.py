@@ -21,7 +21,7 @@ from .config_model import Config, LocalBackendConfig
 from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
-from .github.api import GitHubAPI, GitHubError
+from .github.api import GitHubAPI, GitHubError, GitHubForbidden
 from .github.checks import Annotation, Checks, Output
 from .github.compare import compare
 from .github.payload import event_from_payload_file
@@ -274,7 +274,40 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace, actor=actor_of(environ))
     finally:
         _outputs(workflow, plan, reporter.outcomes, reporter)
+    if event.name == "pull_request" and api is not None and event.number is not None:
+        server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        _review_comment(api, event.number, reporter, workflow, key=inputs.parameter_file, commit=head_sha,
+                        run_link=run_link, check_url=f"{server}/{repository}/runs/")
     return exit_code(outcomes)
+
+
+def _review_comment(api: GitHubAPI, number: int, reporter: CheckReporter, workflow: Workflow, *, key: str,
+                    commit: str | None, run_link: str | None, check_url: str) -> None:
+    """The pull request's sticky comment with each pipeline's comparison, gate and trend, beside its check run.
+    A token that may not comment: said once, and the job summary (which has the same report) carries it."""
+    from .github.comments import StickyComment
+    from .report import comment_body
+
+    sticky = StickyComment(api, number, key)
+    ran = [o for o in reporter.outcomes if o.run is not None]
+    try:
+        if not ran and sticky.find() is None:
+            return  # nothing ran and nothing was said before: no comment
+        links = {p.removeprefix("retrain / "): f"{check_url}{i}" for p, i in reporter.ids.items()}
+        text = comment_body(reporter.outcomes, commit=commit, run_link=run_link, check_links=links)
+        posted = sticky.post(text)
+    except GitHubForbidden:
+        workflow.warning(f"could not comment on pull request #{number}: the token may not comment (GitHub answered 403). "
+                         "Give the workflow `permissions: pull-requests: write` (a pull request from a fork never gets it). "
+                         "The comparison is in the job summary instead.", title="retrain: no pull request comment")
+        workflow.summary(f"> [!NOTE]\n> retrain could not comment on pull request #{number}: the token may not comment "
+                         "(give the workflow `permissions: pull-requests: write`). The comparison is here instead.\n")
+        return
+    except GitHubError as e:
+        workflow.warning(f"could not comment on pull request #{number}: {e} The job summary has the comparison.", title="retrain")
+        return
+    verb = "commented on" if posted.created else "updated the comment on"
+    workflow.out.write(escape.line(f"{verb} pull request #{number}: {posted.url}") + "\n")
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
