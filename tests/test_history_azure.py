@@ -86,3 +86,19 @@ def test_the_tags_keep_the_newest_moves_within_the_limits() -> None:
     kept = moves_of("e", tags)
     assert len(kept) == KEEP and kept[0].from_version == 5 and kept[-1].from_version == KEEP + 4
     assert tags["owner"] == "team-a" and len(tags) == KEEP + 1
+
+
+def test_a_v1_designer_endpoint_has_no_record_and_says_so(tmp_path: Path) -> None:
+    from retrain.errors import UsageError
+    from retrain.history import Mover, moves, rollback
+    from tests.fakes.azure import fake_azure
+    from tests.test_azure_v1 import backend_for
+
+    with fake_azure(tmp_path) as fake:
+        fake.add_v1_endpoint("income-designer", {"0": {"parameters": {}}, "1": {"parameters": {}}}, default="0")
+        backend = backend_for(fake)
+        with pytest.raises(UsageError, match="the azureml-v1 backend keeps no record of default moves: retrain does not move"):
+            moves(backend, "income-designer")
+        with pytest.raises(UsageError, match="nothing for retrain rollback"):
+            rollback(backend, "income-designer", Mover("ada"), "")
+        assert backend.endpoint("income-designer").default_version == 0
