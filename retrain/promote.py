@@ -224,7 +224,7 @@ def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapp
     move_default(backend, pc.endpoint, version,
                  new_move(pc.endpoint, version, "promote", mover, run_id=run.id, reason=reason.strip(),
                           verdict="passed" if gate is not None else "no gate",
-                          commit=run.tags.get("retrain.commit") or _commit_of(endpoint, version)))
+                          commit=_commit_of(endpoint, version) or run.tags.get("retrain.commit")))
     return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
 
 
