@@ -55,6 +55,7 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.json:
         print_json({"endpoint": result.endpoint, "version": result.version, "previous_default": result.previous,
                     "promoted": moved, "forced": result.forced, "run": result.run.id if result.run else None,
+                    "reason": args.reason.strip(),
                     **review_json(Review(result.comparison, result.gate))})
         return EXIT_OK if moved else EXIT_WORK_FAILED
     if result.forced:

@@ -13,6 +13,9 @@ import pytest
 
 from retrain.cli import main
 from tests.conftest import git
+from tests.fakes.github_api import FakeGitHub
+from tests.test_action import Runner, github, runner  # noqa: F401 - fixtures
+from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
 from tests.test_review_local import GATE, set_epochs
 
 ENV = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTOR"} | {"USER": "ada"}
@@ -107,3 +110,13 @@ def test_history_of_a_new_endpoint_and_bad_names(project: Path, capsys: pytest.C
     assert code == 2 and "retrain.yml has no pipeline 'nope'. Its pipelines: tiny." in err
     code, _, err = run(capsys, "history", "tiny")
     assert code == 2 and "no endpoint named 'tiny-retrain'" in err and "Traceback" not in err
+
+
+def test_in_the_action_the_mover_is_the_github_actor(runner: Runner, github: FakeGitHub, project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    env = runner.env("push", runner.push(["data/other.csv"]))
+    env["GITHUB_ACTOR"] = "monalisa"
+    result = runner.run(env)
+    assert result.code == 0, result.stderr + result.stdout
+    [first] = history(capsys)["moves"]
+    assert (first["kind"], first["to_version"], first["actor"], first["source_commit"]) == ("publish", 1, "monalisa", runner.sha)

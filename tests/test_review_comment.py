@@ -92,14 +92,18 @@ def test_a_personal_token_finds_its_comment_by_its_login(runner: Runner, github:
     github.token_user = "release-bot-person"
     github.compare_files = ["pipelines/tiny/pipeline.yml"]
     set_epochs(project, 1)
-    # A bot's comment with the marker is not the personal token's own.
+    # A bot's comment with the marker is not the personal token's own; ours comes after two pages of others.
     github.add_comment(PR, MARKER + "\nold", user={"login": "github-actions[bot]", "id": 41898282, "type": "Bot"})
+    for i in range(120):
+        github.add_comment(PR, f"comment {i}", user={"login": "octocat", "id": 1, "type": "User"})
     assert runner.run(runner.env("pull_request", pull_request(github))).code == 0
     runner.reset_files()
     assert runner.run(runner.env("pull_request", pull_request(github))).code == 0
-    comments = github.comments_on(PR)
+    comments = [c for c in github.comments_on(PR) if c["user"]["login"] != "octocat"]
     assert [c["user"]["login"] for c in comments] == ["github-actions[bot]", "release-bot-person"]
     assert comments[0]["body"] == MARKER + "\nold"
+    lists = [r.path for r in github.requests if r.method == "GET" and r.path.startswith(f"/repos/{github.repository}/issues/{PR}/comments")]
+    assert any("page=2" in path for path in lists)  # the second run found its comment on the second page
     assert github.violations == []
     print(edited["body"]) if "edited" in dir() else None
 
