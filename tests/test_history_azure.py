@@ -102,3 +102,12 @@ def test_a_v1_designer_endpoint_has_no_record_and_says_so(tmp_path: Path) -> Non
         with pytest.raises(UsageError, match="nothing for retrain rollback"):
             rollback(backend, "income-designer", Mover("ada"), "")
         assert backend.endpoint("income-designer").default_version == 0
+
+
+def test_other_tags_leave_less_room_and_never_stop_the_move() -> None:
+    tags = {f"team.{i}": "x" for i in range(45)}
+    for n in range(10):
+        tags = with_move(tags, move(n))
+    assert len(tags) == 50 and [m.from_version for m in moves_of("e", tags)] == [5, 6, 7, 8, 9]
+    full = {f"team.{i}": "x" for i in range(50)}
+    assert with_move(full, move(1)) == full  # no room at all: nothing recorded, and the PUT still fits

@@ -17,6 +17,7 @@ from ..base import DefaultMove
 
 PREFIX = "retrain.move."
 KEEP = 30  # moves kept; the other tags (retrain's and the user's) keep the rest of the 50
+MAX_TAGS = 50
 MAX_VALUE = 256
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
 
@@ -36,11 +37,14 @@ def tag_of(move: DefaultMove) -> tuple[str, str]:
 
 
 def with_move(tags: Mapping[str, str], move: DefaultMove) -> dict[str, str]:
-    """``tags`` with ``move`` added and only the newest :data:`KEEP` moves kept."""
+    """``tags`` with ``move`` added and only the newest :data:`KEEP` moves kept, fewer when other tags leave less
+    room under the limit of 50 (a record that does not fit is dropped: it must never stop the move itself)."""
+    others = sum(1 for k in tags if not k.startswith(PREFIX))
+    keep = min(KEEP, MAX_TAGS - others)
     name, value = tag_of(move)
     out = {**tags, name: value}
     moves = sorted(k for k in out if k.startswith(PREFIX))
-    for old in moves[:-KEEP]:
+    for old in moves[: max(0, len(moves) - keep)]:
         del out[old]
     return out
 
