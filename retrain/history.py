@@ -8,6 +8,7 @@ rollback reads the record to find the default before the current one.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +30,16 @@ class Mover:
 
 
 def actor_of(environ: Mapping[str, str]) -> str:
-    """The GitHub actor in a workflow, else the local user."""
+    """The GitHub actor in a workflow, else the local user (from the environment given, else the account)."""
     for name in ("GITHUB_ACTOR", "USER", "LOGNAME", "USERNAME"):
         if environ.get(name, "").strip():
             return environ[name].strip()
-    return "unknown"
+    try:
+        import pwd  # not on Windows
+
+        return pwd.getpwuid(os.getuid()).pw_name or "unknown"
+    except (ImportError, KeyError, OSError):
+        return "unknown"
 
 
 def new_move(endpoint: str, to_version: int, kind: str, mover: Mover | None, *, from_version: int | None = None,
