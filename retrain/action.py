@@ -23,11 +23,12 @@ from .config_model import Config, LocalBackendConfig
 from .errors import InvalidFile, RetrainError, UsageError
 from .event_model import Event
 from .execute import Conclusion, Outcome, execute, exit_code
-from .github.api import GitHubAPI, GitHubError
+from .github.api import GitHubAPI, GitHubError, GitHubForbidden
 from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, work_key
 from .github.compare import compare
 from .github.payload import event_from_payload_file
 from .github.workflow import Workflow
+from .history import actor_of
 from .pipeline.types import parse_duration
 from .plan import Plan, PipelinePlan, command_plan, make_plan
 from .report import render, title
@@ -285,10 +286,14 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     watcher = _StopWatcher(reporter)
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
-                           commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
+                           commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace, actor=actor_of(environ))
     finally:
         watcher.close()
         _outputs(workflow, plan, reporter.outcomes, reporter)
+    if event.name == "pull_request" and api is not None and event.number is not None:
+        server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+        _review_comment(api, event.number, reporter, workflow, key=inputs.parameter_file, commit=head_sha,
+                        run_link=run_link, check_url=f"{server}/{repository}/runs/")
     return exit_code(outcomes)
 
 
@@ -317,12 +322,42 @@ class _StopWatcher:
         self._thread.join(timeout=5.0)  # a stop's updates are bounded (check_reporter.STOP_BUDGET_S)
 
 
+def _review_comment(api: GitHubAPI, number: int, reporter: CheckReporter, workflow: Workflow, *, key: str,
+                    commit: str | None, run_link: str | None, check_url: str) -> None:
+    """The pull request's sticky comment with each pipeline's comparison, gate and trend, beside its check run.
+    A token that may not comment: said once, and the job summary (which has the same report) carries it."""
+    from .github.comments import StickyComment
+    from .report import comment_body
+
+    sticky = StickyComment(api, number, key)
+    ran = [o for o in reporter.outcomes if o.run is not None]
+    try:
+        if not ran and sticky.find() is None:
+            return  # nothing ran and nothing was said before: no comment
+        links = {p.removeprefix("retrain / "): f"{check_url}{i}" for p, i in reporter.ids.items()}
+        text = comment_body(reporter.outcomes, commit=commit, run_link=run_link, check_links=links)
+        posted = sticky.post(text)
+    except GitHubForbidden:
+        workflow.warning(f"could not comment on pull request #{number}: the token may not comment (GitHub answered 403). "
+                         "Give the workflow `permissions: pull-requests: write` (a pull request from a fork never gets it). "
+                         "The comparison is in the job summary instead.", title="retrain: no pull request comment")
+        workflow.summary(f"> [!NOTE]\n> retrain could not comment on pull request #{number}: the token may not comment "
+                         "(give the workflow `permissions: pull-requests: write`). The comparison is here instead.\n")
+        return
+    except GitHubError as e:
+        workflow.warning(f"could not comment on pull request #{number}: {e} The job summary has the comparison.", title="retrain")
+        return
+    verb = "commented on" if posted.created else "updated the comment on"
+    workflow.out.write(escape.line(f"{verb} pull request #{number}: {posted.url}") + "\n")
+
+
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     """Annotate the workflow files where a dispatch form and the pipelines disagree."""
     from .github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
-    for problem in check_workflows(config.path, pipelines, workspace, display_root=workspace):
+    values = {n: p.parameters for n, p in config.pipelines.items()}
+    for problem in check_workflows(config.path, pipelines, workspace, display_root=workspace, values=values):
         loc = problem.location
         text = f"{problem.message} {problem.hint}".strip()
         workflow.command("warning", text, file=loc.file if loc else None,
@@ -354,6 +389,7 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
     from .execute import conclusion_of
     from .follow import Ending
+    from .history import Mover, actor_of
     from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
@@ -376,7 +412,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
                 continue
             conclusion, message = conclusion_of(run, Ending.FINISHED)
             # A gated version's run, submitted without waiting, is judged (and its version promoted) here, once.
-            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate)
+            settled = settle(backend, config.pipelines[run.pipeline], run, message, candidate=candidate,
+                             mover=Mover(actor_of(environ), run.tags.get("retrain.commit")))
             failed = settled.failed_gate or (candidate is None and run.tags.get(VERDICT_TAG) == "failed")
             conclusion = Conclusion.FAILURE if failed else conclusion
             if candidate is not None:

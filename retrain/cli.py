@@ -31,7 +31,9 @@ EPILOG = {
     "runs": "examples:\n  retrain runs\n  retrain runs --pipeline income --status failed --json\n"
     "  retrain runs --compare income-20261124-015501-a1b2c3 income-20261125-093000-d4e5f6",
     "promote": "examples:\n  retrain promote income 3          # after its run passes the promote: gate\n"
-    "  retrain promote income 3 --force  # skip the checks (and say so)",
+    "  retrain promote income 3 --force --reason 'baseline run was broken'  # skip the checks (recorded)",
+    "history": "examples:\n  retrain history income\n  retrain history income --json",
+    "rollback": "examples:\n  retrain rollback income\n  retrain rollback income --reason 'v4 scores badly on new data'",
     "endpoints": "examples:\n  retrain endpoints\n  retrain endpoints income-retrain",
     "sync": "examples:\n  retrain sync\n  retrain sync --wait",
     "init": "examples:\n  retrain init                      # finds the pipeline YAML in the repository\n"
@@ -134,7 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", c.cmd_promote, as_json)
     p.add_argument("pipeline", help="the pipeline")
     p.add_argument("version", help="the version number to make the default")
-    p.add_argument("--force", action="store_true", help="skip the checks (the report says they were skipped)")
+    p.add_argument("--force", action="store_true", help="skip the checks (needs --reason; the record says they were skipped)")
+    p.add_argument("--reason", default="", help="why: recorded with the move (retrain history); required with --force")
+
+    p = verb("history", "list the moves of a pipeline's endpoint default: who, when, the commit, the verdict, why",
+             c.cmd_history, as_json)
+    p.add_argument("pipeline", help="the pipeline")
+
+    p = verb("rollback", "move a pipeline's endpoint default back to the one before (recorded too)", c.cmd_rollback, as_json)
+    p.add_argument("pipeline", help="the pipeline")
+    p.add_argument("--reason", default="", help="why: recorded with the move (retrain history)")
 
     p = verb("endpoints", "list endpoints, or one endpoint's versions", c.cmd_endpoints, as_json)
     p.add_argument("name", nargs="?", help="an endpoint to show")

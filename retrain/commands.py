@@ -22,6 +22,7 @@ from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoi
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
+from .history import actor_of
 from .pipeline.model import Literal
 from .boundary import repository_root
 from .plan import Plan, command_plan, make_plan
@@ -88,7 +89,8 @@ def form_warnings(config: Config) -> list[Problem]:
     from .github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
-    return check_workflows(config.path, pipelines, repository_root(config.root))
+    values = {n: p.parameters for n, p in config.pipelines.items()}
+    return check_workflows(config.path, pipelines, repository_root(config.root), values=values)
 
 
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -160,7 +162,7 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     backend = make_backend(config, environ)
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
-                       repo_root=repository_root(config.root))
+                       repo_root=repository_root(config.root), actor=actor_of(environ))
     if args.json:
         from .review_commands import review_json
 
@@ -177,7 +179,7 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                         make_default=True if args.make_default else None)
     backend = make_backend(config, environ)
     reporter = ConsoleReporter(_progress_stream(args))
-    outcomes = execute(plan, config, backend, reporter, commit=_commit(config))
+    outcomes = execute(plan, config, backend, reporter, commit=_commit(config), actor=actor_of(environ))
     if args.json:
         from .review_commands import review_json
 
@@ -309,6 +311,7 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
+    from .history import Mover
     from .promote import awaiting_verdict, settle
 
     config = _config(args)
@@ -323,7 +326,8 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         pc = config.pipelines.get(run.pipeline)
         if candidate is None or pc is None:
             continue
-        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate)
+        settled = settle(backend, pc, run, f"run {run.id} ended {run.status.value}.", candidate=candidate,
+                         mover=Mover(actor_of(environ), run.tags.get("retrain.commit")))
         gates_failed = gates_failed or settled.failed_gate
         if run.id not in followed:
             finished.append(run)
@@ -363,7 +367,8 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     sync = f", a schedule ({result.schedule}) that syncs" if result.schedule else ""
     print(f"wrote {shown[1]}: push, pull_request{sync} and a dispatch form with {params - len(result.left_out)} inputs")
     if result.left_out:
-        print(f"  (a form has room for {MAX_INPUTS} inputs: {', '.join(result.left_out)} keep the values in {shown[0]})")
+        print(f"  (GitHub allows {MAX_INPUTS} inputs on a form: {', '.join(result.left_out)} are not on it and run with "
+              f"{shown[0]}'s values; the workflow's comment says how to set them)")
     print("\nnext steps:")
     step = 1
     if result.required:
@@ -416,9 +421,12 @@ def _init_update(args: argparse.Namespace) -> int:
             print(f"{shown}: the form is in step with the pipeline; nothing to change")
             continue
         write_atomically(path, result.text)
-        what = [f"{label} {', '.join(names)}" for label, names in
-                (("added", result.added), ("removed", result.removed), ("retyped", result.retyped)) if names]
-        print(f"updated {shown}: {'; '.join(what) or 'rewrote the inputs and their wiring'}")
+        if result.changes:  # one line per field, saying what changed
+            print(f"updated {shown}:")
+            for line in result.changes:
+                print(f"  {line}")
+        else:
+            print(f"updated {shown}: rewrote the wiring of the inputs to the action's parameters")
     if not updated:
         raise UsageError(f"no workflow in {repo_root / '.github' / 'workflows'} has a dispatch form for {args.file}. "
                          "Run `retrain init` to write one.")
@@ -513,3 +521,15 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from .review_commands import cmd_promote as promote
 
     return promote(args, environ)
+
+
+def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .review_commands import cmd_history as history
+
+    return history(args, environ)
+
+
+def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from .review_commands import cmd_rollback as rollback
+
+    return rollback(args, environ)

@@ -29,6 +29,7 @@ class Event:
     repository: str | None = None  # "owner/name"
     from_fork: bool = False  # a pull request whose head is in another repository: no secrets, read-only token
     changes_note: str | None = None  # why the list of changed files is what it is (compare API, cap, ...)
+    number: int | None = None  # a pull request's number (its issue's, for comments)
 
     @property
     def branch(self) -> str | None:

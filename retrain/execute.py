@@ -22,7 +22,8 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainErr
 from .follow import Ending, follow
 from .pipeline.model import Literal
 from .plan import Plan, PipelinePlan
-from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, settle, submit_draft
+from .history import Mover
+from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, publish, settle, submit_draft
 from .signals import STOP
 
 
@@ -147,15 +148,17 @@ def execute(
     tags: Mapping[str, str] | None = None,
     repo_root: Path | None = None,
     poll_interval_s: float | None = None,
+    actor: str | None = None,
 ) -> list[Outcome]:
-    """Run every item of ``plan``; a failure in one pipeline does not stop the others."""
+    """Run every item of ``plan``; a failure in one pipeline does not stop the others. ``actor``: who the
+    default moves this makes are recorded as (the GitHub actor, or the local user)."""
     stop = stop if stop is not None else STOP
     outcomes: list[Outcome] = []
     for item in plan.items:
         outcome = _execute_one(
             item, config, backend, reporter,
             commit=commit, wait=wait, stop=stop, force=force, tags=dict(tags or {}),
-            repo_root=repo_root, poll_interval_s=poll_interval_s,
+            repo_root=repo_root, poll_interval_s=poll_interval_s, mover=Mover(actor or "unknown", commit),
         )
         reporter.finished(outcome)
         outcomes.append(outcome)
@@ -177,6 +180,7 @@ def _execute_one(
     tags: dict[str, str],
     repo_root: Path | None,
     poll_interval_s: float | None,
+    mover: Mover | None = None,
 ) -> Outcome:
     if not (item.publish or item.submit):
         return Outcome(item, None, None, Conclusion.NEUTRAL, "; ".join(str(r) for r in item.reasons) or "nothing to do")
@@ -189,8 +193,8 @@ def _execute_one(
         gated = pc.gate is not None
         if item.publish and pc.pipeline is not None:
             # With a gate the new version waits for its run: the default moves only if the run passes.
-            published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=item.make_default and not gated,
-                                        source_commit=commit)
+            published = publish(backend, pc.pipeline, endpoint=item.endpoint, make_default=item.make_default and not gated,
+                                source_commit=commit, mover=mover)
             reporter.published(item, published)
             # Only a new version waits for a gate: an unchanged one that failed before stays as it is until
             # `retrain promote` (re-running its gate on every push would replace the runs of the default).
@@ -214,7 +218,8 @@ def _execute_one(
                     raise
                 # Nothing published yet (a new endpoint, or an empty local store on a fresh runner): a run
                 # needs a version, and the one to run is the pipeline as it is in this commit.
-                published = backend.publish(pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit)
+                published = publish(backend, pc.pipeline, endpoint=item.endpoint, make_default=True, source_commit=commit,
+                                    mover=mover)
                 reporter.published(item, published)
                 version = resolve_version(backend, item.endpoint, item.version)
             key = run_key(commit=commit, pipeline=item.pipeline, endpoint=item.endpoint, version=version,
@@ -251,7 +256,7 @@ def _execute_one(
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)
-        settled = settle(backend, pc, run, message, candidate=candidate)
+        settled = settle(backend, pc, run, message, candidate=candidate, mover=mover)
         conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
         message, checked, promoted = settled.message, settled.review, settled.promoted
         return Outcome(item, published, run, conclusion, message, review=checked, candidate=candidate, promoted=promoted)

@@ -19,7 +19,7 @@ import yaml
 
 from .boundary import repository_root
 from .errors import InvalidFile, UsageError
-from .github.dispatch_form import FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
+from .github.dispatch_form import MAX_INPUTS, FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
 from .pipeline.load import load_pipeline
 from .pipeline.model import InputType, Pipeline, Port
 from .pipeline.types import format_literal, is_uri
@@ -256,16 +256,35 @@ def push_paths(pipeline: Pipeline, repo_root: Path, config_path: Path, globs: Se
     return paths
 
 
+def left_out_comment(left_out: Sequence[str], name: str, config_name: str, indent: str = "    ") -> list[str]:
+    """The workflow comment that names the parameters past the form's limit and how to set them."""
+    if not left_out:
+        return []
+    words = (f"GitHub allows {MAX_INPUTS} inputs on a form, so these parameters are not on it and run with "
+             f"{config_name}'s values: {', '.join(left_out)}. To change one, set it in {config_name} (a push retrains "
+             f"with it), or from a terminal: retrain submit {name} --set {left_out[0]}=VALUE").split()
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > 100:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return [f"{indent}# {text}" for text in lines]
+
+
 def workflow_text(pipeline: Pipeline, inputs: Sequence[FormInput], *, repo_root: Path, config_path: Path,
-                  globs: Sequence[str], branch: str, backend: str, no_wait: bool, schedule: str | None) -> str:
+                  globs: Sequence[str], branch: str, backend: str, no_wait: bool, schedule: str | None,
+                  left_out: Sequence[str] = (), name: str = "") -> str:
     rel_def = _rel(pipeline.path, repo_root)
     q = '"'
     lines = [
         f"# Written by `retrain init` from {rel_def}.",
         f"# A push to {branch} publishes the pipeline and retrains when it, the parameter file or the data change;",
-        "# a pull request checks the parameter file and shows the plan; Actions > retrain > Run workflow retrains",
-        "# with the values typed in the form. `retrain init --update` rewrites the form from the pipeline and",
-        "# keeps the rest of this file as it is.",
+        "# a pull request checks the parameter file and shows the plan (and runs a draft where submit_on lists",
+        "# pull_request); Actions > retrain > Run workflow retrains with the values in the form.",
+        "# `retrain init --update` rewrites the form from the pipeline and keeps the rest of this file as it is.",
         "name: retrain",
         "on:",
         "  push:",
@@ -276,10 +295,14 @@ def workflow_text(pipeline: Pipeline, inputs: Sequence[FormInput], *, repo_root:
     ]
     if schedule:
         lines += ["  schedule:", f"    - cron: {q}{schedule}{q}  # completes the check runs of runs that finished since"]
-    lines += ["  workflow_dispatch:", "    # One input per pipeline parameter; a field left empty keeps the parameter file's value."]
+    lines += ["  workflow_dispatch:",
+              "    # One input per pipeline parameter, its default the value in the parameter file, so the form as it",
+              "    # opens runs that; a text or number field left empty keeps the parameter file's value too.",
+              *left_out_comment(left_out, name or pipeline.name, config_path.name)]
     if inputs:
         lines += ["    inputs:", *render_inputs(inputs, 6)]
-    lines += ["permissions:", "  contents: read", "  checks: write"]
+    lines += ["permissions:", "  contents: read", "  checks: write",
+              "  pull-requests: write  # the review comment on a pull request (the comparison, the gate, the trend)"]
     if backend == "azureml":
         lines.append("  id-token: write  # signs in to Azure with GitHub's OIDC token: no secret stored")
     lines += [
@@ -330,10 +353,13 @@ def plan_init(options: InitOptions) -> InitResult:
     params, required = parameter_file_text(pipeline, name, endpoint, base, repo_root, options.backend)
     globs = data_globs(pipeline, repo_root, base)
     schedule = options.schedule or (DEFAULT_SYNC_CRON if options.no_wait else None)
-    inputs, left_out = fit_form(form_inputs([pipeline], repo_root))
+    # The form's defaults are the values retrain.yml is written with (the pipeline's defaults, here), so a
+    # dispatch with the form untouched runs exactly the file's values.
+    values = {n: p.default for n, p in pipeline.parameters.items() if p.default is not None}
+    inputs, left_out = fit_form(form_inputs([pipeline], repo_root, values))
     flow = workflow_text(pipeline, inputs, repo_root=repo_root, config_path=config_path, globs=globs,
                          branch=options.branch or default_branch(repo_root), backend=options.backend,
-                         no_wait=options.no_wait, schedule=schedule)
+                         no_wait=options.no_wait, schedule=schedule, left_out=left_out, name=name)
     files = (Written(config_path, params), Written(repo_root / WORKFLOW, flow))
     if not options.force:
         existing = [w.path for w in files if w.path.exists()]

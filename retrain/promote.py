@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .backends.base import Backend, Run, RunStatus, SubmitRequest
+from .backends.base import Backend, DefaultMove, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
 from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
 from .config_model import PipelineConfig
 from .errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
+from .history import Mover, new_move
 from .pipeline.model import Pipeline
 
 GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
@@ -72,8 +73,10 @@ class Settled:
     promoted: bool
 
 
-def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, candidate: int | None) -> Settled:
-    """Review a finished run; for a gated ``candidate`` version, promote it when the gate passes.
+def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, candidate: int | None,
+           mover: Mover | None = None) -> Settled:
+    """Review a finished run; for a gated ``candidate`` version, promote it when the gate passes (the move
+    recorded as ``mover``'s, kind ``gate``).
 
     Called when a followed run ends and, for runs submitted without waiting, by the scheduled sync.
     """
@@ -85,7 +88,9 @@ def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, cand
         _record_verdict(backend, run, "not-promoted")
         return Settled(False, f"{message} Version {candidate} was not promoted: {stays}.", checked, False)
     if checked.gate is not None and checked.gate.passed:
-        move_default(backend, pc.endpoint, candidate)
+        move_default(backend, pc.endpoint, candidate,
+                     new_move(pc.endpoint, candidate, "gate", mover, run_id=run.id, verdict="passed",
+                              commit=run.tags.get("retrain.commit"), reason=checked.gate.summary()))
         _record_verdict(backend, run, "promoted")
         return Settled(False, f"{message} {checked.gate.summary().capitalize()}: version {candidate} is now the default.", checked, True)
     if checked.gate is not None:
@@ -132,11 +137,36 @@ def _default_text(backend: Backend, endpoint: str) -> str:
     return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
 
 
-def move_default(backend: Backend, endpoint: str, number: int) -> None:
+def move_default(backend: Backend, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+    """Make ``number`` the endpoint's default; the backend records ``move`` with it (see ``DefaultMove``)."""
     setter = getattr(backend, "set_default", None)
     if setter is None:
         raise UsageError(f"the {backend.kind} backend cannot move an endpoint's default; a promote: gate needs one that can.")
-    setter(endpoint, number)
+    if move is None:
+        setter(endpoint, number)
+    else:
+        setter(endpoint, number, move)
+
+
+def publish(backend: Backend, pipeline: Pipeline, *, endpoint: str, make_default: bool, source_commit: str | None,
+            mover: Mover | None = None, reason: str = "") -> PublishResult:
+    """``backend.publish``, and the default move it made (the endpoint's first version, or ``make_default``)
+    recorded as kind ``publish``."""
+    before = _default_or_none(backend, endpoint)
+    result = backend.publish(pipeline, endpoint=endpoint, make_default=make_default, source_commit=source_commit)
+    number = result.version.number
+    record = getattr(backend, "record_default_move", None)
+    if record is not None and result.version.is_default and before != number:
+        why = reason or ("the endpoint's first version" if before is None else "published as the default (ungated)")
+        record(new_move(endpoint, number, "publish", mover, from_version=before, commit=source_commit, reason=why))
+    return result
+
+
+def _default_or_none(backend: Backend, endpoint: str) -> int | None:
+    try:
+        return backend.endpoint(endpoint).default_version
+    except NotFound:
+        return None
 
 
 def submit_draft(backend: Backend, pipeline: Pipeline, request: SubmitRequest) -> Run:
@@ -157,16 +187,24 @@ class Promotion:
     gate: GateResult | None
 
 
-def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapping[str, object], *, force: bool) -> Promotion:
+def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapping[str, object], *, force: bool,
+            mover: Mover | None = None, reason: str = "") -> Promotion:
     """Move ``pc``'s endpoint default to ``version``: after the gate passes on its latest completed run
-    with ``parameters`` (the file's values), or at once with ``force``."""
+    with ``parameters`` (the file's values), or at once with ``force`` (which needs a ``reason``). The move
+    is recorded as kind ``promote`` or ``force``."""
     endpoint = backend.endpoint(pc.endpoint)
     if endpoint.version(version) is None:
         listing = ", ".join(str(v.number) for v in endpoint.versions) or "none"
         raise NotFound(f"endpoint '{pc.endpoint}' has no version {version}. Its versions: {listing}.")
     previous = endpoint.default_version
     if force:
-        move_default(backend, pc.endpoint, version)
+        if not reason.strip():
+            raise UsageError("--force skips the gate and the comparison, so it needs a --reason: say why, e.g. "
+                             f"retrain promote {pc.name} {version} --force --reason 'the baseline run was broken'. "
+                             "The reason is recorded with the move (retrain history).")
+        move_default(backend, pc.endpoint, version,
+                     new_move(pc.endpoint, version, "force", mover, verdict="not checked", reason=reason.strip(),
+                              commit=_commit_of(endpoint, version)))
         return Promotion(pc.endpoint, version, previous, True, None, None, None)
     runs = [r for r in backend.runs(pipeline=pc.name, status=RunStatus.COMPLETED, limit=200)
             if r.version == version and r.endpoint == pc.endpoint and not is_draft(r)]
@@ -183,12 +221,20 @@ def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapp
     gate = judge(pc, run, comparison)
     if gate is not None and not gate.passed:
         return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
-    move_default(backend, pc.endpoint, version)
+    move_default(backend, pc.endpoint, version,
+                 new_move(pc.endpoint, version, "promote", mover, run_id=run.id, reason=reason.strip(),
+                          verdict="passed" if gate is not None else "no gate",
+                          commit=_commit_of(endpoint, version) or run.tags.get("retrain.commit")))
     return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
+
+
+def _commit_of(endpoint: Endpoint, number: int) -> str | None:
+    v = endpoint.version(number)
+    return v.source_commit if v is not None else None
 
 
 def _same_values(ran: Mapping[str, object], wanted: Mapping[str, object]) -> bool:
     return all(ran.get(k) == v for k, v in wanted.items())
 
 
-__all__ = ["DRAFT_TAG", "GATE_TAG", "VERDICT_TAG", "Settled", "awaiting_verdict", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "review", "submit_draft"]
+__all__ = ["DRAFT_TAG", "GATE_TAG", "VERDICT_TAG", "Settled", "awaiting_verdict", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "publish", "review", "submit_draft"]

@@ -3,7 +3,7 @@ check run's summary and the job summary."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,3 +94,26 @@ def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, ro
         parameters=rows, icon=ICONS[outcome.conclusion], headline=HEADLINES[outcome.conclusion], **review,
         run_url=run_url or (outcome.run.url if outcome.run is not None else None),
     )
+
+
+def comment_body(outcomes: Sequence[Outcome], *, commit: str | None, run_link: str | None,
+                 check_links: Mapping[str, str]) -> str:
+    """The pull request's review comment: per pipeline, the same review partial (``review.md.j2``, with the
+    same context) as its check run and the job summary, so all three show the same numbers."""
+    from .review_report import markdown_context
+
+    lines = ["### retrain: what this pull request does to the models", ""]
+    where = f"For commit `{commit[:7]}`" if commit else "For the pull request's head"
+    lines += [f"{where}{f' ([workflow run]({run_link}))' if run_link else ''}; this comment is updated on every push.", ""]
+    for outcome in outcomes:
+        item = outcome.item
+        link = check_links.get(item.pipeline)
+        head = f"#### {ICONS[outcome.conclusion]} {title(outcome).replace('|', '/')}"
+        lines += [head + (f" · [check run]({link})" if link else ""), ""]
+        if outcome.run is None:
+            lines += [outcome.message.replace("\n", " "), ""]
+            continue
+        review = markdown_context(outcome.review, draft=item.draft, candidate=outcome.candidate, promoted=outcome.promoted)
+        lines.append(_env().get_template("review.md.j2").render(**review).strip("\n"))
+        lines.append("")
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The review verbs: ``retrain promote`` and ``retrain runs --compare``; the JSON of a run's review."""
+"""The review verbs: ``retrain promote``, ``history``, ``rollback`` and ``runs --compare``; the JSON of a run's review."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
+from .history import Mover, actor_of
 from .promote import Review
 
 
@@ -43,17 +44,24 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         number = int(args.version)
     except ValueError:
         raise UsageError(f"the version is {args.version!r}; give a version number, as `retrain endpoints {pc.endpoint}` lists them.") from None
+    if args.force and not args.reason.strip():
+        raise UsageError(f"--force skips the gate and the comparison, so it needs a --reason: say why, e.g. retrain promote "
+                         f"{pc.name} {number} --force --reason 'the baseline run was broken'. The reason is recorded with "
+                         "the move (retrain history).")
     backend = make_backend(config, environ)
-    result = promote(backend, pc, number, item.parameters, force=args.force)
+    result = promote(backend, pc, number, item.parameters, force=args.force, mover=Mover(actor_of(environ)),
+                     reason=args.reason)
     moved = result.gate is None or result.gate.passed or result.forced
     if args.json:
         print_json({"endpoint": result.endpoint, "version": result.version, "previous_default": result.previous,
                     "promoted": moved, "forced": result.forced, "run": result.run.id if result.run else None,
+                    "reason": args.reason.strip(),
                     **review_json(Review(result.comparison, result.gate))})
         return EXIT_OK if moved else EXIT_WORK_FAILED
     if result.forced:
         print(f"version {number} of {result.endpoint} is now the default (was {result.previous}); "
-              "--force: the gate and the baseline comparison were NOT checked.")
+              "--force: the gate and the baseline comparison were NOT checked. Recorded with the reason given "
+              f"(retrain history {pc.name}).")
         return EXIT_OK
     print(f"checked run {result.run.id if result.run else '-'} of version {number}")
     if result.comparison is not None:
@@ -87,3 +95,48 @@ def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     else:
         print(compare_runs_text(a, b, goals))
     return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``retrain history PIPELINE``: the recorded moves of the pipeline's endpoint default, newest first."""
+    from .backends.factory import make_backend
+    from .commands import _config, print_json
+    from .history import history_text, move_json, moves
+
+    config = _config(args)
+    pc = _pipeline(config, args.pipeline)
+    backend = make_backend(config, environ)
+    recorded = moves(backend, pc.endpoint)
+    current = backend.endpoint(pc.endpoint).default_version
+    if args.json:
+        print_json({"pipeline": pc.name, "endpoint": pc.endpoint, "default_version": current,
+                    "moves": [move_json(m) for m in reversed(recorded)]})
+    else:
+        print(history_text(pc.endpoint, recorded, current))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``retrain rollback PIPELINE``: the default back to the one before, recorded as kind ``rollback``."""
+    from .backends.factory import make_backend
+    from .commands import _config, print_json
+    from .history import move_json, rollback
+
+    config = _config(args)
+    pc = _pipeline(config, args.pipeline)
+    backend = make_backend(config, environ)
+    done = rollback(backend, pc.endpoint, Mover(actor_of(environ)), args.reason)
+    if args.json:
+        print_json({"pipeline": pc.name, "endpoint": done.endpoint, "previous_default": done.previous,
+                    "version": done.version, "move": move_json(done.move)})
+    else:
+        print(f"version {done.version} of {done.endpoint} is the default again (was {done.previous}); "
+              f"recorded as a rollback by {done.move.actor} (retrain history {pc.name}).")
+    return EXIT_OK
+
+
+def _pipeline(config: Any, name: str) -> Any:
+    pc = config.pipelines.get(name)
+    if pc is None:
+        raise UsageError(f"{config.path.name} has no pipeline '{name}'. Its pipelines: {', '.join(config.pipelines)}.")
+    return pc

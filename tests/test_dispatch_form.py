@@ -135,7 +135,11 @@ def test_update_rewrites_the_form_and_the_wiring_and_keeps_every_other_byte(proj
     path = put(project, BY_HAND)
     code, out, err = retrain(capsys, "init", "--update")
     assert (code, err) == (0, "")
-    assert out == "updated .github/workflows/retrain.yml: added learning_rate, flavour; removed dropout; retyped epochs\n"
+    assert out.splitlines() == ["updated .github/workflows/retrain.yml:",
+                                "  learning_rate: added (number, default 0.2)",
+                                "  epochs: type string -> number",  # its default "3" runs 3: unchanged
+                                '  flavour: added (choice, default "plain")',
+                                "  dropout: removed (no pipeline parameter of that name)"]
     lines = BY_HAND.splitlines(keepends=True)
     # The version input is the user's (it feeds version:): it stays, as written, after the form.
     version = "".join(lines[14:17])

@@ -86,7 +86,7 @@ def test_init_writes_files_that_validate_lint_and_match_the_schema(repo: Path, c
     assert inputs["training_data"] == {"description": "Census income data (UCI Adult columns), one row per person.",
                                        "type": "string", "default": "data/adult-us.csv"}
     assert inputs["learning_rate"]["default"] == 0.1 and inputs["learning_rate"]["description"] == "learning rate (0.001 to 1)"
-    assert flow["permissions"] == {"contents": "read", "checks": "write"}
+    assert flow["permissions"] == {"contents": "read", "checks": "write", "pull-requests": "write"}
     [checkout, step] = flow["jobs"]["retrain"]["steps"]
     assert checkout == {"uses": "actions/checkout@v7"}
     assert step["with"]["parameters"].splitlines() == [f"{n}=${{{{ inputs.{n} }}}}" for n in inputs]
@@ -249,7 +249,7 @@ def test_a_removed_parameter_warns_at_the_workflow_line_and_update_fixes_it(repo
 
     code, out, err = retrain(capsys, "init", "--update")
     assert (code, err) == (0, "")
-    assert out == "updated .github/workflows/retrain.yml: removed seed\n"
+    assert out == "updated .github/workflows/retrain.yml:\n  seed: removed (no pipeline parameter of that name)\n"
     expected = "\n".join(line for i, line in enumerate(lines, 1)
                          if not (seed_line <= i < seed_line + 4) and line != "            seed=${{ inputs.seed }}") + "\n"
     assert (repo / WORKFLOW).read_text() == expected
@@ -283,3 +283,138 @@ def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(rep
     code, out, err = retrain(capsys, "init")
     assert code == 0, err
     assert "wrote retrain.yml: pipeline 'income-prediction'" in out
+
+
+# -- the form says what it will do --------------------------------------------------------------------
+
+EXTRA = ("  solver:\n    type: string\n    default: fast\n    enum: [fast, exact]\n"
+         "  early_stop:\n    type: boolean\n    default: true\n    description: Stop when the score stops improving.\n"
+         "  seed:\n")
+
+
+def dispatched(workflow: Path, typed: dict[str, str]) -> dict[str, str]:
+    """The action's INPUT_* as GitHub's runner renders them for a workflow_dispatch: every form field arrives,
+    typed or with its default; a checkbox is never empty (false without a default), a choice without one sends
+    its first option, an untouched text field without one is empty. ``${{ inputs.NAME }}`` in the step's
+    ``with:`` values becomes that text (a boolean as true/false, a number as GitHub prints it)."""
+    flow = yaml.safe_load(workflow.read_text())
+    form = flow[True]["workflow_dispatch"].get("inputs") or {}
+
+    def text(value: object) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return "" if value is None else str(value)
+
+    sent: dict[str, str] = {}
+    for name, spec in form.items():
+        if name in typed:
+            sent[name] = typed[name]
+        elif "default" in spec:
+            sent[name] = text(spec["default"])
+        else:
+            sent[name] = {"boolean": "false", "choice": (spec.get("options") or [""])[0]}.get(spec.get("type", "string"), "")
+    [step] = [s for s in flow["jobs"]["retrain"]["steps"] if str(s.get("uses", "")).startswith("retrain/")]
+    return {f"INPUT_{k.upper()}": re.sub(r"\$\{\{\s*inputs\.([A-Za-z_][\w-]*)\s*\}\}", lambda m: sent.get(m.group(1), ""), str(v))
+            for k, v in step["with"].items()}
+
+
+def dispatch(repo: Path, tmp_path: Path, inputs: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The action in a process on a workflow_dispatch payload, with the local backend and a fake GitHub."""
+    event = tmp_path / "event.json"
+    event.write_text((EVENTS / "workflow_dispatch.json").read_text())
+    github = FakeGitHub().start()
+    try:
+        env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
+               "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_EVENT_PATH": str(event),
+               "GITHUB_WORKSPACE": str(repo), "GITHUB_REPOSITORY": github.repository, "GITHUB_SHA": git(repo, "rev-parse", "HEAD"),
+               "GITHUB_REF": "refs/heads/main", "GITHUB_API_URL": github.url, "GITHUB_OUTPUT": str(tmp_path / "output"),
+               "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "INPUT_GITHUB-TOKEN": github.token, **inputs}
+        proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=repo,
+                              capture_output=True, text=True, timeout=240, check=False)
+        assert github.violations == []
+    finally:
+        github.stop()
+    return proc
+
+
+def test_an_untouched_form_runs_exactly_the_files_values(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", EXTRA))
+    assert retrain(capsys, "init")[0] == 0
+    (repo / "data").mkdir()
+    rows = (INCOME / "data" / "adult-nonus.csv").read_text().splitlines(keepends=True)
+    (repo / "data" / "adult-us.csv").write_text("".join(rows[:400]))
+    # retrain.yml moves away from the pipeline's defaults: a number, a checkbox and a choice.
+    config = (repo / "retrain.yml").read_text()
+    config = re.sub(r"learning_rate: 0\.1 ", "learning_rate: 0.05 ", config)
+    config = re.sub(r"early_stop: true ", "early_stop: false ", config)
+    config = re.sub(r'solver: "fast" ', 'solver: "exact" ', config)
+    (repo / "retrain.yml").write_text(config)
+
+    # validate warns at each stale default's line; the form as it is would run the pipeline's values.
+    flow = (repo / WORKFLOW).read_text().splitlines()
+    code, _, err = retrain(capsys, "validate")
+    assert code == 0
+    def at(name: str) -> int:
+        return flow.index(f"      {name}:") + 4  # the input's key, its description, its type, then its default
+    assert err.splitlines() == [
+        f"warning: .github/workflows/retrain.yml:{at('learning_rate')}:18: the dispatch input 'learning_rate' defaults to 0.1, "
+        "but retrain.yml runs with 0.05: a dispatch with the form untouched would run 0.1. "
+        "Run `retrain init --update` to set the form's defaults to the parameter file's values.",
+        f"warning: .github/workflows/retrain.yml:{at('solver')}:18: the dispatch input 'solver' defaults to \"fast\", "
+        "but retrain.yml runs with \"exact\": a dispatch with the form untouched would run \"fast\". "
+        "Run `retrain init --update` to set the form's defaults to the parameter file's values.",
+        f"warning: .github/workflows/retrain.yml:{at('early_stop')}:18: the dispatch input 'early_stop' defaults to true, "
+        "but retrain.yml runs with false: a dispatch with the form untouched would run true. "
+        "Run `retrain init --update` to set the form's defaults to the parameter file's values."]
+
+    code, out, err = retrain(capsys, "init", "--update")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["updated .github/workflows/retrain.yml:", "  learning_rate: default 0.1 -> 0.05",
+                                '  solver: default "fast" -> "exact"', "  early_stop: default true -> false"]
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
+    assert_valid_workflow(repo / WORKFLOW)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "retrain init")
+
+    proc = dispatch(repo, tmp_path, dispatched(repo / WORKFLOW, {}))  # nobody touches the form
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, out, _ = retrain(capsys, "runs", "--json")
+    [run] = json.loads(out)
+    file_values = yaml.safe_load((repo / "retrain.yml").read_text())["pipelines"]["income-prediction"]["parameters"]
+    file_values["training_data"] = str(repo / file_values["training_data"])
+    assert run["parameters"] == file_values
+    assert (run["parameters"]["learning_rate"], run["parameters"]["early_stop"], run["parameters"]["solver"]) == (0.05, False, "exact")
+
+
+def test_text_copied_into_the_workflow_cannot_start_an_expression(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    extra = ("  note:\n    type: string\n    default: 'cost ${{ budget }}'\n    description: Spend at most ${{ budget }}.\n"
+             "  mode:\n    type: string\n    default: a\n    enum: [a, '${{ b }}']\n  seed:\n")
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", extra))
+    assert retrain(capsys, "init")[0] == 0
+    text = (repo / WORKFLOW).read_text()
+    assert "${{" not in text.replace("${{ inputs.", "").replace("${{ vars.", "").replace("${{ github.", "")
+    inputs = workflow_inputs(repo)
+    assert inputs["note"] == {"description": "Spend at most $ {{ budget }}.", "type": "string"}  # empty: the file's value runs
+    assert inputs["mode"] == {"description": "mode", "type": "string"}  # an option that cannot be written: a text field
+    assert_valid_workflow(repo / WORKFLOW)
+    assert retrain(capsys, "validate")[:3:2] == (0, "")
+
+
+def test_more_than_25_parameters_keep_25_on_the_form_and_say_so_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    extra = "".join(f"  p{i:02d}:\n    type: integer\n    default: {i}\n" for i in range(20)) + "  seed:\n"
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", extra))
+    code, out, _ = retrain(capsys, "init")
+    assert code == 0
+    assert ("  (GitHub allows 25 inputs on a form: p19, seed are not on it and run with retrain.yml's values; "
+            "the workflow's comment says how to set them)") in out
+    assert len(workflow_inputs(repo)) == 25
+    comment = " ".join(line.strip().removeprefix("# ") for line in (repo / WORKFLOW).read_text().splitlines()
+                       if line.startswith("    # ") and "workflow_dispatch" not in line)
+    assert ("GitHub allows 25 inputs on a form, so these parameters are not on it and run with retrain.yml's values: "
+            "p19, seed. To change one, set it in retrain.yml (a push retrains with it), or from a terminal: "
+            "retrain submit income-prediction --set p19=VALUE") in comment
+    assert_valid_workflow(repo / WORKFLOW)
+    # validate (and the action on every pull request) says nothing about them: the form has no room.
+    assert retrain(capsys, "validate")[:3:2] == (0, "")

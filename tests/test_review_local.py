@@ -108,7 +108,7 @@ def test_promote_checks_the_gate_and_force_says_it_skipped(gated: Path, capsys: 
     assert "version 2 was not promoted: the gate failed: score is 0.523, needs >= 0.55" in out
     assert "The default stays at version 1." in out
     assert default_of(capsys) == 1
-    assert main(["promote", "tiny", "2", "--force"], ENV) == 0
+    assert main(["promote", "tiny", "2", "--force", "--reason", "by hand"], ENV) == 0
     assert "--force: the gate and the baseline comparison were NOT checked." in capsys.readouterr().out
     assert default_of(capsys) == 2
     assert main(["promote", "tiny", "7"], ENV) == 2

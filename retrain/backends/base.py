@@ -84,6 +84,29 @@ class PublishResult:
 
 
 @dataclass(frozen=True)
+class DefaultMove:
+    """One move of an endpoint's default version, as recorded: who moved it, when, from which commit, on what
+    verdict and why. Recorded once and never changed (``retrain history`` lists them, ``retrain rollback`` reads them).
+
+    Backends that move defaults offer, beside the protocol: ``set_default(endpoint, number, move)``, which records
+    ``move`` (its ``from_version`` filled in with the default it replaced) with the move itself;
+    ``record_default_move(move)`` for a move a publish made; and ``default_moves(endpoint)``, oldest first.
+    """
+
+    id: str  # a uuid4 hex
+    endpoint: str
+    from_version: int | None  # the default before the move (None: there was none)
+    to_version: int
+    kind: str  # publish, gate, promote, force, rollback
+    actor: str  # the GitHub actor, or the local user
+    at: datetime
+    source_commit: str | None = None
+    run_id: str | None = None  # the run whose verdict moved it (a gate, a promote's checked run)
+    verdict: str | None = None  # passed, no gate, not checked; None where no run was judged
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class SubmitRequest:
     """Everything a backend needs to start a retrain run, already validated."""
 

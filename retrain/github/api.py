@@ -61,6 +61,10 @@ class GitHubAPI:
         """``budget_s``: how long retries of this request may wait (default :data:`RETRY_BUDGET_S`)."""
         return self._send(method, self._url(path), json=json, params=params, budget_s=budget_s).json_body
 
+    def request_root(self, method: str, path: str) -> Any:
+        """A request outside the repository, from the API's root (``GET /user``)."""
+        return self._send(method, f"{self.api_url.rstrip('/')}{path}").json_body
+
     def pages(self, path: str, params: Mapping[str, str] | None = None, *, limit: int = 30) -> Iterator[Any]:
         """GET a paginated list: each page's body, following the ``Link: rel="next"`` header."""
         url: str | None = self._url(path)

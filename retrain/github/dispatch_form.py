@@ -88,9 +88,24 @@ def form_inputs(pipelines: Iterable[Pipeline], repo_root: Path,
                 default = None
             if kind == "choice" and default is not None:
                 default = str(default)
-            out[name] = FormInput(name, kind, _description(port), default,
-                                  tuple(port.enum or ()) if kind == "choice" else ())
+            options = tuple(port.enum or ()) if kind == "choice" else ()
+            if any(EXPRESSION in o for o in options):
+                # GitHub reads ${{ in a workflow as an expression, and an option cannot be escaped without changing
+                # the value the form sends: a text field instead, empty, so the parameter file's value runs.
+                kind, options, default = "string", (), None
+            if isinstance(default, str) and EXPRESSION in default:
+                default = None  # the same: an empty field keeps the parameter file's value
+            out[name] = FormInput(name, kind, _description(port), default, options)
     return tuple(out.values())
+
+
+EXPRESSION = "${{"
+
+
+def expression_safe(text: str) -> str:
+    """Text copied into a workflow where GitHub does not evaluate expressions (a description): ``${{`` would
+    be read as one and break the workflow, so it is written ``$ {{``."""
+    return text.replace(EXPRESSION, "$ {{")
 
 
 def _description(port: Port) -> str:
@@ -133,7 +148,7 @@ def render_inputs(inputs: Sequence[FormInput], indent: int, step: int = 2) -> li
     lines: list[str] = []
     for item in inputs:
         lines.append(f"{pad}{item.name}:")
-        lines.append(f"{inner}description: {_scalar(item.description)}")
+        lines.append(f"{inner}description: {_scalar(expression_safe(item.description))}")
         lines.append(f"{inner}type: {item.type}")
         if item.default is not None:
             lines.append(f"{inner}default: {_scalar(item.default)}")
@@ -157,6 +172,8 @@ class DispatchInput:
     options: tuple[str, ...]
     location: Location  # the input's key
     type_location: Location  # its type: value, else the key
+    default: object = None  # its default as YAML reads it; None when it has none
+    default_location: Location | None = None  # its default: value, else None
 
 
 @dataclass(frozen=True)
@@ -243,10 +260,59 @@ def read_form(path: Path, display: str) -> WorkflowForm | None:
                         opts = child(vnode, "options")
                         options = tuple(str(n.value) for n in opts[1].value if isinstance(n, yaml.ScalarNode)) \
                             if opts and isinstance(opts[1], yaml.SequenceNode) else ()
+                        dflt = child(vnode, "default")
                         inputs.append(DispatchInput(
                             str(knode.value), (scalar_text(typ[1]) or "string") if typ else "string", options,
-                            _loc(display, knode.start_mark), _loc(display, typ[1].start_mark) if typ else _loc(display, knode.start_mark)))
+                            _loc(display, knode.start_mark), _loc(display, typ[1].start_mark) if typ else _loc(display, knode.start_mark),
+                            default=node_value(dflt[1]) if dflt else None,
+                            default_location=_loc(display, dflt[1].start_mark) if dflt else None))
     return WorkflowForm(path, display, has_dispatch, tuple(inputs), form_loc, steps, refs_outside(text, root))
+
+
+def node_value(node: yaml.Node) -> object:
+    """A scalar node's value as YAML reads it (``0.2`` a float, ``"0.2"`` a string); None for anything else."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    try:
+        return yaml.load(yaml.serialize(node), Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return node.value
+
+
+def sent(kind: str, default: object, options: Sequence[str] = ()) -> object:
+    """What an untouched field sends: its default; with none, a checkbox sends false, a choice its first
+    option, and any other field an empty value, which the action drops (the parameter file's value runs)."""
+    if default is not None:
+        return default
+    if kind == "boolean":
+        return False
+    if kind == "choice" and options:
+        return options[0]
+    return None
+
+
+def same_default(kind: str, expected: object, written: object) -> bool:
+    """Whether an untouched field (sending ``written``, see :func:`sent`) runs ``expected``, the file's value."""
+    if written is None or written == "":
+        return True  # dropped by the action: the parameter file's value runs
+    if expected is None:
+        return False
+    if kind == "boolean" or isinstance(expected, bool):
+        return str(written).lower() == str(expected).lower()
+    if kind == "number" and not isinstance(expected, str):
+        try:
+            return float(str(written)) == float(expected)  # type: ignore[arg-type]
+        except ValueError:
+            return False
+    return str(written) == str(expected)
+
+
+def shown_default(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else str(value)
 
 
 def last_line(node: yaml.Node, key: yaml.Node | None = None, lines: Sequence[str] = ()) -> int:
@@ -369,6 +435,17 @@ def _names(pipelines: Mapping[str, Pipeline], step: ActionStep) -> str:
     return " or ".join(f"'{n}'" for n in chosen)
 
 
+def _expected(pipelines: Mapping[str, Pipeline], step: ActionStep, values: Mapping[str, Mapping[str, Literal]],
+              repo_root: Path) -> dict[str, FormInput]:
+    """The form the step's pipelines ask for, with the parameter file's values as defaults."""
+    chosen = [step.pipeline] if step.pipeline in pipelines else list(pipelines)
+    merged: dict[str, Literal] = {}
+    for name in chosen:
+        for k, v in (values.get(name) or {}).items():
+            merged.setdefault(k, v)
+    return {i.name: i for i in form_inputs([pipelines[n] for n in chosen], repo_root, merged)}
+
+
 def _types_agree(port: Port, written: str, options: tuple[str, ...]) -> bool:
     want = form_type(port)
     if want == written:
@@ -377,8 +454,12 @@ def _types_agree(port: Port, written: str, options: tuple[str, ...]) -> bool:
     return {want, written} == {"choice", "string"}
 
 
-def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mapping[str, Pipeline]) -> list[Problem]:
-    """Warnings where the form and the pipelines disagree, at the workflow's lines."""
+def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mapping[str, Pipeline],
+               values: Mapping[str, Mapping[str, Literal]] | None = None, *, repo_root: Path | None = None,
+               file_name: str = "the parameter file") -> list[Problem]:
+    """Warnings where the form and the pipelines disagree, at the workflow's lines. With ``values`` (per
+    pipeline, the parameter file's values), also where a field's default is not the value the file runs with:
+    an untouched form would then change it."""
     if not form.has_dispatch or not pipelines:
         return []
     problems: list[Problem] = []
@@ -387,6 +468,7 @@ def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mappi
         declared = _declared(pipelines, step)
         which = _names(pipelines, step)
         wired_inputs = {inp: param for param, inp in step.wired.items()}
+        expected = _expected(pipelines, step, values, repo_root) if values is not None and repo_root is not None else {}
         for item in form.inputs:
             param = wired_inputs.get(item.name)
             if param is None and item.name not in declared and (item.name in step.other_refs or item.name in form.other_refs):
@@ -411,6 +493,17 @@ def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mappi
                     problems.append(Problem(
                         f"the dispatch input '{item.name}' offers {', '.join(repr(o) for o in extra)}, which parameter "
                         f"'{target}' does not allow (it takes {', '.join(port.enum)}).", item.type_location, hint=HINT))
+            want = expected.get(target)
+            sends = sent(item.type, item.default, item.options)
+            if want is not None and _types_agree(port, item.type, item.options) and \
+                    not same_default(want.type, want.default, sends):
+                runs = "no value (the pipeline's default)" if want.default is None else shown_default(want.default)
+                what = "defaults to" if item.default is not None else "has no default, so it sends"
+                problems.append(Problem(
+                    f"the dispatch input '{item.name}' {what} {shown_default(sends)}, but {file_name} runs "
+                    f"with {runs}: a dispatch with the form untouched would run {shown_default(sends)}.",
+                    item.default_location or item.location,
+                    hint="Run `retrain init --update` to set the form's defaults to the parameter file's values."))
             if param is None:
                 problems.append(Problem(
                     f"the dispatch input '{item.name}' is not passed to the action, so its value is ignored.",
@@ -421,8 +514,9 @@ def check_form(form: WorkflowForm, steps: Sequence[ActionStep], pipelines: Mappi
                     f"parameters reads inputs.{inp}, which the dispatch form does not have.", step.wired_location,
                     hint=HINT))
         covered = set(step.wired) | {i.name for i in form.inputs}
+        full = len(form.inputs) >= MAX_INPUTS  # no room for another field: the rest run with the file's values
         for pname, (owner, _port) in declared.items():
-            if pname not in covered:
+            if pname not in covered and not full:
                 problems.append(Problem(
                     f"parameter '{pname}' of pipeline '{owner}' has no input on the dispatch form "
                     "(fine if it is not meant to be set by hand).", form.form_location, hint=HINT))
@@ -445,7 +539,8 @@ def _display(path: Path, display_root: Path | None) -> str:
 
 
 def check_workflows(config_path: Path, pipelines: Mapping[str, Pipeline], repo_root: Path,
-                    *, display_root: Path | None = None) -> list[Problem]:
+                    *, display_root: Path | None = None,
+                    values: Mapping[str, Mapping[str, Literal]] | None = None) -> list[Problem]:
     """Warnings for every workflow in ``.github/workflows`` whose retrain steps read this parameter file.
 
     A workflow that is not valid YAML is a warning too (GitHub will say more); it never stops validate.
@@ -465,5 +560,6 @@ def check_workflows(config_path: Path, pipelines: Mapping[str, Pipeline], repo_r
             continue
         steps = steps_for(form, repo_root, config_path)
         if steps:
-            problems.extend(check_form(form, steps, pipelines))
+            problems.extend(check_form(form, steps, pipelines, values, repo_root=repo_root,
+                                       file_name=_display(config_path, display_root)))
     return problems

@@ -21,9 +21,12 @@ from .dispatch_form import (
     child,
     compose,
     last_line,
+    node_value,
     refs_outside,
     render_inputs,
+    same_default,
     scalar_text,
+    shown_default,
     wire_line,
 )
 
@@ -41,6 +44,7 @@ class UpdateResult:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     retyped: tuple[str, ...]
+    changes: tuple[str, ...] = ()  # one line per field that changed, saying how
 
 
 def _indent_of(line: str) -> str:
@@ -71,12 +75,15 @@ def update_form(text: str, display: str, inputs: Sequence[FormInput], *, config_
     step_w = _step_width(on[1]) if isinstance(on[1], yaml.MappingNode) else 2  # type: ignore[index]
     edits: list[_Edit] = []
     old: dict[str, str] = {}
+    old_defaults: dict[str, object] = {}
 
     found = child(wd_value, "inputs")
     if found is not None and isinstance(found[1], yaml.MappingNode):
         for knode, vnode in found[1].value:
             typ = child(vnode, "type")
             old[str(knode.value)] = (scalar_text(typ[1]) or "string") if typ else "string"
+            dflt = child(vnode, "default")
+            old_defaults[str(knode.value)] = node_value(dflt[1]) if dflt else None
     if found is not None and isinstance(found[1], yaml.MappingNode) and found[1].value and not found[1].flow_style:
         first = found[1].value[0][0]
         indent = first.start_mark.column
@@ -127,11 +134,24 @@ def update_form(text: str, display: str, inputs: Sequence[FormInput], *, config_
     compose(new_text, display)  # the result must still be YAML; a failure here is a bug, not the user's
     names = [i.name for i in inputs]
     types = {i.name: i.type for i in inputs}
+    changes: list[str] = []
+    for item in inputs:
+        if item.name not in old:
+            changes.append(f"{item.name}: added ({item.type}, default {shown_default(item.default)})")
+            continue
+        if old[item.name] != item.type:
+            changes.append(f"{item.name}: type {old[item.name]} -> {item.type}")
+        before = old_defaults.get(item.name)
+        if not (before is None and item.default is None) and (before is None or item.default is None or
+                                                                not same_default(item.type, item.default, before)):
+            changes.append(f"{item.name}: default {shown_default(before)} -> {shown_default(item.default)}")
+    changes += [f"{n}: removed (no pipeline parameter of that name)" for n in old if n not in types]
     return UpdateResult(
         new_text,
         added=tuple(n for n in names if n not in old),
         removed=tuple(n for n in old if n not in types),
         retyped=tuple(n for n in names if n in old and old[n] != types[n]),
+        changes=tuple(changes),
     )
 
 

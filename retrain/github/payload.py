@@ -125,7 +125,9 @@ def event_from_payload(name: str, payload: Mapping[str, Any], *, source: str = "
         base_name = (base_repo.get("full_name") if isinstance(base_repo, dict) else None) or common["repository"]
         return Event("pull_request", ref=f"refs/heads/{head_ref}" if head_ref else None,
                      sha=r.text(head, "sha", "pull_request.head.sha"), before=r.text(base, "sha", "pull_request.base.sha"),
-                     changed_files=None, from_fork=bool(base_name) and head_name != base_name, **common)
+                     changed_files=None, from_fork=bool(base_name) and head_name != base_name,
+                     number=pr["number"] if isinstance(pr.get("number"), int) and not isinstance(pr.get("number"), bool) else None,
+                     **common)
     if kind == "dispatch":
         inputs = r.obj(payload, "inputs", "inputs")
         values: dict[str, str] = {}

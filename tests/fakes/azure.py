@@ -807,6 +807,7 @@ def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[
     """What the service checks beyond the description's shapes: references that must resolve."""
     props = body.get("properties") or {}
     problems: list[str] = []
+    problems += tag_problems(body.get("tags"))
     if re.fullmatch(r"/batchEndpoints/[^/]+/deployments/[^/]+", rest):
         ref = str(((props.get("deploymentConfiguration") or {}).get("componentId") or {}).get("assetId", ""))
         if ref not in fake.resources:
@@ -827,6 +828,23 @@ def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[
             prefix = f"{fake.storage_account}/{fake.storage_container}/{m.group(2)}"
             if not any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs):
                 problems.append(f"dataUri {uri} names no uploaded blob")
+    return problems
+
+
+# Resource Manager's limits on every resource's tags ("Use tags to organize your Azure resources and management
+# hierarchy", Azure Resource Manager documentation: at most 50 tag name-value pairs, a name of at most 512
+# characters, a value of at most 256); tags are a map of strings in the ARM description (TrackedResource.tags).
+MAX_TAGS, MAX_TAG_NAME, MAX_TAG_VALUE = 50, 512, 256
+
+
+def tag_problems(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        return ["tags must be a map of strings"]
+    problems = [f"{len(tags)} tags: a resource has at most {MAX_TAGS}"] if len(tags) > MAX_TAGS else []
+    problems += [f"tag name {k[:40]!r}... is longer than {MAX_TAG_NAME} characters" for k in tags if len(k) > MAX_TAG_NAME]
+    problems += [f"tag {k!r}: its value is longer than {MAX_TAG_VALUE} characters" for k, v in tags.items() if len(v) > MAX_TAG_VALUE]
     return problems
 
 

@@ -1,4 +1,5 @@
-"""A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref) and compare.
+"""A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref), compare, and issue
+comments (list, create, update) with ``GET /user``.
 
 Compare follows the REST reference ("Compare two commits"): with ``per_page``/``page`` the commits are
 paginated with a ``Link`` header, and "the list of changed files is only shown on the first page of
@@ -25,8 +26,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -72,6 +75,10 @@ class FakeGitHub:
     compare_commits: int = 1
     faults: list["Fault"] = field(default_factory=list)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Issue comments (a pull request's are its issue's): id -> the comment as GitHub shows it, plus "_issue".
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    forbid_comments: bool = False  # a read-only token (a fork's pull request, no pull-requests: write): 403 on writes
+    token_user: str | None = None  # a personal token's user; None: an installation token (GITHUB_TOKEN), a bot
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> app; the main token -> ACTIONS_APP
@@ -169,6 +176,8 @@ class FakeGitHub:
             header_problems.append("X-GitHub-Api-Version header missing or not 2022-11-28")
         if header_problems:
             return self._invalid(h, header_problems)
+        if method == "GET" and url.path == "/user":
+            return self._user(h)
         prefix = f"/repos/{self.repository}"
         if not url.path.startswith(prefix + "/"):
             return self._reply(h, 404, {"message": "Not Found"})
@@ -191,6 +200,10 @@ class FakeGitHub:
         if self.forbid_checks and "check-runs" in path and method != "GET":
             return self._reply(h, 403, {"message": "Resource not accessible by integration",
                                         "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run"})
+        if (m := re.fullmatch(r"/issues/(\d+)/comments", path)) and method in ("GET", "POST"):
+            return self._issue_comments(h, method, int(m.group(1)), body, parse_qs(url.query), url.path)
+        if method == "PATCH" and (m := re.fullmatch(r"/issues/comments/(\d+)", path)):
+            return self._edit_comment(h, int(m.group(1)), body)
         if method == "POST" and path == "/check-runs":
             return self._create(h, body, app)
         if method == "PATCH" and (m := re.fullmatch(r"/check-runs/(\d+)", path)):
@@ -351,3 +364,96 @@ class FakeGitHub:
             h.send_header("Link", f'<{self.url}/repos/{self.repository}/commits/{ref}/check-runs?{link}>; rel="next"')
         h.end_headers()
         h.wfile.write(data)
+
+    # -- issue comments ("Issues > Comments" in the REST reference, API version 2022-11-28) -------------------
+
+    def author(self) -> dict[str, Any]:
+        """Who the token writes as: its user, or for an installation token (GITHUB_TOKEN) the Actions bot."""
+        user = json.loads(COMMENT_EXAMPLE.read_text())["user"]
+        login, uid, kind = (self.token_user, 583231, "User") if self.token_user else ("github-actions[bot]", 41898282, "Bot")
+        return {**{k: (v.replace("Codertocat", login) if isinstance(v, str) else v) for k, v in user.items()},
+                "login": login, "id": uid, "type": kind, "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4"}
+
+    def add_comment(self, issue: int, body: str, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A comment as GitHub keeps it, built from the published example (tests/fixtures/README.md)."""
+        with self._lock:
+            cid = self._next_id
+            self._next_id += 1
+            example = json.loads(COMMENT_EXAMPLE.read_text())
+            comment = {**example, "id": cid, "node_id": f"IC_{cid}", "body": body, "user": user or self.author(),
+                       "url": f"{self.url}/repos/{self.repository}/issues/comments/{cid}",
+                       "html_url": f"https://github.com/{self.repository}/pull/{issue}#issuecomment-{cid}",
+                       "issue_url": f"{self.url}/repos/{self.repository}/issues/{issue}",
+                       "author_association": "NONE" if user is None and not self.token_user else "OWNER",
+                       "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "_issue": issue}
+            comment["updated_at"] = comment["created_at"]
+            self.comments[cid] = comment
+        return comment
+
+    def comments_on(self, issue: int) -> list[dict[str, Any]]:
+        return [self._shown(c) for c in sorted(self.comments.values(), key=lambda c: c["id"]) if c["_issue"] == issue]
+
+    @staticmethod
+    def _shown(comment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in comment.items() if not k.startswith("_")}
+
+    def _user(self, h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._reply(h, 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+        if self.token_user is None:
+            return self._reply(h, 403, {"message": "Resource not accessible by integration",
+                                        "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"})
+        return self._reply(h, 200, self.author())
+
+    def _comment_body_problems(self, body: Any) -> list[str]:
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            return ["body is required and must be a string"]
+        problems = [f"unknown field {k!r}" for k in body if k != "body"]
+        if len(body["body"]) > 65536:
+            problems.append("body is too long (maximum is 65536 characters)")
+        return problems
+
+    def _forbidden_comment(self, h: BaseHTTPRequestHandler) -> None:
+        self._reply(h, 403, {"message": "Resource not accessible by integration",
+                             "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment"})
+
+    def _issue_comments(self, h: BaseHTTPRequestHandler, method: str, issue: int, body: Any,
+                        query: dict[str, list[str]], path: str) -> None:
+        if method == "GET":
+            per_page = min(int((query.get("per_page") or ["30"])[0]), 100)
+            page = int((query.get("page") or ["1"])[0])
+            listed = self.comments_on(issue)
+            data = json.dumps(listed[(page - 1) * per_page: page * per_page]).encode()
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json; charset=utf-8")
+            h.send_header("Content-Length", str(len(data)))
+            if page * per_page < len(listed):
+                h.send_header("Link", f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"')
+            h.end_headers()
+            h.wfile.write(data)
+            return None
+        if self.forbid_comments:
+            return self._forbidden_comment(h)
+        problems = self._comment_body_problems(body)
+        if problems:
+            return self._invalid(h, problems)
+        return self._reply(h, 201, self._shown(self.add_comment(issue, body["body"])))
+
+    def _edit_comment(self, h: BaseHTTPRequestHandler, cid: int, body: Any) -> None:
+        comment = self.comments.get(cid)
+        if comment is None:
+            return self._reply(h, 404, {"message": "Not Found"})
+        if self.forbid_comments:
+            return self._forbidden_comment(h)
+        problems = self._comment_body_problems(body)
+        if problems:
+            return self._invalid(h, problems)
+        if comment["user"]["login"] != self.author()["login"]:
+            self.violations.append(f"edited comment {cid} of {comment['user']['login']}, not the token's own")
+        with self._lock:
+            comment["body"] = body["body"]
+            comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return self._reply(h, 200, self._shown(comment))
+
+
+COMMENT_EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "github" / "issue_comment.json"

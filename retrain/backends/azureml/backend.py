@@ -29,9 +29,10 @@ from typing import Any
 from ...errors import BackendError, CredentialError, NotFound, UsageError
 from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
-from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
+from ..base import DefaultMove, Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
+from .moves import moves_of, with_move
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -263,15 +264,38 @@ class AzureMLBackend:
         return {"name": endpoint, "version": str(number), "display_name": pipeline.display_name, "type": "pipeline",
                 "inputs": inputs, "outputs": outputs, "jobs": jobs}
 
-    def _set_default(self, endpoint: str, number: int) -> None:
-        # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH.
+    def _set_default(self, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+        # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH. The move's
+        # record goes into the endpoint's tags in the same PUT (see moves.py).
         current = self.arm.read(f"/batchEndpoints/{endpoint}", what=f"read batch endpoint {endpoint}")
         props = {k: v for k, v in current.get("properties", {}).items()
                  if k not in ("scoringUri", "swaggerUri", "provisioningState")}
+        before = DEPLOYMENT.fullmatch(str((props.get("defaults") or {}).get("deploymentName") or ""))
         props["defaults"] = {"deploymentName": f"v{number}"}
+        tags = dict(current.get("tags") or {})
+        previous = int(before.group(1)) if before else None
+        if move is not None and previous != number:
+            tags = with_move(tags, replace(move, endpoint=endpoint, from_version=previous, to_version=number))
         self.arm.put(f"/batchEndpoints/{endpoint}", {"location": current.get("location") or self.location(),
-                                                      "tags": current.get("tags") or {}, "properties": props},
+                                                      "tags": tags, "properties": props},
                      what=f"make version {number} the default of {endpoint}")
+
+    def record_default_move(self, move: DefaultMove) -> None:
+        """Record a move a publish made (the first version, or ``--make-default``) in the endpoint's tags."""
+        current = self.arm.read(f"/batchEndpoints/{move.endpoint}", what=f"read batch endpoint {move.endpoint}")
+        props = {k: v for k, v in current.get("properties", {}).items()
+                 if k not in ("scoringUri", "swaggerUri", "provisioningState")}
+        self.arm.put(f"/batchEndpoints/{move.endpoint}",
+                     {"location": current.get("location") or self.location(),
+                      "tags": with_move(current.get("tags") or {}, move), "properties": props},
+                     what=f"record the default move of {move.endpoint}")
+
+    def default_moves(self, endpoint: str) -> list[DefaultMove]:
+        """The moves recorded in the endpoint's tags (the newest 30), oldest first."""
+        body = self.arm.get(f"/batchEndpoints/{endpoint}", missing_ok=True, what=f"read batch endpoint {endpoint}")
+        if body is None:
+            raise NotFound(f"no batch endpoint '{endpoint}' in workspace {self.arm.workspace}. Publish it first: retrain publish.")
+        return moves_of(endpoint, body.get("tags") or {})
 
     # -- endpoints --------------------------------------------------------------------------------
 
@@ -401,11 +425,12 @@ class AzureMLBackend:
                                headers={"x-azureml-token": self.arm.token(ML_SCOPE)})
         return self._run(created)
 
-    def set_default(self, endpoint: str, number: int) -> None:
-        """Make deployment v<number> the batch endpoint's default (a passed gate, or ``retrain promote``)."""
+    def set_default(self, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+        """Make deployment v<number> the batch endpoint's default (a passed gate, ``retrain promote`` or
+        ``rollback``), recording ``move`` in the endpoint's tags in the same request."""
         if self.endpoint(endpoint).version(number) is None:
             raise NotFound(f"batch endpoint '{endpoint}' has no version {number}.")
-        self._set_default(endpoint, number)
+        self._set_default(endpoint, number, move)
 
     def _data_uri(self, value: str, kind: str) -> str:
         """A data input as azure-ai-ml sends it: a registered data version by its ARM id, other URIs as they are."""

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ...pipeline.flatten import local_steps
 from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
-from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
+from ..base import DefaultMove, Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .executor import run_dir, run_step_names
 from .faults import WORKER_EXIT_DISK_FULL, StoreFull, disk_full_message, disk_nearly_full, is_disk_full, kill_session
 from .logs import read_chunk
@@ -192,12 +193,28 @@ class LocalBackend:
         tags = {**request.tags, "retrain.draft": "true", "retrain.snapshot": str(snapshot)}
         return self._start(request, copy, 0, defaults, tags=tags)
 
-    def set_default(self, endpoint: str, number: int) -> None:
-        """Make version ``number`` the endpoint's default (a passed gate, or ``retrain promote``)."""
+    def set_default(self, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+        """Make version ``number`` the endpoint's default (a passed gate, ``retrain promote`` or ``rollback``),
+        recording ``move`` in the same transaction, with the default it replaced; nothing moved, nothing recorded."""
         if self.endpoint(endpoint).version(number) is None:
             raise NotFound(f"endpoint '{endpoint}' has no version {number}.")
         with self.store.write() as db:
+            current = db.execute("SELECT default_version FROM endpoints WHERE name = ?", (endpoint,)).fetchone()[0]
             db.execute("UPDATE endpoints SET default_version = ? WHERE name = ?", (number, endpoint))
+            if move is not None and current != number:
+                _insert_move(db, replace(move, endpoint=endpoint, from_version=current, to_version=number))
+
+    def record_default_move(self, move: DefaultMove) -> None:
+        """Record a move made by a publish (the endpoint's first version, or ``--make-default``)."""
+        with self.store.write() as db:
+            _insert_move(db, move)
+
+    def default_moves(self, endpoint: str) -> list[DefaultMove]:
+        """Every recorded move of ``endpoint``'s default, oldest first."""
+        return [DefaultMove(id=r["id"], endpoint=r["endpoint"], from_version=r["from_version"], to_version=r["to_version"],
+                            kind=r["kind"], actor=r["actor"], at=parse_time(r["at"]), source_commit=r["source_commit"],  # type: ignore[arg-type]
+                            run_id=r["run_id"], verdict=r["verdict"], reason=r["reason"])
+                for r in self.store.all("SELECT * FROM default_moves WHERE endpoint = ? ORDER BY at, rowid", endpoint)]
 
     def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Add ``tags`` to a run's record (a gated version's verdict, so a sync judges it once)."""
@@ -503,6 +520,15 @@ class LocalBackend:
             except Exception as e:  # noqa: BLE001 - a full disk: recorded by a later command, once there is space
                 if not is_disk_full(e, self.store_dir):
                     raise
+
+
+def _insert_move(db: sqlite3.Connection, move: DefaultMove) -> None:
+    # Insert only: a recorded move is never updated or deleted (gc leaves the table alone).
+    db.execute("INSERT INTO default_moves(id, endpoint, from_version, to_version, kind, actor, at, source_commit, run_id, "
+               "verdict, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (move.id, move.endpoint, move.from_version, move.to_version, move.kind, move.actor,
+                move.at.astimezone(timezone.utc).isoformat(timespec="milliseconds"), move.source_commit, move.run_id,
+                move.verdict, move.reason))
 
 
 def _reap(pid: int) -> int | None:
