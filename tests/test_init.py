@@ -289,7 +289,7 @@ def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(rep
 
 EXTRA = ("  solver:\n    type: string\n    default: fast\n    enum: [fast, exact]\n"
          "  early_stop:\n    type: boolean\n    default: true\n    description: Stop when the score stops improving.\n"
-         "  seed:\n")
+         "  seed: 42\n")
 
 
 def dispatched(workflow: Path, typed: dict[str, str]) -> dict[str, str]:
@@ -340,7 +340,7 @@ def dispatch(repo: Path, tmp_path: Path, inputs: dict[str, str]) -> subprocess.C
 
 
 def test_an_untouched_form_runs_exactly_the_files_values(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", EXTRA))
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed: 42\n", EXTRA))
     assert retrain(capsys, "init")[0] == 0
     (repo / "data").mkdir()
     rows = (INCOME / "data" / "adult-nonus.csv").read_text().splitlines(keepends=True)
@@ -390,8 +390,8 @@ def test_an_untouched_form_runs_exactly_the_files_values(repo: Path, capsys: pyt
 
 def test_text_copied_into_the_workflow_cannot_start_an_expression(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     extra = ("  note:\n    type: string\n    default: 'cost ${{ budget }}'\n    description: Spend at most ${{ budget }}.\n"
-             "  mode:\n    type: string\n    default: a\n    enum: [a, '${{ b }}']\n  seed:\n")
-    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", extra))
+             "  mode:\n    type: string\n    default: a\n    enum: [a, '${{ b }}']\n  seed: 42\n")
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed: 42\n", extra))
     assert retrain(capsys, "init")[0] == 0
     text = (repo / WORKFLOW).read_text()
     assert "${{" not in text.replace("${{ inputs.", "").replace("${{ vars.", "").replace("${{ github.", "")
@@ -403,8 +403,8 @@ def test_text_copied_into_the_workflow_cannot_start_an_expression(repo: Path, ca
 
 
 def test_more_than_25_parameters_keep_25_on_the_form_and_say_so_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    extra = "".join(f"  p{i:02d}:\n    type: integer\n    default: {i}\n" for i in range(20)) + "  seed:\n"
-    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed:\n", extra))
+    extra = "".join(f"  p{i:02d}:\n    type: integer\n    default: {i}\n" for i in range(20)) + "  seed: 42\n"
+    (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed: 42\n", extra))
     code, out, _ = retrain(capsys, "init")
     assert code == 0
     assert ("  (GitHub allows 25 inputs on a form: p19, seed are not on it and run with retrain.yml's values; "
