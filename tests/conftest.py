@@ -176,3 +176,16 @@ def project(tmp_path: Path) -> Iterator[Path]:
     commit_all(root)
     with contextlib.chdir(root):
         yield root
+
+
+@pytest.fixture(autouse=True)
+def fakes_saw_no_violations() -> Iterator[None]:
+    """Fail the test at teardown when a fake it started (Azure, GitHub) recorded a request the service would refuse,
+    unless the test said it expected it (``fake.expect_violation("...")``)."""
+    from tests.fakes import ledger
+
+    ledger.take()  # fakes left by an earlier test's failure are not this test's
+    yield
+    reports = [r for f in ledger.take() if not getattr(f, "violations_checked", False) and (r := f.violation_report())]
+    if reports:
+        pytest.fail("\n".join(reports), pytrace=False)

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes import ledger
+
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
 LEVELS = {"notice", "warning", "failure"}
@@ -64,6 +66,7 @@ class FakeGitHub:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    expected_violations: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 4_000_000_001
 
@@ -89,7 +92,15 @@ class FakeGitHub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+        ledger.started(self)  # tests/conftest.py fails the test on a violation it did not expect
         return self
+
+    def expect_violation(self, text: str) -> None:
+        """The test means to send a request GitHub refuses (a violation containing ``text``)."""
+        self.expected_violations.append(text)
+
+    def violation_report(self) -> str | None:
+        return ledger.report("fake GitHub", self.violations, self.expected_violations)
 
     def stop(self) -> None:
         self.server.shutdown()
