@@ -26,7 +26,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +112,8 @@ class FakeAzure:
     job_failure: dict[str, Any] | None = None  # a job that ends Failed carries this error (run history's RunDetails.error)
     failed_step: str | None = None  # this step's child run ends FAILED, and with it the pipeline job
     lro_outcome: tuple[str, dict[str, Any] | None] | None = None  # (status, error) for the next long-running operations
+    # Blob storage elsewhere (Azurite): whether (account, container, prefix) names a blob there, for the data checks.
+    external_blobs: Callable[[str, str, str], bool] | None = None
     spec: Spec = field(default_factory=arm_spec)
     unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
     record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
@@ -921,7 +923,11 @@ def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[
             problems.append(f"dataUri {uri!r} is not an azureml://subscriptions/.../datastores/NAME/paths/PATH URI")
         elif m.group(1) == "workspaceblobstore":
             prefix = f"{fake.storage_account}/{fake.storage_container}/{m.group(2)}"
-            if not any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs):
+            if fake.external_blobs is not None:
+                found = fake.external_blobs(fake.storage_account, fake.storage_container, m.group(2))
+            else:
+                found = any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs)
+            if not found:
                 problems.append(f"dataUri {uri} names no uploaded blob")
     return problems
 
