@@ -6,6 +6,7 @@ service's error and fails its test at teardown, unless the test expected it."""
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
 from pathlib import Path
@@ -18,8 +19,9 @@ from retrain.backends.azureml.upload import _Auth, BlobCredential
 from retrain.backends.base import RunStatus, StepStatus
 from retrain.config import load_config
 from retrain.console import ConsoleReporter
-from retrain.errors import CredentialError
+from retrain.errors import BackendError, CredentialError
 from retrain.execute import Conclusion, execute
+from retrain.pipeline.load import load_pipeline
 from retrain.plan import command_plan
 from retrain.report import render
 from tests.fakes.azure import FakeAzure, fake_azure
@@ -63,10 +65,10 @@ def test_a_failed_step_is_named_in_the_check_summary(tmp_path: Path, monkeypatch
         config = load_config(project_dir / "retrain.yml")
         backend = make_backend(azure)
         execute(command_plan(config, ["income"], publish=True, submit=False, command="test"), config, backend,
-                ConsoleReporter(__import__("io").StringIO()), commit="c0ffee", poll_interval_s=0.01)
+                ConsoleReporter(io.StringIO()), commit="c0ffee", poll_interval_s=0.01)
         azure.fail_step("train_model")
         plan = command_plan(config, ["income"], publish=False, submit=True, command="test")
-        [outcome] = execute(plan, config, backend, ConsoleReporter(__import__("io").StringIO()), commit="c0ffee", poll_interval_s=0.01)
+        [outcome] = execute(plan, config, backend, ConsoleReporter(io.StringIO()), commit="c0ffee", poll_interval_s=0.01)
         assert outcome.conclusion is Conclusion.FAILURE
         assert outcome.run is not None and outcome.run.status is RunStatus.FAILED
         steps = {s.name: s.status for s in outcome.run.steps}
@@ -106,11 +108,8 @@ def test_a_failed_or_canceled_operation_fails_the_publish(tmp_path: Path, monkey
 
 
 def test_a_cancel_whose_operation_fails_says_so(azure: FakeAzure, tmp_path: Path) -> None:
-    from retrain.errors import BackendError
-
     backend = make_backend(azure)
-    backend.publish(__import__("retrain.pipeline.load", fromlist=["load_pipeline"]).load_pipeline(project(tmp_path)),
-                    endpoint="income-retrain", make_default=False, source_commit=None)
+    backend.publish(load_pipeline(project(tmp_path)), endpoint="income-retrain", make_default=False, source_commit=None)
     azure.polls_to_finish = 100
     run = backend.submit(request("rt-cancel-fails", rate=0.3, training_data="azureml://datastores/workspaceblobstore/paths/a.csv"))
     azure.fail_operations("Failed", "UserError", "Job rt-cancel-fails cannot be canceled while it is finalizing.")

@@ -12,6 +12,12 @@ lists and conditional writes. Beyond the description, the fake follows what azur
 (tests/fixtures/azureml/sdk-record.json): ``x-azureml-token`` on pipeline jobs, ``If-None-Match: *`` on blob
 writes. Status codes and long-running operations follow the 2025-12-01 spec (PUT 200/201, long-running PUTs
 201 + Azure-AsyncOperation, cancel 202 + Location).
+
+Every violation is answered with the error the service would give (an unconditional blob write excepted: the
+service takes it) and fails the test at teardown unless the test called ``expect_violation`` (tests/fakes/ledger.py).
+Work can fail as the service reports it: ``fail_jobs`` (status Failed, run history's RunDetails.error),
+``fail_step`` (a child job's MLflow run FAILED), ``fail_operations`` (an operation status resource Failed or
+Canceled with its error; a Location operation answering its error).
 """
 
 from __future__ import annotations
