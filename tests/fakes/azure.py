@@ -443,7 +443,10 @@ class FakeAzure:
                 self.blob_sizes[key] = sum(len(pending[i]) if self.keep_blob_bytes else int.from_bytes(pending[i][32:], "big") for i in ids)
                 del self.uncommitted[key]  # committing discards the blob's other uncommitted blocks
                 md5 = h.headers.get("x-ms-blob-content-md5")  # Put Block List computes none: the client may set it
-                self.blob_md5.pop(key, None) if md5 is None else self.blob_md5.__setitem__(key, md5)
+                if md5 is None:
+                    self.blob_md5.pop(key, None)
+                else:
+                    self.blob_md5[key] = md5
             elif comp == "":
                 if h.headers.get("x-ms-blob-type") != "BlockBlob":
                     self.violations.append("Put Blob without x-ms-blob-type: BlockBlob")
@@ -810,12 +813,10 @@ class FakeAzure:
             # Run history: runs:query as the v1 SDK's client (azureml-core) sends it (no query parameters, body key
             # "orderby"); a run's details as azure-ai-ml's runhistory client reads them (api-version=v1.0).
             history = runhistory_spec().operation(method, url.path)
-            described = history is not None
             if history is None and (history := runhistory_v2_spec().operation(method, url.path)) is not None:
-                described = True
                 if query.get("api-version") != "v1.0":
                     return self._invalid(h, [f"{history.id}: api-version {query.get('api-version')!r} (azure-ai-ml sends v1.0)"])
-            if history is None or not described:
+            if history is None:
                 self.unknown_operations.append(f"{method} {url.path}")
                 return self._reply(h, 404, {"error": {"code": "NotFound", "message": f"No route for {method} {rest}"}})
             unknown = sorted(set(query) - history.query)
