@@ -168,6 +168,15 @@ class Workspace:
     proxy: Proxy
     backend: AzureMLBackend
     project: Path
+    code: list[Storage]  # the temporary containers startPendingUpload handed out for code, in order
+
+
+def pending_container(azurite: Azurite, proxy: Proxy, made: list[Storage]) -> tuple[str, str]:
+    """What startPendingUpload gives for code: a fresh container and a SAS for it (read, create, write)."""
+    storage = Storage(azurite, f"code-{uuid.uuid4().hex[:12]}")
+    storage.create()
+    made.append(storage)
+    return f"{proxy.url}/{azurite.account}/{storage.container}", storage.service_sas("rcw")
 
 
 @pytest.fixture(params=["AccountKey", "Sas"])
@@ -175,17 +184,19 @@ def workspace(request: pytest.FixtureRequest, azurite: Azurite, tmp_path: Path) 
     storage = Storage(azurite, f"azureml-blobstore-{uuid.uuid4().hex[:12]}")
     storage.create()
     proxy = Proxy(azurite.url).start()
+    code_containers: list[Storage] = []
     try:
         with fake_azure(tmp_path, datastore_credentials=request.param, storage_account=azurite.account,
                         storage_container=storage.container, account_key=azurite.key) as azure:
             if request.param == "Sas":
                 azure.sas_tokens[(azurite.account, storage.container)] = storage.service_sas()
             azure.external_blobs = lambda account, container, prefix: bool(Storage(azurite, container).names(prefix))
+            azure.pending_storage = lambda: pending_container(azurite, proxy, code_containers)
             backend = make_backend(azure)
             backend.storage_endpoint = proxy.url
             project = income(tmp_path)
             backend.publish(load_pipeline(project / "pipeline.yml"), endpoint="income-retrain", make_default=False, source_commit=None)
-            yield Workspace(azure, storage, proxy, backend, project)
+            yield Workspace(azure, storage, proxy, backend, project, code_containers)
     finally:
         proxy.stop()
 
@@ -227,7 +238,7 @@ def test_a_small_and_a_multi_block_file_land_whole(workspace: Workspace) -> None
     version = ws.azure.resources[job["inputs"]["training_data"]["uri"]]["properties"]
     assert version["dataUri"].endswith(f"/datastores/workspaceblobstore/paths/{name}")
     # The datastore's own credential, and only it: a SAS in every URL, or Shared Key signing with none.
-    signed = {"sig=" in p for _, p in ws.proxy.seen}
+    signed = {"sig=" in p for _, p in ws.proxy.seen if f"/{ws.storage.container}/" in p}
     assert signed == {ws.azure.datastore_credentials == "Sas"}
     assert ws.azure.count("POST", r"/datastores/workspaceblobstore/listSecrets$") == 2  # once per submit that uploads
 
@@ -280,3 +291,16 @@ def test_another_blob_under_the_name_is_replaced_conditionally(workspace: Worksp
     assert ws.storage.get(name) == small.read_bytes()
     [put] = [p for m, p in ws.proxy.seen if m == "PUT" and p.split("?")[0].endswith("/adult-nonus.csv")][-1:]
     assert "comp" not in put
+
+
+def test_component_code_lands_in_its_pending_upload_container(workspace: Workspace) -> None:
+    ws = workspace  # the fixture published the income sample: its components' code went to Azurite
+    assert ws.code, "no code was uploaded"
+    for storage in ws.code:
+        names = storage.names()
+        assert names
+        for name in names:
+            local = next(p for p in ws.project.rglob(Path(name).name) if p.as_posix().endswith(name))
+            assert storage.get(name) == local.read_bytes()
+            assert storage.blocks(name, "uncommitted") == []
+    assert all("sig=" in p for m, p in ws.proxy.seen if m == "PUT" and "/code-" in p)

@@ -120,6 +120,8 @@ class FakeAzure:
     lro_outcome: tuple[str, dict[str, Any] | None] | None = None  # (status, error) for the next long-running operations
     # Blob storage elsewhere (Azurite): whether (account, container, prefix) names a blob there, for the data checks.
     external_blobs: Callable[[str, str, str], bool] | None = None
+    # ... and startPendingUpload's temporary container there: a fresh (container URL, SAS query) per call.
+    pending_storage: Callable[[], tuple[str, str]] | None = None
     spec: Spec = field(default_factory=arm_spec)
     unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
     record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
@@ -588,16 +590,18 @@ class FakeAzure:
         if op.id == "code_versions_create_or_get_start_pending_upload":
             if not isinstance(body, dict) or body.get("pendingUploadType") != "TemporaryBlobReference":
                 return self._invalid(h, ["startPendingUpload needs pendingUploadType: TemporaryBlobReference"])
-            container = f"code-{uuid.uuid4().hex[:8]}"
-            sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
-            self.sas_tokens[(self.pending_account, container)] = sas
-            blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
+            if self.pending_storage is not None:
+                blob_uri, sas = self.pending_storage()
+            else:
+                container = f"code-{uuid.uuid4().hex[:8]}"
+                sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
+                self.sas_tokens[(self.pending_account, container)] = sas
+                blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
             return self._reply(h, 200, {"pendingUploadId": str(uuid.uuid4()), "pendingUploadType": "TemporaryBlobReference",
                                         "blobReferenceForConsumption": {
                                             "blobUri": blob_uri,
                                             "storageAccountArmId": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.Storage/storageAccounts/{self.pending_account}",
-                                            "credential": {"credentialType": "SAS",
-                                                           "sasUri": f"{self.url}/blob/{self.pending_account}/{container}?{sas}"}}})
+                                            "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"}}})
         if op.id == "jobs_cancel":
             job = self.resources.get(f"{ws}/jobs/{rest.split('/')[2]}")
             if job is None:

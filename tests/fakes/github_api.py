@@ -10,7 +10,8 @@ It keeps check runs as GitHub does and checks every request against the document
 "Checks" reference, api version 2022-11-28): the headers, the allowed and required fields, the enums,
 the output limits (summary/text at most 65535 characters, at most 50 annotations a request), columns only
 on one-line annotations, and that a completed check has a conclusion. A request that breaks a rule is
-answered 422 as GitHub would and recorded in ``violations``, which tests assert empty.
+answered 422 as GitHub would and recorded in ``violations``; one the test did not expect (``expect_violation``)
+fails it at teardown (tests/fakes/ledger.py).
 """
 
 from __future__ import annotations
