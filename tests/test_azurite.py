@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -93,7 +93,8 @@ class Storage:
 class Proxy:
     target: str
     seen: list[tuple[str, str]] = field(default_factory=list)
-    faults: list[tuple[str, re.Pattern[str], str]] = field(default_factory=list)  # (method, path, "drop" | "503")
+    # (method, path, "drop" | "503" | a function run just before the request is passed on)
+    faults: list[tuple[str, re.Pattern[str], str | Callable[[], None]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> "Proxy":
@@ -122,7 +123,7 @@ class Proxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def fail(self, method: str, path: str, how: str) -> None:
+    def fail(self, method: str, path: str, how: str | Callable[[], None]) -> None:
         self.faults.append((method, re.compile(path), how))
 
     def count(self, method: str, pattern: str) -> int:
@@ -143,6 +144,9 @@ class Proxy:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        if fault is not None and callable(fault[2]):
+            fault[2]()
+            fault = None
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection", "accept-encoding")}
         answer = requests.request(method, self.target + h.path, data=body, headers=headers, allow_redirects=False, timeout=60)
         if fault is not None:  # storage did the work; the answer is lost on the way back
@@ -304,3 +308,39 @@ def test_component_code_lands_in_its_pending_upload_container(workspace: Workspa
             assert storage.get(name) == local.read_bytes()
             assert storage.blocks(name, "uncommitted") == []
     assert all("sig=" in p for m, p in ws.proxy.seen if m == "PUT" and "/code-" in p)
+
+
+def test_a_blob_changed_between_reading_and_writing_is_left_alone(workspace: Workspace) -> None:
+    ws = workspace
+    small = ws.project / "data" / "adult-nonus.csv"
+    ws.azure.fail("PUT", r"/data/retrain-adult-nonus/versions/", 500, times=20)
+    with pytest.raises(BackendError):
+        ws.backend.submit(request("rt-first", training_data=str(small)))
+    ws.azure.faults.clear()
+    name = data_blob(ws, small)
+    ws.storage.put(name, b"x,y\n1,2\n")
+    # Between retrain's read of the properties and its write, another writer puts a third version there.
+    ws.proxy.fail("PUT", r"/adult-nonus\.csv", lambda: ws.storage.put(name, b"x,y\n3,4\n"))
+    with pytest.raises(BackendError) as e:
+        ws.backend.submit(request("rt-raced", training_data=str(small)))
+    assert "Azure Storage answered 412 ConditionNotMet" in str(e.value) and "datastore workspaceblobstore" in str(e.value)
+    assert ws.storage.get(name) == b"x,y\n3,4\n"  # the other writer's blob is not overwritten
+    assert not any("/jobs/" in k for k in ws.azure.resources)
+
+
+def test_the_command_line_uploads_to_the_storage_endpoint_it_is_given(workspace: Workspace, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from retrain.cli import main
+    from tests.test_azure_data import income_on_azure
+
+    ws = workspace
+    project, environ = income_on_azure(tmp_path / "cli", ws.azure, monkeypatch)
+    environ["RETRAIN_STORAGE_ENDPOINT"] = ws.proxy.url  # path-style, as for a private cloud or the emulator
+    code = main(["submit", "income", "--set", "training_data=data/adult-nonus.csv", "--no-wait"], environ)
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    data = project / "data" / "adult-nonus.csv"
+    assert ws.storage.get(data_blob(ws, data)) == data.read_bytes()
+    if ws.azure.datastore_credentials == "Sas":
+        assert ws.azure.sas_tokens[(ws.azure.storage_account, ws.storage.container)].split("sig=")[1] not in out + err
