@@ -185,10 +185,9 @@ class BlobWriter:
         """Write ``file`` as block blob ``name``; return "created", "existed" or "replaced"."""
         size = file.stat().st_size
         what = f"upload {file.name}"
-        md5 = content_md5(file)
         condition = {"If-None-Match": "*"}
         if self.probe:
-            same, etag = self._existing(name, size, md5, what)
+            same, etag = self._existing(name, size, content_md5(file), what)
             if same:
                 return "existed"
             if etag:  # another blob under this name: replace that very one, and only it
@@ -199,15 +198,18 @@ class BlobWriter:
                                                                 "Content-Type": "application/octet-stream"}, what)
             else:
                 ids = []
+                digest = hashlib.md5(usedforsecurity=False)  # the blob's Content-MD5, taken as the blocks go
                 for index, block in enumerate(_blocks(stream, self.block_size)):
                     block_id = base64.b64encode(f"{index:08d}".encode()).decode()  # same length for every block, as required
                     self._put(name, f"comp=block&blockid={quote(block_id, safe='')}", block, {}, what)
+                    digest.update(block)
                     ids.append(block_id)
                 body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"
                         + "".join(f"<Latest>{i}</Latest>" for i in ids) + "</BlockList>").encode()
                 response = self._put(name, "comp=blocklist", body, {**condition, "Content-Type": "application/xml",
                                                                     "x-ms-blob-content-type": "application/octet-stream",
-                                                                    "x-ms-blob-content-md5": md5}, what)
+                                                                    "x-ms-blob-content-md5": base64.b64encode(digest.digest()).decode()},
+                                     what)
         if response.status_code == 409:
             return "existed"
         return "replaced" if "If-Match" in condition else "created"
