@@ -344,3 +344,15 @@ def test_the_command_line_uploads_to_the_storage_endpoint_it_is_given(workspace:
     assert ws.storage.get(data_blob(ws, data)) == data.read_bytes()
     if ws.azure.datastore_credentials == "Sas":
         assert ws.azure.sas_tokens[(ws.azure.storage_account, ws.storage.container)].split("sig=")[1] not in out + err
+
+
+def test_a_rotated_key_or_sas_is_refused_by_storage_and_said(workspace: Workspace) -> None:
+    from retrain.errors import CredentialError
+
+    ws = workspace
+    ws.azure.stale_secrets = True  # the datastore still holds the key (or SAS signature) from before a rotation
+    with pytest.raises(CredentialError) as e:
+        ws.backend.submit(request("rt-stale", training_data=str(ws.project / "data" / "adult-nonus.csv")))
+    assert "datastore workspaceblobstore" in str(e.value) and "update the datastore's credentials" in str(e.value)
+    assert "403 AuthenticationFailed" in str(e.value) or "403 AuthorizationFailure" in str(e.value), str(e.value)
+    assert ws.storage.names("LocalUpload/") == [] and not any("/jobs/" in k for k in ws.azure.resources)
