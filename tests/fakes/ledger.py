@@ -3,6 +3,7 @@
 A fake answers a request that breaks the service's rules with the error the service would give, and records
 it in ``violations``. A test that means to send one says so (``fake.expect_violation("text")``); every other
 violation, and every expected one that never came, fails the test (``tests/conftest.py``, an autouse fixture).
+A fake is the test's that started it: start fakes per test (function-scoped fixtures), not per module.
 """
 
 from __future__ import annotations
