@@ -105,6 +105,19 @@ def test_a_failed_or_canceled_operation_fails_the_publish(tmp_path: Path, monkey
         # Nothing points at a version whose deployment did not come up: the default stays where it was.
         endpoint = azure.resources[f"{azure.workspace_path}/batchEndpoints/income-retrain"]
         assert endpoint["properties"]["defaults"]["deploymentName"] == "v1"
+        exit_code, out = cli(["endpoints"], environ, capsys)
+        assert exit_code == 0 and "v2" not in out.replace("version 2", "")  # the failed deployment is no version
+
+        if status == "Canceled":
+            return
+        # The cause fixed, the same publish deploys the change again (not "unchanged"; the sample's gate runs it first).
+        azure.lro_outcome = None
+        exit_code, out = cli(["publish"], environ, capsys)
+        assert exit_code == 0, out
+        assert "unchanged" not in out
+        deployments = [k.rsplit("/", 1)[1] for k in azure.resources if "/deployments/" in k
+                       and azure.resources[k]["properties"].get("provisioningState") == "Succeeded"]
+        assert len(deployments) == 2 and "v1" in deployments
 
 
 def test_a_cancel_whose_operation_fails_says_so(azure: FakeAzure, tmp_path: Path) -> None:

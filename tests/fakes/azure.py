@@ -122,6 +122,7 @@ class FakeAzure:
     external_blobs: Callable[[str, str, str], bool] | None = None
     # ... and startPendingUpload's temporary container there: a fresh (container URL, SAS query) per call.
     pending_storage: Callable[[], tuple[str, str]] | None = None
+    operation_targets: dict[str, str] = field(default_factory=dict)  # operation status path -> the resource it provisions
     spec: Spec = field(default_factory=arm_spec)
     unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
     record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
@@ -658,6 +659,9 @@ class FakeAzure:
             return self._reply(h, 200, {"id": path, "name": path.rsplit("/", 1)[1], "status": "InProgress",
                                         "startTime": "2026-11-24T03:00:00Z"}, {"Retry-After": "0"})
         outcome = self.lro_outcome or ("Succeeded", None)
+        target = self.resources.get(self.operation_targets.get(path, ""))
+        if target is not None:
+            target["properties"]["provisioningState"] = outcome[0]
         body: dict[str, Any] = {"id": path, "name": path.rsplit("/", 1)[1], "status": outcome[0],
                                 "startTime": "2026-11-24T03:00:00Z", "endTime": "2026-11-24T03:01:00Z"}
         if outcome[1] is not None:
@@ -695,8 +699,12 @@ class FakeAzure:
                                       "scoringUri": f"https://{ep}.{self.location}.inference.ml.azure.com/jobs"}
         self.resources[key] = resource
         if rest.startswith("/batchEndpoints/"):
-            # Long-running: 201 with Azure-AsyncOperation (final state via the original URI).
-            return self._reply(h, 201, resource, {"Azure-AsyncOperation": f"{self.url}/operations/op-{uuid.uuid4().hex}",
+            # Long-running: 201 with Azure-AsyncOperation (final state via the original URI). The resource is there
+            # at once, provisioning; the operation's end sets its provisioningState (Succeeded, Failed, Canceled).
+            resource["properties"] = {**resource["properties"], "provisioningState": "Updating" if existed else "Creating"}
+            operation = f"/operations/op-{uuid.uuid4().hex}"
+            self.operation_targets[operation] = key
+            return self._reply(h, 201, resource, {"Azure-AsyncOperation": f"{self.url}{operation}",
                                                    "x-ms-async-operation-timeout": "PT1H", "Retry-After": "0"})
         return self._reply(h, 201 if not existed else 200, resource)
 

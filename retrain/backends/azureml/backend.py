@@ -287,6 +287,8 @@ class AzureMLBackend:
             tags = dep.get("tags") or {}
             if not match or TAG_HASH not in tags:
                 continue  # deployments retrain did not make are left alone
+            if (dep.get("properties") or {}).get("provisioningState") in ("Failed", "Canceled"):
+                continue  # a deployment that never came up is no version: the next publish deploys again
             number = int(match.group(1))
             versions.append(Version(
                 endpoint=name, number=number, content_hash=tags[TAG_HASH],
