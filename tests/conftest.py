@@ -6,7 +6,9 @@ import contextlib
 import os
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,107 @@ def project(tmp_path: Path) -> Iterator[Path]:
     commit_all(root)
     with contextlib.chdir(root):
         yield root
+
+
+@pytest.fixture(autouse=True)
+def fakes_saw_no_violations() -> Iterator[None]:
+    """Fail the test at teardown when a fake it started (Azure, GitHub) recorded a request the service would refuse,
+    unless the test said it expected it (``fake.expect_violation("...")``)."""
+    from tests.fakes import ledger
+
+    ledger.take()  # fakes left by an earlier test's failure are not this test's
+    yield
+    reports = [r for f in ledger.take() if not getattr(f, "violations_checked", False) and (r := f.violation_report())]
+    if reports:
+        pytest.fail("\n".join(reports), pytrace=False)
+
+
+# -- Azurite, the Azure Storage emulator, for the blob upload tests -------------------------------------------------
+
+AZURITE_VERSION = "3.37.0"
+# The emulator's one account and its key, published in Azurite's README ("well-known storage account and key").
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "azurite: needs the Azurite storage emulator (installed with npm by the azurite fixture)")
+
+
+@dataclass(frozen=True)
+class Azurite:
+    """A running azurite-blob: path-style URLs, ``{url}/{account}/{container}/{blob}``."""
+
+    url: str
+    account: str = AZURITE_ACCOUNT
+    key: str = field(default=AZURITE_KEY, repr=False)
+
+
+def _azurite_binary(npm: str) -> Path:
+    """azurite-blob from a cache folder shared by test runs, installed there once (under a lock, as several test runs
+    on one machine may ask at the same time). RETRAIN_AZURITE_DIR names another folder."""
+    import fcntl
+
+    home = Path(os.environ.get("RETRAIN_AZURITE_DIR") or f"/var/tmp/retrain-azurite-{AZURITE_VERSION}")
+    home.mkdir(parents=True, exist_ok=True)
+    binary = home / "node_modules" / ".bin" / "azurite-blob"
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            done = subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund", f"azurite@{AZURITE_VERSION}"],
+                                  cwd=home, capture_output=True, text=True, timeout=900)
+            if done.returncode != 0 or not binary.exists():
+                pytest.fail(f"npm could not install azurite@{AZURITE_VERSION} into {home} (exit {done.returncode}):\n"
+                            f"{done.stderr[-3000:]}", pytrace=False)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """azurite-blob on a free loopback port, in strict mode, with its data in a temporary folder; stopped at the end.
+
+    Strict mode is Azurite's default: it refuses headers and parameters it does not support. (``--loose=false`` would
+    turn loose mode *on*: Azurite treats any value of the flag as set.) Without npm the tests are skipped, saying why;
+    with npm, an emulator that cannot be installed or started fails them."""
+    import queue
+    import shutil
+    import threading
+
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("Node.js and npm are not installed: the Azurite (Azure Storage emulator) tests need them")
+    binary = _azurite_binary(npm)
+    location = tmp_path_factory.mktemp("azurite")
+    process = subprocess.Popen([str(binary), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
+                                "--disableTelemetry", "--silent"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def drain() -> None:  # read everything it prints, so its pipe never fills
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+    threading.Thread(target=drain, daemon=True).start()
+    seen, url = [], None
+    try:
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if "successfully listens on " in line:
+                url = line.rsplit("successfully listens on ", 1)[1].strip()
+        if url is None:
+            pytest.fail(f"azurite-blob did not start (exit {process.poll()}):\n{''.join(seen)[-3000:]}", pytrace=False)
+        yield Azurite(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

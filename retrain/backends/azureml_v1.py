@@ -113,10 +113,11 @@ class AzureMLV1Backend:
         return None  # needs the experiment; submit() looks the key up before it posts anything
 
     def _earlier(self, experiment: str, key: str) -> str | None:
-        # Run history's runs:query as azure-ai-ml's runhistory client sends it (api-version v1.0, QueryParams).
+        # Run history's runs:query as the v1 SDK sends it (azureml-core's RunOperations.get_by_query): no query
+        # parameters (the version is the path's v1.0) and the body's QueryParamsDto keys, among them "orderby".
         found = self._call("POST", f"/experiments/{quote(experiment, safe='')}/runs:query", service="history",
-                           what="look for an earlier run", params={"api-version": "v1.0"},
-                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderBy": "CreatedUtc desc"},
+                           what="look for an earlier run",
+                           json={"filter": f'(Tags/retrain.key eq "{key}")', "top": 1, "orderby": "CreatedUtc desc"},
                            missing_ok=True) or {}
         runs = found.get("value") or []
         return str(runs[0]["runId"]) if runs else None

@@ -12,6 +12,12 @@ lists and conditional writes. Beyond the description, the fake follows what azur
 (tests/fixtures/azureml/sdk-record.json): ``x-azureml-token`` on pipeline jobs, ``If-None-Match: *`` on blob
 writes. Status codes and long-running operations follow the 2025-12-01 spec (PUT 200/201, long-running PUTs
 201 + Azure-AsyncOperation, cancel 202 + Location).
+
+Every violation is answered with the error the service would give (an unconditional blob write excepted: the
+service takes it) and fails the test at teardown unless the test called ``expect_violation`` (tests/fakes/ledger.py).
+Work can fail as the service reports it: ``fail_jobs`` (status Failed, run history's RunDetails.error),
+``fail_step`` (a child job's MLflow run FAILED), ``fail_operations`` (an operation status resource Failed or
+Canceled with its error; a Location operation answering its error).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +42,8 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlparse
 
 import trustme
 
-from tests.fakes.azure_spec import Spec, arm_spec, runhistory_spec, v1_spec
+from tests.fakes import ledger
+from tests.fakes.azure_spec import Spec, arm_spec, runhistory_spec, runhistory_v2_spec, v1_spec
 
 API_VERSION = "2025-12-01"
 WS_PATH = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)(.*)")
@@ -101,6 +108,21 @@ class FakeAzure:
     blob_sizes: dict[str, int] = field(default_factory=dict)
     block_sizes: list[int] = field(default_factory=list)
     blob_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    blob_md5: dict[str, str] = field(default_factory=dict)  # blob -> its Content-MD5 property (base64), when it has one
+    blob_etags: dict[str, str] = field(default_factory=dict)
+    expected_violations: list[str] = field(default_factory=list)  # see expect_violation
+    violations_checked: bool = False
+    oidc_audiences: dict[str, str] = field(default_factory=dict)  # GitHub ID token -> the audience it was asked for
+    federated_audience: str = "api://AzureADTokenExchange"  # the audience of the app's federated credential in Entra
+    # Failures to inject (item: what the service shows when work fails, not when a request is refused):
+    job_failure: dict[str, Any] | None = None  # a job that ends Failed carries this error (run history's RunDetails.error)
+    failed_step: str | None = None  # this step's child run ends FAILED, and with it the pipeline job
+    lro_outcome: tuple[str, dict[str, Any] | None] | None = None  # (status, error) for the next long-running operations
+    # Blob storage elsewhere (Azurite): whether (account, container, prefix) names a blob there, for the data checks.
+    external_blobs: Callable[[str, str, str], bool] | None = None
+    # ... and startPendingUpload's temporary container there: a fresh (container URL, SAS query) per call.
+    pending_storage: Callable[[], tuple[str, str]] | None = None
+    operation_targets: dict[str, str] = field(default_factory=dict)  # operation status path -> the resource it provisions
     spec: Spec = field(default_factory=arm_spec)
     unlisted: set[str] = field(default_factory=set)  # resources lists leave out (a lagging index)
     record_api_versions: bool = False  # tests/fixtures/azureml/record_sdk.py: accept the SDK's other api-versions, noting them
@@ -148,11 +170,20 @@ class FakeAzure:
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+        ledger.started(self)
         return self
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def expect_violation(self, text: str) -> None:
+        """The test means to send a request the service refuses: a violation containing ``text`` does not fail it at
+        teardown (and its absence does)."""
+        self.expected_violations.append(text)
+
+    def violation_report(self) -> str | None:
+        return ledger.report("fake Azure", self.violations, self.expected_violations)
 
     @property
     def url(self) -> str:
@@ -165,6 +196,26 @@ class FakeAzure:
 
     def fail(self, method: str, path: str, status: int, times: int = 1, body: dict[str, Any] | None = None, **headers: str) -> None:
         self.faults.append(Fault(method, re.compile(path), status, times, headers, body=body))
+
+    def fail_jobs(self, code: str = "UserError", message: str = "Execution failed. User process 'python' exited with status code 1.") -> None:
+        """Jobs end Failed, and run history's RunDetails.error carries the service's error body (what azure-ai-ml's
+        stream_logs_until_completion shows for a failed job)."""
+        self.final_status = "Failed"
+        self.job_failure = {"error": {"code": code, "message": message, "messageFormat": "", "severity": None,
+                                      "referenceCode": None, "details": [], "innerError": None}}
+
+    def fail_step(self, step: str) -> None:
+        """The step's child job (its MLflow run) fails; the pipeline job then fails as the service fails it (continue on
+        step failure off): the steps after it are canceled and the job's error names the failed node."""
+        self.failed_step = step
+        self.fail_jobs("UserError", f"Pipeline has failed child jobs. Failed nodes: /{step}. For more details and logs, "
+                                    "please go to the job detail page and check the child jobs.")
+
+    def fail_operations(self, status: str = "Failed", code: str = "DeploymentFailed",
+                        message: str = "Deployment v1 failed: the compute cluster cpu-cluster is not found.") -> None:
+        """The next long-running operations (endpoint and deployment PUTs, job cancels) end ``status`` (Failed or
+        Canceled) with an error in the operation status resource, per ARM's asynchronous operation contract."""
+        self.lro_outcome = (status, {"code": code, "message": message})
 
     def count(self, method: str, pattern: str) -> int:
         return sum(1 for m, p, _, _ in self.requests if m == method and re.search(pattern, urlparse(p).path))
@@ -247,6 +298,11 @@ class FakeAzure:
                     return self._reply(h, 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1"})
             elif form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" and form.get("client_assertion"):
                 self.assertions.append(form["client_assertion"])
+                audience = self.oidc_audiences.get(form["client_assertion"], self.federated_audience)
+                if audience != self.federated_audience:
+                    self.violations.append(f"OIDC audience {audience!r} (the federated credential expects {self.federated_audience})")
+                    return self._reply(h, 400, {"error": "invalid_client", "error_description":
+                                                f"AADSTS700212: No matching federated identity record found for presented assertion audience '{audience}'."})
             else:
                 problems.append("no client_secret and no client_assertion")
             if problems:
@@ -269,9 +325,11 @@ class FakeAzure:
         params = parse_qs(query)
         if h.headers.get("Authorization") != f"Bearer {self.oidc_request_token}":
             return self._reply(h, 401, {"message": "bad request token"})
-        if params.get("audience") != ["api://AzureADTokenExchange"]:
-            self.violations.append(f"OIDC audience {params.get('audience')}")
-        return self._reply(h, 200, {"value": f"github.oidc.{uuid.uuid4().hex}"})
+        # GitHub issues a token for whatever audience is asked (its default is the owner's URL); Entra refuses it at the
+        # token exchange unless the federated credential's audience, api://AzureADTokenExchange, is its aud.
+        token = f"github.oidc.{uuid.uuid4().hex}"
+        self.oidc_audiences[token] = params.get("audience", ["https://github.com/octo-org"])[0]
+        return self._reply(h, 200, {"value": token})
 
     # -- blob storage -----------------------------------------------------------------------------
     # Path-style URLs, {url}/blob/{account}/{container}/{blob}, as the storage emulator and IP-style
@@ -295,7 +353,10 @@ class FakeAzure:
         auth = h.headers.get("Authorization", "")
         if "sig" in query:
             if auth:
+                # One request, one credential: the SAS's signature is the authorization. (Azurite lets the first
+                # authenticator that passes win; the service's behaviour is not documented, so the fake refuses.)
                 self.violations.append("a SAS request also carried an Authorization header")
+                return "AuthenticationFailed"
             sas = self.sas_tokens.get((account, container))
             given = {k: v for k, v in parse_qs(url.query).items() if k not in ("comp", "blockid")}
             if sas is None or given != parse_qs(sas):
@@ -340,6 +401,13 @@ class FakeAzure:
             h.send_response(200 if key in self.blob_sizes else 404)
             if key not in self.blob_sizes:
                 h.send_header("x-ms-error-code", "BlobNotFound")
+            else:
+                h.send_header("ETag", self.blob_etags[key])
+                h.send_header("x-ms-blob-type", "BlockBlob")
+                if key in self.blob_md5:
+                    h.send_header("Content-MD5", self.blob_md5[key])
+                for k, v in self.blob_metadata.get(key, {}).items():
+                    h.send_header(k, v)
             h.send_header("Content-Length", str(self.blob_sizes.get(key, 0)))
             h.end_headers()
             return None
@@ -359,10 +427,15 @@ class FakeAzure:
                 if not exists:
                     return self._blob_error(h, 404, "BlobNotFound")
                 self.blob_metadata[key] = {k.lower(): v for k, v in h.headers.items() if k.lower().startswith("x-ms-meta-")}
-                return self._reply(h, 200, None, {"ETag": f'"0x{uuid.uuid4().hex[:16]}"'})
+                etag = self.blob_etags[key] = f'"0x{uuid.uuid4().hex[:16].upper()}"'
+                return self._reply(h, 200, None, {"ETag": etag})
             if h.headers.get("If-None-Match") == "*" and exists:
                 return self._blob_error(h, 409, "BlobAlreadyExists")
-            if h.headers.get("If-None-Match") != "*":
+            if_match = h.headers.get("If-Match")
+            if if_match is not None and (not exists or if_match not in ("*", self.blob_etags.get(key))):
+                return self._blob_error(h, 412, "ConditionNotMet")
+            if h.headers.get("If-None-Match") != "*" and if_match is None:
+                # The service would overwrite; retrain's writes are conditional (as azure-ai-ml's), so the test fails.
                 self.violations.append(f"an unconditional write of {key} (azure-ai-ml writes with If-None-Match: *)")
             if comp == "blocklist":
                 ids = re.findall(r"<Latest>([^<]+)</Latest>", raw.decode())
@@ -371,16 +444,24 @@ class FakeAzure:
                     return self._blob_error(h, 400, "InvalidBlockList")
                 self.blobs[key] = b"".join(pending[i] for i in ids) if self.keep_blob_bytes else b""
                 self.blob_sizes[key] = sum(len(pending[i]) if self.keep_blob_bytes else int.from_bytes(pending[i][32:], "big") for i in ids)
-                del self.uncommitted[key]
+                del self.uncommitted[key]  # committing discards the blob's other uncommitted blocks
+                md5 = h.headers.get("x-ms-blob-content-md5")  # Put Block List computes none: the client may set it
+                if md5 is None:
+                    self.blob_md5.pop(key, None)
+                else:
+                    self.blob_md5[key] = md5
             elif comp == "":
                 if h.headers.get("x-ms-blob-type") != "BlockBlob":
                     self.violations.append("Put Blob without x-ms-blob-type: BlockBlob")
                     return self._blob_error(h, 400, "MissingRequiredHeader")
                 self.blobs[key] = raw if self.keep_blob_bytes else b""
                 self.blob_sizes[key] = len(raw)
+                self.blob_md5[key] = base64.b64encode(hashlib.md5(raw).digest()).decode()  # Put Blob computes it
             else:
                 return self._blob_error(h, 400, "InvalidQueryParameterValue")
-        return self._reply(h, 201, None, {"ETag": f'"0x{uuid.uuid4().hex[:16]}"'})
+            self.blob_metadata.pop(key, None)
+            etag = self.blob_etags[key] = f'"0x{uuid.uuid4().hex[:16].upper()}"'
+        return self._reply(h, 201, None, {"ETag": etag})
 
     def blob(self, path: str) -> bytes:
         """The bytes of a blob by the end of its path (tests)."""
@@ -510,16 +591,18 @@ class FakeAzure:
         if op.id == "code_versions_create_or_get_start_pending_upload":
             if not isinstance(body, dict) or body.get("pendingUploadType") != "TemporaryBlobReference":
                 return self._invalid(h, ["startPendingUpload needs pendingUploadType: TemporaryBlobReference"])
-            container = f"code-{uuid.uuid4().hex[:8]}"
-            sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
-            self.sas_tokens[(self.pending_account, container)] = sas
-            blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
+            if self.pending_storage is not None:
+                blob_uri, sas = self.pending_storage()
+            else:
+                container = f"code-{uuid.uuid4().hex[:8]}"
+                sas = f"sv=2023-11-03&sr=c&sp=rcw&se=2099-01-01T00%3A00%3A00Z&sig=FAKE{uuid.uuid4().hex}%3D"
+                self.sas_tokens[(self.pending_account, container)] = sas
+                blob_uri = f"{self.url}/blob/{self.pending_account}/{container}"  # the container itself, as azure-ai-ml expects
             return self._reply(h, 200, {"pendingUploadId": str(uuid.uuid4()), "pendingUploadType": "TemporaryBlobReference",
                                         "blobReferenceForConsumption": {
                                             "blobUri": blob_uri,
                                             "storageAccountArmId": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.Storage/storageAccounts/{self.pending_account}",
-                                            "credential": {"credentialType": "SAS",
-                                                           "sasUri": f"{self.url}/blob/{self.pending_account}/{container}?{sas}"}}})
+                                            "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"}}})
         if op.id == "jobs_cancel":
             job = self.resources.get(f"{ws}/jobs/{rest.split('/')[2]}")
             if job is None:
@@ -565,12 +648,25 @@ class FakeAzure:
         if path.startswith("/operations/cancel-"):
             if polls < 2:
                 return self._reply(h, 202, None, {"Location": f"{self.url}{path}", "Retry-After": "0"})
+            if self.lro_outcome is not None and self.lro_outcome[0] != "Succeeded":
+                return self._arm_error(h, 400 if self.lro_outcome[0] == "Failed" else 409, **(self.lro_outcome[1] or
+                                       {"code": "Canceled", "message": "The operation was canceled."}))
             job = self.resources.get(f"{self.workspace_path}/jobs/{path.removeprefix('/operations/cancel-')}")
             if job:
                 job["properties"]["status"] = "Canceled"
             return self._reply(h, 200, None)
-        status = "InProgress" if polls < 2 else "Succeeded"
-        return self._reply(h, 200, {"status": status}, {"Retry-After": "0"})
+        if polls < 2:
+            return self._reply(h, 200, {"id": path, "name": path.rsplit("/", 1)[1], "status": "InProgress",
+                                        "startTime": "2026-11-24T03:00:00Z"}, {"Retry-After": "0"})
+        outcome = self.lro_outcome or ("Succeeded", None)
+        target = self.resources.get(self.operation_targets.get(path, ""))
+        if target is not None:
+            target["properties"]["provisioningState"] = outcome[0]
+        body: dict[str, Any] = {"id": path, "name": path.rsplit("/", 1)[1], "status": outcome[0],
+                                "startTime": "2026-11-24T03:00:00Z", "endTime": "2026-11-24T03:01:00Z"}
+        if outcome[1] is not None:
+            body["error"] = outcome[1]
+        return self._reply(h, 200, body, {"Retry-After": "0"})
 
     def _put(self, h: BaseHTTPRequestHandler, rest: str, key: str, body: Any) -> None:
         problems = semantic_problems(self, rest, body)
@@ -603,8 +699,12 @@ class FakeAzure:
                                       "scoringUri": f"https://{ep}.{self.location}.inference.ml.azure.com/jobs"}
         self.resources[key] = resource
         if rest.startswith("/batchEndpoints/"):
-            # Long-running: 201 with Azure-AsyncOperation (final state via the original URI).
-            return self._reply(h, 201, resource, {"Azure-AsyncOperation": f"{self.url}/operations/op-{uuid.uuid4().hex}",
+            # Long-running: 201 with Azure-AsyncOperation (final state via the original URI). The resource is there
+            # at once, provisioning; the operation's end sets its provisioningState (Succeeded, Failed, Canceled).
+            resource["properties"] = {**resource["properties"], "provisioningState": "Updating" if existed else "Creating"}
+            operation = f"/operations/op-{uuid.uuid4().hex}"
+            self.operation_targets[operation] = key
+            return self._reply(h, 201, resource, {"Azure-AsyncOperation": f"{self.url}{operation}",
                                                    "x-ms-async-operation-timeout": "PT1H", "Retry-After": "0"})
         return self._reply(h, 201 if not existed else 200, resource)
 
@@ -640,9 +740,12 @@ class FakeAzure:
                   "data": {"metrics": [{"key": "duration_s", "value": 12.5, "timestamp": 1700000009000, "step": 0}] if parent_status == "FINISHED" else [],
                            "tags": []}}
         children = []
+        failed_at = steps.index(self.failed_step) if self.failed_step in steps else None
         for i, step in enumerate(steps):
             done = parent_status != "RUNNING" or i == 0  # the first step finishes first
             child_status = ("FINISHED" if parent_status in ("FINISHED", "RUNNING") else parent_status) if done else "RUNNING"
+            if failed_at is not None and parent_status == "FAILED":
+                child_status = "FINISHED" if i < failed_at else "FAILED" if i == failed_at else "KILLED"
             metrics = [{"key": "auc", "value": 0.91, "timestamp": 1700000005000 + i, "step": 0}] if i == len(steps) - 1 and child_status == "FINISHED" else []
             children.append({"info": {"run_id": f"{job_name}_{step}", "experiment_id": "7", "status": child_status,
                                       "start_time": 1700000001000 + i * 1000, "end_time": 1700000001500 + i * 1000 if child_status != "RUNNING" else None},
@@ -718,12 +821,18 @@ class FakeAzure:
                 self.violations.extend(problems)
                 return self._reply(h, 400, {"Error": {"Code": "BadRequest", "Message": "; ".join(problems)}})
             self.operations_seen.append(op_id)
-        else:  # run history, as azure-ai-ml's runhistory client describes it
+        else:
+            # Run history: runs:query as the v1 SDK's client (azureml-core) sends it (no query parameters, body key
+            # "orderby"); a run's details as azure-ai-ml's runhistory client reads them (api-version=v1.0).
             history = runhistory_spec().operation(method, url.path)
+            if history is None and (history := runhistory_v2_spec().operation(method, url.path)) is not None:
+                if query.get("api-version") != "v1.0":
+                    return self._invalid(h, [f"{history.id}: api-version {query.get('api-version')!r} (azure-ai-ml sends v1.0)"])
             if history is None:
                 self.unknown_operations.append(f"{method} {url.path}")
                 return self._reply(h, 404, {"error": {"code": "NotFound", "message": f"No route for {method} {rest}"}})
-            problems = [] if parse_qs(url.query).get("api-version") == ["v1.0"] else ["runs:query needs api-version=v1.0"]
+            unknown = sorted(set(query) - history.query)
+            problems = [f"{history.id}: query parameters {unknown} are not in the description"] if unknown else []
             problems += [f"{history.id}: {p}" for p in runhistory_spec().validate(history.body or "", body)] if history.body else []
             if problems:
                 return self._invalid(h, problems)
@@ -731,6 +840,14 @@ class FakeAzure:
         if method == "GET" and (m := re.fullmatch(r"/Graphs/([^/]+)/Interface", rest)):
             graph = self.v1_graphs.get(m.group(1))
             return self._reply(h, 200, graph) if graph else self._reply(h, 404, {"Error": {"Code": "NotFound", "Message": "no such graph"}})
+        if service == "history" and method == "GET" and (m := re.fullmatch(r"/runs/([^/]+)/details", rest)):
+            job = self.resources.get(f"{self.workspace_path}/jobs/{m.group(1)}")
+            if job is None:
+                return self._reply(h, 404, {"error": {"code": "UserError", "message": f"Run {m.group(1)} was not found"}})
+            details: dict[str, Any] = {"runId": m.group(1), "status": job["properties"]["status"], "warnings": [], "logFiles": {}}
+            if job["properties"]["status"] == "Failed" and self.job_failure is not None:
+                details["error"] = self.job_failure
+            return self._reply(h, 200, details)
         if service == "history" and method == "POST" and (m := re.fullmatch(r"/experiments/([^/]+)/runs:query", rest)):
             key = re.search(r'Tags/retrain\.key eq "([^"]+)"', (body or {}).get("filter", ""))
             found = [{"runId": r["Id"]} for r in self.v1_runs.values()
@@ -826,7 +943,11 @@ def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[
             problems.append(f"dataUri {uri!r} is not an azureml://subscriptions/.../datastores/NAME/paths/PATH URI")
         elif m.group(1) == "workspaceblobstore":
             prefix = f"{fake.storage_account}/{fake.storage_container}/{m.group(2)}"
-            if not any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs):
+            if fake.external_blobs is not None:
+                found = fake.external_blobs(fake.storage_account, fake.storage_container, m.group(2))
+            else:
+                found = any(k == prefix or k.startswith(prefix.rstrip("/") + "/") for k in fake.blobs)
+            if not found:
                 problems.append(f"dataUri {uri} names no uploaded blob")
     return problems
 
@@ -872,8 +993,12 @@ def fake_azure(tmp: Path, **options: Any) -> Iterator[FakeAzure]:
     fake = FakeAzure(**options).start(tmp)
     try:
         yield fake
-        # Whatever a test checks, no request it made may fall outside the committed description.
+        # Whatever a test checks, no request it made may fall outside the committed description, and none may break
+        # its rules unless the test said it would (expect_violation).
         if fake.unknown_operations:
             raise AssertionError(f"requests outside tests/fixtures/azureml/arm-2025-12-01.json: {fake.unknown_operations}")
+        fake.violations_checked = True  # here, rather than again at teardown
+        if (report := fake.violation_report()) is not None:
+            raise AssertionError(report)
     finally:
         fake.stop()

@@ -133,6 +133,13 @@ class Spec:
 
 @cache
 def runhistory_spec() -> Spec:
+    """Run history's ``runs:query`` as the v1 SDK (azureml-core) sends it: no query parameters, ``orderby``."""
+    return Spec(json.loads((FIXTURES / "runhistory-v1-sdk.json").read_text()))
+
+
+@cache
+def runhistory_v2_spec() -> Spec:
+    """Run history as azure-ai-ml's runhistory client describes it (a run's details: its error when it failed)."""
     return Spec(json.loads((FIXTURES / "runhistory-v1.0.json").read_text()))
 
 

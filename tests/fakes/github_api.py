@@ -11,7 +11,8 @@ It keeps check runs as GitHub does and checks every request against the document
 "Checks" reference, api version 2022-11-28): the headers, the allowed and required fields, the enums,
 the output limits (summary/text at most 65535 characters, at most 50 annotations a request), columns only
 on one-line annotations, and that a completed check has a conclusion. A request that breaks a rule is
-answered 422 as GitHub would and recorded in ``violations``, which tests assert empty.
+answered 422 as GitHub would and recorded in ``violations``; one the test did not expect (``expect_violation``)
+fails it at teardown (tests/fakes/ledger.py).
 
 Check runs belong to the GitHub App whose token created them (``apps``: token -> the ``app`` object a check
 run answers with; ``GITHUB_TOKEN`` acts as the GitHub Actions app, id 15368). An update of another App's
@@ -32,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.fakes import ledger
 
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
@@ -83,6 +86,7 @@ class FakeGitHub:
     violations: list[str] = field(default_factory=list)
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> app; the main token -> ACTIONS_APP
     refused: list[tuple[int, int]] = field(default_factory=list)  # (check run, app) of updates refused as not the owner's
+    expected_violations: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 4_000_000_001
 
@@ -110,7 +114,15 @@ class FakeGitHub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+        ledger.started(self)  # tests/conftest.py fails the test on a violation it did not expect
         return self
+
+    def expect_violation(self, text: str) -> None:
+        """The test means to send a request GitHub refuses (a violation containing ``text``)."""
+        self.expected_violations.append(text)
+
+    def violation_report(self) -> str | None:
+        return ledger.report("fake GitHub", self.violations, self.expected_violations)
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -311,6 +311,8 @@ class AzureMLBackend:
             tags = dep.get("tags") or {}
             if not match or TAG_HASH not in tags:
                 continue  # deployments retrain did not make are left alone
+            if (dep.get("properties") or {}).get("provisioningState") in ("Failed", "Canceled"):
+                continue  # a deployment that never came up is no version: the next publish deploys again
             number = int(match.group(1))
             versions.append(Version(
                 endpoint=name, number=number, content_hash=tags[TAG_HASH],
@@ -471,7 +473,7 @@ class AzureMLBackend:
             return self.asset_id("data", name, version)
         store = default_datastore(self.arm, storage_endpoint=self.storage_endpoint, token=self.arm.token)
         prefix = f"LocalUpload/{content[:32]}/{path.name}"
-        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size)
+        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size, probe=True)  # a run may have died after the upload
         for f, rel in files:
             writer.upload(f, prefix if path.is_file() else f"{prefix}/{rel}")
         self.arm.put(data_path,
@@ -505,7 +507,19 @@ class AzureMLBackend:
     def run(self, run_id: str) -> Run:
         run = self._run(self.arm.read(f"/jobs/{run_id}", what=f"read run {run_id}"))
         steps, metrics = self._details(run)
+        if run.status is RunStatus.FAILED and not run.message:
+            run = replace(run, message=self._failure(run_id))
         return replace(run, steps=steps or run.steps, metrics=metrics or run.metrics)
+
+    def _failure(self, run_id: str) -> str:
+        """Why a job failed, as azure-ai-ml shows it: run history's RunDetails.error (the job resource has no error)."""
+        try:
+            url = f"{self.arm.service_api()}/history/v1.0{self.arm.workspace_id}/runs/{run_id}/details?api-version=v1.0"
+            response = self.arm.request("GET", url, what=f"read why run {run_id} failed", missing_ok=True)
+        except (BackendError, CredentialError, NotFound):
+            return ""  # the status says it failed; the reason is a detail
+        error = ((response.json() if response is not None and response.content else {}).get("error") or {}).get("error") or {}
+        return ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
 
     # Steps and metrics come from the workspace's MLflow tracking server, where Azure ML records every job:
     # the pipeline job is an MLflow run, each step a child run tagged with its parent.

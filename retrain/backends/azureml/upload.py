@@ -3,7 +3,15 @@
 A file up to one block is one Put Blob; a larger one is streamed as Put Block calls of ``BLOCK_SIZE``
 bytes and committed with Put Block List, so memory stays at one block whatever the file's size. Every
 write is conditional (``If-None-Match: *``): blobs live under a content hash, so one that exists already
-holds the same bytes and is left as it is (409 BlobAlreadyExists counts as done).
+holds the same bytes and is left as it is (409 BlobAlreadyExists counts as done). Every blob carries its
+Content-MD5 (the service computes it for Put Blob; Put Block List is given ``x-ms-blob-content-md5``).
+
+A writer made with ``probe=True`` (repository data, which may have been uploaded by a run that died before
+registering it) first reads the blob's properties, as azure-ai-ml reads its upload's first blob: a blob of
+the same length and Content-MD5 is the same file and nothing is sent; a different one (an earlier upload
+by another tool) is replaced with ``If-Match`` on the ETag just read, so the write stays conditional.
+Without the probe, a file over one block would be sent again in full and its blocks left uncommitted
+when the final Put Block List meets the existing blob.
 
 Three credentials, as a datastore hands them out:
 - an account key: Shared Key signing of each request (the key itself never leaves this process);
@@ -111,25 +119,48 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
+def content_md5(file: Path) -> str:
+    """The file's MD5 as blob storage's Content-MD5 property holds it (base64), read in blocks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with file.open("rb") as stream:
+        for chunk in _blocks(stream, 1 << 20):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
 class BlobWriter:
-    def __init__(self, session: Session, container: BlobContainer, *, block_size: int = BLOCK_SIZE) -> None:
+    def __init__(self, session: Session, container: BlobContainer, *, block_size: int = BLOCK_SIZE, probe: bool = False) -> None:
         self.session = session
         self.container = container
         self.block_size = block_size
+        self.probe = probe
         self.auth = _Auth(container.credential)
 
-    def _put(self, name: str, query: str, data: bytes, headers: dict[str, str], what: str) -> requests.Response:
+    def _send(self, method: str, name: str, query: str, data: bytes | None, headers: dict[str, str], what: str) -> requests.Response:
         url = _with_sas(self.container.blob_url(name) + (f"?{query}" if query else ""), self.container.credential)
         try:
-            response = self.session.put(url, data=data, auth=self.auth, headers={"x-ms-version": BLOB_API_VERSION, **headers})
+            return self.session.request(method, url, data=data, auth=self.auth, headers={"x-ms-version": BLOB_API_VERSION, **headers})
         except requests.RequestException as e:
             raise BackendError(f"could not {what} in {self.container.where} ({type(e).__name__}) after retries; "
                                "check the network and try again.") from None
+
+    def _put(self, name: str, query: str, data: bytes, headers: dict[str, str], what: str) -> requests.Response:
+        response = self._send("PUT", name, query, data, headers, what)
         if response.status_code == 409 and response.headers.get("x-ms-error-code") == "BlobAlreadyExists":
             return response
         if response.status_code >= 400:
             raise self._error(response, what)
         return response
+
+    def _existing(self, name: str, size: int, md5: str, what: str) -> tuple[bool, str | None]:
+        """Get Blob Properties: (the blob holds this file already, the ETag of another blob at the name)."""
+        response = self._send("HEAD", name, "", None, {}, what)
+        if response.status_code == 404:
+            return False, None
+        if response.status_code >= 400:
+            raise self._error(response, what)
+        same = (response.headers.get("Content-Length") == str(size) and response.headers.get("Content-MD5") == md5)
+        return same, None if same else response.headers.get("ETag")
 
     def _error(self, response: requests.Response, what: str) -> Exception:
         code = response.headers.get("x-ms-error-code", "")
@@ -144,31 +175,44 @@ class BlobWriter:
             if kind == "Sas":
                 return CredentialError(
                     f"could not {what} in {where}: Azure Storage refused the datastore's SAS token ({response.status_code} {code}). "
-                    "It may have expired or lack write (w) and create (c) permissions: update the datastore's credentials.")
+                    "It may have expired or lack read (r), write (w) and create (c) permissions: update the datastore's credentials.")
             return CredentialError(
                 f"could not {what} in {where}: Azure Storage refused the datastore's account key ({response.status_code} {code}). "
                 "The key may have been rotated: update the datastore's credentials in the workspace.")
         return BackendError(f"could not {what} in {where}: Azure Storage answered {response.status_code} {code}; try again.")
 
     def upload(self, file: Path, name: str) -> str:
-        """Write ``file`` as block blob ``name``; return "created" or "existed"."""
+        """Write ``file`` as block blob ``name``; return "created", "existed" or "replaced"."""
         size = file.stat().st_size
         what = f"upload {file.name}"
+        condition = {"If-None-Match": "*"}
+        if self.probe:
+            same, etag = self._existing(name, size, content_md5(file), what)
+            if same:
+                return "existed"
+            if etag:  # another blob under this name: replace that very one, and only it
+                condition = {"If-Match": etag}
         with file.open("rb") as stream:
             if size <= self.block_size:
-                response = self._put(name, "", stream.read(), {"x-ms-blob-type": "BlockBlob", "If-None-Match": "*",
+                response = self._put(name, "", stream.read(), {"x-ms-blob-type": "BlockBlob", **condition,
                                                                 "Content-Type": "application/octet-stream"}, what)
-                return "existed" if response.status_code == 409 else "created"
-            ids = []
-            for index, block in enumerate(_blocks(stream, self.block_size)):
-                block_id = base64.b64encode(f"{index:08d}".encode()).decode()  # same length for every block, as required
-                self._put(name, f"comp=block&blockid={quote(block_id, safe='')}", block, {}, what)
-                ids.append(block_id)
-        body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"
-                + "".join(f"<Latest>{i}</Latest>" for i in ids) + "</BlockList>").encode()
-        response = self._put(name, "comp=blocklist", body, {"If-None-Match": "*", "Content-Type": "application/xml",
-                                                            "x-ms-blob-content-type": "application/octet-stream"}, what)
-        return "existed" if response.status_code == 409 else "created"
+            else:
+                ids = []
+                digest = hashlib.md5(usedforsecurity=False)  # the blob's Content-MD5, taken as the blocks go
+                for index, block in enumerate(_blocks(stream, self.block_size)):
+                    block_id = base64.b64encode(f"{index:08d}".encode()).decode()  # same length for every block, as required
+                    self._put(name, f"comp=block&blockid={quote(block_id, safe='')}", block, {}, what)
+                    digest.update(block)
+                    ids.append(block_id)
+                body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"
+                        + "".join(f"<Latest>{i}</Latest>" for i in ids) + "</BlockList>").encode()
+                response = self._put(name, "comp=blocklist", body, {**condition, "Content-Type": "application/xml",
+                                                                    "x-ms-blob-content-type": "application/octet-stream",
+                                                                    "x-ms-blob-content-md5": base64.b64encode(digest.digest()).decode()},
+                                     what)
+        if response.status_code == 409:
+            return "existed"
+        return "replaced" if "If-Match" in condition else "created"
 
 
 def files_of(path: Path) -> list[tuple[Path, str]]:
