@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .backends.base import Backend, Run, RunStatus
 from .errors import NotFound, RetrainError
+from .metric_values import exact, finite, json_safe
 
 DRAFT_TAG = "retrain.draft"
 HISTORY = 20  # runs in the trend: enough to see a drift, small enough to read
@@ -34,19 +35,26 @@ class MetricDiff:
 
     @property
     def difference(self) -> float | None:
-        if self.value is None or self.baseline is None:
+        """This run's value minus the baseline's, in their own precision (0.603 - 0.563 is 0.04, not
+        0.040000000000000036); None when either is missing or not finite."""
+        if self.value is None or self.baseline is None or not finite(self.value) or not finite(self.baseline):
             return None
-        return self.value - self.baseline
+        return float(exact(self.value) - exact(self.baseline))
 
     @property
     def verdict(self) -> str:
-        """``better``, ``worse``, ``same``, ``new`` (no baseline value) or ``missing`` (not in this run)."""
+        """``better``, ``worse``, ``same``, ``new`` (no baseline value), ``missing`` (not in this run) or
+        ``not finite`` (NaN or an infinity on either side: never better)."""
         if self.value is None:
             return "missing"
+        if not finite(self.value):
+            return "not finite"
         if self.baseline is None:
             return "new"
-        d = self.value - self.baseline
-        if abs(d) <= 1e-12 * max(1.0, abs(self.baseline)):
+        if not finite(self.baseline):
+            return "not finite"
+        d = exact(self.value) - exact(self.baseline)
+        if d == 0:
             return "same"
         return "better" if (d > 0) == (self.goal == "max") else "worse"
 
@@ -60,8 +68,8 @@ class Comparison:
 
     def differences(self) -> dict[str, dict[str, object]]:
         """The action's ``metric-differences`` output: per metric, value, baseline, difference, verdict."""
-        return {r.name: {"value": r.value, "baseline": r.baseline, "difference": r.difference,
-                         "goal": r.goal, "verdict": r.verdict} for r in self.rows}
+        return json_safe({r.name: {"value": r.value, "baseline": r.baseline, "difference": r.difference,
+                                   "goal": r.goal, "verdict": r.verdict} for r in self.rows})
 
 
 def compare(run: Run | Mapping[str, float], baseline: Run | None, goals: Mapping[str, str], *, how: str = "") -> Comparison:
@@ -152,15 +160,16 @@ def history(backend: Backend, pipeline: str, *, current: Run | None = None, limi
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """Unicode block characters, lowest to highest; a run without the metric is a space."""
-    known = [v for v in values if v is not None]
+    """Unicode block characters, lowest to highest; a run without the metric, or with a value that is not a
+    finite number, is a space."""
+    known = [v for v in values if v is not None and finite(v)]
     if not known:
         return ""
     lo, hi = min(known), max(known)
     span = hi - lo
     out = []
     for v in values:
-        if v is None:
+        if v is None or not finite(v):
             out.append(" ")
         elif span == 0:
             out.append(SPARK[len(SPARK) // 2])
@@ -172,7 +181,7 @@ def sparkline(values: Sequence[float | None]) -> str:
 @dataclass(frozen=True)
 class Trend:
     runs: tuple[Run, ...]  # oldest first
-    lines: tuple[tuple[str, str, float | None, float | None], ...]  # metric, sparkline, min, max
+    lines: tuple[tuple[str, str, float | None, float | None], ...]  # metric, sparkline, min, max (finite values)
 
 
 def trend(runs: Sequence[Run]) -> Trend:
@@ -180,6 +189,6 @@ def trend(runs: Sequence[Run]) -> Trend:
     lines = []
     for n in names:
         values = [r.metrics.get(n) for r in runs]
-        known = [v for v in values if v is not None]
+        known = [v for v in values if v is not None and finite(v)]
         lines.append((n, sparkline(values), min(known) if known else None, max(known) if known else None))
     return Trend(tuple(runs), tuple(lines))

@@ -109,3 +109,27 @@ def cut_bytes(text: str, limit: int, note: str) -> str:
     if room <= 0:
         return note.encode("utf-8")[:limit].decode("utf-8", "ignore")
     return data[:room].decode("utf-8", "ignore") + note
+
+
+# -- Markdown and HTML (reports on GitHub) ---------------------------------------------------------------------------
+# Text from data (metric names, run messages, parameter values, log tails) shown in a report that GitHub renders as
+# Markdown with inline HTML: the job summary, a check run's summary, a pull-request comment. One rule for all of them:
+# every ASCII punctuation character is backslash-escaped (CommonMark lets any be, so none starts emphasis, a link,
+# an autolink, a heading or a table cell), the HTML-significant ones become character references (no tag, no
+# attribute, no entity of the data's own survives), and a line break becomes <br> (it would end a table row).
+# Inside such text nothing is code: a template that wants a name set in code wraps the escaped text in <code>,
+# never in backticks, in which escapes are not read.
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
+_MD_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+
+
+def _md_char(m: re.Match[str]) -> str:
+    ch = m.group()
+    return _MD_ENTITIES.get(ch) or "\\" + ch
+
+
+def markdown(text: object) -> str:
+    """``text`` as literal inline Markdown (a table cell, a line of a report): it renders as itself."""
+    lines = _split(str(text))
+    shown = [_MD_PUNCTUATION.sub(_md_char, _controls(line).replace("\t", " ")) for line in lines]
+    return "<br>".join(shown)
