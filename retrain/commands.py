@@ -93,7 +93,7 @@ def form_warnings(config: Config) -> list[Problem]:
 
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = _config(args)
-    warnings = form_warnings(config)
+    warnings = [*config.warnings, *form_warnings(config)]
     for problem in warnings:
         print(f"warning: {problem}", file=sys.stderr)
     if args.json:

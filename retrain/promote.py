@@ -95,10 +95,10 @@ def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, cand
     return Settled(False, message, checked, False)
 
 
-def _record_verdict(backend: Backend, run: Run, verdict: str) -> None:
+def _record_verdict(backend: Backend, run: Run, verdict: str, *, candidate: int | None = None) -> None:
     tagger = getattr(backend, "tag_run", None)
     if tagger is not None:  # a backend that cannot tag a run falls back on awaiting_verdict's other checks
-        tagger(run.id, {VERDICT_TAG: verdict})
+        tagger(run.id, {VERDICT_TAG: verdict, **({GATE_TAG: str(candidate)} if candidate is not None else {})})
 
 
 def awaiting_verdict(backend: Backend, run: Run) -> int | None:
@@ -184,6 +184,8 @@ def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapp
     if gate is not None and not gate.passed:
         return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
     move_default(backend, pc.endpoint, version)
+    if gate is not None:  # the run that passed the gate is the new default's baseline (baseline.py)
+        _record_verdict(backend, run, "promoted", candidate=version)
     return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
 
 
