@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoi
 from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
+from .metric_values import non_finite_word
 from .pipeline.model import Literal
 from .boundary import repository_root
 from .plan import Plan, command_plan, make_plan
@@ -43,6 +45,8 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [to_json(v) for v in value]
         return sorted(items) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, float) and not math.isfinite(value):
+        return non_finite_word(value)  # JSON has no NaN: "NaN", "Infinity", "-Infinity"
     return value
 
 
