@@ -147,3 +147,39 @@ def test_by_hand_runs_are_shown_but_never_the_baseline(project: Path, capsys: py
     later = run_outcome(project, publish=True)
     assert later.review.comparison.baseline_run == judged
     assert later.review.comparison.how == "the run that passed the gate and promoted the default version"
+
+
+def test_a_version_promoted_by_hand_is_judged_against_later_by_the_run_that_passed(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish"], ENV) == 0
+    assert main(["submit", "tiny"], ENV) == 0
+    set_epochs(project, 5)
+    assert main(["publish"], ENV) == 0  # no gate yet: version 2 published, the default stays at 1
+    assert main(["submit", "tiny", "--version", "2"], ENV) == 0  # the file's values on version 2
+    capsys.readouterr()
+    assert main(["runs", "--json"], ENV) == 0
+    checked = json.loads(capsys.readouterr().out)[0]["id"]
+    assert main(["submit", "tiny", "--version", "2", "--set", "learning_rate=0.9"], ENV) == 0  # later, by hand
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+    assert main(["promote", "tiny", "2"], ENV) == 0
+    assert default_of(capsys) == 2
+    set_epochs(project, 6)
+    later = run_outcome(project, publish=True)
+    assert (later.review.comparison.baseline_run, later.review.comparison.how) == (
+        checked, "the run that passed the gate and promoted the default version")
+
+
+def test_compare_to_latest_passes_over_runs_with_values_given_by_hand(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with (project / "retrain.yml").open("a") as f:
+        f.write("    compare_to: latest\n")
+    assert main(["publish"], ENV) == 0
+    assert main(["submit", "tiny", "--set", "learning_rate=0.9"], ENV) == 0
+    outcome = run_outcome(project, publish=False, overrides={"learning_rate": "0.3"})
+    assert outcome.review.comparison.baseline_run is None
+    assert outcome.review.comparison.how == ("no completed run with the parameter file's values yet; 1 run with values "
+                                             "given by hand is not a baseline unless compare_to names it")
+    files = run_outcome(project, publish=False)
+    assert files.review.comparison.baseline_run is None  # still none: the by-hand runs are passed over
+    last = run_outcome(project, publish=False)
+    assert last.review.comparison.baseline_run == files.run.id
