@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from retrain.backends.base import SubmitRequest
 from retrain.cli import main
+from retrain.pipeline.load import load_pipeline
 from tests.conftest import commit_all, write
+from tests.fakes.azure import FakeAzure
+from tests.test_azure_backend import azure, make_backend  # noqa: F401 - azure is a fixture
 
 ENV = dict(os.environ)
 # Keys of retrain's own records and outputs: store rows, Run and SubmitRequest fields, the JSON of runs and reviews,
@@ -77,3 +81,40 @@ def test_the_files_value_for_a_parameter_named_metrics_is_used_when_none_is_aske
     [item] = json.loads(capsys.readouterr().out)
     log = (two_versions / ".retrain" / "runs" / item["run"]["id"] / "steps" / "echo" / "std_log.txt").read_text()
     assert "metrics=from-the-file" in log.split() and "status=v2-status" in log.split()
+
+
+# -- Azure ML v2, against the fake: the job's inputs and the run read back ----------------------------------------------
+
+AZURE_NAMES = ("metrics", "status", "version", "id", "parameters", "tags", "name", "key", "inputs", "outputs", "type")
+
+
+def azure_project(tmp_path: Path, default: str) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / "echo.py").write_text(f"print('{default}')\n")
+    inputs = "".join(f"  {n}: {{type: string}}\n" for n in AZURE_NAMES)
+    words = " ".join(f"${{{{inputs.{n}}}}}" for n in AZURE_NAMES)
+    (tmp_path / "echo.yml").write_text(f"type: command\nname: echo\ninputs:\n{inputs}code: ./src\n"
+                                       f"environment: azureml:sklearn:1\ncommand: python echo.py {words}\n")
+    parent = "".join(f"  {n}: {{type: string, default: {default}-{n}}}\n" for n in AZURE_NAMES)
+    bound = "".join(f"      {n}: ${{{{parent.inputs.{n}}}}}\n" for n in AZURE_NAMES)
+    (tmp_path / "pipeline.yml").write_text(f"type: pipeline\ninputs:\n{parent}jobs:\n  echo:\n    component: ./echo.yml\n"
+                                           f"    inputs:\n{bound}")
+    return tmp_path / "pipeline.yml"
+
+
+def test_on_azure_every_reserved_name_reaches_the_job_on_every_version(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = make_backend(azure)
+    backend.publish(load_pipeline(azure_project(tmp_path, "v1")), endpoint="echo-retrain", make_default=False,
+                    source_commit="c1")
+    backend.publish(load_pipeline(azure_project(tmp_path, "v2")), endpoint="echo-retrain", make_default=False,
+                    source_commit="c2")
+    for version, number in (("default", 1), (1, 1), (2, 2), ("latest", 2)):
+        asked = {n: f"asked-{n}-{version}" for n in AZURE_NAMES}
+        run = backend.submit(SubmitRequest(pipeline="echo", endpoint="echo-retrain", version=version, parameters=asked,
+                                           experiment="echo", key=f"k-{version}", tags={}))
+        job = azure.resources[f"{azure.workspace_path}/jobs/{run.id}"]["properties"]
+        assert {n: i["value"] for n, i in job["inputs"].items()} == asked  # sent as asked
+        assert job["componentId"].endswith(f"/components/echo_retrain/versions/{number}")
+        again = backend.run(run.id)
+        assert (again.parameters, again.version, again.id) == (asked, number, run.id)  # read back as asked
+    assert azure.violations == []
