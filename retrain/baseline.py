@@ -11,7 +11,7 @@ they are what is being judged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .backends.base import Backend, Run, RunStatus
 from .errors import NotFound, RetrainError
@@ -77,6 +77,7 @@ class Comparison:
     baseline_version: int | None
     how: str  # how the baseline was chosen, in words
     rows: tuple[MetricDiff, ...]
+    unreadable: bool = False  # there may be a baseline, but it could not be read: nothing may pass by comparing with it
 
     def differences(self) -> dict[str, dict[str, object]]:
         """The action's ``metric-differences`` output: per metric, value, baseline, difference, verdict."""
@@ -164,7 +165,7 @@ def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str
     except NotFound:
         raise
     except RetrainError as e:
-        base, how = None, f"the baseline could not be read: {e}"
+        return replace(compare(run, None, goals, how=f"the baseline could not be read: {e}"), unreadable=True)
     return compare(run, base, goals, how=how)
 
 

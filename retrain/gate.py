@@ -207,9 +207,11 @@ def evaluate(
 
     relative = gate.not_worse_than is not None or bool(gate.changes)
     if relative and baseline is not None and not baseline:
+        which = (f"the baseline run {baseline_run} has no metrics (it failed, or its metrics could not be read)"
+                 if baseline_run else "the baseline could not be read")
         checks.append(Check("the baseline run has metrics", "", None, None, False,
-                            f"the baseline run {baseline_run} has no metrics (it failed, or its metrics could not be read), "
-                            "so nothing can be compared with it; name a run with metrics in compare_to, or promote by hand"))
+                            f"{which}, so nothing can be compared with it; name a run with metrics in compare_to, "
+                            "or promote by hand"))
         baseline = None
         relative = False  # reported once, above, not once per condition
 

@@ -49,6 +49,8 @@ def judge(pc: PipelineConfig, run: Run, comparison: Comparison | None) -> GateRe
     if pc.gate is None:
         return None
     baseline = {r.name: r.baseline for r in comparison.rows if r.baseline is not None} if comparison and comparison.baseline_run else None
+    if comparison is not None and comparison.unreadable:
+        baseline = {}  # a baseline that could not be read is not "no baseline": comparing with it fails (gate.evaluate)
     where = str(pc.gate.location) if pc.gate.location else ""
     return evaluate(pc.gate, run.metrics, goals=pc.goals, baseline=baseline,
                     baseline_run=comparison.baseline_run if comparison else None, where=where)

@@ -186,3 +186,21 @@ def test_small_numbers_keep_their_significant_digits() -> None:
     assert [shown(v) for v in (0.8708, 0.92600001, 12345.678901, 3, 0.0, 1e-12, -0.000123456)] == [
         "0.8708", "0.926", "12345.6789", "3", "0", "1e-12", "-0.0001235"]
     assert MetricDiff("score", 0.603, 0.563, "max").difference == 0.04  # rounded to the values' own precision
+
+
+def test_a_baseline_that_could_not_be_read_fails_a_comparison_rather_than_skipping_it() -> None:
+    from retrain.baseline import Comparison
+    from retrain.config_model import PipelineConfig
+    from retrain.promote import judge
+
+    gate = Gate((Condition("auc", ">=", 0.5),), "baseline")
+    pc = PipelineConfig(name="p", definition=None, endpoint="e", version="default", experiment="p", parameters={},
+                        data=(), publish_on=frozenset(), submit_on=frozenset(), make_default=False, timeout_s=60.0,
+                        pipeline=None, gate=gate)
+    unread = Comparison(None, None, "the baseline could not be read: 503", (), unreadable=True)
+    result = judge(pc, run("r", 2, auc=0.9), unread)
+    assert result is not None and not result.passed
+    assert result.failed[0].why.startswith("the baseline could not be read, so nothing can be compared with it;")
+    # No baseline at all (a new endpoint) is another matter: the comparison is skipped, the absolute condition decides.
+    none = judge(pc, run("r", 2, auc=0.9), Comparison(None, None, "endpoint 'e' has no default version yet", ()))
+    assert none is not None and none.passed
