@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .backends.base import Run
-from .baseline import Comparison, MetricDiff, compare, is_draft, trend
+from .baseline import Comparison, MetricDiff, by_hand, compare, is_draft, trend
 from .console import table
 from .gate import Check, GateResult
 from .metric_values import full, shown
@@ -117,7 +117,9 @@ def markdown_context(review: Review, *, draft: bool, candidate: int | None, prom
         "trend_count": len(review.trend),
         "trend_lines": [(n, spark, num(lo), num(hi)) for n, spark, lo, hi in (t.lines if t else ())],
         "recent_names": names,
-        "recent_rows": [(r.id, version_word(r), r.created.strftime("%Y-%m-%d %H:%M"), [num(r.metrics.get(n)) for n in names])
+        # A run with values given by hand is shown, and marked: it is never a baseline unless compare_to names it.
+        "recent_rows": [(r.id, version_word(r) + (" (values by hand)" if by_hand(r) else ""), r.created.strftime("%Y-%m-%d %H:%M"),
+                         [num(r.metrics.get(n)) for n in names])
                         for r in recent],
     }
 

@@ -139,6 +139,7 @@ def test_by_hand_runs_are_shown_but_never_the_baseline(project: Path, capsys: py
     assert outcome.promoted
     report = render(outcome)
     assert "| <code>score</code> | ▁█▂ | 0.563 | 0.773 |" in report  # the experiment is in the trend, not the baseline
+    assert " | v1 (values by hand) | " in report
     # The promoted version's judging run is now the baseline of what follows, not a later by-hand run.
     judged = outcome.run.id
     assert main(["submit", "tiny", "--set", "learning_rate=0.05"], ENV) == 0
