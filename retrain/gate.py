@@ -250,7 +250,9 @@ def evaluate(
                             "" if ok else f"{change.metric} is {full(value)}, needs {sign} {full(float(bound))} "
                                           f"({change.words()} the baseline run {baseline_run}'s {full(base)})"))
 
-    if checks and all(c.skipped for c in checks):
+    if not checks:  # validate refuses an empty gate; a Gate built otherwise still does not pass on nothing
+        checks.append(Check(NOTHING_EVALUATED, "", None, None, False, "the gate has no condition to evaluate"))
+    elif all(c.skipped for c in checks):
         reasons = "; ".join(dict.fromkeys(c.why for c in checks))
         checks.append(Check(NOTHING_EVALUATED, "", None, None, False,
                             f"no condition could be evaluated ({reasons}), and a gate does not pass on nothing"))
