@@ -164,7 +164,7 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
     workflow.set_output("run-url", url or "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
-    workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
+    workflow.set_output("metrics", json.dumps(to_json(dict(ran.run.metrics)) if ran and ran.run else {}, sort_keys=True))
     _review_outputs(workflow, ran)
     if plan is not None:
         workflow.set_output("plan", json.dumps(to_json(plan), sort_keys=True))

@@ -1,20 +1,28 @@
 """Which run a run is compared with, the metric differences, and the pipeline's recent history.
 
-The baseline is, by default, the latest completed run of the endpoint's default version on the same
-parameter values, else the latest completed run of the default version. ``compare_to: latest`` takes
-the pipeline's latest completed run of any version; ``compare_to: <run id>`` names one. Drafts (runs of
-a pull request's pipeline) are never a baseline: they are what is being judged.
+The baseline is, by default, the run that judged the endpoint's default version (its gate promoted it),
+else the latest completed run of the default version with the parameter file's values. A run submitted
+with other values (``submit --set``, a dispatch form changed by hand) is in the trend but never a baseline,
+unless ``compare_to: <run id>`` names it. ``compare_to: latest`` takes the pipeline's latest completed run
+of any version with the file's values. Drafts (runs of a pull request's pipeline) are never a baseline:
+they are what is being judged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .backends.base import Backend, Run, RunStatus
 from .errors import NotFound, RetrainError
+from .metric_values import exact, finite, json_safe
 
 DRAFT_TAG = "retrain.draft"
+# Tags retrain puts on a run (promote.py writes the gate's two; they are named here so that choosing a baseline
+# needs nothing from the rooms above).
+GATE_TAG = "retrain.gate"  # the gated version a run was submitted to judge
+VERDICT_TAG = "retrain.verdict"  # that run's verdict once judged: promoted, failed, not-promoted
+VALUES_TAG = "retrain.values"  # "file": submitted with the parameter file's values; "set": with values given by hand
 HISTORY = 20  # runs in the trend: enough to see a drift, small enough to read
 SPARK = "▁▂▃▄▅▆▇█"
 # How many recent runs the baseline search reads; older default-version runs are not a fair baseline anyway.
@@ -23,6 +31,11 @@ SEARCH = 200
 
 def is_draft(run: Run) -> bool:
     return run.tags.get(DRAFT_TAG) == "true"
+
+
+def by_hand(run: Run) -> bool:
+    """A run submitted with values other than the parameter file's (runs from before the tag count as the file's)."""
+    return run.tags.get(VALUES_TAG) == "set"
 
 
 @dataclass(frozen=True)
@@ -34,19 +47,26 @@ class MetricDiff:
 
     @property
     def difference(self) -> float | None:
-        if self.value is None or self.baseline is None:
+        """This run's value minus the baseline's, in their own precision (0.603 - 0.563 is 0.04, not
+        0.040000000000000036); None when either is missing or not finite."""
+        if self.value is None or self.baseline is None or not finite(self.value) or not finite(self.baseline):
             return None
-        return self.value - self.baseline
+        return float(exact(self.value) - exact(self.baseline))
 
     @property
     def verdict(self) -> str:
-        """``better``, ``worse``, ``same``, ``new`` (no baseline value) or ``missing`` (not in this run)."""
+        """``better``, ``worse``, ``same``, ``new`` (no baseline value), ``missing`` (not in this run) or
+        ``not finite`` (NaN or an infinity on either side: never better)."""
         if self.value is None:
             return "missing"
+        if not finite(self.value):
+            return "not finite"
         if self.baseline is None:
             return "new"
-        d = self.value - self.baseline
-        if abs(d) <= 1e-12 * max(1.0, abs(self.baseline)):
+        if not finite(self.baseline):
+            return "not finite"
+        d = exact(self.value) - exact(self.baseline)
+        if d == 0:
             return "same"
         return "better" if (d > 0) == (self.goal == "max") else "worse"
 
@@ -57,11 +77,12 @@ class Comparison:
     baseline_version: int | None
     how: str  # how the baseline was chosen, in words
     rows: tuple[MetricDiff, ...]
+    unreadable: bool = False  # there may be a baseline, but it could not be read: nothing may pass by comparing with it
 
     def differences(self) -> dict[str, dict[str, object]]:
         """The action's ``metric-differences`` output: per metric, value, baseline, difference, verdict."""
-        return {r.name: {"value": r.value, "baseline": r.baseline, "difference": r.difference,
-                         "goal": r.goal, "verdict": r.verdict} for r in self.rows}
+        return json_safe({r.name: {"value": r.value, "baseline": r.baseline, "difference": r.difference,
+                                   "goal": r.goal, "verdict": r.verdict} for r in self.rows})
 
 
 def compare(run: Run | Mapping[str, float], baseline: Run | None, goals: Mapping[str, str], *, how: str = "") -> Comparison:
@@ -82,17 +103,17 @@ def pick_baseline(
     pipeline: str,
     endpoint: str,
     compare_to: str,
-    parameters: Mapping[str, object] | None,
+    parameters: Mapping[str, object] | None = None,  # unused: the baseline is chosen by how a run was submitted
     exclude: str | None = None,
 ) -> tuple[Run | None, str]:
     """The baseline run and how it was chosen (for the report). Raise NotFound for a named run that is not there."""
     if compare_to not in ("default", "latest"):
         try:
-            return backend.run(compare_to), f"run {compare_to} (compare_to)"
+            return backend.run(compare_to), "named by compare_to"
         except NotFound:
             raise NotFound(f"compare_to names run '{compare_to}', which does not exist. "
                            "Name a run that `retrain runs` lists, or write compare_to: default.") from None
-    base, how = _choose(backend, pipeline, endpoint, compare_to, parameters, exclude)
+    base, how = _choose(backend, pipeline, endpoint, compare_to, exclude)
     return (_detailed(backend, base), how) if base is not None else (None, how)
 
 
@@ -106,25 +127,33 @@ def _detailed(backend: Backend, run: Run) -> Run:
         return run
 
 
-def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, parameters: Mapping[str, object] | None,
-            exclude: str | None) -> tuple[Run | None, str]:
+def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, exclude: str | None) -> tuple[Run | None, str]:
     runs = [r for r in _completed(backend, pipeline) if r.id != exclude and r.endpoint == endpoint]
+    mine = [r for r in runs if not by_hand(r)]
+    others = len(runs) - len(mine)
+    note = (f"; {others} run{'s' if others != 1 else ''} with values given by hand "
+            f"{'are' if others != 1 else 'is'} not a baseline unless compare_to names it") if others else ""
     if compare_to == "latest":
-        return (runs[0], "the latest completed run") if runs else (None, "no completed run yet")
+        if mine:
+            return mine[0], "the latest completed run with the parameter file's values"
+        return None, f"no completed run with the parameter file's values yet{note}"
     try:
         default = backend.endpoint(endpoint).default_version
     except NotFound:
         default = None
     if default is None:
         return None, f"endpoint '{endpoint}' has no default version yet"
-    on_default = [r for r in runs if r.version == default]
-    if parameters is not None:
-        same = [r for r in on_default if dict(r.parameters) == dict(parameters)]
-        if same:
-            return same[0], f"the latest completed run of the default version {default} with the same parameter values"
+    judged = [r for r in runs if r.version == default and r.tags.get(GATE_TAG) == str(default)
+              and r.tags.get(VERDICT_TAG, "promoted") == "promoted"]
+    if judged:
+        return judged[0], "the run that passed the gate and promoted the default version"
+    on_default = [r for r in mine if r.version == default]
     if on_default:
-        return on_default[0], f"the latest completed run of the default version {default}"
-    return None, f"the default version {default} has no completed run yet"
+        return on_default[0], "the latest completed run of the default version with the parameter file's values"
+    others = sum(1 for r in runs if r.version == default)
+    note = (f"; {others} run{'s' if others != 1 else ''} of it with values given by hand "
+            f"{'are' if others != 1 else 'is'} not a baseline unless compare_to names it") if others else ""
+    return None, f"the default version {default} has no completed run with the parameter file's values yet{note}"
 
 
 def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str, goals: Mapping[str, str],
@@ -136,7 +165,7 @@ def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str
     except NotFound:
         raise
     except RetrainError as e:
-        base, how = None, f"the baseline could not be read: {e}"
+        return replace(compare(run, None, goals, how=f"the baseline could not be read: {e}"), unreadable=True)
     return compare(run, base, goals, how=how)
 
 
@@ -152,15 +181,16 @@ def history(backend: Backend, pipeline: str, *, current: Run | None = None, limi
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """Unicode block characters, lowest to highest; a run without the metric is a space."""
-    known = [v for v in values if v is not None]
+    """Unicode block characters, lowest to highest; a run without the metric, or with a value that is not a
+    finite number, is a space."""
+    known = [v for v in values if v is not None and finite(v)]
     if not known:
         return ""
     lo, hi = min(known), max(known)
     span = hi - lo
     out = []
     for v in values:
-        if v is None:
+        if v is None or not finite(v):
             out.append(" ")
         elif span == 0:
             out.append(SPARK[len(SPARK) // 2])
@@ -172,7 +202,7 @@ def sparkline(values: Sequence[float | None]) -> str:
 @dataclass(frozen=True)
 class Trend:
     runs: tuple[Run, ...]  # oldest first
-    lines: tuple[tuple[str, str, float | None, float | None], ...]  # metric, sparkline, min, max
+    lines: tuple[tuple[str, str, float | None, float | None], ...]  # metric, sparkline, min, max (finite values)
 
 
 def trend(runs: Sequence[Run]) -> Trend:
@@ -180,6 +210,6 @@ def trend(runs: Sequence[Run]) -> Trend:
     lines = []
     for n in names:
         values = [r.metrics.get(n) for r in runs]
-        known = [v for v in values if v is not None]
+        known = [v for v in values if v is not None and finite(v)]
         lines.append((n, sparkline(values), min(known) if known else None, max(known) if known else None))
     return Trend(tuple(runs), tuple(lines))

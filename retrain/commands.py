@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
 from .event_model import Event
 from .execute import execute, exit_code
 from .history import actor_of
+from .metric_values import non_finite_word
 from .pipeline.model import Literal
 from .boundary import repository_root
 from .plan import Plan, command_plan, make_plan
@@ -44,6 +46,8 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [to_json(v) for v in value]
         return sorted(items) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, float) and not math.isfinite(value):
+        return non_finite_word(value)  # JSON has no NaN: "NaN", "Infinity", "-Infinity"
     return value
 
 
@@ -95,7 +99,7 @@ def form_warnings(config: Config) -> list[Problem]:
 
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = _config(args)
-    warnings = form_warnings(config)
+    warnings = [*config.warnings, *form_warnings(config)]
     for problem in warnings:
         print(f"warning: {problem}", file=sys.stderr)
     if args.json:

@@ -26,7 +26,7 @@ from .config_model import (
     Trigger,
 )
 from .errors import InvalidFile, Problem, UsageError
-from .gate import GATE_KEYS, RELATIVE_TO, BadCondition, Condition, Gate, parse_condition
+from .gate import GATE_KEYS, METRIC_KEYS, RELATIVE_TO, BadCondition, Change, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
 from .pipeline.flatten import local_problems
 from .pipeline.load import load_pipeline
@@ -99,6 +99,10 @@ class _Checker:
     def __init__(self, doc: YamlDoc) -> None:
         self.doc = doc
         self.problems: list[Problem] = list(doc.duplicate_keys)
+        self.warnings: list[Problem] = []  # what validate says but that does not stop the work
+
+    def warn(self, path: KeyPath, message: str, hint: str = "") -> None:
+        self.warnings.append(self.doc.problem(path, message, hint))
 
     def add(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, hint, at_key=at_key))
@@ -167,7 +171,7 @@ def load_config(path: Path, *, display_root: Path | None = None) -> Config:
     if checker.problems:
         raise InvalidFile(checker.problems, what=f"parameter file {shown}")
     return Config(path=path, root=root, backend=backend, pipelines=pipelines, repo_root=repo_root,
-                  retention=retention)
+                  retention=retention, warnings=tuple(checker.warnings))
 
 
 def _display(path: Path, display_root: Path | None) -> str:
@@ -390,7 +394,11 @@ def _pipeline(c: _Checker, name: str, entry: Any, root: Path, repo_root: Path, d
               "Move pull_request to submit_on.")
     goals = _goals(c, spec.get("metrics"), (*path, "metrics"))
     compare_to = _compare_to(c, spec.get("compare_to", "default"), (*path, "compare_to"))
-    gate = _gate(c, spec["promote"], (*path, "promote")) if spec.get("promote") is not None else None
+    gate = _gate(c, spec["promote"], (*path, "promote"), goals) if spec.get("promote") is not None else None
+    if gate is not None and version == "latest":
+        c.warn((*path, "version"), "version: latest runs every later submit on the newest version, even one whose "
+               "promote: gate failed, so the gate decides nothing for those runs.",
+               "Write version: default, so runs follow the version the gate promoted (or remove promote:).")
     if designer and gate is not None:
         c.add((*path, "promote"), "pipelines on the azureml-v1 backend are published from the designer, so retrain has no version to gate.",
               "Remove promote:, or move the pipeline to the azureml backend.")
@@ -484,23 +492,32 @@ def _compare_to(c: _Checker, value: Any, path: KeyPath) -> str:
     return "default"
 
 
-def _gate(c: _Checker, value: Any, path: KeyPath) -> Gate | None:
+def _gate(c: _Checker, value: Any, path: KeyPath, goals: dict[str, str]) -> Gate | None:
+    """The ``promote:`` block. A metric's entry is a condition (``auc: ">= 0.9"``) or a mapping of MLflow's
+    MetricThreshold keys; its ``greater_is_better`` joins ``goals`` (the ``metrics:`` goals), which it must not
+    contradict."""
     spec = c.mapping(value, path, "the promotion gate")
     if spec is None:
         return None
     conditions: list[Condition] = []
+    changes: list[Change] = []
     for key, entry in spec.items():
         if key in GATE_KEYS:
             continue
         if not isinstance(key, str) or not key.strip():
             c.add((*path, key), f"expected a metric name, got {key!r}.", at_key=True)
             continue
+        if isinstance(entry, dict):
+            cond, more = _metric_rule(c, key, entry, (*path, key), goals)
+            conditions += cond
+            changes += more
+            continue
         try:
-            cond = parse_condition(key, entry)
+            cond_ = parse_condition(key, entry)
         except BadCondition as e:
             c.add((*path, key), str(e))
             continue
-        conditions.append(Condition(cond.metric, cond.op, cond.threshold, c.doc.where((*path, key))))
+        conditions.append(Condition(cond_.metric, cond_.op, cond_.threshold, c.doc.where((*path, key))))
     relative = spec.get("not_worse_than")
     if relative is not None and relative not in RELATIVE_TO:
         c.add((*path, "not_worse_than"), f"not_worse_than is {relative!r}.", "Write not_worse_than: baseline.")
@@ -508,7 +525,7 @@ def _gate(c: _Checker, value: Any, path: KeyPath) -> Gate | None:
     tolerance = 0.0
     if "tolerance" in spec:
         raw = spec["tolerance"]
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 or raw != raw or raw == float("inf"):
             c.add((*path, "tolerance"), f"expected a number of at least 0, got {_type_name(raw)} {raw!r}.",
                   "The tolerance is how much worse than the baseline a metric may be, e.g. tolerance: 0.01.")
         else:
@@ -519,7 +536,58 @@ def _gate(c: _Checker, value: Any, path: KeyPath) -> Gate | None:
     if not any(k not in GATE_KEYS for k in spec) and spec.get("not_worse_than") is None:
         c.add(path, "the gate has no condition.", 'Add one, e.g. auc: ">= 0.9", or not_worse_than: baseline.')
         return None
-    return Gate(tuple(conditions), "baseline" if relative in RELATIVE_TO else None, tolerance, c.doc.where(path))
+    return Gate(tuple(conditions), "baseline" if relative in RELATIVE_TO else None, tolerance, c.doc.where(path), tuple(changes))
+
+
+def _metric_rule(c: _Checker, name: str, entry: dict[Any, Any], path: KeyPath,
+                 goals: dict[str, str]) -> tuple[list[Condition], list[Change]]:
+    """``promote: {log_loss: {threshold: 0.4, min_absolute_change: 0, min_relative_change: 0.01, greater_is_better: false}}``."""
+    c.unknown_keys(entry, path, METRIC_KEYS)
+    if "greater_is_better" in entry:
+        gib = entry["greater_is_better"]
+        if not isinstance(gib, bool):
+            c.add((*path, "greater_is_better"), f"expected true or false, got {_type_name(gib)} {gib!r}.",
+                  "true: higher is better (goal max); false: lower is better (goal min).")
+        else:
+            goal = "max" if gib else "min"
+            if name in goals and goals[name] != goal:
+                c.add((*path, "greater_is_better"), f"greater_is_better: {str(gib).lower()} contradicts metrics: "
+                      f"{name} has goal {goals[name]}.", "Say which way the metric is better in one place.")
+            else:
+                goals[name] = goal
+    goal = goals.get(name, "max")
+    conditions: list[Condition] = []
+    changes: list[Change] = []
+    if "threshold" in entry:
+        raw = entry["threshold"]
+        try:
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                # As MLflow reads a threshold: at least it for a metric whose goal is max, at most for min.
+                cond = parse_condition(name, raw)
+                cond = Condition(name, ">=" if goal == "max" else "<=", cond.threshold)
+            else:
+                cond = parse_condition(name, raw)
+            conditions.append(Condition(cond.metric, cond.op, cond.threshold, c.doc.where((*path, "threshold"))))
+        except BadCondition as e:
+            c.add((*path, "threshold"), str(e))
+    for key, kind in (("min_absolute_change", "absolute"), ("min_relative_change", "relative")):
+        if key not in entry:
+            continue
+        raw = entry[key]
+        limit = 1.0 if kind == "relative" else float("inf")
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw or not -limit <= raw <= limit \
+                or abs(raw) == float("inf"):
+            what = "a number from -1 to 1 (a share of the baseline's value)" if kind == "relative" else "a finite number"
+            c.add((*path, key), f"expected {what}, got {_type_name(raw)} {raw!r}.",
+                  f"e.g. {key}: {'0.01 (1% better than the baseline)' if kind == 'relative' else '0.005'}; "
+                  "a negative number allows that much worse.")
+            continue
+        changes.append(Change(name, kind, float(raw), c.doc.where((*path, key))))
+    if not any(k in entry for k in ("threshold", "min_absolute_change", "min_relative_change")):
+        c.add(path, f"the gate's entry for metric '{name}' has no condition.",
+              "Add threshold, min_absolute_change or min_relative_change (greater_is_better alone only sets the goal; "
+              "write that under metrics:).")
+    return conditions, changes
 
 
 def _parameters(c: _Checker, given: Mapping[Any, Any], path: KeyPath, pipeline: Pipeline, root: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Union
 
 from .backends.base import VersionPin
-from .errors import Location
+from .errors import Location, Problem
 from .gate import Gate
 from .pipeline.model import Literal, Pipeline
 
@@ -95,6 +95,7 @@ class Config:
     # None only for records built by hand; consumers fall back to ``root``.
     repo_root: Path | None = None
     retention: Retention | None = None  # top level: for every pipeline without its own
+    warnings: tuple[Problem, ...] = ()  # what validate says at its line but that does not stop the work
 
     def retention_for(self, pipeline: str) -> Retention | None:
         own = self.pipelines[pipeline].retention if pipeline in self.pipelines else None

@@ -116,3 +116,40 @@ def cut_bytes(text: str, limit: int, note: str) -> str:
     if room <= 0:
         return note.encode("utf-8")[:limit].decode("utf-8", "ignore")
     return data[:room].decode("utf-8", "ignore") + note
+
+
+# -- Markdown and HTML (reports on GitHub) ---------------------------------------------------------------------------
+# Text from data (metric names, run messages, parameter values, log tails) shown in a report that GitHub renders as
+# Markdown with inline HTML: the job summary, a check run's summary, a pull-request comment. One rule for all of them,
+# which leaves ordinary text as it reads ("auc is 0.91, needs >= 0.95", snake_case names) and disarms the rest:
+# - ``<`` and ``&`` become character references: no tag, no comment, no autolink, no entity of the data's own;
+# - the characters that start inline Markdown (code, emphasis, strikethrough, links) and ``|`` (which ends a table
+#   cell) are backslash-escaped; ``_`` only where it could start or end emphasis (not between two letters or digits,
+#   where CommonMark never reads it so);
+# - what would start a block at the head of the text (a heading, a quote, a list, a rule) is escaped there;
+# - a line break becomes ``<br>`` (it would end a table row), and other control characters are shown escaped.
+# Inside such text nothing is code: a template that sets a name in code wraps the escaped text in <code>, never in
+# backticks, in which escapes are not read.
+_MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
+_MD_INLINE = re.compile(r"[\\`*\[\]~|<&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# A heading, a quote, a bullet, a rule ("---") or an ordered list item ("1. ") at the head of the text.
+_MD_BLOCK_START = re.compile(r"^(\s*)(>|#{1,6}(?=\s|$)|[+-](?=\s|$)|-(?=[ \t-]*-[ \t-]*-)|\d{1,9}(?=[.)](?:\s|$)))")
+
+
+def _md_char(m: re.Match[str]) -> str:
+    ch = m.group()
+    return _MD_ENTITIES.get(ch) or "\\" + ch
+
+
+def _md_line(text: str) -> str:
+    shown = _MD_INLINE.sub(_md_char, _controls(text).replace("\t", " "))
+    head = _MD_BLOCK_START.match(shown)
+    if head is not None:
+        at = head.end()
+        shown = shown[:at] + "\\" + shown[at:] if head.group(2)[0].isdigit() else shown[:head.start(2)] + "\\" + shown[head.start(2):]
+    return shown
+
+
+def markdown(text: object) -> str:
+    """``text`` as literal inline Markdown (a table cell, a line of a report): it renders as itself."""
+    return "<br>".join(_md_line(line) for line in _split(str(text)))

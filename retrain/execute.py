@@ -22,6 +22,7 @@ from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainErr
 from .follow import Ending, follow
 from .pipeline.model import Literal
 from .plan import Plan, PipelinePlan
+from .baseline import VALUES_TAG
 from .history import Mover
 from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, publish, settle, submit_draft
 from .signals import STOP
@@ -235,6 +236,8 @@ def _execute_one(
                 run_tags[DRAFT_TAG] = "true"
             if candidate is not None:
                 run_tags[GATE_TAG] = str(candidate)
+            # Only a run with the parameter file's values can be a baseline (baseline.py): say which this is.
+            run_tags[VALUES_TAG] = "file" if dict(item.parameters) == dict(pc.parameters) else "set"
             request = SubmitRequest(
                 pipeline=item.pipeline, endpoint=item.endpoint, version=version,
                 parameters=dict(item.parameters), experiment=item.experiment, key=key, tags=run_tags, force=force,

@@ -4,11 +4,18 @@ A gate is the ``promote:`` block of a pipeline in the parameter file::
 
     promote:
       auc: ">= 0.90"              # absolute: metric, operator, threshold
+      log_loss:                   # per metric, as MLflow's MetricThreshold names them
+        threshold: 0.35           #   absolute, in the metric's direction (<= for a metric whose goal is min)
+        min_absolute_change: 0    #   against the baseline: at least this much better (negative: at most this much worse)
+        min_relative_change: 0.01 #   ... or this share of the baseline's value better
+        greater_is_better: false  #   the metric's goal (or metrics: {log_loss: min})
       not_worse_than: baseline    # relative: no metric worse than the baseline run's by more than tolerance
       tolerance: 0.01
 
 Pure: parsing a condition and judging a run's metrics need no backend. Which run is the baseline is
-``baseline.py``'s job; moving the default is the backend's.
+``baseline.py``'s job; moving the default is the backend's. Values are compared in their own precision
+(``metric_values.exact``) and a non-finite value never passes. A gate none of whose conditions could be
+evaluated (no baseline, no metrics) fails: a gate never passes on nothing.
 """
 
 from __future__ import annotations
@@ -18,15 +25,19 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .errors import Location
+from .metric_values import exact, finite, full
 
-OPERATORS: dict[str, Callable[[float, float], bool]] = {
+OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
 }
 _CONDITION = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
 GATE_KEYS = ("not_worse_than", "tolerance")
 RELATIVE_TO = ("baseline",)
+# The keys of a metric's own entry (``promote: {log_loss: {...}}``), named as MLflow's MetricThreshold names them.
+METRIC_KEYS = ("threshold", "min_absolute_change", "min_relative_change", "greater_is_better")
 
 
 class BadCondition(ValueError):
@@ -43,10 +54,36 @@ class Condition:
     location: Location | None = field(default=None, compare=False)
 
     def holds(self, value: float) -> bool:
-        return OPERATORS[self.op](value, self.threshold)
+        """Decided in the values' own precision; a non-finite value never holds."""
+        return finite(value) and OPERATORS[self.op](exact(value), exact(self.threshold))
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {_num(self.threshold)}"
+        return f"{self.metric} {self.op} {full(self.threshold)}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """``min_absolute_change`` or ``min_relative_change`` of one metric against the baseline run's value.
+
+    A run passes when its value is better than the baseline's by at least ``amount`` (absolute, in the metric's
+    units) or by ``amount`` times the baseline's magnitude (relative); a negative amount lets it be worse by at most
+    that much."""
+
+    metric: str
+    kind: str  # "absolute" or "relative"
+    amount: float
+    location: Location | None = field(default=None, compare=False)
+
+    def bound(self, base: float, goal: str) -> Decimal:
+        step = exact(self.amount) if self.kind == "absolute" else abs(exact(base)) * exact(self.amount)
+        return exact(base) + step if goal == "max" else exact(base) - step
+
+    def words(self) -> str:
+        if self.kind == "absolute":
+            amount = full(abs(self.amount))
+        else:
+            amount = f"{full(abs(self.amount) * 100)}%"
+        return f"at least {amount} better than" if self.amount >= 0 else f"at most {amount} worse than"
 
 
 def parse_condition(metric: str, text: object) -> Condition:
@@ -54,6 +91,8 @@ def parse_condition(metric: str, text: object) -> Condition:
     if isinstance(text, bool):
         raise BadCondition(f"expected a condition such as \">= 0.9\", got {text!r}.")
     if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise BadCondition(f"the threshold {text!r} is not a finite number.")
         return Condition(metric, ">=", float(text))
     if not isinstance(text, str):
         raise BadCondition(f"expected a condition such as \">= 0.9\", got {type(text).__name__}.")
@@ -75,18 +114,31 @@ class Gate:
     not_worse_than: str | None = None  # "baseline"
     tolerance: float = 0.0
     location: Location | None = field(default=None, compare=False)
+    changes: tuple[Change, ...] = ()  # per-metric min_absolute_change / min_relative_change
 
 
 @dataclass(frozen=True)
 class Check:
-    """One judged condition: what was required, what the run had, whether it passed."""
+    """One judged condition: what was required, what the run had, whether it passed.
+
+    A skipped check could not be evaluated (no baseline to compare with, or the baseline's value is not a
+    number); it neither passes nor fails, and a gate whose every check was skipped fails."""
 
     text: str  # "auc >= 0.9", "auc not worse than baseline 0.91 (tolerance 0.01)"
     metric: str
     value: float | None
     threshold: float | None
     passed: bool
-    why: str = ""  # for a failure: in words, with the value and the threshold
+    why: str = ""  # for a failure or a skip: in words, with the value and the threshold
+    skipped: bool = False
+
+    @property
+    def result(self) -> str:
+        """``passed``, ``failed`` or ``skipped``, as reports and JSON show it."""
+        return "skipped" if self.skipped else "passed" if self.passed else "failed"
+
+
+NOTHING_EVALUATED = "at least one condition evaluated"
 
 
 @dataclass(frozen=True)
@@ -96,15 +148,21 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed or c.skipped for c in self.checks) and any(not c.skipped for c in self.checks)
 
     @property
     def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        return tuple(c for c in self.checks if not c.passed and not c.skipped)
+
+    @property
+    def skipped(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.skipped)
 
     def summary(self) -> str:
         if self.passed:
-            return f"the gate passed ({len(self.checks)} condition{'s' if len(self.checks) != 1 else ''})"
+            held = len(self.checks) - len(self.skipped)
+            text = f"the gate passed ({held} condition{'s' if held != 1 else ''}"
+            return text + (f", {len(self.skipped)} skipped)" if self.skipped else ")")
         return "the gate failed: " + "; ".join(c.why for c in self.failed)
 
 
@@ -119,6 +177,10 @@ def evaluate(
 ) -> GateResult:
     """Judge ``metrics`` against ``gate``. ``goals`` maps a metric to ``max`` or ``min`` (default max).
 
+    ``baseline`` is None when there is no baseline run, and empty when there is one that reported no metrics
+    (a failed run, or one whose metrics could not be read): then nothing can be compared with it, and that
+    fails the gate rather than letting it pass on nothing.
+
     A metric the gate names but the run did not report fails its condition, naming the metrics it did
     report, so a misspelt name is caught the first time a gated version runs. ``where`` (file:line)
     points at the gate in the parameter file.
@@ -126,40 +188,88 @@ def evaluate(
     reported = ", ".join(sorted(metrics)) or "none"
     at = f" (promote: at {where})" if where else ""
     checks: list[Check] = []
+
+    def missing(name: str, location: Location | None, text: str, threshold: float | None) -> Check:
+        cat = f" at {location}" if location else at
+        return Check(text, name, None, threshold, False,
+                     f"the gate names metric '{name}'{cat}, but the run reported no such metric "
+                     f"(it reported: {reported}); fix the name in promote:")
+
     for cond in gate.conditions:
         value = metrics.get(cond.metric)
         if value is None:
-            cat = f" at {cond.location}" if cond.location else at
-            checks.append(Check(str(cond), cond.metric, None, cond.threshold, False,
-                                f"the gate names metric '{cond.metric}'{cat}, but the run reported no such metric "
-                                f"(it reported: {reported}); fix the name in promote:"))
+            checks.append(missing(cond.metric, cond.location, str(cond), cond.threshold))
             continue
         ok = cond.holds(value)
-        checks.append(Check(str(cond), cond.metric, value, cond.threshold, ok,
-                            "" if ok else f"{cond.metric} is {_num(value)}, needs {cond.op} {_num(cond.threshold)}"))
-    if gate.not_worse_than is not None:
+        why = "" if ok else f"{cond.metric} is {full(value)}, needs {cond.op} {full(cond.threshold)}" + (
+            "" if finite(value) else " (not a finite number, so it cannot pass)")
+        checks.append(Check(str(cond), cond.metric, value, cond.threshold, ok, why))
+
+    relative = gate.not_worse_than is not None or bool(gate.changes)
+    if relative and baseline is not None and not baseline:
+        which = (f"the baseline run {baseline_run} has no metrics (it failed, or its metrics could not be read)"
+                 if baseline_run else "the baseline could not be read")
+        checks.append(Check("the baseline run has metrics", "", None, None, False,
+                            f"{which}, so nothing can be compared with it; name a run with metrics in compare_to, "
+                            "or promote by hand"))
+        baseline = None
+        relative = False  # reported once, above, not once per condition
+
+    if gate.not_worse_than is not None and relative:
         if baseline is None:
-            # Nothing to compare with (the endpoint's first gated version): a relative condition cannot fail.
-            checks.append(Check("not worse than the baseline", "", None, None, True, "no baseline run to compare with"))
+            checks.append(Check("not worse than the baseline", "", None, None, False,
+                                "no baseline run to compare with", skipped=True))
         else:
             for name in sorted(baseline):
-                value = metrics.get(name)
-                base = baseline[name]
-                goal = goals.get(name, "max")
-                text = f"{name} not worse than the baseline's {_num(base)}" + (
-                    f" (tolerance {_num(gate.tolerance)})" if gate.tolerance else "")
-                if value is None:
-                    checks.append(Check(text, name, None, base, False,
-                                        f"{name} was not reported by this run but the baseline run {baseline_run} has it ({_num(base)})"))
-                    continue
-                threshold = base - gate.tolerance if goal == "max" else base + gate.tolerance
-                ok = value >= threshold if goal == "max" else value <= threshold
-                sign = ">=" if goal == "max" else "<="
-                checks.append(Check(text, name, value, threshold, ok,
-                                    "" if ok else f"{name} is {_num(value)}, needs {sign} {_num(threshold)} "
-                                                  f"(baseline run {baseline_run}: {_num(base)}, tolerance {_num(gate.tolerance)})"))
+                checks.append(_not_worse(name, metrics.get(name), baseline[name], goals.get(name, "max"), gate.tolerance,
+                                         baseline_run))
+    for change in gate.changes if relative else ():
+        goal = goals.get(change.metric, "max")
+        text = f"{change.metric} {change.words()} the baseline"
+        value = metrics.get(change.metric)
+        if baseline is None:
+            checks.append(Check(text, change.metric, value, None, False, "no baseline run to compare with", skipped=True))
+            continue
+        base = baseline.get(change.metric)
+        if base is None:
+            checks.append(Check(text, change.metric, value, None, False,
+                                f"the baseline run {baseline_run} did not report {change.metric}", skipped=True))
+            continue
+        text = f"{change.metric} {change.words()} the baseline's {full(base)}"
+        if value is None:
+            checks.append(missing(change.metric, change.location, text, None))
+            continue
+        if not finite(base):
+            checks.append(Check(text, change.metric, value, None, False,
+                                f"the baseline's {change.metric} is {full(base)}: nothing to compare with", skipped=True))
+            continue
+        bound = change.bound(base, goal)
+        sign = ">=" if goal == "max" else "<="
+        ok = finite(value) and (exact(value) >= bound if goal == "max" else exact(value) <= bound)
+        checks.append(Check(text, change.metric, value, float(bound), ok,
+                            "" if ok else f"{change.metric} is {full(value)}, needs {sign} {full(float(bound))} "
+                                          f"({change.words()} the baseline run {baseline_run}'s {full(base)})"))
+
+    if not checks:  # validate refuses an empty gate; a Gate built otherwise still does not pass on nothing
+        checks.append(Check(NOTHING_EVALUATED, "", None, None, False, "the gate has no condition to evaluate"))
+    elif all(c.skipped for c in checks):
+        reasons = "; ".join(dict.fromkeys(c.why for c in checks))
+        checks.append(Check(NOTHING_EVALUATED, "", None, None, False,
+                            f"no condition could be evaluated ({reasons}), and a gate does not pass on nothing"))
     return GateResult(tuple(checks), baseline_run)
 
 
-def _num(value: float) -> str:
-    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+def _not_worse(name: str, value: float | None, base: float, goal: str, tolerance: float, baseline_run: str | None) -> Check:
+    text = f"{name} not worse than the baseline's {full(base)}" + (f" (tolerance {full(tolerance)})" if tolerance else "")
+    if value is None:
+        return Check(text, name, None, base, False,
+                     f"{name} was not reported by this run but the baseline run {baseline_run} has it ({full(base)})")
+    if not finite(base):
+        return Check(text, name, value, None, False, f"the baseline's {name} is {full(base)}: nothing to compare with",
+                     skipped=True)
+    threshold = exact(base) - exact(tolerance) if goal == "max" else exact(base) + exact(tolerance)
+    ok = finite(value) and (exact(value) >= threshold if goal == "max" else exact(value) <= threshold)
+    sign = ">=" if goal == "max" else "<="
+    return Check(text, name, value, float(threshold), ok,
+                 "" if ok else f"{name} is {full(value)}, needs {sign} {full(float(threshold))} "
+                               f"(baseline run {baseline_run}: {full(base)}, tolerance {full(tolerance)})")

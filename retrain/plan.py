@@ -45,6 +45,7 @@ class PipelinePlan:
     make_default: bool
     timeout_s: float
     draft: bool = False  # run the pipeline as it is in this checkout, not a published version (a pull request)
+    gated: bool = False  # the pipeline has a promote: gate: a new version is run with the file's values and judged
 
     @property
     def action(self) -> str:
@@ -53,6 +54,9 @@ class PipelinePlan:
             return "draft run, no publish"
         if self.publish and self.submit:
             return "publish and submit"
+        if self.publish and self.gated:
+            # execute runs a newly published version to judge it: say so, or the plan says "no submit" and then runs.
+            return "publish, and run a new version to judge its gate (no other submit)"
         if self.publish:
             return "publish, no submit"
         if self.submit:
@@ -156,6 +160,7 @@ def _plan_one(
         make_default=pc.make_default,
         timeout_s=pc.timeout_s,
         draft=draft,
+        gated=pc.gate is not None,
     )
 
 
@@ -255,7 +260,7 @@ def command_plan(
             parameters=parameters, changed_parameters=changed,
             reasons=(Reason("command", f"retrain {command}"),),
             make_default=pc.make_default if make_default is None else make_default,
-            timeout_s=pc.timeout_s,
+            timeout_s=pc.timeout_s, gated=pc.gate is not None,
         ))
     return Plan(event=Event(name="dispatch"), items=tuple(items))
 

@@ -50,6 +50,8 @@ def judge(pc: PipelineConfig, run: Run, comparison: Comparison | None) -> GateRe
     if pc.gate is None:
         return None
     baseline = {r.name: r.baseline for r in comparison.rows if r.baseline is not None} if comparison and comparison.baseline_run else None
+    if comparison is not None and comparison.unreadable:
+        baseline = {}  # a baseline that could not be read is not "no baseline": comparing with it fails (gate.evaluate)
     where = str(pc.gate.location) if pc.gate.location else ""
     return evaluate(pc.gate, run.metrics, goals=pc.goals, baseline=baseline,
                     baseline_run=comparison.baseline_run if comparison else None, where=where)
@@ -100,10 +102,10 @@ def settle(backend: Backend, pc: PipelineConfig, run: Run, message: str, *, cand
     return Settled(False, message, checked, False)
 
 
-def _record_verdict(backend: Backend, run: Run, verdict: str) -> None:
+def _record_verdict(backend: Backend, run: Run, verdict: str, *, candidate: int | None = None) -> None:
     tagger = getattr(backend, "tag_run", None)
     if tagger is not None:  # a backend that cannot tag a run falls back on awaiting_verdict's other checks
-        tagger(run.id, {VERDICT_TAG: verdict})
+        tagger(run.id, {VERDICT_TAG: verdict, **({GATE_TAG: str(candidate)} if candidate is not None else {})})
 
 
 def awaiting_verdict(backend: Backend, run: Run) -> int | None:
@@ -225,6 +227,8 @@ def promote(backend: Backend, pc: PipelineConfig, version: int, parameters: Mapp
                  new_move(pc.endpoint, version, "promote", mover, run_id=run.id, reason=reason.strip(),
                           verdict="passed" if gate is not None else "no gate",
                           commit=_commit_of(endpoint, version) or run.tags.get("retrain.commit")))
+    if gate is not None:  # the run that passed the gate is the new default's baseline (baseline.py)
+        _record_verdict(backend, run, "promoted", candidate=version)
     return Promotion(pc.endpoint, version, previous, False, run, comparison, gate)
 
 

@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 
+from . import escape
 from .backends.base import StepResult, StepStatus
 from .console import duration
 from .execute import Conclusion, Outcome
+from .metric_values import shown
 
 ICONS = {
     Conclusion.SUCCESS: "✅", Conclusion.FAILURE: "❌", Conclusion.CANCELLED: "⏹️", Conclusion.TIMED_OUT: "⏱️",
@@ -37,12 +40,13 @@ class ParameterRow:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("retrain", "templates"),
-        autoescape=False,  # markdown, not HTML; values are escaped where they go into table cells
+        autoescape=False,  # markdown, not HTML: text from data is escaped by `e` (escape.markdown), one rule
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
     env.globals.update(duration=duration, step_word=_step_word, number=_number)
-    env.filters["e"] = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    env.filters["e"] = escape.markdown
+    env.filters["url"] = _url
     return env
 
 
@@ -53,7 +57,12 @@ def _step_word(step: StepResult) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return shown(value)
+
+
+def _url(value: object) -> str:
+    """A link's destination inside ``<...>``: nothing in it can end the link or the table cell."""
+    return quote(str(value), safe=":/?#[]@!$&'()*+,;=%~-._")
 
 
 def title(outcome: Outcome) -> str:

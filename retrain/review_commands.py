@@ -23,7 +23,7 @@ def review_json(review: Review, *, draft: bool = False, candidate: int | None = 
         "gate": None if g is None else {
             "passed": g.passed,
             "checks": [{"condition": k.text, "metric": k.metric, "value": k.value, "threshold": k.threshold,
-                        "passed": k.passed, "why": k.why} for k in g.checks],
+                        "passed": k.passed, "result": k.result, "why": k.why} for k in g.checks],
         },
         "candidate_version": candidate,
         "promoted": promoted,

@@ -10,19 +10,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from .backends.base import Run
-from .baseline import Comparison, MetricDiff, compare, is_draft, trend
+from .baseline import Comparison, MetricDiff, by_hand, compare, is_draft, trend
 from .console import table
-from .gate import GateResult
+from .gate import Check, GateResult
+from .metric_values import full, shown
 from .promote import Review
 
-ARROWS = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "new": "new", "missing": "missing"}
+ARROWS = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "new": "new", "missing": "missing",
+          "not finite": "⚠ not a finite number"}
 LAST_RUNS = 5  # rows of the recent-runs table under the sparklines
 
 
 def num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    """A table's number: four decimals, or four significant digits for a small one (3e-6 is 0.000003, not 0)."""
+    return shown(value)
 
 
 def signed(value: float | None) -> str:
@@ -44,7 +45,11 @@ def version_word(run: Run) -> str:
 def baseline_line(c: Comparison) -> str:
     if c.baseline_run is None:
         return f"baseline: none ({c.how})"
-    return f"baseline: run {c.baseline_run} (version {c.baseline_version}), {c.how}"
+    return f"baseline: run {c.baseline_run} (version {c.baseline_version}): {c.how}"
+
+
+def check_result(check: Check) -> str:
+    return {"passed": "passed", "failed": "FAILED", "skipped": "skipped"}[check.result]
 
 
 def comparison_text(c: Comparison) -> str:
@@ -54,7 +59,8 @@ def comparison_text(c: Comparison) -> str:
 
 
 def gate_text(g: GateResult, preview: str | None = None) -> str:
-    rows = [(c.text, num(c.value), num(c.threshold), "passed" if c.passed else "FAILED") for c in g.checks]
+    # The gate's numbers in full: an edge (0.562 against >= 0.562) reads as it was decided.
+    rows = [(c.text, full(c.value), full(c.threshold), check_result(c) + (f": {c.why}" if c.skipped else "")) for c in g.checks]
     label = f"gate ({preview})" if preview else "gate"
     return f"{label}: {'passed' if g.passed else 'FAILED'}\n" + _indent(table(("condition", "value", "threshold", "result"), rows))
 
@@ -107,11 +113,13 @@ def markdown_context(review: Review, *, draft: bool, candidate: int | None, prom
         "baseline_line": baseline_line(review.comparison) if review.comparison else "",
         "diff_rows": [(r.name, num(r.value), num(r.baseline), signed(r.difference), verdict(r))
                       for r in (review.comparison.rows if review.comparison else ())],
-        "gate_rows": [(c.text, num(c.value), num(c.threshold), c.passed) for c in (review.gate.checks if review.gate else ())],
+        "gate_rows": [(c.text, full(c.value), full(c.threshold), c.result, c.why) for c in (review.gate.checks if review.gate else ())],
         "trend_count": len(review.trend),
         "trend_lines": [(n, spark, num(lo), num(hi)) for n, spark, lo, hi in (t.lines if t else ())],
         "recent_names": names,
-        "recent_rows": [(r.id, version_word(r), r.created.strftime("%Y-%m-%d %H:%M"), [num(r.metrics.get(n)) for n in names])
+        # A run with values given by hand is shown, and marked: it is never a baseline unless compare_to names it.
+        "recent_rows": [(r.id, version_word(r) + (" (values by hand)" if by_hand(r) else ""), r.created.strftime("%Y-%m-%d %H:%M"),
+                         [num(r.metrics.get(n)) for n in names])
                         for r in recent],
     }
 

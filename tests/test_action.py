@@ -160,16 +160,16 @@ def test_a_data_push_submits_and_completes_the_check(runner: Runner, github: Fak
     # the local backend's run is a file on the runner: the check links the workflow run instead
     assert check["details_url"] == f"https://github.com/{github.repository}/actions/runs/7781"
     assert "file://" not in check["output"]["summary"]
-    assert "| `learning_rate` | `0.2` | **changed** (default `0.1`) |" in check["output"]["summary"]
+    assert "| <code>learning_rate</code> | <code>0.2</code> | **changed** (default <code>0.1</code>) |" in check["output"]["summary"]
     # paths as the repository names them, not where the runner checked it out
-    assert "| `training_data` | `data/train.csv` | **changed** (default `pipelines/tiny/data/train.csv`) |" in check["output"]["summary"]
-    assert "#### Steps" in check["output"]["summary"] and "`prep`" in check["output"]["summary"]
+    assert "| <code>training_data</code> | <code>data/train.csv</code> | **changed** (default <code>pipelines/tiny/data/train.csv</code>) |" in check["output"]["summary"]
+    assert "#### Steps" in check["output"]["summary"] and "<code>prep</code>" in check["output"]["summary"]
     assert result.outputs["status"] == "success"
     assert result.outputs["version"] == "1"
     assert json.loads(result.outputs["metrics"])["score"] > 0
     assert result.outputs["run-id"] and result.outputs["run-url"] == check["details_url"]
     assert json.loads(result.outputs["plan"])["items"][0]["submit"] is True
-    assert "tiny`: succeeded" in result.summary
+    assert "tiny</code>: succeeded" in result.summary
     assert "::add-mask::" + SECRET in result.stdout  # masked before anything else
     assert result.stdout.index("::add-mask::") < result.stdout.index("tiny:")
     assert "::group::tiny / prep\n::stop-commands::" in result.stdout
@@ -252,7 +252,7 @@ def test_a_forbidden_token_falls_back_to_the_summary(runner: Runner, github: Fak
     result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
     assert result.code == 0, result.stderr
     assert result.stdout.count("::warning title=retrain%3A no check runs::") == 1
-    assert "tiny`: succeeded" in result.summary
+    assert "tiny</code>: succeeded" in result.summary
     assert github.check_runs == {}
 
 

@@ -210,8 +210,8 @@ def test_a_dispatch_of_the_form_submits_a_run_with_those_values(repo: Path, caps
     finally:
         github.stop()
     summary = check["output"]["summary"]
-    assert "| `learning_rate` | `0.05` | **changed** (default `0.1`) |" in summary
-    assert "| `max_iter` | `5` | **changed** (default `100`) |" in summary
+    assert "| <code>learning_rate</code> | <code>0.05</code> | **changed** (default <code>0.1</code>) |" in summary
+    assert "| <code>max_iter</code> | <code>5</code> | **changed** (default <code>100</code>) |" in summary
 
     code, out, _ = retrain(capsys, "runs", "--json")
     [run] = json.loads(out)

@@ -46,7 +46,7 @@ def test_a_pull_request_runs_a_draft_and_shows_it_against_the_defaults_latest_ru
     summary = check["output"]["summary"]
     assert "**Draft run**" in summary and "| version run | **draft**" in summary
     assert f"baseline: run {base} (version 1)" in summary
-    assert "| `score` | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in summary
+    assert "| <code>score</code> | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in summary
     assert "#### Trend: the one completed run so far" in summary  # a draft is not in the pipeline's history
     assert result.outputs["baseline-run-id"] == base
     assert json.loads(result.outputs["metric-differences"])["score"]["verdict"] == "worse"

@@ -57,7 +57,7 @@ def test_a_gate_moves_the_default_deployment_only_when_the_run_passes(azure: Fak
     [better], text = run(azure, tmp_path, ">= 0.9", publish=True)
     assert better.conclusion is Conclusion.SUCCESS and better.promoted
     assert default_deployment(azure) == "v3"
-    assert "baseline: none (the default version 1 has no completed run yet)" in text
+    assert "baseline: none (the default version 1 has no completed run with the parameter file's values yet)" in text
     assert azure.violations == []
 
 

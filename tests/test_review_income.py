@@ -69,7 +69,7 @@ def test_review_of_a_weaker_and_a_better_income_model(github: FakeGitHub, tmp_pa
     summary = check["output"]["summary"]
     assert "**Draft run**" in summary
     assert f"baseline: run {baseline['id']} (version 1)" in summary
-    auc_row = next(line for line in summary.splitlines() if line.startswith("| `auc` |"))  # the comparison comes first
+    auc_row = next(line for line in summary.splitlines() if line.startswith("| <code>auc</code> |"))  # the comparison comes first
     cells = [c.strip() for c in auc_row.strip("|").split("|")]
     assert float(cells[1]) < float(cells[2]) == round(baseline["metrics"]["auc"], 4)
     assert cells[3].startswith("−") and cells[4] == "▼ worse (higher is better)"

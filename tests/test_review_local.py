@@ -77,7 +77,7 @@ def test_a_better_version_is_promoted_and_the_terminal_shows_the_comparison(gate
     set_epochs(gated, 5)  # score 0.603
     assert main(["publish"], ENV) == 0
     out = capsys.readouterr().out
-    assert "baseline: run tiny-" in out and "(version 1), the latest completed run of the default version 1\n" in out  # epochs differs
+    assert "baseline: run tiny-" in out and "(version 1): the latest completed run of the default version with the parameter file's values\n" in out
     lines: dict[str, list[str]] = {}
     for line in out.splitlines():  # the comparison table comes first; the gate's table names score too
         if line.strip().startswith(("score ", "rows ")):
@@ -149,7 +149,7 @@ def test_runs_compare_prints_side_by_side(gated: Path, capsys: pytest.CaptureFix
     # retrain status shows a finished run beside its baseline too.
     assert main(["status", newer], ENV) == 0
     status = capsys.readouterr().out
-    assert f"baseline: run {older} (version 1), the latest completed run of the default version 1" in status
+    assert f"baseline: run {older} (version 1): the latest completed run of the default version with the parameter file's values" in status
 
 
 def test_a_compare_to_run_that_does_not_exist_is_bad_input(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,6 @@ The last line of each file is the metric's final value. MLflow itself is not imp
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -31,7 +30,8 @@ def read_mlflow(mlruns: Path) -> dict[str, float]:
                     stamp, value = int(parts[0]), float(parts[1])
                 except ValueError:
                     continue
-                if math.isfinite(value) and (key not in found or stamp >= found[key][0]):
+                # A NaN or an infinity is kept: the gate must see that the metric is there and not a number.
+                if key not in found or stamp >= found[key][0]:
                     found[key] = (stamp, value)
     return {k: v for k, (_, v) in sorted(found.items())}
 
@@ -50,7 +50,7 @@ def read_json(folder: Path) -> dict[str, float]:
             continue
         if isinstance(data, dict):
             for k, v in data.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                if isinstance(v, (int, float)) and not isinstance(v, bool):  # NaN kept, as in read_mlflow
                     out[str(k)] = float(v)
     return out
 
