@@ -75,7 +75,7 @@ def test_a_dispatch_with_other_values_gets_its_own_check_run(runner: Runner, git
     assert len(checks) == 2 and github.check_runs[push_check["id"]] == before  # the push's check run untouched
     [own] = [c for c in checks if c["id"] != push_check["id"]]
     assert own["conclusion"] == "success" and own["head_sha"] == runner.sha
-    assert "| `learning_rate` | `0.3` |" in own["output"]["summary"]
+    assert "| <code>learning_rate</code> | <code>0.3</code> |" in own["output"]["summary"]
     assert own["external_id"].split()[0] != push_check["external_id"].split()[0]
     assert github.violations == []
 

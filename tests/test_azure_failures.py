@@ -79,7 +79,7 @@ def test_a_failed_step_is_named_in_the_check_summary(tmp_path: Path, monkeypatch
                                    "and logs, please go to the job detail page and check the child jobs.")
         summary = render(outcome)
         assert "Failed nodes: /train_model" in summary
-        assert "| `train_model` | failed |" in summary and "| `split_data` | completed |" in summary
+        assert "| <code>train_model</code> | failed |" in summary and "| <code>split_data</code> | completed |" in summary
 
 
 # -- long-running operations ----------------------------------------------------------------------------------------

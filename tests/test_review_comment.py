@@ -52,7 +52,7 @@ def test_one_comment_is_created_then_edited_with_the_check_runs_numbers(runner: 
     for heading in ("#### Metrics against the baseline", "#### Promotion gate", "#### Trend"):
         shown = section(check["output"]["summary"], heading)
         assert len(shown) > 3 and shown == section(body, heading) == section(result.summary, heading), heading
-    assert "| `score` | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in body
+    assert "| <code>score</code> | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in body
     assert f"commented on pull request #{PR}: https://github.com/{github.repository}/pull/{PR}#issuecomment-{ours['id']}" in result.stdout
 
     # A later push to the pull request: the same comment, edited in place.
@@ -81,7 +81,7 @@ def test_a_token_that_may_not_comment_falls_back_to_the_job_summary(runner: Runn
     warnings = [line for line in result.stdout.splitlines() if line.startswith("::warning title=retrain%3A no pull request comment::")]
     assert len(warnings) == 1 and "permissions: pull-requests: write" in warnings[0]
     assert f"retrain could not comment on pull request #{PR}: the token may not comment" in result.summary
-    assert "| `score` | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in result.summary
+    assert "| <code>score</code> | 0.523 | 0.563 | −0.04 | ▼ worse (higher is better) |" in result.summary
     [check] = github.runs_named("retrain / tiny")
     assert check["conclusion"] == "success"  # the check run is not affected
 
