@@ -70,6 +70,19 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (run_id, name)
 );
 CREATE INDEX IF NOT EXISTS steps_reuse ON steps(reuse_key, status);
+CREATE TABLE IF NOT EXISTS default_moves (
+    id TEXT PRIMARY KEY,             -- a uuid4 hex
+    endpoint TEXT NOT NULL,
+    from_version INTEGER,            -- the default before the move (NULL: none)
+    to_version INTEGER NOT NULL,
+    kind TEXT NOT NULL,              -- publish, gate, promote, force, rollback
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source_commit TEXT,
+    run_id TEXT,
+    verdict TEXT,
+    reason TEXT NOT NULL DEFAULT ''
+);
 """
 
 
