@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import escape
 from .backends.factory import make_backend
@@ -159,11 +160,22 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
     url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
     workflow.set_output("run-url", url or "")
+    workflow.set_output("outputs-dir", _outputs_dir(workflow, ran.run) if ran and ran.run else "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(dict(ran.run.metrics) if ran and ran.run else {}, sort_keys=True))
     _review_outputs(workflow, ran)
     if plan is not None:
         workflow.set_output("plan", json.dumps(to_json(plan), sort_keys=True))
+
+
+def _outputs_dir(workflow: Workflow, run: Any) -> str:
+    """A local run's folder (its steps' outputs and logs), for actions/upload-artifact; empty on a cloud backend."""
+    url = str(run.url or "")
+    if not url.startswith("file://"):
+        return ""
+    from urllib.parse import unquote, urlparse
+
+    return workflow.relative(unquote(urlparse(url).path))
 
 
 def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
@@ -259,21 +271,58 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
 
     # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
     needed = any(i.publish or i.submit for i in plan.items)
-    if needed and isinstance(config.backend, LocalBackendConfig) and not config.backend.store.exists():
-        workflow.notice(
-            f"the local backend starts with an empty store ({workflow.relative(str(config.backend.store))}): a hosted "
-            "runner keeps nothing between workflow runs, so versions start at 1 and earlier runs are not known. "
-            "Keep the store with actions/cache (docs/github-action.md, the local backend on hosted runners).",
-            title="retrain: fresh local store")
     backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
+    if backend is not None and isinstance(config.backend, LocalBackendConfig):
+        backend = _registry(backend, api, event, workflow, config)
+        if run_link and hasattr(backend, "push"):  # sent to the registry: say where the run's files went
+            tags["retrain.outputs"] = run_link  # the run's outputs folder goes to this workflow run's artifacts
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
     finally:
         _outputs(workflow, plan, reporter.outcomes, reporter)
+        flush = getattr(backend, "push", None)
+        if flush is not None:
+            flush("retrain: end of job")  # anything not sent yet (a run that ended after the last look)
     return exit_code(outcomes)
+
+
+def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workflow, config: Config) -> Any:
+    """Pull the repository's registry into the local store and return the backend that sends its changes back;
+    a pull request's job only reads it (its token can only read, and a draft is no version)."""
+    from .github.gitdb import GitDB
+    from .registry import Registry
+    from .registry.backend import Replicated
+
+    store = workflow.relative(str(config.backend.store))
+    if api is None:
+        workflow.notice(
+            f"no github-token: the local backend's registry (the repository's refs/retrain/registry) cannot be read, so "
+            f"this job starts from the local store at {store} alone; on a hosted runner that is empty: versions start at "
+            f"1 and earlier runs are not known. Pass github-token (docs/local-backend.md, the registry).",
+            title="retrain: no registry")
+        return backend
+    registry = Registry(lambda: backend.store, GitDB(api))
+    try:
+        report = registry.pull()
+    except GitHubError as e:
+        workflow.warning(f"the registry {registry.remote.ref} could not be read ({e}); this job starts from the local store "
+                         f"at {store} alone.", title="retrain: registry")
+        return backend
+    for problem in dict.fromkeys(report.problems):
+        workflow.warning(f"registry: {problem}", title="retrain: registry")
+    head = registry.head
+    where = f"{registry.remote.ref} at {head.commit[:12]}" if head else f"{registry.remote.ref} (none yet: the first write makes it)"
+    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) and {report.snapshots} snapshot(s) taken into {store}.") + "\n")
+    if event.name == "pull_request":
+        return backend
+
+    def say(level: str, message: str) -> None:
+        (workflow.warning if level == "warning" else workflow.notice)(message, title="retrain: registry")
+
+    return Replicated(backend, registry, say)
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:

@@ -47,14 +47,19 @@ class Report:
 
 
 class Registry:
-    def __init__(self, store: Store, db: GitDB, *, ref: str = REF, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.store, self.db = store, db
+    def __init__(self, store: Store | Callable[[], Store], db: GitDB, *, ref: str = REF,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.db = db
         self.remote = Remote(db, ref)
         self.replica = Replica(store)
         self.sleep = sleep
         self.head: Head | None = None  # the last state read or written
         self.read_only = False  # set once GitHub refused a write: later pushes are skipped
         self._merged: str | None = None  # the commit whose records are in the store
+
+    @property
+    def store(self) -> Store:
+        return self.replica.store
 
     @property
     def store_dir(self) -> Path:

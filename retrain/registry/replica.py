@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +46,19 @@ def _shared(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
 
 
 class Replica:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store | Callable[[], Store]) -> None:
+        # The local backend opens its store again after forking a worker: always ask it for the current one.
+        self._store_of: Callable[[], Store] = store if callable(store) else (lambda: store)  # type: ignore[assignment]
+        store = self.store
         store.conn.executescript(STATE)
         with store.write() as db:
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('registry_writer', ?)", (uuid.uuid4().hex[:12],))
         self.writer = str(store.one("SELECT value FROM meta WHERE key = 'registry_writer'")[0])  # type: ignore[index]
         self.problems: list[str] = []
+
+    @property
+    def store(self) -> Store:
+        return self._store_of()
 
     # -- reading the store ---------------------------------------------------------------------------
 
@@ -82,8 +89,8 @@ class Replica:
     # -- local changes as events -----------------------------------------------------------------------
 
     def changes(self) -> list[Event]:
-        """Events for what changed here since the registry last held it: new records and the owner's changes
-        in full, another writer's record only by its shared fields (a verdict on someone else's run)."""
+        """Events for what changed here since the registry last held it: new records and changes in full,
+        except a record another writer owns (a run), whose shared fields alone travel (a verdict on it)."""
         self.problems = []
         events: list[Event] = []
         at = utcnow()
@@ -91,7 +98,8 @@ class Replica:
             states = self.states(kind)
             for key, data in self.rows(kind).items():
                 state = states.get(key)
-                if state is None or (state.owner == self.writer and digest(data) != state.digest):
+                changed = state is not None and digest(data) != state.digest
+                if state is None or (changed and (kind.merge != "owner" or state.owner == self.writer)):
                     events.append(Event(uuid.uuid4().hex, kind, key, data, self.writer, at))
                 elif state.owner != self.writer and kind.shared and digest(_shared(kind, data)) != state.shared_digest:
                     events.append(Event(uuid.uuid4().hex, kind, key, _shared(kind, data), self.writer, at, partial=True))
