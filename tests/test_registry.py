@@ -1,0 +1,300 @@
+"""The registry of record: jobs on fresh workspaces (separate folders, no shared store) that share only the
+fake GitHub's Git database, as jobs on hosted runners share only the repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.fakes.github_api import GIT_SPEC, FakeGitHub
+from tests.test_action import ENTRYPOINT, GITHUB, Result, Runner, github  # noqa: F401 - fixtures
+from tests.test_review_local import set_epochs
+
+REF = "refs/retrain/registry"
+
+
+def workspace(project: Path, tmp: Path, name: str) -> Path:
+    """A fresh checkout of ``project`` on a new runner: the repository's files, no .retrain."""
+    other = tmp / name / "workspace"
+    shutil.copytree(project, other, ignore=shutil.ignore_patterns(".retrain"))
+    return other
+
+
+def job(project: Path, github: FakeGitHub, tmp: Path, name: str, event: str = "push",
+        changed: tuple[str, ...] = ("data/other.csv",), payload: dict | None = None, **inputs: str) -> Result:
+    """One workflow job on its own runner (own workspace, own output files), run as the runner starts the action."""
+    runner_dir = tmp / name / "runner"
+    runner_dir.mkdir(parents=True, exist_ok=True)
+    runner = Runner(project, github, runner_dir)
+    if payload is None:
+        payload = runner.push(list(changed)) if event == "push" else {}
+    env = runner.env(event, payload, **inputs)
+    env["GITHUB_RUN_ID"] = str(abs(hash(name)) % 10**9)
+    proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=project,
+                          capture_output=True, text=True, timeout=300, check=False)
+    return runner.result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def registry_events(github: FakeGitHub) -> list[dict]:
+    return [json.loads(line) for line in github.git.file(REF, "events.jsonl").decode().splitlines()]
+
+
+def change_pipeline(root: Path, epochs: int) -> None:
+    set_epochs(root, epochs)
+    git(root, "commit", "-qam", f"epochs {epochs}")
+
+
+def test_the_second_job_on_a_fresh_runner_publishes_version_2_and_compares_with_the_first(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]",
+                                                         "submit_on: [merge, data, dispatch, pull_request]")
+    # A gate: a merge's new version runs, is compared with the default's latest run, and becomes the default.
+    (project / "retrain.yml").write_text(text + '    promote:\n      score: ">= 0"\n')
+    git(project, "commit", "-qam", "drafts on pull requests; a gate")
+
+    one = workspace(project, tmp_path, "job1")
+    first = job(one, github, tmp_path, "job1")
+    assert first.code == 0, first.stderr + first.stdout
+    assert first.outputs["published-version"] == "1"
+    assert "registry: refs/retrain/registry (none yet: the first write makes it)" in first.stdout
+    first_run = first.outputs["run-id"]
+    assert first.outputs["outputs-dir"] == f".retrain/runs/{first_run}"
+    assert (one / first.outputs["outputs-dir"] / "steps" / "train").is_dir()
+
+    two = workspace(project, tmp_path, "job2")
+    change_pipeline(two, 4)
+    second = job(two, github, tmp_path, "job2", changed=("pipelines/tiny/pipeline.yml",))
+    assert second.code == 0, second.stderr + second.stdout
+    assert "record(s) and 1 snapshot(s) taken into .retrain" in second.stdout
+    assert second.outputs["published-version"] == "2"
+    assert second.outputs["version"] == "2"
+    assert second.outputs["baseline-run-id"] == first_run  # the first job's run, known from the registry
+    assert second.outputs["gate"] == "passed"
+    summaries = [c["output"]["summary"] or "" for c in github.runs_named("retrain / tiny")]
+    assert any(f"baseline: run {first_run} (version 1)" in s for s in summaries)
+
+    # A pull request's draft in a third job compares against the default's latest run: the second job's.
+    three = workspace(project, tmp_path, "job3")
+    set_epochs(three, 1)
+    github.compare_files = ["pipelines/tiny/pipeline.yml"]
+    pr = json.loads((GITHUB / "pull_request-opened.json").read_text())
+    pr["repository"]["full_name"] = github.repository
+    draft = job(three, github, tmp_path, "job3", event="pull_request", payload=pr)
+    assert draft.code == 0, draft.stderr + draft.stdout
+    assert draft.outputs["draft"] == "true"
+    assert draft.outputs["baseline-run-id"] == second.outputs["run-id"]
+    pushed = [u for u in github.git.updates if u[2] in (200, 201)]
+    assert len(pushed) == len(github.git.history(REF))  # the pull request's job wrote nothing
+    assert github.violations == []
+
+    # The registry holds both versions, both runs (ended, with metrics) and the two snapshots.
+    events = registry_events(github)
+    versions = {tuple(e["key"]) for e in events if e["kind"] == "version"}
+    assert versions == {("tiny-retrain", 1), ("tiny-retrain", 2)}
+    runs = {e["key"][0]: e["data"] for e in events if e["kind"] == "run"}  # the last event of each run
+    assert runs[first_run]["status"] == runs[second.outputs["run-id"]]["status"] == "completed"
+    assert "score" in runs[first_run]["metrics"]
+    assert runs[first_run]["tags"]["retrain.outputs"].startswith("https://github.com/octo-org/census/actions/runs/")
+
+
+def test_a_fresh_job_runs_an_earlier_jobs_version_from_its_snapshot_in_the_registry(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    one = workspace(project, tmp_path, "job1")
+    assert job(one, github, tmp_path, "job1").code == 0
+    two = workspace(project, tmp_path, "job2")
+    change_pipeline(two, 5)
+    assert job(two, github, tmp_path, "job2", changed=("pipelines/tiny/pipeline.yml",)).outputs["published-version"] == "2"
+    three = workspace(project, tmp_path, "job3")
+    change_pipeline(three, 7)  # this checkout's pipeline is neither version: version 1 runs from its snapshot
+    dispatch = json.loads((GITHUB / "workflow_dispatch.json").read_text())
+    dispatch["repository"]["full_name"] = github.repository
+    result = job(three, github, tmp_path, "job3", event="workflow_dispatch", payload=dispatch, version="1")
+    assert result.code == 0, result.stderr + result.stdout
+    assert result.outputs["version"] == "1"
+    snapshot = next((three / ".retrain" / "snapshots").iterdir())
+    assert "epochs" in (snapshot / "pipeline.yml").read_text() or any(snapshot.rglob("pipeline.yml"))
+
+
+def test_ten_concurrent_jobs_lose_no_version_and_reuse_no_number(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    # A gate makes each job run the version it published (not whatever the default is meanwhile), and
+    # promotes it once its run passes: concurrent default moves too.
+    with (project / "retrain.yml").open("a") as f:
+        f.write('    promote:\n      score: ">= 0"\n')
+    git(project, "commit", "-qam", "a gate every run passes")
+    procs = []
+    for i in range(10):
+        root = workspace(project, tmp_path, f"job{i}")
+        change_pipeline(root, 10 + i)  # ten different pipelines: ten versions
+        runner_dir = tmp_path / f"job{i}" / "runner"
+        runner_dir.mkdir()
+        runner = Runner(root, github, runner_dir)
+        env = runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]))
+        env["GITHUB_RUN_ID"] = str(9000 + i)
+        procs.append((runner, subprocess.Popen([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=root,
+                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+    results = []
+    for runner, proc in procs:
+        out, err = proc.communicate(timeout=600)
+        results.append(runner.result(proc.returncode, out, err))
+    for r in results:
+        assert r.code == 0, r.stderr + r.stdout
+    published = sorted(int(r.outputs["published-version"]) for r in results)
+    assert published == list(range(1, 11))  # every job got its own number
+    assert all(r.outputs["version"] == r.outputs["published-version"] for r in results)  # its run used it
+    assert any(u[1] == "not a fast forward" for u in github.git.updates)  # the 422 path was taken
+    events = registry_events(github)
+    hashes = {}
+    for e in events:
+        if e["kind"] == "version":
+            assert hashes.setdefault(tuple(e["key"]), e["data"]["content_hash"]) == e["data"]["content_hash"]
+    assert sorted(k[1] for k in hashes) == list(range(1, 11))
+    assert len(set(hashes.values())) == 10  # ten contents, none lost
+    runs = {e["key"][0]: e["data"] for e in events if e["kind"] == "run"}
+    assert sorted(r["version"] for r in runs.values()) == list(range(1, 11))
+    assert {r.outputs["run-id"] for r in results} == set(runs)
+    assert all(r["status"] == "completed" for r in runs.values())
+    assert github.violations == []
+
+
+def test_a_read_only_token_reads_the_registry_and_says_once_what_permission_writing_needs(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    one = workspace(project, tmp_path, "job1")
+    assert job(one, github, tmp_path, "job1").code == 0
+    head = github.git.refs[REF]
+    github.contents = "read"
+    two = workspace(project, tmp_path, "job2")
+    change_pipeline(two, 6)
+    result = job(two, github, tmp_path, "job2", changed=("pipelines/tiny/pipeline.yml",))
+    assert result.code == 0, result.stderr + result.stdout  # the work itself is done
+    assert result.outputs["status"] == "success"
+    assert result.outputs["published-version"] == "2"  # it knew version 1 from the registry
+    warnings = [line for line in result.stdout.splitlines() if "cannot be written" in line]
+    assert len(warnings) == 1, warnings
+    assert "permissions: contents: write" in warnings[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert github.git.refs[REF] == head  # nothing written
+
+
+def test_no_contents_permission_at_all_still_runs_the_work(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    github.contents = "none"
+    result = job(workspace(project, tmp_path, "job1"), github, tmp_path, "job1")
+    assert result.code == 0, result.stderr + result.stdout
+    assert "the registry refs/retrain/registry could not be read" in result.stdout
+    assert "permissions: contents: read" in result.stdout
+
+
+def test_a_damaged_or_unknown_event_is_named_and_kept(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    assert job(workspace(project, tmp_path, "job1"), github, tmp_path, "job1").code == 0
+    db = github.git
+    events = db.file(REF, "events.jsonl").decode()
+    lines = events.splitlines()
+    damaged = lines[:1] + ['{"kind": "version", "key": ["tiny-retrain"'] + lines[1:] + [
+        json.dumps({"v": 2, "id": "f" * 32, "kind": "hologram", "key": ["x"], "data": {}, "writer": "w", "at": "2099-01-01"})]
+    blob = db._put("blob", ("\n".join(damaged) + "\n").encode())
+    tree = db._write_tree({**db._entries(db.objects[db.refs[REF]]["tree"]),
+                           "events.jsonl": {"mode": "100644", "type": "blob", "sha": blob}})
+    commit = db._put("commit", f"tree {tree}\nparent {db.refs[REF]}\n\nhand edit\n".encode(), tree=tree,
+                     parents=[db.refs[REF]], message="hand edit", text="")
+    db.refs[REF] = commit
+
+    two = workspace(project, tmp_path, "job2")
+    change_pipeline(two, 8)
+    result = job(two, github, tmp_path, "job2", changed=("pipelines/tiny/pipeline.yml",))
+    assert result.code == 0, result.stderr + result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "events.jsonl in refs/retrain/registry:2: " in result.stdout
+    assert "an event of kind &#39;hologram&#39;" in result.stdout or "an event of kind 'hologram'" in result.stdout
+    assert result.outputs["published-version"] == "2"  # the rest of the registry was read
+    after = db.file(REF, "events.jsonl").decode()
+    assert '{"kind": "version", "key": ["tiny-retrain"' in after and '"hologram"' in after  # kept for whoever reads them
+
+
+def test_retrain_pull_on_a_laptop_shows_what_ci_published(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    first = job(workspace(project, tmp_path, "job1"), github, tmp_path, "job1")
+    assert first.code == 0
+    laptop = workspace(project, tmp_path, "laptop")
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), "GH_TOKEN": github.token,
+           "GITHUB_API_URL": github.url}
+    cli = [sys.executable, "-m", "retrain"]
+    missing = subprocess.run([*cli, "pull"], cwd=laptop, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert "pass --repo OWNER/NAME" in missing.stderr
+    git(laptop, "remote", "add", "origin", f"git@github.com:{github.repository}.git")
+    pulled = subprocess.run([*cli, "pull"], cwd=laptop, env=env, capture_output=True, text=True, timeout=60)
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"pulled {github.repository} refs/retrain/registry at " in pulled.stdout
+    runs = json.loads(subprocess.run([*cli, "runs", "--json"], cwd=laptop, env=env, capture_output=True, text=True,
+                                     check=True).stdout)
+    assert [r["id"] for r in runs] == [first.outputs["run-id"]]
+    assert runs[0]["status"] == "completed" and runs[0]["metrics"]["score"] > 0
+    endpoints = json.loads(subprocess.run([*cli, "endpoints", "tiny-retrain", "--json"], cwd=laptop, env=env,
+                                          capture_output=True, text=True, check=True).stdout)
+    assert endpoints["default_version"] == 1
+    no_token = subprocess.run([*cli, "pull", "--repo", github.repository], cwd=laptop,
+                              env={k: v for k, v in env.items() if k != "GH_TOKEN"}, capture_output=True, text=True)
+    assert no_token.returncode == 2 and "set GITHUB_TOKEN or GH_TOKEN" in no_token.stderr
+
+
+@pytest.mark.parametrize("op", GIT_SPEC["operations"], ids=lambda op: op["operationId"])
+def test_the_fake_answers_each_git_operation_in_its_documented_shape(op: dict, github: FakeGitHub) -> None:
+    """Each Git database answer carries the fields the description requires (so the client is tested on them)."""
+    import requests
+
+    from retrain.github.api import GitHubAPI
+    from retrain.github.gitdb import GitDB
+
+    db = GitDB(GitHubAPI(github.url, github.repository, github.token))
+    blob = db.create_blob(b"hello\n")
+    assert blob == "ce013625030ba8dba906f756967f9e9ca394464a"  # Git's own id for these bytes
+    from retrain.github.gitdb import TreeEntry
+
+    tree = db.create_tree([TreeEntry("a/b.txt", "100644", "blob", blob)], None)
+    commit = db.create_commit("first", tree, [])
+    db.create_ref(REF, commit)
+    concrete = {"/git/blobs/{x}": f"/git/blobs/{blob}", "/git/trees/{x}": f"/git/trees/{tree}",
+                "/git/commits/{x}": f"/git/commits/{commit}", "/git/ref/{x}": "/git/ref/retrain/registry",
+                "/git/refs/{x}": "/git/refs/retrain/registry"}
+    bodies = {"create_blob": {"content": "aGk=", "encoding": "base64"},
+              "create_tree": {"base_tree": tree, "tree": [{"path": "c.txt", "mode": "100644", "type": "blob", "sha": blob}]},
+              "create_commit": {"message": "m", "tree": tree, "parents": [commit]},
+              "create_ref": {"ref": "refs/retrain/other", "sha": commit},
+              "update_ref": {"sha": commit, "force": False}}
+    url = f"{github.url}/repos/{github.repository}{concrete.get(op['path'], op['path'])}"
+    answer = requests.request(op["method"], url, json=bodies.get(op["handler"]), timeout=10, headers={
+        "Authorization": f"Bearer {github.token}", "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"})
+    assert answer.status_code == op["status"], answer.text
+    assert set(op["answer_required"]) <= set(answer.json())
+    assert github.violations == []
+
+
+def test_the_fake_refuses_what_github_refuses(github: FakeGitHub) -> None:
+    from retrain.github.api import GitHubAPI
+    from retrain.github.gitdb import EmptyRepository, GitDB, NotFastForward, ReadOnly, TreeEntry
+
+    db = GitDB(GitHubAPI(github.url, github.repository, github.token))
+    assert db.ref(REF) is None  # 404: no registry yet
+    blob = db.create_blob(b"x")
+    first = db.create_commit("one", db.create_tree([TreeEntry("f", "100644", "blob", blob)], None), [])
+    db.create_ref(REF, first)
+    with pytest.raises(NotFastForward):
+        db.create_ref(REF, first)  # 422 Reference already exists
+    unrelated = db.create_commit("other root", db.create_tree([TreeEntry("g", "100644", "blob", blob)], None), [])
+    with pytest.raises(NotFastForward, match="Update is not a fast forward"):
+        db.update_ref(REF, unrelated)
+    child = db.create_commit("two", db.commit_tree(first), [first])
+    db.update_ref(REF, child)
+    assert db.ref(REF) == child
+    github.contents = "read"
+    assert db.ref(REF) == child  # reading needs contents: read only
+    with pytest.raises(ReadOnly, match="permissions: contents: write"):
+        db.create_blob(b"y")
+    github.contents, github.empty = "write", True
+    with pytest.raises(EmptyRepository, match="Git Repository is empty"):
+        db.ref(REF)
+    assert github.violations == []
