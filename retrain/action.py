@@ -286,6 +286,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
         flush = getattr(backend, "push", None)
         if flush is not None:
             flush("retrain: end of job")  # anything not sent yet (a run that ended after the last look)
+            workflow.out.write(f"registry: {backend.writes} write(s) ({backend.requests} requests, {backend.seconds:.2f} s).\n")
     return exit_code(outcomes)
 
 
@@ -315,7 +316,8 @@ def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workf
         workflow.warning(f"registry: {problem}", title="retrain: registry")
     head = registry.head
     where = f"{registry.remote.ref} at {head.commit[:12]}" if head else f"{registry.remote.ref} (none yet: the first write makes it)"
-    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) and {report.snapshots} snapshot(s) taken into {store}.") + "\n")
+    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) and {report.snapshots} snapshot(s) taken "
+                                   f"into {store} ({report.requests} requests, {report.seconds:.2f} s).") + "\n")
     if event.name == "pull_request":
         return backend
 

@@ -44,6 +44,8 @@ class Report:
     attempts: int = 0
     snapshots: int = 0
     problems: list[str] = field(default_factory=list)
+    requests: int = 0  # to GitHub
+    seconds: float = 0.0
 
 
 class Registry:
@@ -68,9 +70,10 @@ class Registry:
     # -- pull ---------------------------------------------------------------------------------------
 
     def pull(self) -> Report:
-        report = Report()
+        report, started, asked = Report(), time.monotonic(), self.db.requests
         self.head = self.remote.read()
         self._merge(report)
+        report.requests, report.seconds = self.db.requests - asked, time.monotonic() - started
         return report
 
     def _merge(self, report: Report) -> None:
@@ -127,7 +130,13 @@ class Registry:
 
     def push(self, message: str = "retrain: record") -> Report:
         """Send what changed in the store; nothing (and no request) when nothing did."""
-        report = Report()
+        report, started, asked = Report(), time.monotonic(), self.db.requests
+        try:
+            return self._push(message, report)
+        finally:
+            report.requests, report.seconds = self.db.requests - asked, time.monotonic() - started
+
+    def _push(self, message: str, report: Report) -> Report:
         if self.read_only:
             return report
         for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -26,6 +26,8 @@ class Replicated:
         self._backend, self._registry, self._say = backend, registry, say  # say(level, message)
         self._watched: set[str] = set()  # runs submitted here whose end is still to be sent
         self._said: set[str] = set()
+        self.writes = self.requests = 0  # what the writes cost this job, for its log
+        self.seconds = 0.0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
@@ -90,6 +92,9 @@ class Replicated:
             self._once("warning", f"the registry {self._registry.remote.ref} was not written: {e} The records stay in "
                                   "this job's local store and go with its next write.")
             return None
+        self.requests += report.requests
+        self.seconds += report.seconds
+        self.writes += 1 if report.sent else 0
         for problem in report.problems:
             self._once("warning", f"registry: {problem}")
         return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,8 @@ KINDS: tuple[Kind, ...] = (
 )
 BY_NAME = {k.name: k for k in KINDS}
 FORMAT = 1
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#:+-]{0,254}")
+SNAPSHOT = re.compile(r"snapshots/[0-9a-f]{32}(/(?!\.\.?/)[^/\x00]+)*(?<!/\.\.)")
 
 
 def digest(data: dict[str, Any]) -> str:
@@ -140,6 +143,9 @@ def _event(body: Any) -> Event:
     key, data = body.get("key"), body.get("data")
     if not isinstance(key, list) or len(key) != len(kind.key) or not all(isinstance(k, (str, int)) for k in key):
         raise ValueError(f"a {kind.name} event whose key is not {list(kind.key)}")
+    # Keys name folders (a run's, a step's): nothing from the registry may reach outside the store.
+    if any(isinstance(k, str) and not NAME.fullmatch(k) for k in key):
+        raise ValueError(f"a {kind.name} event whose key {key!r} is not a plain name")
     if not isinstance(data, dict) or not set(data) <= set(kind.fields):
         unknown = sorted(set(data) - set(kind.fields)) if isinstance(data, dict) else []
         raise ValueError(f"a {kind.name} event whose data is not an object of its fields"
@@ -147,6 +153,9 @@ def _event(body: Any) -> Event:
     for name in kind.json_fields:
         if name in data and not isinstance(data[name], dict):
             raise ValueError(f"a {kind.name} event whose {name} is not an object")
+    snapshot = data.get("snapshot")
+    if snapshot is not None and not SNAPSHOT.fullmatch(str(snapshot)):
+        raise ValueError(f"a {kind.name} event whose snapshot {str(snapshot)[:80]!r} is not inside snapshots/")
     partial = bool(body.get("partial"))
     if not partial and set(data) != set(kind.fields):
         raise ValueError(f"a {kind.name} event without {', '.join(sorted(set(kind.fields) - set(data)))}")
