@@ -307,7 +307,7 @@ def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workf
         return backend
     registry = Registry(lambda: backend.store, GitDB(api))
     try:
-        report = registry.pull()
+        report = registry.pull(snapshots=False)  # a run's snapshot is fetched when the run needs it
     except GitHubError as e:
         workflow.warning(f"the registry {registry.remote.ref} could not be read ({e}); this job starts from the local store "
                          f"at {store} alone.", title="retrain: registry")
@@ -316,8 +316,8 @@ def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workf
         workflow.warning(f"registry: {problem}", title="retrain: registry")
     head = registry.head
     where = f"{registry.remote.ref} at {head.commit[:12]}" if head else f"{registry.remote.ref} (none yet: the first write makes it)"
-    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) and {report.snapshots} snapshot(s) taken "
-                                   f"into {store} ({report.requests} requests, {report.seconds:.2f} s).") + "\n")
+    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) taken into {store} "
+                                   f"({report.requests} requests, {report.seconds:.2f} s).") + "\n")
     if event.name == "pull_request":
         return backend
 

@@ -71,7 +71,7 @@ def test_the_second_job_on_a_fresh_runner_publishes_version_2_and_compares_with_
     change_pipeline(two, 4)
     second = job(two, github, tmp_path, "job2", changed=("pipelines/tiny/pipeline.yml",))
     assert second.code == 0, second.stderr + second.stdout
-    assert "record(s) and 1 snapshot(s) taken into .retrain" in second.stdout
+    assert "registry: refs/retrain/registry at " in second.stdout and " record(s) taken into .retrain" in second.stdout
     assert second.outputs["published-version"] == "2"
     assert second.outputs["version"] == "2"
     assert second.outputs["baseline-run-id"] == first_run  # the first job's run, known from the registry
@@ -117,8 +117,12 @@ def test_a_fresh_job_runs_an_earlier_jobs_version_from_its_snapshot_in_the_regis
     result = job(three, github, tmp_path, "job3", event="workflow_dispatch", payload=dispatch, version="1")
     assert result.code == 0, result.stderr + result.stdout
     assert result.outputs["version"] == "1"
-    snapshot = next((three / ".retrain" / "snapshots").iterdir())
-    assert "epochs" in (snapshot / "pipeline.yml").read_text() or any(snapshot.rglob("pipeline.yml"))
+    # Only the snapshot the run needed came from the registry: version 1's, as the first job published it.
+    [snapshot] = [p for p in (three / ".retrain" / "snapshots").iterdir() if not p.name.startswith(".")]
+    assert "    default: 3\n" in (snapshot / "pipeline.yml").read_text()  # epochs as version 1 had it
+    files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
+    assert files == ["components/prep.yml", "components/train.yml", "pipeline.yml", "src/prep.py", "src/train.py"]
+    assert not (snapshot / "pipeline.yml").stat().st_mode & 0o222  # read-only, stored once by content like any other
 
 
 def test_ten_concurrent_jobs_lose_no_version_and_reuse_no_number(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
@@ -147,7 +151,7 @@ def test_ten_concurrent_jobs_lose_no_version_and_reuse_no_number(project: Path, 
     published = sorted(int(r.outputs["published-version"]) for r in results)
     assert published == list(range(1, 11))  # every job got its own number
     assert all(r.outputs["version"] == r.outputs["published-version"] for r in results)  # its run used it
-    assert any(u[1] == "not a fast forward" for u in github.git.updates)  # the 422 path was taken
+    assert any(u[2] == 422 for u in github.git.updates)  # refused writes (another job first) were merged and retried
     events = registry_events(github)
     hashes = {}
     for e in events:
@@ -239,6 +243,46 @@ def test_retrain_pull_on_a_laptop_shows_what_ci_published(project: Path, github:
     no_token = subprocess.run([*cli, "pull", "--repo", github.repository], cwd=laptop,
                               env={k: v for k, v in env.items() if k != "GH_TOKEN"}, capture_output=True, text=True)
     assert no_token.returncode == 2 and "set GITHUB_TOKEN or GH_TOKEN" in no_token.stderr
+
+
+def test_a_write_refused_as_not_a_fast_forward_is_read_again_merged_and_retried(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    from retrain.backends.local import LocalBackend
+    from retrain.github.api import GitHubAPI
+    from retrain.github.gitdb import GitDB
+    from retrain.pipeline.load import load_pipeline
+    from retrain.registry import Registry
+
+    def job_store(name: str) -> tuple[LocalBackend, Registry]:
+        backend = LocalBackend(tmp_path / name / ".retrain")
+        return backend, Registry(lambda: backend.store, GitDB(GitHubAPI(github.url, github.repository, github.token)),
+                                 sleep=lambda s: None)
+
+    a, ra = job_store("a")
+    b, rb = job_store("b")
+    ra.pull(), rb.pull()  # both read an empty registry
+    pipeline = project / "pipelines" / "tiny" / "pipeline.yml"
+    a.publish(load_pipeline(pipeline), endpoint="tiny-retrain", make_default=True, source_commit=None)
+    set_epochs(project, 9)
+    b.publish(load_pipeline(pipeline), endpoint="tiny-retrain", make_default=True, source_commit=None)
+    assert ra.push().sent == 2  # the endpoint and version 1
+    report = rb.push()  # b read no ref: it reads again before writing, merges, and renumbers its version
+    assert report.problems == ["version 1 of tiny-retrain is 2: another job took number 1 first."]
+    assert [u[2] for u in github.git.updates] == [201, 200]  # created, moved
+    set_epochs(project, 11)
+    a.publish(load_pipeline(pipeline), endpoint="tiny-retrain", make_default=False, source_commit=None)
+    rb.push()  # nothing new from b: no request
+    assert ra.push().attempts == 2  # a's head is stale now: 422 "Update is not a fast forward", then merged
+    assert [u[1:] for u in github.git.updates[-2:]][0] == ("not a fast forward", 422)
+    assert github.git.updates[-1][2] == 200
+    ra.pull(), rb.pull()
+    for backend in (a, b):
+        versions = [(v.number, v.content_hash) for v in backend.endpoint("tiny-retrain").versions]
+        assert [n for n, _ in versions] == [1, 2, 3] and len({h for _, h in versions}) == 3
+    assert [(v.number, v.content_hash) for v in a.endpoint("tiny-retrain").versions] == \
+        [(v.number, v.content_hash) for v in b.endpoint("tiny-retrain").versions]
+    history = github.git.history(REF)
+    assert len(history) == 3  # one commit per accepted write, each on the one before
 
 
 @pytest.mark.parametrize("op", GIT_SPEC["operations"], ids=lambda op: op["operationId"])

@@ -69,10 +69,15 @@ class Registry:
 
     # -- pull ---------------------------------------------------------------------------------------
 
-    def pull(self) -> Report:
+    def pull(self, *, snapshots: bool = True) -> Report:
+        """Read the registry into the store. ``snapshots``: also fetch every version's snapshot the store does
+        not hold (``retrain pull``); the action fetches only the one a run needs (:meth:`fetch_snapshot`)."""
         report, started, asked = Report(), time.monotonic(), self.db.requests
         self.head = self.remote.read()
         self._merge(report)
+        if snapshots and self.head is not None:
+            for row in self.store.all("SELECT DISTINCT snapshot FROM versions"):
+                report.snapshots += self._fetch(self.head, str(row["snapshot"]))
         report.requests, report.seconds = self.db.requests - asked, time.monotonic() - started
         return report
 
@@ -86,23 +91,32 @@ class Registry:
         report.imported += self.replica.apply(records)
         report.problems += self.replica.problems
         self.replica.problems = []
-        report.snapshots += self._fetch_snapshots(head)
         self._merged = head.commit
 
-    def _fetch_snapshots(self, head: Head) -> int:
-        """Snapshots of versions the store lists but does not hold (published by another job)."""
-        fetched = 0
-        for row in self.store.all("SELECT DISTINCT snapshot FROM versions"):
-            parts = Path(row["snapshot"]).parts
-            if len(parts) < 3 or parts[0] != "snapshots":
-                continue
-            name = parts[1]
-            target = self.store_dir / "snapshots" / name
-            if target.exists() or name not in head.snapshots or not head.snapshots[name]:
-                continue
-            self._save_snapshot(target, self.remote.snapshot(head, name))
-            fetched += 1
+    def fetch_snapshot(self, endpoint: str, number: int) -> int:
+        """Make sure the store holds the snapshot of version ``number`` (published by another job); 1 if fetched."""
+        row = self.store.one("SELECT snapshot FROM versions WHERE endpoint = ? AND number = ?", endpoint, number)
+        if row is None or self.head is None:
+            return 0
+        fetched = self._fetch(self.head, str(row["snapshot"]))
+        if not fetched and not self._holds(str(row["snapshot"])):  # written after our read: read again
+            self.head = self.remote.read()
+            fetched = self._fetch(self.head, str(row["snapshot"])) if self.head else 0
         return fetched
+
+    def _holds(self, snapshot: str) -> bool:
+        parts = Path(snapshot).parts
+        return len(parts) >= 3 and (self.store_dir / "snapshots" / parts[1]).exists()
+
+    def _fetch(self, head: Head, snapshot: str) -> int:
+        parts = Path(snapshot).parts
+        if len(parts) < 3 or parts[0] != "snapshots" or self._holds(snapshot):
+            return 0
+        name = parts[1]
+        if not head.snapshots.get(name):
+            return 0
+        self._save_snapshot(self.store_dir / "snapshots" / name, self.remote.snapshot(head, name))
+        return 1
 
     def _save_snapshot(self, target: Path, files: list[File]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

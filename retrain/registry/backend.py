@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..backends.base import PublishResult, Run, SubmitRequest
-from ..errors import BackendError
+from ..backends.base import PublishResult, Run, SubmitRequest, pin_to_number
+from ..errors import BackendError, RetrainError
 from ..github.gitdb import ReadOnly
 from . import Registry, Report
 
@@ -46,6 +46,16 @@ class Replicated:
         return PublishResult(version=current, created=result.created, default_moved=result.default_moved)
 
     def submit(self, request: SubmitRequest) -> Run:
+        try:  # a version another job published: its snapshot comes from the registry, now that it is needed
+            number = pin_to_number(self._backend.endpoint(request.endpoint), request.version)
+            self._registry.fetch_snapshot(request.endpoint, number)
+        except ReadOnly:
+            pass
+        except BackendError as e:
+            self._once("warning", f"the snapshot of {request.endpoint} version {request.version} could not be read "
+                                  f"from the registry {self._registry.remote.ref}: {e}")
+        except RetrainError:
+            pass  # no such endpoint or version: the backend's submit says so
         run: Run = self._backend.submit(request)
         self._submitted(run)
         return run
