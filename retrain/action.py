@@ -275,7 +275,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     if backend is not None and isinstance(config.backend, LocalBackendConfig):
-        backend = _registry(backend, api, event, workflow, config)
+        backend = _registry(backend, api, workflow, config, writes=event.name != "pull_request")
         if run_link and hasattr(backend, "push"):  # sent to the registry: say where the run's files went
             tags["retrain.outputs"] = run_link  # the run's outputs folder goes to this workflow run's artifacts
     try:
@@ -290,7 +290,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     return exit_code(outcomes)
 
 
-def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workflow, config: Config) -> Any:
+def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: Config, *, writes: bool = True) -> Any:
     """Pull the repository's registry into the local store and return the backend that sends its changes back;
     a pull request's job only reads it (its token can only read, and a draft is no version)."""
     from .github.gitdb import GitDB
@@ -318,7 +318,7 @@ def _registry(backend: Any, api: GitHubAPI | None, event: Event, workflow: Workf
     where = f"{registry.remote.ref} at {head.commit[:12]}" if head else f"{registry.remote.ref} (none yet: the first write makes it)"
     workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) taken into {store} "
                                    f"({report.requests} requests, {report.seconds:.2f} s).") + "\n")
-    if event.name == "pull_request":
+    if not writes:
         return backend
 
     def say(level: str, message: str) -> None:
@@ -364,6 +364,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
+    if isinstance(config.backend, LocalBackendConfig):  # what earlier jobs ran, and the verdicts this sync gives
+        backend = _registry(backend, reporter.checks.api if reporter.checks is not None else None, workflow, config)
     recent = backend.runs(limit=50)
     still_going = sum(1 for run in recent if not run.status.is_terminal)
     workflow.out.write(f"{len(recent)} recent run(s), {still_going} still going.\n")
@@ -403,6 +405,9 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             # One run that cannot be judged (its compare_to run removed, a backend refusal) is reported,
             # and the other runs' checks are still completed.
             workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
+    flush = getattr(backend, "push", None)
+    if flush is not None:  # runs of this store that ended since, and the verdicts given here
+        flush("retrain: sync")
     return 0
 
 
