@@ -285,6 +285,46 @@ def test_a_write_refused_as_not_a_fast_forward_is_read_again_merged_and_retried(
     assert len(history) == 3  # one commit per accepted write, each on the one before
 
 
+def test_a_verdict_from_another_job_joins_the_run_whose_own_job_still_says_how_it_went(
+        github: FakeGitHub, tmp_path: Path) -> None:
+    from retrain.backends.local import LocalBackend
+    from retrain.backends.local.store import utcnow
+    from retrain.github.api import GitHubAPI
+    from retrain.github.gitdb import GitDB
+    from retrain.registry import Registry
+
+    def job_store(name: str) -> tuple[LocalBackend, Registry]:
+        backend = LocalBackend(tmp_path / name / ".retrain")
+        return backend, Registry(lambda: backend.store, GitDB(GitHubAPI(github.url, github.repository, github.token)))
+
+    a, ra = job_store("a")
+    with a.store.write() as db:
+        db.execute("INSERT INTO endpoints(name, default_version, created) VALUES ('ep', 1, ?)", (utcnow(),))
+        db.execute("INSERT INTO versions(endpoint, number, content_hash, created, snapshot, parameters) "
+                   "VALUES ('ep', 1, 'sha256:1', ?, 'snapshots/0123456789abcdef0123456789abcdef/p.yml', '{}')", (utcnow(),))
+        db.execute("INSERT INTO runs(id, key, pipeline, endpoint, version, experiment, status, parameters, tags, created, ended, "
+                   "metrics) VALUES ('p-1', 'k1', 'p', 'ep', 1, 'x', 'completed', '{}', '{\"owner\": \"a\"}', ?, ?, "
+                   "'{\"auc\": 0.9}')", (utcnow(), utcnow()))
+    ra.push()
+    b, rb = job_store("b")
+    rb.pull()
+    b.tag_run("p-1", {"retrain.verdict": "promoted"})
+    with b.store.write() as db:  # b's view of a's run changes too (as a repair would): that stays b's own
+        db.execute("UPDATE runs SET message = 'b thinks otherwise' WHERE id = 'p-1'")
+    assert rb.push().sent == 1
+    [partial] = [e for e in registry_events(github) if e.get("partial")]
+    assert partial["data"] == {"tags": {"owner": "a", "retrain.verdict": "promoted"}}  # only the shared field travels
+    with a.store.write() as db:
+        db.execute("UPDATE runs SET message = 'a says done' WHERE id = 'p-1'")
+    ra.push()  # refused once (b wrote since), merged, sent
+    rb.pull()
+    for backend in (a, b):
+        run = backend.run("p-1")
+        assert run.tags == {"owner": "a", "retrain.verdict": "promoted"}
+        assert run.message == "a says done"  # the run's own job says how it went
+        assert run.metrics == {"auc": 0.9}
+
+
 @pytest.mark.parametrize("op", GIT_SPEC["operations"], ids=lambda op: op["operationId"])
 def test_the_fake_answers_each_git_operation_in_its_documented_shape(op: dict, github: FakeGitHub) -> None:
     """Each Git database answer carries the fields the description requires (so the client is tested on them)."""

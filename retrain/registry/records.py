@@ -143,6 +143,8 @@ def _event(body: Any) -> Event:
     key, data = body.get("key"), body.get("data")
     if not isinstance(key, list) or len(key) != len(kind.key) or not all(isinstance(k, (str, int)) for k in key):
         raise ValueError(f"a {kind.name} event whose key is not {list(kind.key)}")
+    if kind.renumber_refs and (not isinstance(key[-1], int) or isinstance(key[-1], bool) or key[-1] < 1):
+        raise ValueError(f"a {kind.name} event whose {kind.key[-1]} {key[-1]!r} is not a number from 1")
     # Keys name folders (a run's, a step's): nothing from the registry may reach outside the store.
     if any(isinstance(k, str) and not NAME.fullmatch(k) for k in key):
         raise ValueError(f"a {kind.name} event whose key {key!r} is not a plain name")
