@@ -48,7 +48,7 @@ class GitDB:
         self.requests += 1
         try:
             return self.api.request(method, path, json=body, params=params)
-        except GitHubForbidden as e:
+        except GitHubForbidden:
             if method == "GET":
                 raise GitHubError(f"GitHub answered 403 to GET {path}: the token may not read the repository's "
                                   f"contents. Give the job `permissions: contents: read` (or write).", 403) from None

@@ -73,6 +73,7 @@ class Registry:
         """Read the registry into the store. ``snapshots``: also fetch every version's snapshot the store does
         not hold (``retrain pull``); the action fetches only the one a run needs (:meth:`fetch_snapshot`)."""
         report, started, asked = Report(), time.monotonic(), self.db.requests
+        cleanup_abandoned(self.store_dir)
         self.head = self.remote.read()
         self._merge(report)
         if snapshots and self.head is not None:

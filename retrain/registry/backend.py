@@ -95,8 +95,9 @@ class Replicated:
     def push(self, message: str = "retrain: record") -> Report | None:
         try:
             report = self._registry.push(message)
-        except ReadOnly as e:
-            self._once("warning", f"the registry {self._registry.remote.ref} cannot be written: {e} {WRITE_HINT}")
+        except ReadOnly:
+            self._once("warning", f"the registry {self._registry.remote.ref} cannot be written: GitHub answered 403, the "
+                                  f"token may read the repository's contents but not write them. {WRITE_HINT}")
             return None
         except BackendError as e:  # GitHub unreachable or refusing, the ref busy
             self._once("warning", f"the registry {self._registry.remote.ref} was not written: {e} The records stay in "
