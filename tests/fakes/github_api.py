@@ -74,6 +74,8 @@ class FakeGitHub:
     contents: str = "write"
     empty: bool = False  # a repository without a commit: the Git database answers 409
     git: "GitDatabase" = field(default_factory=lambda: GitDatabase())
+    host: str = "127.0.0.1"  # "0.0.0.0" for a container on the host's bridge to reach (then set url_host)
+    url_host: str = "127.0.0.1"  # the host name clients use in `url`
 
     def start(self) -> "FakeGitHub":
         fake = self
@@ -97,7 +99,7 @@ class FakeGitHub:
             def do_DELETE(self) -> None:
                 fake._handle(self, "DELETE")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         return self
@@ -108,7 +110,7 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.url_host}:{self.server.server_address[1]}"
 
     def runs_named(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.check_runs.values() if r["name"] == name]
