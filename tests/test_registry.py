@@ -382,3 +382,35 @@ def test_the_fake_refuses_what_github_refuses(github: FakeGitHub) -> None:
     with pytest.raises(EmptyRepository, match="Git Repository is empty"):
         db.ref(REF)
     assert github.violations == []
+
+
+def test_the_backend_option_names_the_registry_and_a_bad_one_is_shown_at_its_line(project: Path) -> None:
+    from retrain.config import load_config
+    from retrain.errors import InvalidFile
+
+    path = project / "retrain.yml"
+    text = path.read_text()
+    path.write_text(text.replace("backend: local\n", "backend:\n  kind: local\n  registry: octo-org/census\n"))
+    assert load_config(path).backend.registry == "octo-org/census"  # type: ignore[union-attr]
+    path.write_text(text.replace("backend: local\n", "backend:\n  kind: local\n  registry: https://github.com/octo-org\n"))
+    with pytest.raises(InvalidFile) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.location is not None and problem.location.line == 3
+    assert "not a GitHub repository's owner/name" in problem.message and "registry: octo-org/census" in problem.hint
+
+
+def test_the_fake_holds_requests_to_the_published_shape(github: FakeGitHub) -> None:
+    import requests
+
+    headers = {"Authorization": f"Bearer {github.token}", "Accept": "application/vnd.github+json",
+               "X-GitHub-Api-Version": "2022-11-28"}
+    base = f"{github.url}/repos/{github.repository}/git"
+    bad_mode = requests.post(f"{base}/trees", json={"tree": [{"path": "a", "mode": "644", "type": "blob", "sha": "0" * 40}]},
+                             headers=headers, timeout=10)
+    forced_text = requests.patch(f"{base}/refs/retrain/registry", json={"sha": "0" * 40, "force": "false"},
+                                 headers=headers, timeout=10)
+    no_content = requests.post(f"{base}/blobs", json={"encoding": "base64"}, headers=headers, timeout=10)
+    assert [r.status_code for r in (bad_mode, forced_text, no_content)] == [422, 422, 422]
+    assert github.violations == ["body.tree[0].mode '644' is not one of ['100644', '100755', '040000', '160000', '120000']",
+                                 "body.force must be boolean", "body has no content"]
