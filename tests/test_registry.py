@@ -316,8 +316,13 @@ def test_a_verdict_from_another_job_joins_the_run_whose_own_job_still_says_how_i
     assert partial["data"] == {"tags": {"owner": "a", "retrain.verdict": "promoted"}}  # only the shared field travels
     with a.store.write() as db:
         db.execute("UPDATE runs SET message = 'a says done' WHERE id = 'p-1'")
+        # A default move, as the record of moves keeps them: immutable, it travels as it is.
+        db.execute("INSERT INTO default_moves(id, endpoint, from_version, to_version, kind, actor, at, reason) "
+                   "VALUES ('0f0f', 'ep', NULL, 1, 'publish', 'octocat', ?, 'first version')", (utcnow(),))
     ra.push()  # refused once (b wrote since), merged, sent
     rb.pull()
+    [move] = b.store.all("SELECT endpoint, from_version, to_version, kind, actor, reason FROM default_moves")
+    assert tuple(move) == ("ep", None, 1, "publish", "octocat", "first version")
     for backend in (a, b):
         run = backend.run("p-1")
         assert run.tags == {"owner": "a", "retrain.verdict": "promoted"}

@@ -73,10 +73,11 @@ class Event:
     writer: str
     at: str
     partial: bool = False  # only shared fields (another writer's verdict on a run)
+    seq: int = 0  # the writer's own count: orders one writer's events even if its clock stepped back
 
     def line(self) -> str:
         body: dict[str, Any] = {"v": FORMAT, "id": self.id, "kind": self.kind.name, "key": list(self.key),
-                                "data": self.data, "writer": self.writer, "at": self.at}
+                                "data": self.data, "writer": self.writer, "at": self.at, "seq": self.seq}
         if self.partial:
             body["partial"] = True
         return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
@@ -161,7 +162,10 @@ def _event(body: Any) -> Event:
     partial = bool(body.get("partial"))
     if not partial and set(data) != set(kind.fields):
         raise ValueError(f"a {kind.name} event without {', '.join(sorted(set(kind.fields) - set(data)))}")
-    return Event(body["id"], kind, tuple(key), data, body["writer"], body["at"], partial)
+    seq = body.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise ValueError(f"a {kind.name} event whose seq is not a number")
+    return Event(body["id"], kind, tuple(key), data, body["writer"], body["at"], partial, seq)
 
 
 def fold(events: list[Event]) -> tuple[dict[tuple[str, tuple[Any, ...]], Record], list[str]]:
@@ -187,8 +191,8 @@ def fold(events: list[Event]) -> tuple[dict[tuple[str, tuple[Any, ...]], Record]
         elif kind.merge == "latest":
             data = full[-1].data
         else:
-            own = [e for e in full if e.writer == owner]
-            data = dict(own[-1].data)
+            own = max((e for e in full if e.writer == owner), key=lambda e: e.seq)
+            data = dict(own.data)
             for name_ in kind.shared:
                 merged: dict[str, Any] = {}
                 for e in group:

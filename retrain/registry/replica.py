@@ -94,15 +94,19 @@ class Replica:
         self.problems = []
         events: list[Event] = []
         at = utcnow()
+        with self.store.write() as db:  # this writer's count, kept in the store: its events stay in order
+            db.execute("INSERT INTO meta(key, value) VALUES ('registry_seq', '1') "
+                       "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            seq = int(db.execute("SELECT value FROM meta WHERE key = 'registry_seq'").fetchone()[0])
         for kind in KINDS:
             states = self.states(kind)
             for key, data in self.rows(kind).items():
                 state = states.get(key)
                 changed = state is not None and digest(data) != state.digest
                 if state is None or (changed and (kind.merge != "owner" or state.owner == self.writer)):
-                    events.append(Event(uuid.uuid4().hex, kind, key, data, self.writer, at))
+                    events.append(Event(uuid.uuid4().hex, kind, key, data, self.writer, at, seq=seq))
                 elif state.owner != self.writer and kind.shared and digest(_shared(kind, data)) != state.shared_digest:
-                    events.append(Event(uuid.uuid4().hex, kind, key, _shared(kind, data), self.writer, at, partial=True))
+                    events.append(Event(uuid.uuid4().hex, kind, key, _shared(kind, data), self.writer, at, partial=True, seq=seq))
         return events
 
     def mark_sent(self, events: list[Event]) -> None:
