@@ -62,12 +62,12 @@ class Remote:
     def write(self, head: Head | None, events: str, snapshots: dict[str, list[File]], message: str) -> Head:
         """A commit on top of ``head`` holding ``events`` and the new snapshots; the ref moved to it without
         force (:class:`~retrain.github.gitdb.NotFastForward` when it moved meanwhile)."""
-        entries = [TreeEntry(EVENTS, "100644", "blob", self.db.create_blob(events.encode()))]
+        entries = []
         for name, files in snapshots.items():
             for f in files:
                 entries.append(TreeEntry(f"{SNAPSHOTS}/{name}/{f.path}", "100755" if f.executable else "100644", "blob",
                                          self.db.create_blob(f.data)))
-        tree = self.db.create_tree(entries, head.tree if head else None)
+        tree = self.db.create_tree(entries, head.tree if head else None, texts={EVENTS: events})
         commit = self.db.create_commit(message, tree, [head.commit] if head else [])
         if head is None:
             self.db.create_ref(self.ref, commit)
