@@ -276,8 +276,8 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     if backend is not None and isinstance(config.backend, LocalBackendConfig):
         backend = _registry(backend, api, workflow, config, writes=event.name != "pull_request")
-        if run_link and hasattr(backend, "push"):  # sent to the registry: say where the run's files went
-            tags["retrain.outputs"] = run_link  # the run's outputs folder goes to this workflow run's artifacts
+        if run_link and hasattr(backend, "push"):  # the run's folder goes to this workflow run's artifacts
+            tags["retrain.outputs"] = run_link
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
                            commit=commit, wait=inputs.wait, tags=tags, repo_root=workspace)
@@ -324,7 +324,9 @@ def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: C
     def say(level: str, message: str) -> None:
         (workflow.warning if level == "warning" else workflow.notice)(message, title="retrain: registry")
 
-    return Replicated(backend, registry, say)
+    from .signals import STOP
+
+    return Replicated(backend, registry, say, stopped=STOP.is_set)
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:

@@ -419,3 +419,28 @@ def test_the_fake_holds_requests_to_the_published_shape(github: FakeGitHub) -> N
     assert [r.status_code for r in (bad_mode, forced_text, no_content)] == [422, 422, 422]
     assert github.violations == ["body.tree[0].mode '644' is not one of ['100644', '100755', '040000', '160000', '120000']",
                                  "body.force must be boolean", "body has no content"]
+
+
+def test_a_stopped_job_does_not_wait_on_github_and_says_what_was_not_written(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from tests.test_action import slow_step
+
+    slow_step(project)
+    runner_dir = tmp_path / "runner-stop"
+    runner_dir.mkdir()
+    runner = Runner(project, github, runner_dir)
+    proc = subprocess.Popen([sys.executable, str(ENTRYPOINT), "action"], env=runner.env("push", runner.push(["data/other.csv"])),
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(e["kind"] == "run" for e in (registry_events(github) if REF in github.git.refs else [])):
+        assert time.monotonic() < deadline, "the submitted run never reached the registry"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "the job was stopped: its last records were not written to the registry refs/retrain/registry" in stdout
+    [run] = [e["data"] for e in registry_events(github) if e["kind"] == "run"]
+    assert run["status"] in ("queued", "running")  # as it was submitted; the cancel stayed in the runner's store

@@ -22,8 +22,11 @@ WRITE_HINT = ("Give the job `permissions: contents: write` (a pull request's tok
 class Replicated:
     """Delegates to the local backend; pushes after each change."""
 
-    def __init__(self, backend: Any, registry: Registry, say: Callable[[str, str], None]) -> None:
+    def __init__(self, backend: Any, registry: Registry, say: Callable[[str, str], None],
+                 stopped: Callable[[], bool] = lambda: False) -> None:
         self._backend, self._registry, self._say = backend, registry, say  # say(level, message)
+        # Once the job is asked to stop, nothing waits on GitHub: the runner's budget for a cancel is seconds.
+        self._stopped = stopped
         self._watched: set[str] = set()  # runs submitted here whose end is still to be sent
         self._said: set[str] = set()
         self.writes = self.requests = 0  # what the writes cost this job, for its log
@@ -93,6 +96,10 @@ class Replicated:
     # -- sending ------------------------------------------------------------------------------------
 
     def push(self, message: str = "retrain: record") -> Report | None:
+        if self._stopped():
+            self._once("warning", f"the job was stopped: its last records were not written to the registry "
+                                  f"{self._registry.remote.ref}; they stay in its local store.")
+            return None
         try:
             report = self._registry.push(message)
         except ReadOnly:
