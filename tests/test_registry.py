@@ -444,3 +444,38 @@ def test_a_stopped_job_does_not_wait_on_github_and_says_what_was_not_written(
     assert "the job was stopped: its last records were not written to the registry refs/retrain/registry" in stdout
     [run] = [e["data"] for e in registry_events(github) if e["kind"] == "run"]
     assert run["status"] in ("queued", "running")  # as it was submitted; the cancel stayed in the runner's store
+
+
+def test_an_empty_repository_is_said_and_the_work_goes_on(project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    github.empty = True  # GitHub keeps no Git objects before a repository's first commit: 409
+    result = job(workspace(project, tmp_path, "job1"), github, tmp_path, "job1")
+    assert result.code == 0, result.stderr + result.stdout
+    assert result.outputs["status"] == "success"
+    [warning] = [line for line in result.stdout.splitlines() if "could not be read" in line]
+    assert "Git Repository is empty." in warning and "push one, then run again" in warning
+    assert github.git.refs == {}
+
+
+def test_the_same_pipeline_published_by_two_jobs_at_once_is_one_version(
+        project: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    from retrain.backends.local import LocalBackend
+    from retrain.github.api import GitHubAPI
+    from retrain.github.gitdb import GitDB
+    from retrain.pipeline.load import load_pipeline
+    from retrain.registry import Registry
+
+    stores = []
+    for name, commit in (("a", "a" * 40), ("b", "b" * 40)):
+        backend = LocalBackend(tmp_path / name / ".retrain")
+        registry = Registry(lambda backend=backend: backend.store, GitDB(GitHubAPI(github.url, github.repository, github.token)))
+        registry.pull()
+        backend.publish(load_pipeline(project / "pipelines" / "tiny" / "pipeline.yml"), endpoint="tiny-retrain",
+                        make_default=True, source_commit=commit)
+        stores.append((backend, registry))
+    for _, registry in stores:
+        assert not [p for p in registry.push().problems if "recorded twice" in p]
+    for backend, registry in stores:
+        registry.pull()
+        [version] = backend.endpoint("tiny-retrain").versions
+        assert (version.number, version.source_commit) == (1, "a" * 40)  # the first job's record stands everywhere
+    assert [e["kind"] for e in registry_events(github)].count("version") == 1

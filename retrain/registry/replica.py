@@ -103,7 +103,9 @@ class Replica:
             for key, data in self.rows(kind).items():
                 state = states.get(key)
                 changed = state is not None and digest(data) != state.digest
-                if state is None or (changed and (kind.merge != "owner" or state.owner == self.writer)):
+                # An immutable record the registry holds is never sent again (the registry's copy stands).
+                mutable = kind.merge == "latest" or (kind.merge == "owner" and state is not None and state.owner == self.writer)
+                if state is None or (changed and mutable):
                     events.append(Event(uuid.uuid4().hex, kind, key, data, self.writer, at, seq=seq))
                 elif state.owner != self.writer and kind.shared and digest(_shared(kind, data)) != state.shared_digest:
                     events.append(Event(uuid.uuid4().hex, kind, key, _shared(kind, data), self.writer, at, partial=True, seq=seq))
@@ -163,7 +165,8 @@ class Replica:
         if local is None:
             return record.data
         if kind.merge == "immutable":
-            return None
+            # Ours, unsent, under the same key (renumbering made the content the same): the registry's copy stands.
+            return record.data if state is None else None
         if kind.merge == "latest":
             return None if dirty else record.data  # a local change not yet sent is newer: it is sent next
         mine = (state.owner if state is not None else self.writer) == self.writer
