@@ -281,7 +281,7 @@ def workflow_text(pipeline: Pipeline, inputs: Sequence[FormInput], *, repo_root:
     if backend == "local":
         # The local backend's registry is a ref of this repository (refs/retrain/registry): a push or a dispatch
         # writes it; a pull request's job only reads it (its token is read-only, a fork's above all).
-        lines += ["permissions:", "  contents: write  # the registry (refs/retrain/registry): versions and runs of earlier jobs",
+        lines += ["permissions:", "  contents: write  # the registry (refs/retrain/registry); a pull request's token only reads it",
                   "  checks: write"]
     else:
         lines += ["permissions:", "  contents: read", "  checks: write"]
