@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import escape
 from .backends.factory import make_backend
@@ -163,11 +164,22 @@ def _outputs(workflow: Workflow, plan: Plan | None, outcomes: list[Outcome], rep
     workflow.set_output("run-id", ran.run.id if ran and ran.run else "")
     url = (reporter.url(ran.run) if reporter else ran.run.url) if ran and ran.run else None
     workflow.set_output("run-url", url or "")
+    workflow.set_output("outputs-dir", _outputs_dir(workflow, ran.run) if ran and ran.run else "")
     workflow.set_output("status", first.conclusion.value if first else "neutral")
     workflow.set_output("metrics", json.dumps(to_json(dict(ran.run.metrics)) if ran and ran.run else {}, sort_keys=True))
     _review_outputs(workflow, ran)
     if plan is not None:
         workflow.set_output("plan", json.dumps(to_json(plan), sort_keys=True))
+
+
+def _outputs_dir(workflow: Workflow, run: Any) -> str:
+    """A local run's folder (its steps' outputs and logs), for actions/upload-artifact; empty on a cloud backend."""
+    url = str(run.url or "")
+    if not url.startswith("file://"):
+        return ""
+    from urllib.parse import unquote, urlparse
+
+    return workflow.relative(unquote(urlparse(url).path))
 
 
 def _review_outputs(workflow: Workflow, ran: Outcome | None) -> None:
@@ -272,17 +284,15 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
 
     # A plan with nothing to do (a pull request) touches no backend: not even the local store's folder.
     needed = any(i.publish or i.submit for i in plan.items)
-    if needed and isinstance(config.backend, LocalBackendConfig) and not config.backend.store.exists():
-        workflow.notice(
-            f"the local backend starts with an empty store ({workflow.relative(str(config.backend.store))}): a hosted "
-            "runner keeps nothing between workflow runs, so versions start at 1 and earlier runs are not known. "
-            "Keep the store with actions/cache (docs/github-action.md, the local backend on hosted runners).",
-            title="retrain: fresh local store")
     backend = make_backend(config, inputs.backend_environ(environ)) if needed else None
     tags = {k: environ[v] for k, v in (("github.repository", "GITHUB_REPOSITORY"), ("github.run_id", "GITHUB_RUN_ID"),
                                        ("github.workflow", "GITHUB_WORKFLOW"), ("github.actor", "GITHUB_ACTOR")) if environ.get(v)}
     if head_sha:
         tags[CHECK_SHA_TAG] = head_sha  # where the check runs sit (a pull request's head): the sync looks there
+    if backend is not None and isinstance(config.backend, LocalBackendConfig):
+        backend = _registry(backend, api, workflow, config, writes=event.name != "pull_request")
+        if run_link and hasattr(backend, "push"):  # the run's folder goes to this workflow run's artifacts
+            tags["retrain.outputs"] = run_link
     watcher = _StopWatcher(reporter)
     try:
         outcomes = execute(plan, config, backend, reporter,  # type: ignore[arg-type]
@@ -290,6 +300,10 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     finally:
         watcher.close()
         _outputs(workflow, plan, reporter.outcomes, reporter)
+        flush = getattr(backend, "push", None)
+        if flush is not None:
+            flush("retrain: end of job")  # anything not sent yet (a run that ended after the last look)
+            workflow.out.write(f"registry: {backend.writes} write(s) ({backend.requests} requests, {backend.seconds:.2f} s).\n")
     if event.name == "pull_request" and api is not None and event.number is not None:
         server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
         _review_comment(api, event.number, reporter, workflow, key=inputs.parameter_file, commit=head_sha,
@@ -351,6 +365,45 @@ def _review_comment(api: GitHubAPI, number: int, reporter: CheckReporter, workfl
     workflow.out.write(escape.line(f"{verb} pull request #{number}: {posted.url}") + "\n")
 
 
+def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: Config, *, writes: bool = True) -> Any:
+    """Pull the repository's registry into the local store and return the backend that sends its changes back;
+    a pull request's job only reads it (its token can only read, and a draft is no version)."""
+    from .github.gitdb import GitDB
+    from .registry import Registry
+    from .registry.backend import Replicated
+
+    store = workflow.relative(str(config.backend.store))
+    if api is None:
+        workflow.notice(
+            f"no github-token: the local backend's registry (the repository's refs/retrain/registry) cannot be read, so "
+            f"this job starts from the local store at {store} alone; on a hosted runner that is empty: versions start at "
+            f"1 and earlier runs are not known. Pass github-token (docs/local-backend.md, the registry).",
+            title="retrain: no registry")
+        return backend
+    registry = Registry(lambda: backend.store, GitDB(api))
+    try:
+        report = registry.pull(snapshots=False)  # a run's snapshot is fetched when the run needs it
+    except GitHubError as e:
+        workflow.warning(f"the registry {registry.remote.ref} could not be read ({e}); this job starts from the local store "
+                         f"at {store} alone.", title="retrain: registry")
+        return backend
+    for problem in dict.fromkeys(report.problems):
+        workflow.warning(f"registry: {problem}", title="retrain: registry")
+    head = registry.head
+    where = f"{registry.remote.ref} at {head.commit[:12]}" if head else f"{registry.remote.ref} (none yet: the first write makes it)"
+    workflow.out.write(escape.line(f"registry: {where}; {report.imported} record(s) taken into {store} "
+                                   f"({report.requests} requests, {report.seconds:.2f} s).") + "\n")
+    if not writes:
+        return backend
+
+    def say(level: str, message: str) -> None:
+        (workflow.warning if level == "warning" else workflow.notice)(message, title="retrain: registry")
+
+    from .signals import STOP
+
+    return Replicated(backend, registry, say, stopped=STOP.is_set)
+
+
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     """Annotate the workflow files where a dispatch form and the pipelines disagree."""
     from .github.dispatch_form import check_workflows
@@ -393,6 +446,8 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
     from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
+    if isinstance(config.backend, LocalBackendConfig):  # what earlier jobs ran, and the verdicts this sync gives
+        backend = _registry(backend, reporter.checks.api if reporter.checks is not None else None, workflow, config)
     recent = backend.runs(limit=50)
     still_going = sum(1 for run in recent if not run.status.is_terminal)
     workflow.out.write(f"{len(recent)} recent run(s), {still_going} still going.\n")
@@ -439,6 +494,9 @@ def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, w
             # One run that cannot be judged (its compare_to run removed, a backend refusal) is reported,
             # and the other runs' checks are still completed.
             workflow.warning(f"{name}: run {run.id}: {e}", title="retrain")
+    flush = getattr(backend, "push", None)
+    if flush is not None:  # runs of this store that ended since, and the verdicts given here
+        flush("retrain: sync")
     return 0
 
 

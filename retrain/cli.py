@@ -41,6 +41,8 @@ EPILOG = {
     "  retrain init --no-wait             # return once submitted; an hourly schedule syncs\n"
     "  retrain init --update              # rewrite the dispatch form from the pipeline",
     "gc": "examples:\n  retrain gc --dry-run\n  retrain gc --json",
+    "pull": "examples:\n  GH_TOKEN=$(gh auth token) retrain pull         # the origin remote's repository\n"
+    "  GITHUB_TOKEN=... retrain pull --repo octo-org/census && retrain runs",
 }
 
 
@@ -153,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("sync", "show runs that have not finished; --wait follows them to their end", c.cmd_sync, as_json)
     p.add_argument("--wait", action="store_true", help="follow every unfinished run to its end")
     p.add_argument("--timeout-s", type=float, default=3600.0, help=argparse.SUPPRESS)
+
+    p = verb("pull", "read the repository's registry (what the action published and ran) into the local store", c.cmd_pull, as_json)
+    p.add_argument("--repo", metavar="OWNER/NAME", help="the repository (default: backend registry:, else the origin remote)")
 
     p = verb("gc", "remove local runs beyond the parameter file's retention, and files nothing uses", c.cmd_gc, as_json)
     p.add_argument("--dry-run", action="store_true", help="print what would be removed and freed; remove nothing")

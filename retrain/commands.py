@@ -437,6 +437,15 @@ def _init_update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pull(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Read the repository's registry (what the action published and ran) into the local store."""
+    from .registry.command import pull
+
+    config, backend, _ = _local_store(args, environ, "retrain pull")
+    return pull(backend, repo=args.repo, configured=getattr(config.backend, "registry", None),
+                root=repository_root(config.path.parent), environ=environ, as_json=args.json)
+
+
 # -- the local store: size and gc -----------------------------------------------------------------
 
 

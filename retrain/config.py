@@ -51,7 +51,7 @@ PIPELINE_KEYS = (
     "compare_to",
     "promote",
 )
-LOCAL_KEYS = ("kind", "store")
+LOCAL_KEYS = ("kind", "store", "registry")
 AZURE_KEYS = (
     "kind",
     "subscription_id",
@@ -66,6 +66,7 @@ AZURE_KEYS = (
 )
 AZURE_REQUIRED = ("subscription_id", "resource_group", "workspace")
 BACKEND_KINDS = ("local", "azureml", "azureml-v1")
+REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 SECRET_LOOKING = ("client_secret", "secret", "password", "certificate", "token")
 
 DEFAULT_PUBLISH_ON = frozenset({Trigger.MERGE})
@@ -212,7 +213,14 @@ def _backend(c: _Checker, value: Any, root: Path, repo_root: Path) -> BackendCon
         store = spec.get("store", ".retrain")
         if c.string(store, (*path, "store")) is None:
             store = ".retrain"
-        return LocalBackendConfig(store=_store(c, str(store), root, repo_root, (*path, "store") if "store" in spec else path))
+        registry = None
+        if "registry" in spec and (registry := c.string(spec["registry"], (*path, "registry"))) is not None \
+                and not REPOSITORY.fullmatch(registry):
+            c.add((*path, "registry"), f"registry is {registry[:80]!r}, not a GitHub repository's owner/name.",
+                  "Write it as the repository is named on GitHub, e.g. registry: octo-org/census.")
+            registry = None
+        return LocalBackendConfig(store=_store(c, str(store), root, repo_root, (*path, "store") if "store" in spec else path),
+                                  registry=registry)
 
     c.unknown_keys({k: v for k, v in spec.items() if not _secretish(k)}, path, AZURE_KEYS)
     values: dict[str, Any] = {}

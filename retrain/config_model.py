@@ -28,6 +28,9 @@ class Trigger(str, Enum):
 class LocalBackendConfig:
     kind: str = "local"
     store: Path = Path(".retrain")  # absolute after loading
+    # owner/name of the GitHub repository whose registry (refs/retrain/registry) `retrain pull` reads; the
+    # action always uses the repository it runs in.
+    registry: str | None = None
 
 
 CLOUDS = ("public", "china", "usgov")

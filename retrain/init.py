@@ -25,6 +25,7 @@ from .pipeline.model import InputType, Pipeline, Port
 from .pipeline.types import format_literal, is_uri
 
 ACTION = "retrain/retrain@v1"
+UPLOAD_ARTIFACT = "actions/upload-artifact@v6"
 CHECKOUT = "actions/checkout@v7"  # node24; v4 ran on node20, which runners no longer have
 DEFAULT_SYNC_CRON = "17 * * * *"  # hourly, off the hour when GitHub's scheduler is busiest
 SKIP_DIRS = frozenset({"node_modules", "venv", "site-packages", "__pycache__"})
@@ -301,8 +302,14 @@ def workflow_text(pipeline: Pipeline, inputs: Sequence[FormInput], *, repo_root:
               *left_out_comment(left_out, name or pipeline.name, config_path.name)]
     if inputs:
         lines += ["    inputs:", *render_inputs(inputs, 6)]
-    lines += ["permissions:", "  contents: read", "  checks: write",
-              "  pull-requests: write  # the review comment on a pull request (the comparison, the gate, the trend)"]
+    if backend == "local":
+        # The local backend's registry is a ref of this repository (refs/retrain/registry): a push or a dispatch
+        # writes it; a pull request's job only reads it (its token is read-only, a fork's above all).
+        lines += ["permissions:", "  contents: write  # the registry (refs/retrain/registry); a pull request's token only reads it",
+                  "  checks: write"]
+    else:
+        lines += ["permissions:", "  contents: read", "  checks: write"]
+    lines.append("  pull-requests: write  # the review comment on a pull request (the comparison, the gate, the trend)")
     if backend == "azureml":
         lines.append("  id-token: write  # signs in to Azure with GitHub's OIDC token: no secret stored")
     lines += [
@@ -328,6 +335,16 @@ def workflow_text(pipeline: Pipeline, inputs: Sequence[FormInput], *, repo_root:
         ]
     if inputs:
         lines += ["          parameters: |", *(f"            {wire_line(i.name)}" for i in inputs)]
+    if backend == "local":
+        lines += [
+            "      # The run's folder (steps' outputs and logs) stays out of the registry: kept as this run's artifact.",
+            "      - name: Keep the run's outputs",
+            "        if: always() && steps.retrain.outputs.outputs-dir != ''",
+            f"        uses: {UPLOAD_ARTIFACT}",
+            "        with:",
+            "          name: retrain-${{ steps.retrain.outputs.run-id }}",
+            "          path: ${{ steps.retrain.outputs.outputs-dir }}",
+        ]
     return "\n".join(lines) + "\n"
 
 

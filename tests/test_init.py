@@ -86,9 +86,11 @@ def test_init_writes_files_that_validate_lint_and_match_the_schema(repo: Path, c
     assert inputs["training_data"] == {"description": "Census income data (UCI Adult columns), one row per person.",
                                        "type": "string", "default": "data/adult-us.csv"}
     assert inputs["learning_rate"]["default"] == 0.1 and inputs["learning_rate"]["description"] == "learning rate (0.001 to 1)"
-    assert flow["permissions"] == {"contents": "read", "checks": "write", "pull-requests": "write"}
-    [checkout, step] = flow["jobs"]["retrain"]["steps"]
+    assert flow["permissions"] == {"contents": "write", "checks": "write", "pull-requests": "write"}  # the local backend's registry is a ref
+    [checkout, step, keep] = flow["jobs"]["retrain"]["steps"]
     assert checkout == {"uses": "actions/checkout@v7"}
+    # the run's folder, which the registry leaves out, is kept as the workflow run's artifact
+    assert keep["with"] == {"name": "retrain-${{ steps.retrain.outputs.run-id }}", "path": "${{ steps.retrain.outputs.outputs-dir }}"}
     assert step["with"]["parameters"].splitlines() == [f"{n}=${{{{ inputs.{n} }}}}" for n in inputs]
 
 

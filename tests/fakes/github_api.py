@@ -1,5 +1,6 @@
-"""A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref), compare, and issue
-comments (list, create, update) with ``GET /user``.
+"""A fake GitHub REST API on 127.0.0.1: the Checks API (create, update, list for a ref), compare, issue
+comments (list, create, update) with ``GET /user``, and the Git database (blobs, trees, commits, refs; see
+``GitDatabase`` below).
 
 Compare follows the REST reference ("Compare two commits"): with ``per_page``/``page`` the commits are
 paginated with a ``Link`` header, and "the list of changed files is only shown on the first page of
@@ -24,6 +25,8 @@ and ``app_id`` parameters, paginated with ``per_page``/``page`` and a ``Link`` h
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import threading
@@ -89,6 +92,12 @@ class FakeGitHub:
     expected_violations: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 4_000_000_001
+    # The token's `contents` permission: "write" (push, dispatch), "read" (a pull request, a fork's), "none".
+    contents: str = "write"
+    empty: bool = False  # a repository without a commit: the Git database answers 409
+    git: "GitDatabase" = field(default_factory=lambda: GitDatabase())
+    host: str = "127.0.0.1"  # "0.0.0.0" for a container on the host's bridge to reach (then set url_host)
+    url_host: str = "127.0.0.1"  # the host name clients use in `url`
 
     def start(self) -> "FakeGitHub":
         fake = self
@@ -111,7 +120,10 @@ class FakeGitHub:
             def do_PATCH(self) -> None:
                 fake._handle(self, "PATCH")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            def do_DELETE(self) -> None:
+                fake._handle(self, "DELETE")
+
+        self.server = ThreadingHTTPServer((self.host, 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         ledger.started(self)  # tests/conftest.py fails the test on a violation it did not expect
@@ -130,7 +142,7 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.url_host}:{self.server.server_address[1]}"
 
     def runs_named(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.check_runs.values() if r["name"] == name]
@@ -209,6 +221,8 @@ class FakeGitHub:
                 h.end_headers()
                 h.wfile.write(data)
                 return
+        if path.startswith("/git/"):
+            return self._git(h, method, path, parse_qs(url.query), body)
         if self.forbid_checks and "check-runs" in path and method != "GET":
             return self._reply(h, 403, {"message": "Resource not accessible by integration",
                                         "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run"})
@@ -468,4 +482,285 @@ class FakeGitHub:
         return self._reply(h, 200, self._shown(comment))
 
 
+    # -- the Git database -------------------------------------------------------------------------
+    # Paths, request bodies and answers as github/rest-api-description describes them
+    # (tests/fixtures/github/gitdb-2022-11-28.json holds the parts used, with its source). Objects get the
+    # ids Git gives them, a ref moves only to a descendant unless forced, and each request is checked
+    # against the token's `contents` permission.
+
+    def _git(self, h: BaseHTTPRequestHandler, method: str, path: str, query: dict[str, list[str]], body: Any) -> None:
+        docs = "https://docs.github.com/rest/git"
+        need = "read" if method == "GET" else "write"
+        if self.contents == "none" or (need == "write" and self.contents != "write"):
+            return self._reply(h, 403, {"message": "Resource not accessible by integration", "documentation_url": docs,
+                                        "status": "403"})
+        if self.empty:
+            return self._reply(h, 409, {"message": "Git Repository is empty.", "documentation_url": docs, "status": "409"})
+        operation = GIT_OPERATIONS.get((method, re.sub(r"^/git/(ref|refs|blobs|trees|commits)/.+$", r"/git/\1/{x}", path)))
+        if operation is None:
+            return self._reply(h, 404, {"message": "Not Found", "documentation_url": docs, "status": "404"})
+        if operation.get("request") is not None:
+            problems = _check_schema(body, operation["request"], "body")
+            if problems:
+                return self._invalid(h, problems)
+        status, answer = getattr(self.git, operation["handler"])(self, path, query, body)
+        if status >= 400:
+            return self._reply(h, status, {**answer, "documentation_url": docs, "status": str(status)})
+        self._reply(h, status, answer)
+
+
 COMMENT_EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "github" / "issue_comment.json"
+
+
+def _check_schema(value: Any, schema: dict[str, Any], where: str) -> list[str]:
+    """The request's JSON against the description's schema (type, required, properties, enum, items)."""
+    kind = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if value is None and schema.get("nullable"):
+        return []
+    if kind in types and not isinstance(value, types[kind]):
+        return [f"{where} must be {kind}"]
+    problems = []
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append(f"{where} {value!r} is not one of {schema['enum']}")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        problems += [f"{where} has no {name}" for name in schema.get("required", []) if name not in value]
+        problems += [f"{where}.{name} is not a documented field" for name in value if name not in properties]
+        for name, sub in properties.items():
+            if name in value:
+                problems += _check_schema(value[name], sub, f"{where}.{name}")
+    if kind == "array" and "items" in schema:
+        for i, item in enumerate(value):
+            problems += _check_schema(item, schema["items"], f"{where}[{i}]")
+    return problems
+
+
+GIT_SPEC = json.loads((__import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "github"
+                       / "gitdb-2022-11-28.json").read_text())
+GIT_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    (op["method"], op["path"]): op for op in GIT_SPEC["operations"]}
+SHA1 = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass
+class GitDatabase:
+    """A repository's objects and refs, as GitHub keeps them (ids as Git computes them)."""
+
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # "refs/..." -> commit sha
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    updates: list[tuple[str, str, int]] = field(default_factory=list)  # (ref, sha or refusal, status) per write
+
+    @staticmethod
+    def _hash(kind: str, data: bytes) -> str:
+        return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
+
+    def _put(self, kind: str, data: bytes, **fields: Any) -> str:
+        sha = self._hash(kind, data)
+        with self.lock:
+            self.objects.setdefault(sha, {"type": kind, "data": data, **fields})
+        return sha
+
+    def _url(self, fake: FakeGitHub, what: str, sha: str) -> str:
+        return f"{fake.url}/repos/{fake.repository}/git/{what}/{sha}"
+
+    # blobs
+    def create_blob(self, fake: FakeGitHub, path: str, query: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        if body.get("encoding", "utf-8") == "base64":
+            try:
+                data = base64.b64decode(body["content"], validate=True)
+            except ValueError:
+                return 422, {"message": "Invalid request.\n\ncontent is not valid Base64."}
+        else:
+            data = body["content"].encode()
+        sha = self._put("blob", data)
+        return 201, {"url": self._url(fake, "blobs", sha), "sha": sha}
+
+    def get_blob(self, fake: FakeGitHub, path: str, query: Any, body: Any) -> tuple[int, Any]:
+        sha = path.rsplit("/", 1)[1]
+        obj = self.objects.get(sha)
+        if obj is None or obj["type"] != "blob":
+            return 404, {"message": "Not Found"}
+        encoded = base64.encodebytes(obj["data"]).decode()  # GitHub wraps the Base64 text in lines
+        return 200, {"sha": sha, "node_id": f"B_{sha[:12]}", "size": len(obj["data"]), "url": self._url(fake, "blobs", sha),
+                     "content": encoded, "encoding": "base64"}
+
+    # trees
+    def _tree_bytes(self, entries: dict[str, dict[str, str]]) -> bytes:
+        def order(name: str) -> str:  # Git sorts a folder as if its name ended in "/"
+            return name + "/" if entries[name]["type"] == "tree" else name
+        return b"".join(f"{entries[n]['mode'].lstrip('0')} {n}\0".encode() + bytes.fromhex(entries[n]["sha"])
+                        for n in sorted(entries, key=order))
+
+    def _write_tree(self, entries: dict[str, dict[str, str]]) -> str:
+        return self._put("tree", self._tree_bytes(entries), entries=dict(entries))
+
+    def _entries(self, sha: str) -> dict[str, dict[str, str]]:
+        return dict(self.objects[sha]["entries"])
+
+    def create_tree(self, fake: FakeGitHub, path: str, query: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        base = body.get("base_tree")
+        if base is not None and (base not in self.objects or self.objects[base]["type"] != "tree"):
+            return 422, {"message": "Invalid tree info"}
+        root: dict[str, Any] = self._entries(base) if base else {}
+        for item in body["tree"]:
+            if ("sha" in item) == ("content" in item):
+                return 422, {"message": "Must supply either tree.sha or tree.content"}
+            if "content" in item:
+                sha = self._put("blob", item["content"].encode())
+            else:
+                sha = item["sha"]
+                if sha is not None and (sha not in self.objects or self.objects[sha]["type"] != item.get("type")):
+                    return 422, {"message": f"tree.sha {sha} is not a valid {item.get('type')}"}
+            parts = item["path"].split("/")
+            if any(p in ("", ".", "..") for p in parts):
+                return 422, {"message": f"Invalid tree path {item['path']!r}"}
+            self._place(root, parts, {"mode": item["mode"], "type": item["type"], "sha": sha})
+        sha = self._write_nested(root)
+        return 201, self._tree_answer(fake, sha, recursive=False)
+
+    def _place(self, level: dict[str, Any], parts: list[str], entry: dict[str, Any]) -> None:
+        name = parts[0]
+        if len(parts) == 1:
+            if entry["sha"] is None:
+                level.pop(name, None)
+            else:
+                level[name] = entry
+            return
+        current = level.get(name)
+        sub = self._entries(current["sha"]) if isinstance(current, dict) and current.get("type") == "tree" and "sha" in current else (
+            current.get("children") if isinstance(current, dict) and "children" in current else {})
+        self._place(sub, parts[1:], entry)
+        level[name] = {"mode": "040000", "type": "tree", "children": sub}
+
+    def _write_nested(self, level: dict[str, Any]) -> str:
+        written = {}
+        for name, entry in level.items():
+            if "children" in entry:
+                written[name] = {"mode": "040000", "type": "tree", "sha": self._write_nested(entry["children"])}
+            else:
+                written[name] = entry
+        return self._write_tree(written)
+
+    def _tree_answer(self, fake: FakeGitHub, sha: str, *, recursive: bool) -> dict[str, Any]:
+        out: list[dict[str, Any]] = []
+
+        def walk(tree: str, prefix: str) -> None:
+            for name, e in sorted(self._entries(tree).items()):
+                item = {"path": prefix + name, "mode": e["mode"], "type": e["type"], "sha": e["sha"],
+                        "url": self._url(fake, "blobs" if e["type"] == "blob" else "trees", e["sha"])}
+                if e["type"] == "blob":
+                    item["size"] = len(self.objects[e["sha"]]["data"])
+                out.append(item)
+                if recursive and e["type"] == "tree":
+                    walk(e["sha"], prefix + name + "/")
+        walk(sha, "")
+        return {"sha": sha, "url": self._url(fake, "trees", sha), "tree": out, "truncated": False}
+
+    def get_tree(self, fake: FakeGitHub, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        sha = path.rsplit("/", 1)[1]
+        if sha not in self.objects or self.objects[sha]["type"] != "tree":
+            return 404, {"message": "Not Found"}
+        return 200, self._tree_answer(fake, sha, recursive="recursive" in query)
+
+    # commits
+    def create_commit(self, fake: FakeGitHub, path: str, query: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        tree, parents = body["tree"], body.get("parents", [])
+        if tree not in self.objects or self.objects[tree]["type"] != "tree":
+            return 422, {"message": "Tree SHA does not exist"}
+        for p in parents:
+            if p not in self.objects or self.objects[p]["type"] != "commit":
+                return 422, {"message": "Parent SHA does not exist or is not a commit object"}
+        when = f"{int(time.time())} +0000"  # as GitHub does: the same tree, parents and message a second later is a new commit
+        who = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents) + f"author {who} {when}\ncommitter {who} {when}\n\n{body['message']}"
+        sha = self._put("commit", text.encode(), tree=tree, parents=list(parents), message=body["message"], text=text)
+        return 201, self._commit_answer(fake, sha)
+
+    def _commit_answer(self, fake: FakeGitHub, sha: str) -> dict[str, Any]:
+        obj = self.objects[sha]
+        person = {"name": "github-actions[bot]", "email": "41898282+github-actions[bot]@users.noreply.github.com",
+                  "date": "2024-12-04T00:00:00Z"}
+        return {"sha": sha, "node_id": f"C_{sha[:12]}", "url": self._url(fake, "commits", sha),
+                "html_url": f"https://github.com/{fake.repository}/commit/{sha}", "author": person, "committer": person,
+                "tree": {"sha": obj["tree"], "url": self._url(fake, "trees", obj["tree"])}, "message": obj["message"],
+                "parents": [{"sha": p, "url": self._url(fake, "commits", p), "html_url": f"https://github.com/{fake.repository}/commit/{p}"}
+                            for p in obj["parents"]],
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}}
+
+    def get_commit(self, fake: FakeGitHub, path: str, query: Any, body: Any) -> tuple[int, Any]:
+        sha = path.rsplit("/", 1)[1]
+        if sha not in self.objects or self.objects[sha]["type"] != "commit":
+            return 404, {"message": "Not Found"}
+        return 200, self._commit_answer(fake, sha)
+
+    # refs
+    def _ref_answer(self, fake: FakeGitHub, name: str) -> dict[str, Any]:
+        sha = self.refs[name]
+        return {"ref": name, "node_id": f"REF_{sha[:12]}", "url": f"{fake.url}/repos/{fake.repository}/git/{name}",
+                "object": {"type": "commit", "sha": sha, "url": self._url(fake, "commits", sha)}}
+
+    def get_ref(self, fake: FakeGitHub, path: str, query: Any, body: Any) -> tuple[int, Any]:
+        name = "refs/" + path.removeprefix("/git/ref/")
+        if name not in self.refs:
+            return 404, {"message": "Not Found"}
+        return 200, self._ref_answer(fake, name)
+
+    def create_ref(self, fake: FakeGitHub, path: str, query: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        name, sha = body["ref"], body["sha"]
+        if not name.startswith("refs/") or name.count("/") < 2:
+            return 422, {"message": f"{name} is not a valid ref name."}
+        if sha not in self.objects:
+            return 422, {"message": "Object does not exist"}
+        with self.lock:
+            if name in self.refs:
+                self.updates.append((name, "exists", 422))
+                return 422, {"message": "Reference already exists"}
+            self.refs[name] = sha
+            self.updates.append((name, sha, 201))
+        return 201, self._ref_answer(fake, name)
+
+    def _descends(self, sha: str, ancestor: str) -> bool:
+        seen, todo = set(), [sha]
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            if current in seen or current not in self.objects:
+                continue
+            seen.add(current)
+            todo.extend(self.objects[current].get("parents", []))
+        return False
+
+    def update_ref(self, fake: FakeGitHub, path: str, query: Any, body: dict[str, Any]) -> tuple[int, Any]:
+        name = "refs/" + path.removeprefix("/git/refs/")
+        sha = body["sha"]
+        if sha not in self.objects:
+            return 422, {"message": "Object does not exist"}
+        with self.lock:
+            if name not in self.refs:
+                return 422, {"message": "Reference does not exist"}
+            if not body.get("force", False) and not self._descends(sha, self.refs[name]):
+                self.updates.append((name, "not a fast forward", 422))
+                return 422, {"message": "Update is not a fast forward"}
+            self.refs[name] = sha
+            self.updates.append((name, sha, 200))
+        return 200, self._ref_answer(fake, name)
+
+    def history(self, name: str) -> list[str]:
+        """The ref's commits, newest first (first parents)."""
+        out, sha = [], self.refs.get(name)
+        while sha:
+            out.append(sha)
+            parents = self.objects[sha].get("parents") or []
+            sha = parents[0] if parents else None
+        return out
+
+    def file(self, ref: str, path: str) -> bytes:
+        """A file's bytes in the commit ``ref`` points at (for tests)."""
+        tree = self.objects[self.refs[ref]]["tree"]
+        parts = path.split("/")
+        for part in parts[:-1]:
+            tree = self._entries(tree)[part]["sha"]
+        return self.objects[self._entries(tree)[parts[-1]]["sha"]]["data"]
