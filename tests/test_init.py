@@ -396,7 +396,7 @@ def test_text_copied_into_the_workflow_cannot_start_an_expression(repo: Path, ca
     (repo / "pipeline.yml").write_text((repo / "pipeline.yml").read_text().replace("  seed: 42\n", extra))
     assert retrain(capsys, "init")[0] == 0
     text = (repo / WORKFLOW).read_text()
-    assert "${{" not in text.replace("${{ inputs.", "").replace("${{ vars.", "").replace("${{ github.", "")
+    assert "${{" not in text.replace("${{ inputs.", "").replace("${{ vars.", "").replace("${{ github.", "").replace("${{ steps.retrain.", "")
     inputs = workflow_inputs(repo)
     assert inputs["note"] == {"description": "Spend at most $ {{ budget }}.", "type": "string"}  # empty: the file's value runs
     assert inputs["mode"] == {"description": "mode", "type": "string"}  # an option that cannot be written: a text field

@@ -411,6 +411,8 @@ def test_the_fake_holds_requests_to_the_published_shape(github: FakeGitHub) -> N
     headers = {"Authorization": f"Bearer {github.token}", "Accept": "application/vnd.github+json",
                "X-GitHub-Api-Version": "2022-11-28"}
     base = f"{github.url}/repos/{github.repository}/git"
+    for refused in ("mode '644'", "body.force must be boolean", "body has no content"):
+        github.expect_violation(refused)
     bad_mode = requests.post(f"{base}/trees", json={"tree": [{"path": "a", "mode": "644", "type": "blob", "sha": "0" * 40}]},
                              headers=headers, timeout=10)
     forced_text = requests.patch(f"{base}/refs/retrain/registry", json={"sha": "0" * 40, "force": "false"},

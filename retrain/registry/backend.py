@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..backends.base import PublishResult, Run, SubmitRequest, pin_to_number
+from ..backends.base import DefaultMove, PublishResult, Run, SubmitRequest, pin_to_number
 from ..errors import BackendError, RetrainError
 from ..github.gitdb import ReadOnly
 from . import Registry, Report
@@ -68,9 +68,16 @@ class Replicated:
         self._submitted(run)
         return run
 
-    def set_default(self, endpoint: str, number: int) -> None:
-        self._backend.set_default(endpoint, number)
+    def set_default(self, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+        if move is None:
+            self._backend.set_default(endpoint, number)
+        else:  # the move's record (retrain history) travels with it
+            self._backend.set_default(endpoint, number, move)
         self.push(f"retrain: default of {endpoint} is {number}")
+
+    def record_default_move(self, move: DefaultMove) -> None:
+        self._backend.record_default_move(move)
+        self.push(f"retrain: default of {move.endpoint} moved to {move.to_version} ({move.kind})")
 
     def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
         self._backend.tag_run(run_id, tags)
