@@ -248,7 +248,9 @@ def resolve_refs(fake: FakeAzure, value: Any) -> Any:
             if kind == "codes":
                 return {"<code>": _files_under(fake, str(props.get("codeUri", "")))}
             if kind == "data":
-                return {"<data>": {"type": props.get("dataType"), "files": _files_under(fake, str(props.get("dataUri", "")))}}
+                return {"<data>": _files_under(fake, str(props.get("dataUri", "")))}
+        if text.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/"):
+            return {"<data>": _files_under(fake, text)}
     return value
 
 

@@ -19,6 +19,7 @@ data inputs alike. The job is read back and a job that runs another version fail
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BackendError, CredentialError, NotFound, UsageError
-from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
+from ...pipeline.model import InputType, Pipeline
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
+from .nodes import (Assets, command_node, component_spec, inline_component_spec, pipeline_outputs, pipeline_settings,
+                    pipeline_yaml)
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -123,13 +126,10 @@ class AzureMLBackend:
                 moved = True
             return PublishResult(self.endpoint(endpoint).version(same.number) or same, created=False, default_moved=moved)
 
-        component_ids = {}
-        for step in pipeline.steps.values():
-            if step.component.source not in component_ids:
-                component_ids[step.component.source] = self._register_command(step.component)
+        jobs = self._jobs(pipeline)
         component = component_name(endpoint)
         number = self._next_version(endpoint)
-        spec = self._pipeline_spec(pipeline, component, number, component_ids)
+        spec = self._pipeline_spec(pipeline, component, number, jobs)
         tags = {TAG_HASH: pipeline.content_hash, TAG_VERSION: str(number), **({TAG_COMMIT: source_commit} if source_commit else {})}
         self.arm.put(f"/components/{component}/versions/{number}",
                      {"properties": {"componentSpec": spec, "description": pipeline.description, "tags": tags,
@@ -166,37 +166,79 @@ class AzureMLBackend:
                                "in a minute; publish again if it is still missing (an unchanged pipeline is not published twice).")
         return PublishResult(version, created=True, default_moved=make_default and not first)
 
-    def _register_command(self, component: Component) -> str:
-        """Command components are content-addressed: version = hash of the YAML and its code."""
-        files = [component.source]
-        if component.code is not None:
-            files += sorted(p for p in component.code.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-                if component.code.is_dir() else [component.code]
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f.name.encode() + b"\0" + f.read_bytes())
-        version = digest.hexdigest()[:16]
-        name = component_name(component.name)
+    # -- a pipeline's steps, as azure-ai-ml sends them (nodes.py) ---------------------------------------
+
+    def _jobs(self, pipeline: Pipeline) -> dict[str, Any]:
+        """Every step as the node of ``jobs``: each step's own component registered (an inline step's from its own
+        keys, never another step's), local code and data uploaded, inline environments registered."""
+        top = pipeline_yaml(pipeline.path)
+        raw_jobs = top.get("jobs") if isinstance(top.get("jobs"), Mapping) else {}
+        parent_inputs = top.get("inputs") if isinstance(top.get("inputs"), Mapping) else {}
+        base = pipeline.path.parent
+        jobs: dict[str, Any] = {}
+        for step in pipeline.steps.values():
+            node = raw_jobs.get(step.name) if isinstance(raw_jobs.get(step.name), Mapping) else {}
+            component = step.component
+            name = component_name(component.name)
+            assets = self._assets(name)
+            if node.get("component") is None:  # an inline command step: its component is its own keys
+                spec = inline_component_spec(node, base, assets, name=name, version="", parent_inputs=parent_inputs)
+                source = "YAML.JOB"
+            else:
+                spec = component_spec(component.raw, component.source.parent, assets, name=name, version="")
+                source = "YAML.COMPONENT"
+            jobs[step.name] = command_node(step.name, node, base, assets, component_id=self._register_component(spec), source=source)
+        return jobs
+
+    def _assets(self, component: str) -> Assets:
+        return Assets(code=lambda path: "azureml:" + self._upload_code(path, component),
+                      data=lambda path, kind: self._data_uri(str(path), kind),
+                      environment=self._register_environment, component=self._register_component,
+                      compute=self._arm_compute)
+
+    def _arm_compute(self, name: str) -> str:
+        """A compute as azure-ai-ml sends it: by ARM id (``azureml:cpu-cluster`` and ``cpu-cluster`` alike)."""
+        name = name.removeprefix("azureml:")
+        return name if name.startswith("/") else f"{self.arm.workspace_id}/computes/{name}"
+
+    def _arm_datastore(self, name: str) -> str:
+        name = name.removeprefix("azureml:")
+        return name if name.startswith("/") else f"{self.arm.workspace_id}/datastores/{name}"
+
+    def _register_component(self, spec: dict[str, Any]) -> str:
+        """A step's component, content-addressed: its version is the hash of its spec (code and environment by id,
+        themselves content-addressed), so an unchanged component is registered once and never changed."""
+        name = str(spec["name"])
+        canonical = json.dumps({k: v for k, v in spec.items() if k != "version"}, sort_keys=True, default=str)
+        version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        spec = {**spec, "version": version}
         asset = self.asset_id("components", name, version)
         if self.arm.get(f"/components/{name}/versions/{version}", missing_ok=True,
                         what=f"look up component {name}") is not None:
             return asset
-        spec: dict[str, Any] = {k: v for k, v in component.raw.items() if k not in ("$schema", "code", "version")}
-        spec.update({"name": name, "version": version, "type": "command"})
-        if component.code is not None:
-            spec["code"] = f"azureml:{self._upload_code(component.code, name, version)}"  # as azure-ai-ml writes a code reference
         self.arm.put(f"/components/{name}/versions/{version}",
-                     {"properties": {"componentSpec": spec, "isAnonymous": False, "properties": {}, "tags": {}}},
+                     {"properties": {"componentSpec": spec, "isAnonymous": False, "isArchived": False, "properties": {}, "tags": {}}},
                      what=f"register component {name}")
         return asset
 
-    def _upload_code(self, code: Path, component: str, version: str) -> str:
-        """Code as azure-ai-ml uploads it: looked up by content hash first, else a pending upload, then the code version."""
+    def _register_environment(self, name_version: str, props: dict[str, Any]) -> str:
+        """An environment given in place, registered as azure-ai-ml registers it (an anonymous version named by its
+        content's hash: a PUT of the same content changes nothing)."""
+        name, version = name_version.split(":", 1)
+        self.arm.put(f"/environments/{name}/versions/{version}", {"properties": props}, what=f"register environment {name}")
+        return self.asset_id("environments", name, version)
+
+    def _upload_code(self, code: Path, component: str) -> str:
+        """Code as azure-ai-ml uploads it: looked up by content hash first, else a pending upload, then the code
+        version (named after the component, versioned by the content's hash)."""
         name = f"{component}_code"
+        if not code.exists():
+            raise UsageError(f"the code folder {code} of component {component} does not exist.")
         digest = hashlib.sha256()
         for f, rel in files_of(code):
             digest.update(rel.encode() + b"\0" + f.read_bytes())
         content = digest.hexdigest()
+        version = content[:16]
         found = self.arm.list(f"/codes/{name}/versions", params={"hash": content, "hashVersion": HASH_VERSION},
                               what=f"look up code {name} by its hash")
         if found:
@@ -227,7 +269,7 @@ class AzureMLBackend:
             return int(props["nextVersion"])
         return int(props.get("latestVersion") or 0) + 1
 
-    def _pipeline_spec(self, pipeline: Pipeline, endpoint: str, number: int, component_ids: Mapping[Path, str]) -> dict[str, Any]:
+    def _pipeline_spec(self, pipeline: Pipeline, endpoint: str, number: int, jobs: Mapping[str, Any]) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for name, port in pipeline.parameters.items():
             entry: dict[str, Any] = {"type": port.type.value}
@@ -242,26 +284,9 @@ class AzureMLBackend:
             if port.enum:
                 entry["enum"] = list(port.enum)
             inputs[name] = entry
-        jobs: dict[str, Any] = {}
-        for step in pipeline.steps.values():
-            node_inputs: dict[str, Any] = {}
-            for iname, binding in step.inputs.items():
-                if isinstance(binding, ParentInput):
-                    value = f"${{{{parent.inputs.{binding.name}}}}}"
-                elif isinstance(binding, StepOutput):
-                    value = f"${{{{parent.jobs.{binding.step}.outputs.{binding.output}}}}}"
-                elif isinstance(binding, DataValue):
-                    node_inputs[iname] = {"job_input_type": binding.type.value, "uri": binding.path}
-                    continue
-                else:
-                    value = format_literal(binding)
-                node_inputs[iname] = {"job_input_type": "literal", "value": value}
-            node_outputs = {o: {"value": f"${{{{parent.outputs.{t}}}}}", "type": "literal"} for o, t in step.outputs.items() if t}
-            jobs[step.name] = {"type": "command", "name": step.name, "componentId": component_ids[step.component.source],
-                               "inputs": node_inputs, "outputs": node_outputs}
         outputs = {name: {"type": port.type.value} for name, port in pipeline.outputs.items()}
         return {"name": endpoint, "version": str(number), "display_name": pipeline.display_name, "type": "pipeline",
-                "inputs": inputs, "outputs": outputs, "jobs": jobs}
+                "inputs": inputs, "outputs": outputs, "jobs": dict(jobs)}
 
     def _set_default(self, endpoint: str, number: int) -> None:
         # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH.
@@ -371,11 +396,8 @@ class AzureMLBackend:
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
-        component_ids: dict[Path, str] = {}
-        for step in pipeline.steps.values():
-            if step.component.source not in component_ids:
-                component_ids[step.component.source] = self._register_command(step.component)
-        spec = self._pipeline_spec(pipeline, component_name(request.endpoint), 0, component_ids)
+        jobs = self._jobs(pipeline)
+        top = pipeline_yaml(pipeline.path)
         values: dict[str, object] = {n: p.default for n, p in pipeline.parameters.items() if p.default is not None}
         values.update(request.parameters)
         inputs: dict[str, Any] = {}
@@ -388,14 +410,15 @@ class AzureMLBackend:
                 inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
             else:
                 inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}  # type: ignore[arg-type]
-        settings: dict[str, Any] = {"continue_on_step_failure": False}
-        if self._compute_id():
-            settings["default_compute"] = self._compute_id()
+        settings = pipeline_settings(top.get("settings") if isinstance(top.get("settings"), Mapping) else {},
+                                     self._arm_compute, self._arm_datastore, self.compute)
+        outputs = pipeline_outputs(top.get("outputs") if isinstance(top.get("outputs"), Mapping) else {})
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} draft", "experimentName": request.experiment,
+            **({"description": pipeline.description} if pipeline.description else {}),
             "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                      "retrain.endpoint": request.endpoint, "retrain.draft": "true"},
-            "properties": {}, "jobs": spec["jobs"], "inputs": inputs, "outputs": {}, "settings": settings, "isArchived": False,
+            "properties": {}, "jobs": jobs, "inputs": inputs, "outputs": outputs, "settings": settings, "isArchived": False,
         }}
         created = self.arm.put(f"/jobs/{self._job_name(request.key)}", body, what=f"submit a draft run of {request.pipeline}",
                                headers={"x-azureml-token": self.arm.token(ML_SCOPE)})
