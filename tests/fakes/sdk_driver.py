@@ -131,6 +131,12 @@ def seed_computes(fake: FakeAzure, root: Path) -> None:
     names = {"cpu-cluster", "gpu-cluster"}
     for path in root.rglob("*.y*ml"):
         names |= set(re.findall(r"compute:\s*(?:azureml:)?([A-Za-z0-9][A-Za-z0-9_-]*)\s*$", path.read_text(encoding="utf-8"), re.M))
+    for path in root.rglob("*.y*ml"):  # registered data the corpus names: a workspace that runs it has them
+        for name, version in re.findall(r"path:\s*azureml:([A-Za-z0-9_.-]+)[:@]([A-Za-z0-9_.-]+)\s*$", path.read_text(encoding="utf-8"), re.M):
+            version = "1" if version == "latest" else version
+            fake.resources[f"{fake.workspace_path}/data/{name}/versions/{version}"] = {
+                "id": f"{fake.workspace_path}/data/{name}/versions/{version}", "name": version,
+                "properties": {"dataType": "uri_folder", "dataUri": "azureml://datastores/workspaceblobstore/paths/example/", "isAnonymous": False}}
     for name in names:
         fake.resources[f"{fake.workspace_path}/computes/{name}"] = {
             "id": f"{fake.workspace_path}/computes/{name}", "name": name, "location": fake.location,
@@ -237,6 +243,8 @@ def resolve_refs(fake: FakeAzure, value: Any) -> Any:
     if isinstance(value, list):
         return [resolve_refs(fake, v) for v in value]
     if isinstance(value, str):
+        if value.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/"):
+            return {"<data>": _files_under(fake, value)}
         text = value.removeprefix("azureml:")
         if text.startswith(ws) and text in fake.resources:
             kind = text[len(ws):].split("/")[1]
@@ -249,8 +257,6 @@ def resolve_refs(fake: FakeAzure, value: Any) -> Any:
                 return {"<code>": _files_under(fake, str(props.get("codeUri", "")))}
             if kind == "data":
                 return {"<data>": _files_under(fake, str(props.get("dataUri", "")))}
-        if text.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/"):
-            return {"<data>": _files_under(fake, text)}
     return value
 
 

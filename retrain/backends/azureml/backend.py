@@ -194,7 +194,7 @@ class AzureMLBackend:
         return Assets(code=lambda path: "azureml:" + self._upload_code(path, component),
                       data=lambda path, kind: self._data_uri(str(path), kind),
                       environment=self._register_environment, component=self._register_component,
-                      compute=self._arm_compute)
+                      compute=self._arm_compute, data_ref=self._data_uri)
 
     def _arm_compute(self, name: str) -> str:
         """A compute as azure-ai-ml sends it: by ARM id (``azureml:cpu-cluster`` and ``cpu-cluster`` alike)."""
@@ -436,9 +436,16 @@ class AzureMLBackend:
             name, _, version = value.removeprefix("azureml:").partition(":")
             if name.startswith("/subscriptions/"):
                 return name + (f":{version}" if version else "")
-            if version and version != "latest" and not version.startswith("@"):
+            if "@" in name and not version:
+                name, _, version = name.partition("@")
+            if version and version != "latest":
                 return self.asset_id("data", name, version)
-            return value
+            # name@latest (or no version) as azure-ai-ml resolves it: to the newest version, by ARM id
+            container = self.arm.read(f"/data/{name}", what=f"read data {name}")
+            latest = (container.get("properties") or {}).get("latestVersion")
+            if not latest:
+                raise NotFound(f"the data {name} has no versions in workspace {self.arm.workspace}; register it or give name:version.")
+            return self.asset_id("data", name, str(latest))
         if is_uri(value):
             return value
         path = Path(value)

@@ -61,6 +61,7 @@ class Assets:
     environment: Callable[[str, dict[str, Any]], str]  # (name, version) and EnvironmentVersion properties -> ARM id
     component: Callable[[dict[str, Any]], str]  # a componentSpec -> the component version's ARM id
     compute: Callable[[str], str]  # a compute name (or azureml:name) -> its ARM id
+    data_ref: Callable[[str, str], str] = lambda ref, kind: ref  # azureml:name:version or name@latest -> ARM id
 
 
 def literal(value: object) -> str:
@@ -264,7 +265,12 @@ def node_input(value: object, base: Path, assets: Assets) -> dict[str, Any]:
         if isinstance(raw, str) and BINDING.match(raw):
             entry = {"value": raw, "job_input_type": "literal"}
         elif isinstance(raw, str):
-            uri = assets.data(local_path(base, raw), kind) if is_local(raw) else raw
+            if is_local(raw):
+                uri = assets.data(local_path(base, raw), kind)
+            elif raw.startswith("azureml:") and not raw.startswith("azureml://"):
+                uri = assets.data_ref(raw, kind)
+            else:
+                uri = raw
             entry = {"uri": uri, "job_input_type": kind}
         else:
             entry = {"value": literal(value.get("value")), "job_input_type": "literal"}

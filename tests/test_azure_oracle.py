@@ -1,0 +1,173 @@
+"""azure-ai-ml 1.35.2 as the oracle of what retrain sends to Azure ML.
+
+For every pipeline job of the azureml-examples corpus (tests/fixtures/azureml-examples) and the income sample,
+retrain's draft submit (a pipeline job of the YAML's own graph) goes through one fake Azure and azure-ai-ml's
+``load_job`` + ``jobs.create_or_update`` through another. The two job bodies are compared field by field, with
+every workspace asset id (component, environment, code, data) replaced by what it names: the registered
+componentSpec, the environment's content, the uploaded files. What differs must be one of LISTED, each with its
+reason in docs/azure.md ("Differences from azure-ai-ml"); anything else fails, naming the field and both values.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrain.backends.base import SubmitRequest
+from retrain.errors import RetrainError
+from retrain.pipeline.load import load_pipeline
+from tests.fakes.azure import FakeAzure
+from tests.fakes.sdk_driver import (ROOT, Difference, Listed, corpus, differences, make_backend, resolve_refs, sdk_loads,
+                                    sdk_submit, seed_computes, sent, stage, unexplained)
+
+pytestmark = pytest.mark.filterwarnings("ignore")  # azure-ai-ml warns about its experimental classes as it imports
+
+# The differences docs/azure.md lists, by name (the docs give the reason of each).
+LISTED = (
+    Listed("component identity", r"properties\.jobs\.[^.]+\.componentId\.<component>\.(name|version)"),
+    Listed("retrain's run tags", r"properties\.tags\.retrain\.(key|pipeline|endpoint|draft)"),
+    Listed("git properties", r"properties\.properties\.(mlflow\.source\.git\.(branch|commit)|azureml\.git\.dirty)",
+           lambda d: d.ours == "<absent>"),
+    Listed("draft display name", r"properties\.displayName", lambda d: str(d.ours).endswith(" draft")),
+)
+INCOME = ROOT / "examples" / "income" / "pipeline.yml"
+
+
+def both(tmp_path: Path, path: Path) -> tuple[FakeAzure, FakeAzure, dict | None, dict | None, str]:
+    """retrain's draft through one fake, azure-ai-ml's job create through another; both job bodies."""
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "sdk").mkdir()
+    ours = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "ours")
+    sdk = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "sdk")
+    for fake in (ours, sdk):
+        seed_computes(fake, path.parent)
+    pipeline = load_pipeline(path)
+    make_backend(ours).submit_draft(pipeline, SubmitRequest(pipeline=pipeline.name, endpoint="oracle", version="default",
+                                                             parameters={}, experiment="oracle", key="rt-oracle", tags={}))
+    theirs = sdk_submit(sdk, path)
+    return ours, sdk, sent(ours).job(), theirs.job(), theirs.error
+
+
+def compare(tmp_path: Path, path: Path) -> tuple[list[Difference], dict[str, int]]:
+    ours, sdk, mine, theirs, error = both(tmp_path, path)
+    try:
+        assert not error, f"azure-ai-ml could not submit {path.name} through the fake: {error}"
+        assert mine is not None and theirs is not None
+        assert not ours.violations and not ours.unknown_operations, (ours.violations, ours.unknown_operations)
+        return unexplained(differences(resolve_refs(ours, mine), resolve_refs(sdk, theirs)), LISTED)
+    finally:
+        ours.stop()
+        sdk.stop()
+
+
+def _refusal(path: Path) -> str:
+    try:
+        load_pipeline(path)
+    except RetrainError as e:
+        return str(e).splitlines()[0]
+    return ""
+
+
+# Not done yet: an environment built from a Docker context in place (azure-ai-ml uploads the context and registers
+# the environment with build.contextUri); retrain refuses it with a message saying to register it.
+NOT_YET = {"cli/jobs/pipelines-with-components/basics/6c_r_iris/pipeline.yml": "environment build context in place"}
+CASES = [pytest.param(p, marks=pytest.mark.xfail(reason=NOT_YET[str(p)], raises=RetrainError)) if str(p) in NOT_YET else p
+         for p in corpus()]
+
+
+@pytest.mark.parametrize("relative", CASES, ids=lambda p: str(p).removeprefix("cli/jobs/"))
+def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_path: Path) -> None:
+    path = stage(tmp_path / "corpus", relative)
+    if verdict := sdk_loads(path):
+        pytest.skip(f"azure-ai-ml's load_job refuses it too (a component file or a sub-pipeline): {verdict[:120]}")
+    if refused := _refusal(path):
+        # The format itself (file: references, registered components, step types) is issue 18 item 1: i18-format.
+        pytest.skip(f"retrain does not load it yet: {refused[:160]}")
+    left, _ = compare(tmp_path, path)
+    assert not left, "bodies differ where docs/azure.md lists no difference:\n" + "\n".join(map(str, left))
+
+
+def test_the_income_sample_sends_what_azure_ai_ml_sends(tmp_path: Path) -> None:
+    """The sample as azure-ai-ml reads it: its pipeline-level ``description``/``min``/``max`` (which load_job refuses,
+    issue 18 item 7) taken out of a copy; everything else as published."""
+    (tmp_path / "income").mkdir()
+    for item in (INCOME.parent).iterdir():
+        if item.name != "pipeline.yml":
+            (tmp_path / "income" / item.name).symlink_to(item)
+    data = yaml.safe_load(INCOME.read_text())
+    for spec in data["inputs"].values():
+        if isinstance(spec, dict):
+            for key in ("description", "min", "max"):
+                spec.pop(key, None)
+    path = tmp_path / "income" / "pipeline.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert sdk_loads(path) == ""
+    left, seen = compare(tmp_path, path)
+    assert not left, "\n".join(map(str, left))
+    assert seen["component identity"] == 12  # six steps, each its own component: name and version
+
+
+def test_each_inline_step_runs_its_own_command(tmp_path: Path) -> None:
+    """hello-pipeline-abc: steps b and c used to be registered with a's component (keyed by the pipeline file)."""
+    path = stage(tmp_path / "corpus", Path("cli/jobs/basics/hello-pipeline-abc.yml"))
+    ours, sdk, mine, _, _ = both(tmp_path, path)
+    try:
+        assert mine is not None
+        specs = {name: ours.resources[node["componentId"]]["properties"]["componentSpec"] for name, node in mine["properties"]["jobs"].items()}
+        assert {n: s["command"] for n, s in specs.items()} == {
+            "a": "echo hello ${{inputs.hello_string}}", "b": 'echo "world" >> ${{outputs.world_output}}/world.txt',
+            "c": "echo ${{inputs.world_input}}/world.txt"}
+        # declared by type, as azure-ai-ml declares them; the bindings stay on the node
+        assert specs["a"]["inputs"] == {"hello_string": {"type": "string"}}
+        assert specs["b"]["outputs"] == {"world_output": {"type": "uri_folder"}}
+        assert mine["properties"]["jobs"]["c"]["inputs"]["world_input"] == {
+            "value": "${{parent.jobs.b.outputs.world_output}}", "job_input_type": "literal"}
+    finally:
+        ours.stop()
+        sdk.stop()
+
+
+def test_node_settings_local_data_and_environments_are_carried(tmp_path: Path) -> None:
+    """cifar-10 (node compute, resources, distribution) and 4a (an inline {image: python} environment, a node's
+    local data folder): carried and uploaded, not dropped or sent as a local path."""
+    cifar = stage(tmp_path / "corpus", Path("cli/jobs/pipelines/cifar-10/pipeline.yml"))
+    (tmp_path / "cifar").mkdir()
+    ours, sdk, mine, _, _ = both(tmp_path / "cifar", cifar)
+    try:
+        assert mine is not None
+        train = mine["properties"]["jobs"]["train_model"]
+        assert train["computeId"].endswith("/computes/gpu-cluster")
+        assert train["resources"] == {"instance_count": 2}
+        assert train["distribution"] == {"process_count_per_instance": 1, "distribution_type": "PyTorch"}
+    finally:
+        ours.stop()
+        sdk.stop()
+    local = stage(tmp_path / "corpus", Path("cli/jobs/pipelines-with-components/basics/4a_local_data_input/pipeline.yml"))
+    (tmp_path / "4a").mkdir()
+    ours, sdk, mine, _, _ = both(tmp_path / "4a", local)
+    try:
+        assert mine is not None
+        node = mine["properties"]["jobs"]["hello_python_world_job"]
+        uri = node["inputs"]["sample_input_data"]["uri"]
+        assert uri.startswith(ours.workspace_path + "/data/") and str(tmp_path) not in uri
+        spec = ours.resources[node["componentId"]]["properties"]["componentSpec"]
+        env = spec["environment"].removeprefix("azureml:")
+        assert re.fullmatch(r".*/environments/CliV2AnonymousEnvironment/versions/[0-9a-f]{64}", env)
+        assert ours.resources[env]["properties"] == {"image": "python", "isAnonymous": True, "isArchived": False}
+        # the same name and version azure-ai-ml derives for the same environment
+        assert any(k.endswith(env.split("/environments/")[1]) for k in sdk.resources)
+        assert mine["properties"]["outputs"] == {"pipeline_sample_output_data": {"mode": "Upload", "jobOutputType": "uri_folder"}}
+    finally:
+        ours.stop()
+        sdk.stop()
+
+
+def test_the_comparison_names_a_difference_it_does_not_list() -> None:
+    ours = {"properties": {"jobs": {"a": {"computeId": None, "componentId": {"<component>": {"name": "a", "command": "x"}}}}}}
+    sdk = {"properties": {"jobs": {"a": {"computeId": "/c/gpu", "componentId": {"<component>": {"name": "azureml_anonymous", "command": "x"}}}}}}
+    left, seen = unexplained(differences(ours, sdk), LISTED)
+    assert [str(d) for d in left] == ["properties.jobs.a.computeId: retrain None / azure-ai-ml '/c/gpu'"]
+    assert seen == {"component identity": 1}
