@@ -91,17 +91,20 @@ def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_
 
 
 def test_the_income_sample_sends_what_azure_ai_ml_sends(tmp_path: Path) -> None:
-    """The sample as azure-ai-ml reads it: its pipeline-level ``description``/``min``/``max`` (which load_job refuses,
-    issue 18 item 7) taken out of a copy; everything else as published."""
+    """The sample as azure-ai-ml reads it: its pipeline-level ``description``/``min``/``max`` and ``{type, default}``
+    value inputs (which load_job refuses, issue 18 item 7) written as azure-ai-ml's literals in a copy; the rest as
+    published."""
     (tmp_path / "income").mkdir()
     for item in (INCOME.parent).iterdir():
         if item.name != "pipeline.yml":
             (tmp_path / "income" / item.name).symlink_to(item)
     data = yaml.safe_load(INCOME.read_text())
-    for spec in data["inputs"].values():
+    for name, spec in data["inputs"].items():
         if isinstance(spec, dict):
             for key in ("description", "min", "max"):
                 spec.pop(key, None)
+            if "default" in spec:  # a pipeline job's value inputs are literals in azure-ai-ml's schema
+                data["inputs"][name] = spec["default"]
     path = tmp_path / "income" / "pipeline.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert sdk_loads(path) == ""

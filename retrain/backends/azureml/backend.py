@@ -33,7 +33,7 @@ from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
-from .nodes import (Assets, command_node, component_spec, inline_component_spec, pipeline_outputs, pipeline_settings,
+from .nodes import (MODES, Assets, command_node, component_spec, inline_component_spec, pipeline_outputs, pipeline_settings,
                     pipeline_yaml)
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
@@ -406,8 +406,9 @@ class AzureMLBackend:
             if port is None:
                 raise UsageError(f"the pipeline has no parameter '{name}'. {unknown_parameter_hint(name, pipeline.parameters)}")
             kind = port.type.value
-            if port.type.is_data:
-                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
+            if port.type.is_data:  # a mode only where the YAML gives one, as azure-ai-ml sends it
+                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind),
+                                **({"mode": MODES.get(port.mode, port.mode)} if port.mode else {})}
             else:
                 inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}  # type: ignore[arg-type]
         settings = pipeline_settings(top.get("settings") if isinstance(top.get("settings"), Mapping) else {},
