@@ -14,13 +14,12 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from retrain.backends.base import SubmitRequest
 from retrain.errors import RetrainError
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure
-from tests.fakes.sdk_driver import (ROOT, Difference, Listed, corpus, differences, make_backend, resolve_refs, sdk_loads,
+from tests.fakes.sdk_driver import (Difference, Listed, corpus, differences, income_for_sdk, make_backend, resolve_refs, sdk_loads,
                                     sdk_submit, seed_computes, sent, stage, unexplained)
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # azure-ai-ml warns about its experimental classes as it imports
@@ -33,7 +32,6 @@ LISTED = (
            lambda d: d.ours == "<absent>"),
     Listed("draft display name", r"properties\.displayName", lambda d: str(d.ours).endswith(" draft")),
 )
-INCOME = ROOT / "examples" / "income" / "pipeline.yml"
 
 
 def both(tmp_path: Path, path: Path) -> tuple[FakeAzure, FakeAzure, dict | None, dict | None, str]:
@@ -91,22 +89,8 @@ def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_
 
 
 def test_the_income_sample_sends_what_azure_ai_ml_sends(tmp_path: Path) -> None:
-    """The sample as azure-ai-ml reads it: its pipeline-level ``description``/``min``/``max`` and ``{type, default}``
-    value inputs (which load_job refuses, issue 18 item 7) written as azure-ai-ml's literals in a copy; the rest as
-    published."""
-    (tmp_path / "income").mkdir()
-    for item in (INCOME.parent).iterdir():
-        if item.name != "pipeline.yml":
-            (tmp_path / "income" / item.name).symlink_to(item)
-    data = yaml.safe_load(INCOME.read_text())
-    for name, spec in data["inputs"].items():
-        if isinstance(spec, dict):
-            for key in ("description", "min", "max"):
-                spec.pop(key, None)
-            if "default" in spec:  # a pipeline job's value inputs are literals in azure-ai-ml's schema
-                data["inputs"][name] = spec["default"]
-    path = tmp_path / "income" / "pipeline.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    """The sample as azure-ai-ml reads it (sdk_driver.income_for_sdk says what its copy changes)."""
+    path = income_for_sdk(tmp_path)
     assert sdk_loads(path) == ""
     left, seen = compare(tmp_path, path)
     assert not left, "\n".join(map(str, left))

@@ -327,3 +327,24 @@ def unexplained(found: list[Difference], listed: tuple[Listed, ...]) -> tuple[li
 
 def as_mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def income_for_sdk(tmp: Path) -> Path:
+    """The income sample as azure-ai-ml's load_job reads it, in ``tmp/income``: its pipeline-level ``description``,
+    ``min``, ``max`` and ``{type, default}`` value inputs (which load_job refuses, issue 18 item 7) written as the
+    SDK's literals; every other file the sample's own (linked)."""
+    source = ROOT / "examples" / "income"
+    target = tmp / "income"
+    target.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.name != "pipeline.yml":
+            (target / item.name).symlink_to(item)
+    data = yaml.safe_load((source / "pipeline.yml").read_text(encoding="utf-8"))
+    for name, spec in data["inputs"].items():
+        if isinstance(spec, dict):
+            for key in ("description", "min", "max"):
+                spec.pop(key, None)
+            if "default" in spec:
+                data["inputs"][name] = spec["default"]
+    (target / "pipeline.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return target / "pipeline.yml"

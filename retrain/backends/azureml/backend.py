@@ -97,6 +97,7 @@ class AzureMLBackend:
         self.block_size = block_size
         self._location: str | None = None
         self._experiments: dict[str, str] = {}  # run -> its MLflow experiment id, asked once
+        self._code_ids: dict[str, str] = {}  # code content hash -> its code version's id, registered by this backend
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -238,7 +239,13 @@ class AzureMLBackend:
         for f, rel in files_of(code):
             digest.update(rel.encode() + b"\0" + f.read_bytes())
         content = digest.hexdigest()
+        if content in self._code_ids:  # steps sharing a code folder (the income sample's six) upload it once
+            return self._code_ids[content]
         version = content[:16]
+        self._code_ids[content] = self._find_or_upload_code(code, name, version, content)
+        return self._code_ids[content]
+
+    def _find_or_upload_code(self, code: Path, name: str, version: str, content: str) -> str:
         found = self.arm.list(f"/codes/{name}/versions", params={"hash": content, "hashVersion": HASH_VERSION},
                               what=f"look up code {name} by its hash")
         if found:
