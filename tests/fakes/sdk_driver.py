@@ -74,6 +74,12 @@ def _stand_ins(base: Path, data: object, top: Path) -> None:
         return
     if not isinstance(data, dict):
         return
+    code, entry = _local(data.get("code")), data.get("entry")
+    if code is not None and isinstance(entry, dict) and _local(entry.get("file")):  # a spark entry is relative to its code
+        target = (base / code / str(entry["file"])).resolve()
+        if top in target.parents and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("print('stand-in')\n")
     for key, value in data.items():
         rel = _local(value)
         if rel is not None and key in ("code", "path", "conda_file", "entry_script", "entry", "file", "model_dir", "build"):
@@ -137,6 +143,13 @@ def seed_computes(fake: FakeAzure, root: Path) -> None:
             fake.resources[f"{fake.workspace_path}/data/{name}/versions/{version}"] = {
                 "id": f"{fake.workspace_path}/data/{name}/versions/{version}", "name": version,
                 "properties": {"dataType": "uri_folder", "dataUri": "azureml://datastores/workspaceblobstore/paths/example/", "isAnonymous": False}}
+    for path in root.rglob("*.y*ml"):  # registered components the corpus names, version 1 of each
+        for name in re.findall(r"(?:component|trial):\s*azureml:([a-z_][a-z0-9_]*)[:@]", path.read_text(encoding="utf-8")):
+            fake.resources[f"{fake.workspace_path}/components/{name}/versions/1"] = {
+                "id": f"{fake.workspace_path}/components/{name}/versions/1", "name": "1",
+                "properties": {"componentSpec": {"name": name, "version": "1", "type": "command", "command": "echo registered",
+                                                 "environment": "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"},
+                               "isAnonymous": False}}
     for name in names:
         fake.resources[f"{fake.workspace_path}/computes/{name}"] = {
             "id": f"{fake.workspace_path}/computes/{name}", "name": name, "location": fake.location,

@@ -33,8 +33,7 @@ from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
-from .nodes import (MODES, Assets, command_node, component_spec, inline_component_spec, pipeline_outputs, pipeline_settings,
-                    pipeline_yaml)
+from .nodes import MODES, Assets, pipeline_outputs, pipeline_settings, pipeline_yaml, translate_jobs
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -170,37 +169,51 @@ class AzureMLBackend:
     # -- a pipeline's steps, as azure-ai-ml sends them (nodes.py) ---------------------------------------
 
     def _jobs(self, pipeline: Pipeline) -> dict[str, Any]:
-        """Every step as the node of ``jobs``: each step's own component registered (an inline step's from its own
-        keys, never another step's), local code and data uploaded, inline environments registered."""
-        top = pipeline_yaml(pipeline.path)
-        raw_jobs = top.get("jobs") if isinstance(top.get("jobs"), Mapping) else {}
-        parent_inputs = top.get("inputs") if isinstance(top.get("inputs"), Mapping) else {}
-        base = pipeline.path.parent
-        jobs: dict[str, Any] = {}
-        for step in pipeline.steps.values():
-            node = raw_jobs.get(step.name) if isinstance(raw_jobs.get(step.name), Mapping) else {}
-            component = step.component
-            name = component_name(component.name)
-            assets = self._assets(name)
-            if node.get("component") is None:  # an inline command step: its component is its own keys
-                spec = inline_component_spec(node, base, assets, name=name, version="", parent_inputs=parent_inputs)
-                source = "YAML.JOB"
-            else:
-                spec = component_spec(component.raw, component.source.parent, assets, name=name, version="")
-                source = "YAML.COMPONENT"
-            jobs[step.name] = command_node(step.name, node, base, assets, component_id=self._register_component(spec), source=source)
-        return jobs
+        """Every step as the node of ``jobs`` (nodes.translate_jobs, from the YAML as written): each step's own
+        component registered (an inline step's from its own keys, never another step's), local code and data
+        uploaded, inline environments registered, registered components resolved to ARM ids."""
+        return self.jobs_of(pipeline.path)
 
-    def _assets(self, component: str) -> Assets:
-        return Assets(code=lambda path: "azureml:" + self._upload_code(path, component),
+    def jobs_of(self, path: Path) -> dict[str, Any]:
+        """The ``jobs`` of the pipeline file at ``path``, registered and uploaded. Needs no loaded model: steps
+        the loader does not model yet (parallel, sweep, spark, automl, pipeline components) translate the same."""
+        top = pipeline_yaml(path)
+        jobs = top.get("jobs") if isinstance(top.get("jobs"), Mapping) else {}
+        parent_inputs = top.get("inputs") if isinstance(top.get("inputs"), Mapping) else {}
+        parent_outputs = top.get("outputs") if isinstance(top.get("outputs"), Mapping) else {}
+        return translate_jobs(jobs, parent_inputs, path.parent, self._assets(), parent_outputs)
+
+    def _assets(self) -> Assets:
+        return Assets(code=lambda path, component: "azureml:" + self._upload_code(path, component),
                       data=lambda path, kind: self._data_uri(str(path), kind),
                       environment=self._register_environment, component=self._register_component,
-                      compute=self._arm_compute, data_ref=self._data_uri)
+                      compute=self._arm_compute, data_ref=self._data_uri, component_ref=self._component_ref,
+                      name=component_name)
+
+    def _component_ref(self, ref: str) -> str:
+        """A registered component as azure-ai-ml resolves it: ``azureml:name:version`` and ``azureml:name@latest``
+        (the newest version, read from the workspace) to the version's ARM id; a registry's as written."""
+        if ref.startswith("azureml://"):
+            return ref
+        text = ref.removeprefix("azureml:")
+        if text.startswith("/subscriptions/"):
+            return text
+        name, _, version = text.partition(":")
+        if "@" in name:
+            name, _, label = name.partition("@")
+            version = "" if label == "latest" else version
+        if not version:
+            container = self.arm.read(f"/components/{name}", what=f"read component {name}")
+            version = str((container.get("properties") or {}).get("latestVersion") or "")
+            if not version:
+                raise NotFound(f"the component {name} has no versions in workspace {self.arm.workspace}; register it or give name:version.")
+        return self.asset_id("components", name, version)
 
     def _arm_compute(self, name: str) -> str:
-        """A compute as azure-ai-ml sends it: by ARM id (``azureml:cpu-cluster`` and ``cpu-cluster`` alike)."""
+        """A compute as azure-ai-ml sends it: by ARM id (``azureml:cpu-cluster`` and ``cpu-cluster`` alike); a
+        binding (``${{parent.inputs.x}}``) as written."""
         name = name.removeprefix("azureml:")
-        return name if name.startswith("/") else f"{self.arm.workspace_id}/computes/{name}"
+        return name if name.startswith(("/", "${{")) else f"{self.arm.workspace_id}/computes/{name}"
 
     def _arm_datastore(self, name: str) -> str:
         name = name.removeprefix("azureml:")

@@ -21,6 +21,7 @@ The shapes follow what azure-ai-ml 1.35.2 sends through the fake Azure for the s
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model
 BINDING = re.compile(r"^\s*\$\{\{\s*parent\.(inputs|outputs|jobs)\.[^}]*\}\}\s*$")
 PARENT_OUTPUT = re.compile(r"^\s*\$\{\{\s*parent\.outputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
 PARENT_INPUT = re.compile(r"^\s*\$\{\{\s*parent\.inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
-STEP_OUTPUT = re.compile(r"^\s*\$\{\{\s*parent\.jobs\.[A-Za-z0-9_]+\.outputs\.[A-Za-z0-9_]+\s*\}\}\s*$")
+STEP_OUTPUT_PARTS = re.compile(r"^\s*\$\{\{\s*parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)\s*\}\}\s*$")
 # Keys of a command step that are its inline component's, not the node's.
 COMPONENT_KEYS = ("command", "code", "environment", "is_deterministic")
 # Node keys azure-ai-ml carries as written.
@@ -53,15 +54,28 @@ PASS_THROUGH = ("parallel", "sweep", "spark", "automl", "pipeline", "import", "d
 
 
 @dataclass(frozen=True)
+class Graph:
+    """Where a step sits: its pipeline's declared inputs and outputs and its sibling steps (an inline step's ports
+    take their types, as the SDK infers them, from what they are bound to)."""
+
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    jobs: Mapping[str, Any]
+    base: Path
+
+
+@dataclass(frozen=True)
 class Assets:
     """What a translation needs from the backend; each returns the id the REST body names."""
 
-    code: Callable[[Path], str]  # a local code folder or file -> "azureml:<code version ARM id>"
+    code: Callable[[Path, str], str]  # a local code folder or file, its component's name -> "azureml:<code version ARM id>"
     data: Callable[[Path, str], str]  # a local data path and its type -> the URI a node input carries
     environment: Callable[[str, dict[str, Any]], str]  # (name, version) and EnvironmentVersion properties -> ARM id
     component: Callable[[dict[str, Any]], str]  # a componentSpec -> the component version's ARM id
     compute: Callable[[str], str]  # a compute name (or azureml:name) -> its ARM id
     data_ref: Callable[[str, str], str] = lambda ref, kind: ref  # azureml:name:version or name@latest -> ARM id
+    component_ref: Callable[[str], str] = lambda ref: ref  # azureml:name:version, name@latest -> ARM id
+    name: Callable[[str], str] = lambda name: name  # a component's name as the workspace takes it
 
 
 def literal(value: object) -> str:
@@ -146,7 +160,9 @@ def _port(spec: object, *, output: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     kind = spec.get("type")
     for key, value in spec.items():
-        if key in ("default", "min", "max") and value is not None and not isinstance(value, str):
+        if key in ("default", "min", "max") and kind == "number" and isinstance(value, str) and _is_float(value):
+            value = str(float(value))  # YAML 1.1 reads 1e-3 as a string; the SDK parses it as the number it is
+        elif key in ("default", "min", "max") and value is not None and not isinstance(value, str):
             # the SDK writes these as strings of the declared type: a number's 0 is "0.0", an integer's 1.0 is "1"
             if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(float(value))
@@ -157,6 +173,14 @@ def _port(spec: object, *, output: bool) -> dict[str, Any]:
         out[str(key)] = value
     out.setdefault("type", "uri_folder" if output else "string")
     return out
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _literal_type(value: object) -> str:
@@ -175,7 +199,7 @@ def component_spec(spec: Mapping[str, Any], base: Path, assets: Assets, *, name:
     out: dict[str, Any] = {}
     for key, value in spec.items():
         if key == "code" and isinstance(value, str) and is_local(value):
-            out["code"] = assets.code(local_path(base, value))
+            out["code"] = assets.code(local_path(base, value), name)
         elif key == "environment":
             out["environment"] = environment_ref(value, base, assets)
         elif key in ("inputs", "outputs") and isinstance(value, Mapping):
@@ -185,14 +209,19 @@ def component_spec(spec: Mapping[str, Any], base: Path, assets: Assets, *, name:
         elif key != "version":
             out[str(key)] = value
     out.update({"name": name, "version": version})
-    out.setdefault("is_deterministic", True)
+    if out.get("tags") == {}:
+        del out["tags"]
     out.setdefault("type", "command")
+    if out["type"] == "pipeline":
+        out["sourceJobId"] = None
+    else:
+        out.setdefault("is_deterministic", True)
     out["_source"] = "YAML.COMPONENT"
     return out
 
 
 def inline_component_spec(node: Mapping[str, Any], base: Path, assets: Assets, *, name: str, version: str,
-                          parent_inputs: Mapping[str, Any]) -> dict[str, Any]:
+                          graph: Graph) -> dict[str, Any]:
     """The component of an inline command step: its command, code and environment, its inputs and outputs
     declared by type (the step's bindings stay on the node), as azure-ai-ml registers it."""
     out: dict[str, Any] = {}
@@ -201,7 +230,7 @@ def inline_component_spec(node: Mapping[str, Any], base: Path, assets: Assets, *
             continue
         value = node[key]
         if key == "code" and isinstance(value, str) and is_local(value):
-            out["code"] = assets.code(local_path(base, value))
+            out["code"] = assets.code(local_path(base, value), name)
         elif key == "environment":
             out["environment"] = environment_ref(value, base, assets)
         elif key == "distribution" and isinstance(value, Mapping):
@@ -210,8 +239,8 @@ def inline_component_spec(node: Mapping[str, Any], base: Path, assets: Assets, *
             out[key] = value
     out.update({"name": name, "version": version})
     out.setdefault("is_deterministic", True)
-    inputs = {str(k): _inline_input(v, parent_inputs) for k, v in (node.get("inputs") or {}).items()}
-    outputs = {str(k): _inline_output(v) for k, v in (node.get("outputs") or {}).items()}
+    inputs = {str(k): _inline_input(v, graph) for k, v in (node.get("inputs") or {}).items()}
+    outputs = {str(k): _inline_output(v, graph) for k, v in (node.get("outputs") or {}).items()}
     if inputs:
         out["inputs"] = inputs
     if outputs:
@@ -221,30 +250,63 @@ def inline_component_spec(node: Mapping[str, Any], base: Path, assets: Assets, *
     return out
 
 
-def _inline_input(value: object, parent_inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _inline_input(value: object, graph: Graph) -> dict[str, Any]:
     if isinstance(value, Mapping):
         kind = str(value.get("type") or "uri_folder")
         entry: dict[str, Any] = {"type": kind}
         if kind not in DATA_TYPES and value.get("default") is not None:
             entry["default"] = literal(value["default"])
+        if value.get("mode"):
+            entry["mode"] = str(value["mode"])
         return entry
     if isinstance(value, str) and (m := PARENT_INPUT.match(value)):
-        parent = parent_inputs.get(m.group(1))
-        kind = parent.get("type") if isinstance(parent, Mapping) else None
-        if kind is None and isinstance(parent, Mapping) and "path" in parent:
-            kind = "uri_folder"
-        return {"type": str(kind or "string")}
-    if isinstance(value, str) and STEP_OUTPUT.match(value):
-        return {"type": "uri_folder"}
+        return _declared(graph.inputs.get(m.group(1)), output=False)
+    if isinstance(value, str) and (m := STEP_OUTPUT_PARTS.match(value)):
+        return {"type": _sibling_output_type(graph, m.group(1), m.group(2))}
     entry = {"type": _literal_type(value)}
     if value is not None:
         entry["default"] = literal(value)
     return entry
 
 
-def _inline_output(value: object) -> dict[str, Any]:
+def _declared(parent: object, *, output: bool) -> dict[str, Any]:
+    """The type (and mode) of a pipeline-level input or output an inline port is bound to."""
+    if not isinstance(parent, Mapping):
+        return {"type": "uri_folder"} if output or parent is None and output else {"type": _literal_type(parent) if parent is not None else "string"}
+    kind = parent.get("type") or ("uri_folder" if output or "path" in parent else _literal_type(parent.get("default")))
+    entry: dict[str, Any] = {"type": str(kind)}
+    if parent.get("mode"):
+        entry["mode"] = str(parent["mode"])
+    return entry
+
+
+def _sibling_output_type(graph: Graph, step: str, output: str) -> str:
+    node = graph.jobs.get(step)
+    if not isinstance(node, Mapping):
+        return "uri_folder"
+    declared = (node.get("outputs") or {}).get(output) if isinstance(node.get("outputs"), Mapping) else None
+    if isinstance(declared, Mapping) and declared.get("type"):
+        return str(declared["type"])
+    ref = node.get("component") or node.get("trial")
+    if isinstance(ref, str) and not ref.startswith("azureml:"):
+        try:
+            spec, _ = read_component(graph.base, ref)
+        except UsageError:
+            return "uri_folder"
+        port = (spec.get("outputs") or {}).get(output)
+        if isinstance(port, Mapping) and port.get("type"):
+            return str(port["type"])
+    return "uri_folder"
+
+
+def _inline_output(value: object, graph: Graph) -> dict[str, Any]:
+    if isinstance(value, str) and (m := PARENT_OUTPUT.match(value)):
+        return _declared(graph.outputs.get(m.group(1)), output=True)
     entry: dict[str, Any] = {"type": "uri_folder"}
     if isinstance(value, Mapping):
+        path = value.get("path")
+        if isinstance(path, str) and (m := PARENT_OUTPUT.match(path)):
+            return _declared(graph.outputs.get(m.group(1)), output=True)
         entry["type"] = str(value.get("type") or "uri_folder")
         if value.get("mode"):
             entry["mode"] = str(value["mode"])
@@ -300,6 +362,32 @@ def node_output(value: object) -> dict[str, Any]:
     return {"job_output_type": "uri_folder"}
 
 
+SERVICES = {"vs_code": "VSCode", "jupyter_lab": "JupyterLab", "tensor_board": "TensorBoard", "ssh": "SSH", "custom": "Custom"}
+IDENTITIES = {"user_identity": "UserIdentity", "managed": "Managed", "managed_identity": "Managed", "aml_token": "AMLToken"}
+
+
+def services(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A command node's interactive services as the SDK sends them: ``job_service_type`` for ``type``, a
+    TensorBoard's ``log_dir`` as its ``logDir`` property."""
+    out: dict[str, Any] = {}
+    for name, spec in value.items():
+        if not isinstance(spec, Mapping):
+            out[str(name)] = spec
+            continue
+        entry = {str(k): v for k, v in spec.items() if k not in ("type", "log_dir")}
+        if spec.get("log_dir"):
+            entry["properties"] = {**(entry.get("properties") or {}), "logDir": spec["log_dir"]}
+        entry["job_service_type"] = SERVICES.get(str(spec.get("type")), str(spec.get("type")))
+        out[str(name)] = entry
+    return out
+
+
+def identity(value: Mapping[str, Any]) -> dict[str, Any]:
+    out = {str(k): v for k, v in value.items() if k != "type"}
+    out["identity_type"] = IDENTITIES.get(str(value.get("type")), str(value.get("type")))
+    return out
+
+
 def distribution(value: Mapping[str, Any]) -> dict[str, Any]:
     """A node's distribution as the SDK sends it: ``distribution_type`` spelled as the REST enum, TensorFlow's
     parameter server count given (0 when the YAML leaves it out)."""
@@ -348,6 +436,8 @@ def command_node(name: str, node: Mapping[str, Any], base: Path, assets: Assets,
     for key in NODE_AS_WRITTEN:
         if node.get(key) not in (None, {}):
             out[key] = dict(node[key]) if isinstance(node[key], Mapping) else node[key]
+    if isinstance(node.get("services"), Mapping):
+        out["services"] = services(node["services"])
     if isinstance(node.get("limits"), Mapping):
         out["limits"] = limits(node["limits"], str(node.get("type") or "command"))
     if isinstance(node.get("distribution"), Mapping):
@@ -376,14 +466,29 @@ def pass_through_node(name: str, node: Mapping[str, Any], base: Path, assets: As
         if key in ("inputs", "outputs", "component", "compute"):
             continue
         if key in ("code",) and isinstance(value, str) and is_local(value):
-            out[key] = assets.code(local_path(base, value))
+            out[key] = assets.code(local_path(base, value), assets.name(name))
         elif key == "environment":
             out[key] = environment_ref(value, base, assets)
         elif key == "distribution" and isinstance(value, Mapping):
             out[key] = distribution(value)
+        elif key == "identity" and isinstance(value, Mapping):
+            out[key] = identity(value)
+        elif key == "entry" and isinstance(value, Mapping):
+            out[key] = {**value, "spark_job_entry_type": "SparkJobPythonEntry" if "file" in value else "SparkJobScalaEntry"}
         else:
             out[str(key)] = value
     out["name"] = name
+    if node.get("type") == "spark":
+        out.setdefault("identity", {"identity_type": "UserIdentity"})  # the SDK's default for a spark step
+        if component_id is not None and node.get("component") is not None and isinstance(out.get("resources"), Mapping) \
+                and out["resources"].get("instance_type"):
+            # a spark step of a component file: the SDK sends the instance type lowercased (an inline one as written)
+            out["resources"] = {**out["resources"], "instance_type": str(out["resources"]["instance_type"]).lower()}
+        conf = out.get("conf")
+        if isinstance(conf, Mapping) and conf.get("spark.dynamicAllocation.enabled") and "spark.executor.instances" not in conf \
+                and "spark.dynamicAllocation.minExecutors" in conf:
+            # with dynamic allocation the SDK starts at the minimum number of executors
+            out["conf"] = {**conf, "spark.executor.instances": conf["spark.dynamicAllocation.minExecutors"]}
     if node.get("compute"):
         out["computeId"] = assets.compute(str(node["compute"]))
     inputs = {str(k): node_input(v, base, assets) for k, v in (node.get("inputs") or {}).items() if v is not None}
@@ -427,4 +532,203 @@ def pipeline_settings(settings: Mapping[str, Any], compute_id: Callable[[str], s
     if "default_compute" not in out and default_compute:
         out["default_compute"] = compute_id(default_compute)
     out["_source"] = "YAML.JOB"
+    return out
+
+
+# -- a whole graph ----------------------------------------------------------------------------------
+
+
+def read_component(base: Path, ref: str) -> tuple[Mapping[str, Any], Path]:
+    """``component: ./x.yml`` or ``file:./x.yml``: the component file's mapping and its folder."""
+    file = local_path(base, ref)
+    if not file.is_file():
+        raise UsageError(f"the component file {ref} does not exist (relative to {base}).")
+    data = load_yaml(file).data
+    if not isinstance(data, Mapping):
+        raise UsageError(f"the component file {file} is not a mapping.")
+    return data, file.parent
+
+
+def _registered(ref: object) -> bool:
+    return isinstance(ref, str) and ref.startswith("azureml:")
+
+
+def component_id(ref: object, base: Path, assets: Assets, *, default_name: str) -> tuple[str, str]:
+    """What a step's ``component:`` (or a sweep's ``trial:``) names, registered: its ARM id, and the ``_source``
+    azure-ai-ml gives the node (YAML.COMPONENT for a file, YAML.JOB for a mapping written in place,
+    REMOTE.WORKSPACE.COMPONENT / REMOTE.REGISTRY for a registered one)."""
+    if _registered(ref):
+        text = str(ref)
+        return assets.component_ref(text), "REMOTE.REGISTRY" if text.startswith("azureml://registries/") else "REMOTE.WORKSPACE.COMPONENT"
+    if isinstance(ref, str):
+        spec, folder = read_component(base, ref)
+        # azure-ai-ml marks a file: reference YAML.JOB and a bare path YAML.COMPONENT (as it sends them)
+        source, stem = "YAML.JOB" if ref.startswith("file:") else "YAML.COMPONENT", Path(ref.removeprefix("file:")).stem
+    elif isinstance(ref, Mapping):
+        spec, folder, source, stem = ref, base, "YAML.JOB", default_name
+    else:
+        raise UsageError(f"the step {default_name} names no component.")
+    name = assets.name(str(spec.get("name") or stem))
+    return assets.component(any_component_spec(spec, folder, assets, name=name, source=source)), source
+
+
+def any_component_spec(spec: Mapping[str, Any], base: Path, assets: Assets, *, name: str, source: str) -> dict[str, Any]:
+    """A component of any type as its componentSpec: command and parallel and spark with local code uploaded and
+    environments registered; a pipeline component with its own jobs translated the same way."""
+    kind = str(spec.get("type") or "command")
+    out = component_spec(spec, base, assets, name=name, version="")
+    if kind == "pipeline":
+        out["jobs"] = translate_jobs(spec.get("jobs") or {}, spec.get("inputs") or {}, base, assets, spec.get("outputs") or {})
+    if kind == "parallel" and isinstance(spec.get("task"), Mapping):
+        out["task"] = _task(spec["task"], base, assets, name)
+    if kind == "parallel" and "mini_batch_size" in spec:
+        out["mini_batch_size"] = str(parse_size(spec["mini_batch_size"]))
+    if kind == "spark":
+        for key in ("code",):
+            if isinstance(spec.get(key), str) and is_local(spec[key]):
+                out[key] = assets.code(local_path(base, spec[key]), name)
+    out["_source"] = source
+    return out
+
+
+def _task(task: Mapping[str, Any], base: Path, assets: Assets, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in task.items():
+        if key == "code" and isinstance(value, str) and is_local(value):
+            out[key] = assets.code(local_path(base, value), name)
+        elif key == "environment":
+            out[key] = environment_ref(value, base, assets)
+        else:
+            out[str(key)] = value
+    return out
+
+
+SIZES = {"kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4}
+
+
+def parse_size(value: object) -> int:
+    """A parallel step's ``mini_batch_size`` as the SDK parses it: ``10kb`` -> 10240, a count as it is."""
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"(\d+)\s*(kb|mb|gb|tb)?", text)
+    if m is None:
+        raise UsageError(f"mini_batch_size {value!r} is not a count or a size such as 10kb.")
+    return int(m.group(1)) * SIZES.get(m.group(2) or "", 1)
+
+
+def translate_jobs(jobs: Mapping[str, Any], parent_inputs: Mapping[str, Any], base: Path, assets: Assets,
+                   parent_outputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every node of a ``jobs:`` mapping, as azure-ai-ml sends it. The one entry point for a graph: the backend
+    calls it for a pipeline's jobs, and it calls itself for a pipeline component's."""
+    graph = Graph(parent_inputs or {}, parent_outputs or {}, jobs, base)
+    out: dict[str, Any] = {}
+    for name, node in jobs.items():
+        if not isinstance(node, Mapping):
+            continue
+        out[str(name)] = translate_node(str(name), node, graph, assets)
+    return out
+
+
+def translate_node(name: str, node: Mapping[str, Any], graph: Graph, assets: Assets) -> dict[str, Any]:
+    base = graph.base
+    kind = str(node.get("type") or "command")
+    if kind == "command":
+        if node.get("component") is None:
+            spec = inline_component_spec(node, base, assets, name=assets.name(name), version="", graph=graph)
+            return command_node(name, node, base, assets, component_id=assets.component(spec), source="YAML.JOB")
+        cid, source = component_id(node["component"], base, assets, default_name=name)
+        return command_node(name, node, base, assets, component_id=cid, source=source)
+    if kind == "sweep":
+        cid, source = component_id(node.get("trial"), base, assets, default_name=name)
+        out = pass_through_node(name, {k: v for k, v in node.items() if k != "trial"}, base, assets, component_id=None)
+        out["_source"] = source
+        out["trial"] = {"componentId": cid}
+        return out
+    if kind == "automl":
+        node = automl(node)
+        out = pass_through_node(name, node, base, assets, component_id=None)
+        out.pop("_source", None)
+        out.setdefault("tags", {})
+        out.setdefault("properties", {})
+        out.setdefault("log_verbosity", "info")
+        return out
+    if kind == "parallel":
+        node = {**node, "mini_batch_size": parse_size(node.get("mini_batch_size", 0))}  # the SDK sends 0 when unset
+        if isinstance(node.get("partition_keys"), list):
+            node["partition_keys"] = json.dumps(node["partition_keys"])  # a JSON string on the wire, as the SDK sends it
+    if node.get("component") is None and kind in ("parallel", "spark"):
+        # the node's own settings stay on the node; the component gets what defines the work
+        node_only = ("compute", "inputs", "outputs", "environment_variables", "identity", "resources") if kind == "spark" else \
+            ("compute", "inputs", "outputs", "environment_variables")
+        inline = {k: v for k, v in node.items() if k not in node_only}
+        inputs = {str(k): _inline_input(v, graph) for k, v in (node.get("inputs") or {}).items()}
+        outputs = {str(k): _inline_output(v, graph) for k, v in (node.get("outputs") or {}).items()}
+        if inputs:
+            inline["inputs"] = inputs
+        if outputs:
+            inline["outputs"] = outputs
+        cid = assets.component(any_component_spec(inline, base, assets, name=assets.name(name), source="YAML.JOB"))
+        on_node = {k: v for k, v in node.items() if k not in ("code",)} if kind == "spark" else node
+        out = pass_through_node(name, on_node, base, assets, component_id=cid)
+        if isinstance(node.get("task"), Mapping):
+            out["task"] = _task(node["task"], base, assets, assets.name(name))
+        return out
+    ref = node.get("component")
+    declared: Mapping[str, Any] = {}
+    if isinstance(ref, str) and not _registered(ref):
+        declared, _ = read_component(base, ref)
+    if kind == "pipeline" and declared:
+        # the SDK sends only the inputs a pipeline component declares
+        node = {**node, "inputs": {k: v for k, v in (node.get("inputs") or {}).items() if k in (declared.get("inputs") or {})}}
+    if kind == "spark" and declared:
+        # the SDK carries a spark component's entry, arguments and configuration on its node too
+        node = {**{k: declared[k] for k in ("entry", "args", "conf") if k in declared}, **node}
+    cid, source = component_id(ref, base, assets, default_name=name)
+    out = pass_through_node(name, node, base, assets, component_id=cid)
+    out["_source"] = source
+    return out
+
+
+# -- automl ---------------------------------------------------------------------------------------------
+
+# A sampling expression's parameters, in the order azure-ai-ml writes them: uniform(0.0001,0.001).
+EXPRESSIONS = {"uniform": ("min_value", "max_value"), "loguniform": ("min_value", "max_value"),
+               "quniform": ("min_value", "max_value", "q"), "qloguniform": ("min_value", "max_value", "q"),
+               "normal": ("mu", "sigma"), "lognormal": ("mu", "sigma"), "qnormal": ("mu", "sigma", "q"),
+               "qlognormal": ("mu", "sigma", "q"), "randint": ("upper",)}
+TEXT_TASKS = ("text_classification", "text_classification_multilabel", "text_ner")
+IMAGE_TASKS = ("image_classification", "image_classification_multilabel", "image_object_detection", "image_instance_segmentation")
+
+
+def _term(value: object) -> str:
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def expression(spec: object) -> object:
+    """One search-space entry as the SDK writes it for an AutoML node: ``choice('a','b')``, ``uniform(0.1,1)``."""
+    if not isinstance(spec, Mapping):
+        return spec
+    kind = str(spec.get("type"))
+    if kind == "choice":
+        return f"choice({','.join(_term(v) for v in spec.get('values') or [])})"
+    if kind in EXPRESSIONS:
+        return f"{kind}({','.join(_term(spec.get(k)) for k in EXPRESSIONS[kind])})"
+    return dict(spec)
+
+
+def automl(node: Mapping[str, Any]) -> dict[str, Any]:
+    """An AutoML node's keys as azure-ai-ml sends them: image search spaces as expressions, the defaults it adds
+    (text tasks run on one node, a bandit policy's slack amount)."""
+    out = dict(node)
+    task = str(node.get("task"))
+    if isinstance(node.get("search_space"), list):
+        out["search_space"] = [{str(k): expression(v) for k, v in space.items()} if isinstance(space, Mapping) else space
+                               for space in node["search_space"]]
+    if task in TEXT_TASKS:
+        out["limits"] = {**(node.get("limits") or {}), **({} if "max_nodes" in (node.get("limits") or {}) else {"max_nodes": 1})}
+    sweep = node.get("sweep")
+    if task in IMAGE_TASKS and isinstance(sweep, Mapping) and isinstance(sweep.get("early_termination"), Mapping):
+        policy = dict(sweep["early_termination"])
+        if str(policy.get("type")) == "bandit" and "slack_factor" in policy:
+            policy.setdefault("slack_amount", 0.0)
+        out["sweep"] = {**sweep, "early_termination": policy}
     return out
