@@ -29,6 +29,7 @@ from retrain.backends.base import SubmitRequest  # noqa: E402
 from retrain.pipeline.load import load_pipeline  # noqa: E402
 from tests.fakes.azure import FakeAzure  # noqa: E402
 from tests.fakes.sdk_driver import _Credential, income_for_sdk, make_backend, sdk_environment, seed_computes  # noqa: E402
+from tests.fakes.sdk_driver import sdk_publish_submit as sdk_publish  # noqa: E402
 
 INCOME = ROOT / "examples" / "income" / "pipeline.yml"
 DATA = ROOT / "examples" / "income" / "data" / "adult-us.csv"  # the run's data: a repository file, uploaded by both
@@ -83,30 +84,11 @@ def retrain_draft(tmp: Path) -> tuple[float, dict[str, Any]]:
 
 def sdk_publish_submit(tmp: Path) -> tuple[float, dict[str, Any]]:
     fake = fresh(tmp, "sdk")
-    path = income_for_sdk(tmp / "sdk-copy")
     try:
-        with sdk_environment(fake):
-            from azure.ai.ml import Input, MLClient, load_job
-            from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment, PipelineJob
-
-            began = time.perf_counter()
-            # polling_interval=0: no waiting between operation polls, as retrain's client in this bench (sleep=no-op)
-            client = MLClient(_Credential(fake), fake.subscription, fake.resource_group, fake.workspace, polling_interval=0)
-            component = load_job(path).component
-            component.name, component.version = "income_retrain", "1"
-            component = client.components.create_or_update(component)
-            client.batch_endpoints.begin_create_or_update(BatchEndpoint(name="income-retrain")).result()
-            client.batch_deployments.begin_create_or_update(PipelineComponentBatchDeployment(
-                name="v1", endpoint_name="income-retrain", component=component.id,
-                settings={"default_compute": "cpu-cluster", "continue_on_step_failure": False})).result()
-            endpoint = client.batch_endpoints.get("income-retrain")
-            endpoint.defaults = {"deployment_name": "v1"}
-            client.batch_endpoints.begin_create_or_update(endpoint).result()
-            job = PipelineJob(component=component.id, experiment_name="income",
-                              inputs={"training_data": Input(type="uri_file", path=str(DATA))})
-            job.settings.default_compute = "cpu-cluster"
-            client.jobs.create_or_update(job)
-            return time.perf_counter() - began, counted(fake)
+        done = sdk_publish(fake, income_for_sdk(tmp / "sdk-copy"), endpoint="income-retrain", data=DATA)
+        if done.error:
+            raise SystemExit(f"azure-ai-ml failed: {done.error}")
+        return done.seconds, counted(fake)
     finally:
         fake.stop()
 

@@ -20,6 +20,7 @@ from retrain.errors import RetrainError
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure
 from tests.fakes.sdk_driver import (Difference, Listed, corpus, differences, income_for_sdk, make_backend, resolve_refs, sdk_loads,
+                                    sdk_publish_submit,
                                     sdk_submit, seed_computes, sent, stage, unexplained)
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # azure-ai-ml warns about its experimental classes as it imports
@@ -227,3 +228,50 @@ def test_the_fake_checks_component_specs_nodes_and_settings_with_azure_ai_mls_sc
             assert problem in answer.text
     finally:
         fake.stop()
+
+
+# The publish + submit path: retrain's pipeline component version, deployment and pinned job next to azure-ai-ml
+# registering the same pipeline as a component and running a job on it.
+PUBLISHED = LISTED + (
+    Listed("component identity", r"(componentSpec|componentId\.<component>)\.(name|version)"),
+    Listed("component identity", r"componentSpec\.jobs\.[^.]+\.componentId\.<component>\.(name|version)"),
+    Listed("component identity", r"componentId\.<component>\.jobs\.[^.]+\.componentId\.<component>\.(name|version)"),
+    Listed("retrain's run tags", r"tags\.retrain\.(key|pipeline|endpoint|version)"),
+    Listed("version tags", r"tags\.retrain\.(content_hash|version|commit)"),
+    Listed("named pipeline component", r"isAnonymous", lambda d: d.ours is False and d.sdk is True),
+    Listed("declared pipeline interface", r"(componentSpec|componentId\.<component>)\.(inputs|outputs)", lambda d: d.sdk == "<absent>"),
+    Listed("git properties", r"properties\.(mlflow\.source\.git\.(branch|commit)|azureml\.git\.dirty)", lambda d: d.ours == "<absent>"),
+    Listed("version display name", r"displayName", lambda d: re.fullmatch(r".+ v\d+", str(d.ours)) is not None),
+)
+
+
+def test_publish_and_submit_send_what_azure_ai_ml_sends(tmp_path: Path) -> None:
+    income = income_for_sdk(tmp_path)
+    data = income.parent / "data" / "adult-us.csv"
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "sdk").mkdir()
+    ours = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "ours")
+    sdk = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "sdk")
+    try:
+        for fake in (ours, sdk):
+            seed_computes(fake, income.parent)
+        backend = make_backend(ours)
+        published = backend.publish(load_pipeline(income.parent.resolve() / "pipeline.yml"), endpoint="income-retrain",
+                                    make_default=True, source_commit="c1")
+        backend.submit(SubmitRequest(pipeline="income", endpoint="income-retrain", version=published.version.number,
+                                     parameters={"training_data": str(data)}, experiment="income", key="rt-pub", tags={}))
+        theirs = sdk_publish_submit(sdk, income, endpoint="income-retrain", data=data)
+        assert not theirs.error, theirs.error
+        mine = sent(ours)
+        ws = ours.workspace_path
+        ours_component = mine.writes["PUT /components/income_retrain/versions/1"]
+        sdk_component = next(b for k, b in theirs.writes.items() if "/components/" in k and b["properties"]["componentSpec"]["type"] == "pipeline")
+        found = differences(resolve_refs(ours, ours_component["properties"]), resolve_refs(sdk, sdk_component["properties"]))
+        assert f"{ws}/jobs/rt-pub" in ours.resources
+        found += differences(resolve_refs(ours, mine.job()["properties"]), resolve_refs(sdk, theirs.job()["properties"]))  # type: ignore[index]
+        left, seen = unexplained(found, PUBLISHED)
+        assert not left, "\n".join(map(str, left))
+        assert {"component identity", "declared pipeline interface", "version display name"} <= set(seen)
+    finally:
+        ours.stop()
+        sdk.stop()

@@ -361,3 +361,36 @@ def income_for_sdk(tmp: Path) -> Path:
                 data["inputs"][name] = spec["default"]
     (target / "pipeline.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return target / "pipeline.yml"
+
+
+def sdk_publish_submit(fake: FakeAzure, path: Path, *, endpoint: str, data: Path) -> Sent:
+    """What retrain's publish + submit does, done with azure-ai-ml: the pipeline registered as a pipeline component
+    (its steps, code and data with it), a batch endpoint, the component deployed on it and made the default, a
+    pipeline job on that component version with ``training_data`` = ``data``."""
+    start = len(fake.requests)
+    began = time.perf_counter()
+    error = ""
+    with sdk_environment(fake):
+        from azure.ai.ml import Input, MLClient, load_job
+        from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment, PipelineJob
+
+        # polling_interval=0: no waiting between operation polls (the fake answers at once), as retrain's tests run
+        client = MLClient(_Credential(fake), fake.subscription, fake.resource_group, fake.workspace, polling_interval=0)
+        try:
+            component = client.components.create_or_update(load_job(path).component)
+            client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint)).result()
+            client.batch_deployments.begin_create_or_update(PipelineComponentBatchDeployment(
+                name="v1", endpoint_name=endpoint, component=component.id,
+                settings={"default_compute": "cpu-cluster", "continue_on_step_failure": False})).result()
+            current = client.batch_endpoints.get(endpoint)
+            current.defaults = {"deployment_name": "v1"}
+            client.batch_endpoints.begin_create_or_update(current).result()
+            job = PipelineJob(component=component.id, experiment_name="income",
+                              inputs={"training_data": Input(type="uri_file", path=str(data))})
+            job.settings.default_compute = "cpu-cluster"
+            client.jobs.create_or_update(job)
+        except Exception as e:  # noqa: BLE001
+            error = f"{type(e).__name__}: {str(e)[:2000]}"
+    out = sent(fake, start)
+    out.seconds, out.error = time.perf_counter() - began, error
+    return out

@@ -306,7 +306,8 @@ class AzureMLBackend:
             inputs[name] = entry
         outputs = {name: {"type": port.type.value} for name, port in pipeline.outputs.items()}
         return {"name": endpoint, "version": str(number), "display_name": pipeline.display_name, "type": "pipeline",
-                "inputs": inputs, "outputs": outputs, "jobs": dict(jobs)}
+                **({"description": pipeline.description} if pipeline.description else {}),
+                "inputs": inputs, "outputs": outputs, "jobs": dict(jobs), "_source": "YAML.JOB", "sourceJobId": None}
 
     def _set_default(self, endpoint: str, number: int) -> None:
         # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH.
@@ -383,21 +384,23 @@ class AzureMLBackend:
             if name not in declared:
                 raise UsageError(f"version {number} of '{request.endpoint}' has no parameter '{name}'. {unknown_parameter_hint(name, declared)}")
             kind = str(declared[name].get("type", "string"))
-            if InputType(kind).is_data:
-                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
+            if InputType(kind).is_data:  # no mode: the service's default for the type, as azure-ai-ml sends it
+                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind)}
             else:
                 inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}
         missing = [n for n, d in declared.items() if n not in inputs and "default" not in d and not d.get("optional")]
         if missing:
             raise UsageError(f"no value for {', '.join(missing)}: version {number} of '{request.endpoint}' needs one. Set it with --set NAME=VALUE.")
-        settings: dict[str, Any] = {"continue_on_step_failure": False}
+        # As azure-ai-ml sends a job on a registered pipeline component: what the YAML's settings said is in the
+        # component's deployment; the job names the compute and where it came from.
+        settings: dict[str, Any] = {"_source": "REMOTE.WORKSPACE.JOB"}
         if self._compute_id():
             settings["default_compute"] = self._compute_id()
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} v{number}", "experimentName": request.experiment,
             "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                      "retrain.endpoint": request.endpoint, TAG_VERSION: str(number)},
-            "properties": {}, "componentId": component_id, "jobs": {}, "inputs": inputs, "settings": settings,
+            "properties": {}, "componentId": component_id, "jobs": {}, "inputs": inputs, "outputs": {}, "settings": settings,
             "isArchived": False,
         }}
         # azure-ai-ml sends a token for Azure ML's own audience with a pipeline job and does not submit without it.
