@@ -265,7 +265,12 @@ def resolve_refs(fake: FakeAzure, value: Any) -> Any:
             if kind == "components":
                 return {"<component>": resolve_refs(fake, props.get("componentSpec"))}
             if kind == "environments":
-                return {"<environment>": {k: props.get(k) for k in ("image", "condaFile", "build", "osType") if props.get(k)}}
+                content = {k: props.get(k) for k in ("image", "condaFile", "build", "osType") if props.get(k)}
+                if isinstance(content.get("build"), dict) and "LocalUpload/" in str(content["build"].get("contextUri")):
+                    # the build context by its files (the SDK's URL here carries the redirected host), name and version as sent
+                    local = "LocalUpload/" + str(content["build"]["contextUri"]).split("LocalUpload/", 1)[1]
+                    content["build"] = {**content["build"], "contextUri": _files_under(fake, f"azureml://datastores/workspaceblobstore/paths/{local}")}
+                return {"<environment>": {"id": text[len(ws):], **content}}
             if kind == "codes":
                 return {"<code>": _files_under(fake, str(props.get("codeUri", "")))}
             if kind == "data":

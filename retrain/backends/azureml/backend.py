@@ -33,7 +33,7 @@ from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
-from .nodes import MODES, Assets, pipeline_outputs, pipeline_settings, pipeline_yaml, translate_jobs
+from .nodes import MODES, Assets, object_hash, pipeline_outputs, pipeline_settings, pipeline_yaml, translate_jobs
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -188,7 +188,18 @@ class AzureMLBackend:
                       data=lambda path, kind: self._data_uri(str(path), kind),
                       environment=self._register_environment, component=self._register_component,
                       compute=self._arm_compute, data_ref=self._data_uri, component_ref=self._component_ref,
-                      name=component_name)
+                      name=component_name, build_context=self._upload_build_context)
+
+    def _upload_build_context(self, path: Path) -> str:
+        """A Docker build context as azure-ai-ml uploads it: to the default datastore under LocalUpload/<hash>/<folder>/,
+        named by its blob URL (the service builds from there)."""
+        content = object_hash(path)
+        store = default_datastore(self.arm, storage_endpoint=self.storage_endpoint, token=self.arm.token)
+        prefix = f"LocalUpload/{content}/{path.name}"
+        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size)
+        for f, rel in files_of(path):
+            writer.upload(f, f"{prefix}/{rel}")
+        return f"{store.container.url.rstrip('/')}/{prefix}/"
 
     def _component_ref(self, ref: str) -> str:
         """A registered component as azure-ai-ml resolves it: ``azureml:name:version`` and ``azureml:name@latest``

@@ -76,6 +76,7 @@ class Assets:
     data_ref: Callable[[str, str], str] = lambda ref, kind: ref  # azureml:name:version or name@latest -> ARM id
     component_ref: Callable[[str], str] = lambda ref: ref  # azureml:name:version, name@latest -> ARM id
     name: Callable[[str], str] = lambda name: name  # a component's name as the workspace takes it
+    build_context: Callable[[Path], str] = lambda path: str(path)  # a Docker build context folder -> its blob URL + "/"
 
 
 def literal(value: object) -> str:
@@ -109,8 +110,18 @@ def anonymous_environment(spec: Mapping[str, Any], base: Path) -> tuple[str, str
     """An environment given in place (``{image: ...}``, ``{image, conda_file}``) as azure-ai-ml registers it:
     name ``CliV2AnonymousEnvironment``, version the SDK's hash of the image and the conda file (as it dumps it),
     properties as its REST object carries them."""
-    if spec.get("build"):
-        raise UsageError("an environment built from a Docker context in place is not supported; register it and give azureml:NAME:VERSION.")
+    build = spec.get("build")
+    if isinstance(build, Mapping) and isinstance(build.get("path"), str) and is_local(build["path"]):
+        context = local_path(base, build["path"])
+        if not context.is_dir():
+            raise UsageError(f"the environment's build context {build['path']} is not a folder (relative to {base}).")
+        dockerfile = build.get("dockerfile_path")
+        digest = _sha256(object_hash(context))
+        if dockerfile:
+            digest = digest.join(_sha256(str(dockerfile)))  # azure-ai-ml's own combination, as for conda files
+        props = {"build": {"contextUri": "", **({"dockerfilePath": str(dockerfile)} if dockerfile else {})},
+                 "isAnonymous": True, "isArchived": False}
+        return ANONYMOUS_ENVIRONMENT, _sha256(digest), props
     image = str(spec.get("image") or "")
     conda = spec.get("conda_file")
     conda_text = None
@@ -139,6 +150,39 @@ def anonymous_environment(spec: Mapping[str, Any], base: Path) -> tuple[str, str
     return ANONYMOUS_ENVIRONMENT, version, props
 
 
+def object_hash(path: Path) -> str:
+    """azure-ai-ml's hash of a folder it uploads (``get_object_hash``): entries sorted by lowercase path, each one's
+    name then its bytes, folders recursively. The SDK leaves out what an .amlignore/.gitignore names; so does this."""
+    digest = hashlib.sha256(b"Initialize for october 2021 AML CLI version")
+    ignored = _ignored(path)
+
+    def walk(folder: Path) -> None:
+        for entry in sorted(folder.iterdir(), key=lambda p: str(p).lower()):
+            if entry.name in ignored:
+                continue
+            digest.update(entry.name.encode())
+            target = entry.resolve() if entry.is_symlink() else entry
+            if target.is_file():
+                with target.open("rb") as stream:
+                    while chunk := stream.read(1 << 20):
+                        digest.update(chunk)
+            elif target.is_dir():
+                walk(target)
+
+    walk(path)
+    return digest.hexdigest()
+
+
+def _ignored(folder: Path) -> set[str]:
+    """Plain names an .amlignore (else .gitignore) at the folder's top lists; patterns beyond names are not read."""
+    for name in (".amlignore", ".gitignore"):
+        file = folder / name
+        if file.is_file():
+            return {line.strip().strip("/") for line in file.read_text(encoding="utf-8", errors="replace").splitlines()
+                    if line.strip() and not line.startswith("#") and not any(c in line for c in "*?[!")}
+    return set()
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf8")).hexdigest()
 
@@ -146,6 +190,8 @@ def _sha256(text: str) -> str:
 def environment_ref(value: object, base: Path, assets: Assets) -> object:
     if isinstance(value, Mapping):
         name, version, props = anonymous_environment(value, base)
+        if "build" in props:  # the build context is uploaded to the default datastore, as azure-ai-ml does
+            props["build"]["contextUri"] = assets.build_context(local_path(base, str(value["build"]["path"])))
         return "azureml:" + assets.environment(f"{name}:{version}", props)
     return value
 
