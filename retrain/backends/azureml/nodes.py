@@ -1,21 +1,28 @@
 """A pipeline's steps in the REST shape azure-ai-ml 1.35.2 sends for them, built from the YAML mappings.
 
-The interface is the YAML itself, so every step type the service runs can be translated without a typed model of
-it: :func:`node` takes one ``jobs:`` entry as written (plus the component mapping it names, already read) and
-returns the node of ``jobs`` in a pipeline job or a pipeline component's ``componentSpec``. What lives on the
-submitting machine is handed to :class:`Assets` callbacks (the backend uploads and registers it) and replaced by
-the ids they return, as the SDK's dependency resolution does.
+The interface is the YAML itself, so every step type the service runs is translated without a typed model of it:
+:func:`translate_jobs` takes a ``jobs:`` mapping as written (with the pipeline's declared inputs and outputs and
+the folder paths are relative to) and returns the ``jobs`` of a pipeline job or of a pipeline component's
+``componentSpec``; :func:`translate_node` does one step. What lives on the submitting machine, and what the
+workspace must resolve, goes through :class:`Assets` callbacks the backend provides (upload code, data and build
+contexts, register components and environments, resolve registered components and data, compute ids), as the
+SDK's dependency resolution does.
 
-The shapes follow what azure-ai-ml 1.35.2 sends through the fake Azure for the same YAML
-(tests/test_azure_oracle.py compares them field by field; docs/azure.md lists the differences and their reasons):
+The shapes are what azure-ai-ml 1.35.2 sends through the fake Azure for the same YAML (tests/test_azure_oracle.py
+compares them field by field for every example of Azure/azureml-examples ``cli/jobs``; docs/azure.md lists the
+differences and their reasons):
 
-- a node carries ``name``, ``type``, ``componentId``, ``_source`` and, as written on the step, ``computeId`` (an ARM
-  id), ``resources``, ``limits``, ``distribution`` (``distribution_type`` spelled as the SDK does),
-  ``environment_variables``, ``inputs`` (``job_input_type``: ``literal`` with a string ``value`` for values and
-  bindings, the data type with ``uri`` and ``mode`` for data given in place) and ``outputs`` (a
-  ``${{parent.outputs.X}}`` binding as a literal, else ``job_output_type`` with ``mode``/``uri``);
-- an inline command step's component declares its inputs and outputs by type, never the step's bindings;
-- an inline environment is registered as azure-ai-ml's anonymous environment and referenced by id.
+- a command node carries ``name``, ``type``, ``componentId``, ``_source`` and, as written on the step, ``computeId``
+  (an ARM id), ``resources``, ``limits`` (the timeout as an ISO duration), ``distribution`` (``distribution_type``
+  as the REST enum spells it), ``environment_variables``, ``services``, ``inputs`` (``job_input_type``: ``literal``
+  with a string ``value`` for values and bindings, the data type with ``uri`` and ``mode`` for data given in place,
+  local data uploaded) and ``outputs`` (a ``${{parent.outputs.X}}`` binding as a literal, else
+  ``job_output_type`` with ``mode``/``uri``);
+- every step gets its own component: an inline step's from its own keys, its inputs and outputs declared by type
+  (inferred from what they are bound to), never its bindings;
+- an environment given in place is registered as azure-ai-ml's anonymous environment (its name, and its version
+  derived from the image, conda file or build context as the SDK derives it) and referenced by id;
+- sweep, parallel, spark, automl and pipeline-component steps as the SDK sends them (see translate_node).
 """
 
 from __future__ import annotations
@@ -48,9 +55,6 @@ COMPONENT_KEYS = ("command", "code", "environment", "is_deterministic")
 # Node keys azure-ai-ml carries as written.
 NODE_AS_WRITTEN = ("resources", "limits", "environment_variables", "services", "identity", "properties", "tags",
                    "display_name", "description", "queue_settings")
-# Step types retrain passes to the service: their nodes carry these keys as written (snake_case, as the SDK's
-# node schemas dump them), local paths uploaded.
-PASS_THROUGH = ("parallel", "sweep", "spark", "automl", "pipeline", "import", "data_transfer")
 
 
 @dataclass(frozen=True)
