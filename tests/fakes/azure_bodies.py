@@ -1,9 +1,9 @@
 """What the fake Azure checks in the parts of a request body the REST description leaves open (``componentSpec``,
 ``jobs``, ``settings`` are ``any`` there): with azure-ai-ml 1.35.2's own schemas where it has them.
 
-- a componentSpec of a command, parallel or spark component is loaded with azure-ai-ml's ``load_component`` (its
-  marshmallow schema: names, port types, defaults, modes, keys it does not know) after dropping what the SDK adds
-  on the wire (``_source``, ``sourceJobId``);
+- a componentSpec is loaded with azure-ai-ml's ``load_component`` (its marshmallow schema: names, port types,
+  defaults, modes, keys it does not know) after undoing what the SDK changes on the wire (``_source``,
+  ``sourceJobId``, ``partition_keys`` as JSON); a pipeline component's interface so, its REST-shaped nodes below;
 - a pipeline component's and a pipeline job's ``jobs`` nodes are checked for the REST shape azure-ai-ml sends
   (``job_input_type``/``job_output_type`` from the service's enums, literal values as strings, a component or
   trial id for every step that needs one);
@@ -50,9 +50,10 @@ def component_problems(spec: object) -> list[str]:
     if not isinstance(spec, Mapping):
         return ["componentSpec must be an object"]
     kind = spec.get("type", "command")
-    if kind == "pipeline":
-        return jobs_problems(spec.get("jobs") or {}, "componentSpec.jobs")
+    problems = jobs_problems(spec.get("jobs") or {}, "componentSpec.jobs") if kind == "pipeline" else []
     as_yaml = {k: v for k, v in spec.items() if k not in ("_source", "sourceJobId")}
+    if kind == "pipeline":
+        as_yaml["jobs"] = {}  # REST-shaped nodes are checked above; the schema checks the interface
     if isinstance(as_yaml.get("partition_keys"), str):  # a JSON string on the wire, a list in the YAML
         as_yaml["partition_keys"] = json.loads(as_yaml["partition_keys"])
     text = yaml.safe_dump(as_yaml, sort_keys=False)
@@ -63,8 +64,8 @@ def component_problems(spec: object) -> list[str]:
         try:
             load_component(io.StringIO(text))
         except Exception as e:  # noqa: BLE001 - azure-ai-ml's verdict, whatever it raises
-            return [f"componentSpec refused by azure-ai-ml's {kind} component schema: {_first(e)}"]
-    return []
+            problems.append(f"componentSpec refused by azure-ai-ml's {kind} component schema: {_first(e)}")
+    return problems
 
 
 def _first(e: Exception) -> str:

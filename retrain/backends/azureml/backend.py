@@ -33,7 +33,7 @@ from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
-from .nodes import MODES, Assets, object_hash, pipeline_outputs, pipeline_settings, pipeline_yaml, translate_jobs
+from .nodes import MODES, Assets, object_hash, pipeline_outputs, port_spec, pipeline_settings, pipeline_yaml, translate_jobs
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -309,12 +309,14 @@ class AzureMLBackend:
                 entry["default"] = port.default
             if port.optional:
                 entry["optional"] = True
+            if port.description:
+                entry["description"] = port.description
             for key in ("min", "max"):
                 if getattr(port, key) is not None:
                     entry[key] = getattr(port, key)
             if port.enum:
                 entry["enum"] = list(port.enum)
-            inputs[name] = entry
+            inputs[name] = port_spec(entry, output=False)  # defaults, min and max as strings, as azure-ai-ml sends them
         outputs = {name: {"type": port.type.value} for name, port in pipeline.outputs.items()}
         return {"name": endpoint, "version": str(number), "display_name": pipeline.display_name, "type": "pipeline",
                 **({"description": pipeline.description} if pipeline.description else {}),

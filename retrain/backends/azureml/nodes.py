@@ -203,7 +203,7 @@ def environment_ref(value: object, base: Path, assets: Assets) -> object:
 # -- components -------------------------------------------------------------------------------------
 
 
-def _port(spec: object, *, output: bool) -> dict[str, Any]:
+def port_spec(spec: object, *, output: bool) -> dict[str, Any]:
     """A declared input or output as the SDK dumps it: defaults as strings, modes as written."""
     if not isinstance(spec, Mapping):
         return {"type": "uri_folder"} if output else {"type": _literal_type(spec)}
@@ -253,7 +253,7 @@ def component_spec(spec: Mapping[str, Any], base: Path, assets: Assets, *, name:
         elif key == "environment":
             out["environment"] = environment_ref(value, base, assets)
         elif key in ("inputs", "outputs") and isinstance(value, Mapping):
-            out[key] = {str(k): _port(v, output=key == "outputs") for k, v in value.items()}
+            out[key] = {str(k): port_spec(v, output=key == "outputs") for k, v in value.items()}
         elif key == "distribution" and isinstance(value, Mapping):
             out[key] = component_distribution(value)
         elif key != "version":
