@@ -275,3 +275,32 @@ def test_publish_and_submit_send_what_azure_ai_ml_sends(tmp_path: Path) -> None:
     finally:
         ours.stop()
         sdk.stop()
+
+
+@pytest.mark.parametrize("seconds", [1, 59, 60, 90, 3600, 3661, 7200, 86400, 90061, 2.5])
+def test_limits_are_iso_durations_as_azure_ai_ml_writes_them(seconds: float) -> None:
+    from datetime import timedelta
+
+    import isodate  # azure-ai-ml's own dependency, what its to_iso_duration_format uses
+
+    from retrain.backends.azureml.nodes import iso_duration
+
+    assert iso_duration(seconds) == isodate.duration_isoformat(timedelta(seconds=seconds))
+
+
+@pytest.mark.parametrize("image, conda", [("python", None), ("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04", {
+    "name": "env", "channels": ["conda-forge"], "dependencies": ["python=3.10", {"pip": ["mlflow", "pandas>=2"]}]})])
+def test_inline_environments_get_the_name_and_version_azure_ai_ml_derives(image: str, conda: dict | None, tmp_path: Path) -> None:
+    import yaml
+    from azure.ai.ml.entities import Environment
+
+    from retrain.backends.azureml.nodes import anonymous_environment
+
+    spec: dict = {"image": image}
+    if conda is not None:
+        (tmp_path / "conda.yaml").write_text(yaml.safe_dump(conda))
+        spec["conda_file"] = "./conda.yaml"
+    name, version, props = anonymous_environment(spec, tmp_path)
+    theirs = Environment(image=image, conda_file=str(tmp_path / "conda.yaml") if conda else None, is_anonymous=True)
+    assert (name, version) == (theirs.name, theirs.version)
+    assert props.get("condaFile") == theirs._to_rest_object().properties.conda_file
