@@ -304,3 +304,32 @@ def test_inline_environments_get_the_name_and_version_azure_ai_ml_derives(image:
     theirs = Environment(image=image, conda_file=str(tmp_path / "conda.yaml") if conda else None, is_anonymous=True)
     assert (name, version) == (theirs.name, theirs.version)
     assert props.get("condaFile") == theirs._to_rest_object().properties.conda_file
+
+
+def test_a_published_version_keeps_its_steps_own_settings_and_its_pipeline_settings(tmp_path: Path) -> None:
+    """Published and run pinned: a GPU step keeps its compute, every inline step its own command, and the pipeline's
+    continue_on_step_failure reaches the run (through the deployment that keeps it with the version)."""
+    (tmp_path / "pipeline.yml").write_text(
+        "type: pipeline\nsettings:\n  default_compute: azureml:cpu-cluster\n  continue_on_step_failure: true\n"
+        "inputs:\n  epochs: 3\njobs:\n"
+        "  prep:\n    command: echo prep\n    environment: {image: python}\n"
+        "  train:\n    command: echo train ${{inputs.epochs}}\n    environment: {image: python}\n    compute: azureml:gpu-cluster\n"
+        "    resources: {instance_count: 2}\n    inputs:\n      epochs: ${{parent.inputs.epochs}}\n")
+    fake = FakeAzure().start(tmp_path)
+    try:
+        backend = make_backend(fake, compute=None)
+        published = backend.publish(load_pipeline(tmp_path / "pipeline.yml"), endpoint="gpu", make_default=True, source_commit=None)
+        run = backend.submit(SubmitRequest(pipeline="gpu", endpoint="gpu", version=published.version.number, parameters={},
+                                           experiment="gpu", key="rt-gpu", tags={}))
+        ws = fake.workspace_path
+        spec = fake.resources[f"{ws}/components/gpu/versions/1"]["properties"]["componentSpec"]
+        commands = {n: fake.resources[node["componentId"]]["properties"]["componentSpec"]["command"] for n, node in spec["jobs"].items()}
+        assert commands == {"prep": "echo prep", "train": "echo train ${{inputs.epochs}}"}
+        assert spec["jobs"]["train"]["computeId"] == f"{ws}/computes/gpu-cluster"
+        assert spec["jobs"]["train"]["resources"] == {"instance_count": 2}
+        assert "computeId" not in spec["jobs"]["prep"]
+        settings = fake.resources[f"{ws}/jobs/{run.id}"]["properties"]["settings"]
+        assert settings == {"_source": "REMOTE.WORKSPACE.JOB", "default_compute": f"{ws}/computes/cpu-cluster",
+                            "continue_on_step_failure": True}
+    finally:
+        fake.stop()

@@ -52,6 +52,8 @@ DEPLOYMENT = re.compile(r"v(\d+)")
 # underscore and start with a lower letter" (azure/ai/ml/_schema/component/component.py).
 COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 HASH_VERSION = "202208"  # the hashVersion azure-ai-ml sends with a code hash; retrain's hash is its own sha256
+# The pipeline settings a deployment keeps for its version (azure-ai-ml's PipelineJobSettings that a run uses).
+DEPLOYMENT_SETTINGS = ("default_compute", "default_datastore", "continue_on_step_failure", "force_rerun")
 
 
 def component_name(name: str) -> str:
@@ -140,7 +142,12 @@ class AzureMLBackend:
                          {"location": self.location(), "tags": {},
                           "properties": {"authMode": "AADToken", "description": f"retrain endpoint {endpoint}"}},
                          what=f"create batch endpoint {endpoint}")
+        # The deployment keeps the pipeline's own settings with the version (strings: the description's
+        # map<string,string>); a pinned run takes them from there.
+        yaml_settings = pipeline.settings if isinstance(pipeline.settings, Mapping) else {}
         settings = {"continue_on_step_failure": "false"}
+        settings.update({str(k): str(v).lower() if isinstance(v, bool) else str(v).removeprefix("azureml:")
+                         for k, v in yaml_settings.items() if k in DEPLOYMENT_SETTINGS and v is not None})
         if self.compute:
             settings["default_compute"] = self.compute
         self.arm.put(f"/batchEndpoints/{endpoint}/deployments/v{number}",
@@ -406,9 +413,15 @@ class AzureMLBackend:
             raise UsageError(f"no value for {', '.join(missing)}: version {number} of '{request.endpoint}' needs one. Set it with --set NAME=VALUE.")
         # As azure-ai-ml sends a job on a registered pipeline component: what the YAML's settings said is in the
         # component's deployment; the job names the compute and where it came from.
+        kept = config.get("settings") or {}
         settings: dict[str, Any] = {"_source": "REMOTE.WORKSPACE.JOB"}
-        if self._compute_id():
-            settings["default_compute"] = self._compute_id()
+        compute = self._compute_id() or (self._arm_compute(str(kept["default_compute"])) if kept.get("default_compute") else None)
+        if compute:
+            settings["default_compute"] = compute
+        if kept.get("default_datastore"):
+            settings["default_datastore"] = self._arm_datastore(str(kept["default_datastore"]))
+        if str(kept.get("continue_on_step_failure", "")).lower() == "true":  # false is the service's default
+            settings["continue_on_step_failure"] = True
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} v{number}", "experimentName": request.experiment,
             "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
