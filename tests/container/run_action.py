@@ -48,7 +48,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "github"
 # TODO(lead, after merging i17-registry): set to True once the action keeps its registry of record in the
 # repository (the fake GitHub's Git database API); until then a fresh workspace starts from nothing and the
 # second job publishes version 1 again, so the scenario is reported as not run instead of failing.
-TWO_JOBS_READY = False
+TWO_JOBS_READY = True
 
 
 def fail(message: str) -> None:
@@ -214,6 +214,10 @@ def push_payload(fake: FakeGitHub, before: str, after: str) -> dict:
 # ------------------------------------------------------------------------------------------------------
 def two_jobs_share_registry(runner: Runner, origin: Path) -> None:
     fake = runner.fake
+    # A gate: a published version runs to be judged, and the run that passed is the next version's baseline.
+    config = origin / "retrain.yml"
+    config.write_text(config.read_text() + '    promote:\n      score: ">= 0"\n')
+    git(origin, "commit", "-qam", "a gate on the tiny pipeline")
     first_sha = git(origin, "rev-parse", "HEAD")
     fake.compare_files = ["pipelines/tiny/pipeline.yml"]
     first = runner.job(origin, "push", push_payload(fake, "0" * 40, first_sha))

@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlparse
 import trustme
 
 from tests.fakes import ledger
+from tests.fakes.azure_bodies import body_problems
 from tests.fakes.azure_spec import Spec, arm_spec, runhistory_spec, runhistory_v2_spec, v1_spec
 
 API_VERSION = "2025-12-01"
@@ -921,9 +922,10 @@ class FakeAzure:
 
 
 def semantic_problems(fake: FakeAzure, rest: str, body: dict[str, Any]) -> list[str]:
-    """What the service checks beyond the description's shapes: references that must resolve."""
+    """What the service checks beyond the description's shapes: references that must resolve, and the parts the
+    description leaves open checked with azure-ai-ml's schemas (tests/fakes/azure_bodies.py)."""
     props = body.get("properties") or {}
-    problems: list[str] = []
+    problems: list[str] = body_problems(rest, body)
     problems += tag_problems(body.get("tags"))
     if re.fullmatch(r"/batchEndpoints/[^/]+/deployments/[^/]+", rest):
         ref = str(((props.get("deploymentConfiguration") or {}).get("componentId") or {}).get("assetId", ""))

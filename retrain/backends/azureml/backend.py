@@ -19,6 +19,7 @@ data inputs alike. The job is read back and a job that runs another version fail
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BackendError, CredentialError, NotFound, UsageError
-from ...pipeline.model import Component, DataValue, InputType, ParentInput, Pipeline, StepOutput
+from ...pipeline.model import InputType, Pipeline
 from ...pipeline.types import format_literal, is_uri, unknown_parameter_hint
 from ..base import DefaultMove, Endpoint, PublishResult, Run, RunStatus, StepResult, StepStatus, SubmitRequest, Version, pin_to_number
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
 from .moves import moves_of, with_move
+from .nodes import MODES, Assets, object_hash, pipeline_outputs, port_spec, pipeline_settings, pipeline_yaml, translate_jobs
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -51,6 +53,8 @@ DEPLOYMENT = re.compile(r"v(\d+)")
 # underscore and start with a lower letter" (azure/ai/ml/_schema/component/component.py).
 COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 HASH_VERSION = "202208"  # the hashVersion azure-ai-ml sends with a code hash; retrain's hash is its own sha256
+# The pipeline settings a deployment keeps for its version (azure-ai-ml's PipelineJobSettings that a run uses).
+DEPLOYMENT_SETTINGS = ("default_compute", "default_datastore", "continue_on_step_failure", "force_rerun")
 
 
 def component_name(name: str) -> str:
@@ -95,6 +99,7 @@ class AzureMLBackend:
         self.block_size = block_size
         self._location: str | None = None
         self._experiments: dict[str, str] = {}  # run -> its MLflow experiment id, asked once
+        self._code_ids: dict[str, str] = {}  # code content hash -> its code version's id, registered by this backend
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -124,13 +129,10 @@ class AzureMLBackend:
                 moved = True
             return PublishResult(self.endpoint(endpoint).version(same.number) or same, created=False, default_moved=moved)
 
-        component_ids = {}
-        for step in pipeline.steps.values():
-            if step.component.source not in component_ids:
-                component_ids[step.component.source] = self._register_command(step.component)
+        jobs = self._jobs(pipeline)
         component = component_name(endpoint)
         number = self._next_version(endpoint)
-        spec = self._pipeline_spec(pipeline, component, number, component_ids)
+        spec = self._pipeline_spec(pipeline, component, number, jobs)
         tags = {TAG_HASH: pipeline.content_hash, TAG_VERSION: str(number), **({TAG_COMMIT: source_commit} if source_commit else {})}
         self.arm.put(f"/components/{component}/versions/{number}",
                      {"properties": {"componentSpec": spec, "description": pipeline.description, "tags": tags,
@@ -141,7 +143,12 @@ class AzureMLBackend:
                          {"location": self.location(), "tags": {},
                           "properties": {"authMode": "AADToken", "description": f"retrain endpoint {endpoint}"}},
                          what=f"create batch endpoint {endpoint}")
+        # The deployment keeps the pipeline's own settings with the version (strings: the description's
+        # map<string,string>); a pinned run takes them from there.
+        yaml_settings = pipeline.settings if isinstance(pipeline.settings, Mapping) else {}
         settings = {"continue_on_step_failure": "false"}
+        settings.update({str(k): str(v).lower() if isinstance(v, bool) else str(v).removeprefix("azureml:")
+                         for k, v in yaml_settings.items() if k in DEPLOYMENT_SETTINGS and v is not None})
         if self.compute:
             settings["default_compute"] = self.compute
         self.arm.put(f"/batchEndpoints/{endpoint}/deployments/v{number}",
@@ -167,37 +174,110 @@ class AzureMLBackend:
                                "in a minute; publish again if it is still missing (an unchanged pipeline is not published twice).")
         return PublishResult(version, created=True, default_moved=make_default and not first)
 
-    def _register_command(self, component: Component) -> str:
-        """Command components are content-addressed: version = hash of the YAML and its code."""
-        files = [component.source]
-        if component.code is not None:
-            files += sorted(p for p in component.code.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-                if component.code.is_dir() else [component.code]
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f.name.encode() + b"\0" + f.read_bytes())
-        version = digest.hexdigest()[:16]
-        name = component_name(component.name)
+    # -- a pipeline's steps, as azure-ai-ml sends them (nodes.py) ---------------------------------------
+
+    def _jobs(self, pipeline: Pipeline) -> dict[str, Any]:
+        """Every step as the node of ``jobs`` (nodes.translate_jobs, from the YAML as written): each step's own
+        component registered (an inline step's from its own keys, never another step's), local code and data
+        uploaded, inline environments registered, registered components resolved to ARM ids."""
+        return self.jobs_of(pipeline.path)
+
+    def jobs_of(self, path: Path) -> dict[str, Any]:
+        """The ``jobs`` of the pipeline file at ``path``, registered and uploaded. Needs no loaded model: steps
+        the loader does not model yet (parallel, sweep, spark, automl, pipeline components) translate the same."""
+        top = pipeline_yaml(path)
+        jobs = top.get("jobs") if isinstance(top.get("jobs"), Mapping) else {}
+        parent_inputs = top.get("inputs") if isinstance(top.get("inputs"), Mapping) else {}
+        parent_outputs = top.get("outputs") if isinstance(top.get("outputs"), Mapping) else {}
+        return translate_jobs(jobs, parent_inputs, path.parent, self._assets(), parent_outputs)
+
+    def _assets(self) -> Assets:
+        return Assets(code=lambda path, component: "azureml:" + self._upload_code(path, component),
+                      data=lambda path, kind: self._data_uri(str(path), kind),
+                      environment=self._register_environment, component=self._register_component,
+                      compute=self._arm_compute, data_ref=self._data_uri, component_ref=self._component_ref,
+                      name=component_name, build_context=self._upload_build_context)
+
+    def _upload_build_context(self, path: Path) -> str:
+        """A Docker build context as azure-ai-ml uploads it: to the default datastore under LocalUpload/<hash>/<folder>/,
+        named by its blob URL (the service builds from there)."""
+        content = object_hash(path)
+        store = default_datastore(self.arm, storage_endpoint=self.storage_endpoint, token=self.arm.token)
+        prefix = f"LocalUpload/{content}/{path.name}"
+        writer = BlobWriter(self.arm.session, store.container, block_size=self.block_size)
+        for f, rel in files_of(path):
+            writer.upload(f, f"{prefix}/{rel}")
+        return f"{store.container.url.rstrip('/')}/{prefix}/"
+
+    def _component_ref(self, ref: str) -> str:
+        """A registered component as azure-ai-ml resolves it: ``azureml:name:version`` and ``azureml:name@latest``
+        (the newest version, read from the workspace) to the version's ARM id; a registry's as written."""
+        if ref.startswith("azureml://"):
+            return ref
+        text = ref.removeprefix("azureml:")
+        if text.startswith("/subscriptions/"):
+            return text
+        name, _, version = text.partition(":")
+        if "@" in name:
+            name, _, label = name.partition("@")
+            version = "" if label == "latest" else version
+        if not version:
+            container = self.arm.read(f"/components/{name}", what=f"read component {name}")
+            version = str((container.get("properties") or {}).get("latestVersion") or "")
+            if not version:
+                raise NotFound(f"the component {name} has no versions in workspace {self.arm.workspace}; register it or give name:version.")
+        return self.asset_id("components", name, version)
+
+    def _arm_compute(self, name: str) -> str:
+        """A compute as azure-ai-ml sends it: by ARM id (``azureml:cpu-cluster`` and ``cpu-cluster`` alike); a
+        binding (``${{parent.inputs.x}}``) as written."""
+        name = name.removeprefix("azureml:")
+        return name if name.startswith(("/", "${{")) else f"{self.arm.workspace_id}/computes/{name}"
+
+    def _arm_datastore(self, name: str) -> str:
+        name = name.removeprefix("azureml:")
+        return name if name.startswith("/") else f"{self.arm.workspace_id}/datastores/{name}"
+
+    def _register_component(self, spec: dict[str, Any]) -> str:
+        """A step's component, content-addressed: its version is the hash of its spec (code and environment by id,
+        themselves content-addressed), so an unchanged component is registered once and never changed."""
+        name = str(spec["name"])
+        canonical = json.dumps({k: v for k, v in spec.items() if k != "version"}, sort_keys=True, default=str)
+        version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        spec = {**spec, "version": version}
         asset = self.asset_id("components", name, version)
         if self.arm.get(f"/components/{name}/versions/{version}", missing_ok=True,
                         what=f"look up component {name}") is not None:
             return asset
-        spec: dict[str, Any] = {k: v for k, v in component.raw.items() if k not in ("$schema", "code", "version")}
-        spec.update({"name": name, "version": version, "type": "command"})
-        if component.code is not None:
-            spec["code"] = f"azureml:{self._upload_code(component.code, name, version)}"  # as azure-ai-ml writes a code reference
         self.arm.put(f"/components/{name}/versions/{version}",
-                     {"properties": {"componentSpec": spec, "isAnonymous": False, "properties": {}, "tags": {}}},
+                     {"properties": {"componentSpec": spec, "isAnonymous": False, "isArchived": False, "properties": {}, "tags": {}}},
                      what=f"register component {name}")
         return asset
 
-    def _upload_code(self, code: Path, component: str, version: str) -> str:
-        """Code as azure-ai-ml uploads it: looked up by content hash first, else a pending upload, then the code version."""
+    def _register_environment(self, name_version: str, props: dict[str, Any]) -> str:
+        """An environment given in place, registered as azure-ai-ml registers it (an anonymous version named by its
+        content's hash: a PUT of the same content changes nothing)."""
+        name, version = name_version.split(":", 1)
+        self.arm.put(f"/environments/{name}/versions/{version}", {"properties": props}, what=f"register environment {name}")
+        return self.asset_id("environments", name, version)
+
+    def _upload_code(self, code: Path, component: str) -> str:
+        """Code as azure-ai-ml uploads it: looked up by content hash first, else a pending upload, then the code
+        version (named after the component, versioned by the content's hash)."""
         name = f"{component}_code"
+        if not code.exists():
+            raise UsageError(f"the code folder {code} of component {component} does not exist.")
         digest = hashlib.sha256()
         for f, rel in files_of(code):
             digest.update(rel.encode() + b"\0" + f.read_bytes())
         content = digest.hexdigest()
+        if content in self._code_ids:  # steps sharing a code folder (the income sample's six) upload it once
+            return self._code_ids[content]
+        version = content[:16]
+        self._code_ids[content] = self._find_or_upload_code(code, name, version, content)
+        return self._code_ids[content]
+
+    def _find_or_upload_code(self, code: Path, name: str, version: str, content: str) -> str:
         found = self.arm.list(f"/codes/{name}/versions", params={"hash": content, "hashVersion": HASH_VERSION},
                               what=f"look up code {name} by its hash")
         if found:
@@ -228,7 +308,7 @@ class AzureMLBackend:
             return int(props["nextVersion"])
         return int(props.get("latestVersion") or 0) + 1
 
-    def _pipeline_spec(self, pipeline: Pipeline, endpoint: str, number: int, component_ids: Mapping[Path, str]) -> dict[str, Any]:
+    def _pipeline_spec(self, pipeline: Pipeline, endpoint: str, number: int, jobs: Mapping[str, Any]) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for name, port in pipeline.parameters.items():
             entry: dict[str, Any] = {"type": port.type.value}
@@ -237,32 +317,18 @@ class AzureMLBackend:
                 entry["default"] = port.default
             if port.optional:
                 entry["optional"] = True
+            if port.description:
+                entry["description"] = port.description
             for key in ("min", "max"):
                 if getattr(port, key) is not None:
                     entry[key] = getattr(port, key)
             if port.enum:
                 entry["enum"] = list(port.enum)
-            inputs[name] = entry
-        jobs: dict[str, Any] = {}
-        for step in pipeline.steps.values():
-            node_inputs: dict[str, Any] = {}
-            for iname, binding in step.inputs.items():
-                if isinstance(binding, ParentInput):
-                    value = f"${{{{parent.inputs.{binding.name}}}}}"
-                elif isinstance(binding, StepOutput):
-                    value = f"${{{{parent.jobs.{binding.step}.outputs.{binding.output}}}}}"
-                elif isinstance(binding, DataValue):
-                    node_inputs[iname] = {"job_input_type": binding.type.value, "uri": binding.path}
-                    continue
-                else:
-                    value = format_literal(binding)
-                node_inputs[iname] = {"job_input_type": "literal", "value": value}
-            node_outputs = {o: {"value": f"${{{{parent.outputs.{t}}}}}", "type": "literal"} for o, t in step.outputs.items() if t}
-            jobs[step.name] = {"type": "command", "name": step.name, "componentId": component_ids[step.component.source],
-                               "inputs": node_inputs, "outputs": node_outputs}
+            inputs[name] = port_spec(entry, output=False)  # defaults, min and max as strings, as azure-ai-ml sends them
         outputs = {name: {"type": port.type.value} for name, port in pipeline.outputs.items()}
         return {"name": endpoint, "version": str(number), "display_name": pipeline.display_name, "type": "pipeline",
-                "inputs": inputs, "outputs": outputs, "jobs": jobs}
+                **({"description": pipeline.description} if pipeline.description else {}),
+                "inputs": inputs, "outputs": outputs, "jobs": dict(jobs), "_source": "YAML.JOB", "sourceJobId": None}
 
     def _set_default(self, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
         # The default deployment is part of the endpoint: Azure changes it by a full PUT, not a PATCH. The move's
@@ -364,21 +430,29 @@ class AzureMLBackend:
             if name not in declared:
                 raise UsageError(f"version {number} of '{request.endpoint}' has no parameter '{name}'. {unknown_parameter_hint(name, declared)}")
             kind = str(declared[name].get("type", "string"))
-            if InputType(kind).is_data:
-                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
+            if InputType(kind).is_data:  # no mode: the service's default for the type, as azure-ai-ml sends it
+                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind)}
             else:
                 inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}
         missing = [n for n, d in declared.items() if n not in inputs and "default" not in d and not d.get("optional")]
         if missing:
             raise UsageError(f"no value for {', '.join(missing)}: version {number} of '{request.endpoint}' needs one. Set it with --set NAME=VALUE.")
-        settings: dict[str, Any] = {"continue_on_step_failure": False}
-        if self._compute_id():
-            settings["default_compute"] = self._compute_id()
+        # As azure-ai-ml sends a job on a registered pipeline component: what the YAML's settings said is in the
+        # component's deployment; the job names the compute and where it came from.
+        kept = config.get("settings") or {}
+        settings: dict[str, Any] = {"_source": "REMOTE.WORKSPACE.JOB"}
+        compute = self._compute_id() or (self._arm_compute(str(kept["default_compute"])) if kept.get("default_compute") else None)
+        if compute:
+            settings["default_compute"] = compute
+        if kept.get("default_datastore"):
+            settings["default_datastore"] = self._arm_datastore(str(kept["default_datastore"]))
+        if str(kept.get("continue_on_step_failure", "")).lower() == "true":  # false is the service's default
+            settings["continue_on_step_failure"] = True
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} v{number}", "experimentName": request.experiment,
             "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                      "retrain.endpoint": request.endpoint, TAG_VERSION: str(number)},
-            "properties": {}, "componentId": component_id, "jobs": {}, "inputs": inputs, "settings": settings,
+            "properties": {}, "componentId": component_id, "jobs": {}, "inputs": inputs, "outputs": {}, "settings": settings,
             "isArchived": False,
         }}
         # azure-ai-ml sends a token for Azure ML's own audience with a pipeline job and does not submit without it.
@@ -397,11 +471,8 @@ class AzureMLBackend:
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
-        component_ids: dict[Path, str] = {}
-        for step in pipeline.steps.values():
-            if step.component.source not in component_ids:
-                component_ids[step.component.source] = self._register_command(step.component)
-        spec = self._pipeline_spec(pipeline, component_name(request.endpoint), 0, component_ids)
+        jobs = self._jobs(pipeline)
+        top = pipeline_yaml(pipeline.path)
         values: dict[str, object] = {n: p.default for n, p in pipeline.parameters.items() if p.default is not None}
         values.update(request.parameters)
         inputs: dict[str, Any] = {}
@@ -410,18 +481,20 @@ class AzureMLBackend:
             if port is None:
                 raise UsageError(f"the pipeline has no parameter '{name}'. {unknown_parameter_hint(name, pipeline.parameters)}")
             kind = port.type.value
-            if port.type.is_data:
-                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind), "mode": "ReadOnlyMount"}
+            if port.type.is_data:  # a mode only where the YAML gives one, as azure-ai-ml sends it
+                inputs[name] = {"jobInputType": kind, "uri": self._data_uri(str(value), kind),
+                                **({"mode": MODES.get(port.mode, port.mode)} if port.mode else {})}
             else:
                 inputs[name] = {"jobInputType": "literal", "value": format_literal(value)}  # type: ignore[arg-type]
-        settings: dict[str, Any] = {"continue_on_step_failure": False}
-        if self._compute_id():
-            settings["default_compute"] = self._compute_id()
+        settings = pipeline_settings(top.get("settings") if isinstance(top.get("settings"), Mapping) else {},
+                                     self._arm_compute, self._arm_datastore, self.compute)
+        outputs = pipeline_outputs(top.get("outputs") if isinstance(top.get("outputs"), Mapping) else {})
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} draft", "experimentName": request.experiment,
+            **({"description": pipeline.description} if pipeline.description else {}),
             "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                      "retrain.endpoint": request.endpoint, "retrain.draft": "true"},
-            "properties": {}, "jobs": spec["jobs"], "inputs": inputs, "outputs": {}, "settings": settings, "isArchived": False,
+            "properties": {}, "jobs": jobs, "inputs": inputs, "outputs": outputs, "settings": settings, "isArchived": False,
         }}
         created = self.arm.put(f"/jobs/{self._job_name(request.key)}", body, what=f"submit a draft run of {request.pipeline}",
                                headers={"x-azureml-token": self.arm.token(ML_SCOPE)})
@@ -440,9 +513,16 @@ class AzureMLBackend:
             name, _, version = value.removeprefix("azureml:").partition(":")
             if name.startswith("/subscriptions/"):
                 return name + (f":{version}" if version else "")
-            if version and version != "latest" and not version.startswith("@"):
+            if "@" in name and not version:
+                name, _, version = name.partition("@")
+            if version and version != "latest":
                 return self.asset_id("data", name, version)
-            return value
+            # name@latest (or no version) as azure-ai-ml resolves it: to the newest version, by ARM id
+            container = self.arm.read(f"/data/{name}", what=f"read data {name}")
+            latest = (container.get("properties") or {}).get("latestVersion")
+            if not latest:
+                raise NotFound(f"the data {name} has no versions in workspace {self.arm.workspace}; register it or give name:version.")
+            return self.asset_id("data", name, str(latest))
         if is_uri(value):
             return value
         path = Path(value)
