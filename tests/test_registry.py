@@ -123,6 +123,8 @@ def test_a_fresh_job_runs_an_earlier_jobs_version_from_its_snapshot_in_the_regis
     files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
     assert files == ["components/prep.yml", "components/train.yml", "pipeline.yml", "src/prep.py", "src/train.py"]
     assert not (snapshot / "pipeline.yml").stat().st_mode & 0o222  # read-only, stored once by content like any other
+    # Readable by the runner's user when a root container fetched it (mkdtemp alone makes 0700).
+    assert all(p.stat().st_mode & 0o005 == 0o005 for p in [snapshot, *snapshot.rglob("*")] if p.is_dir())
 
 
 def test_ten_concurrent_jobs_lose_no_version_and_reuse_no_number(project: Path, github: FakeGitHub, tmp_path: Path) -> None:

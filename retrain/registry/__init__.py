@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backends.local.objects import intern_tree, remove_tree
+from ..backends.local.snapshot import SNAPSHOT_MODE
 from ..backends.local.store import Store
 from ..errors import BackendError
 from ..github.gitdb import GitDB, NotFastForward, ReadOnly
@@ -123,6 +124,8 @@ class Registry:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=PULLING_PREFIX, dir=target.parent))
         try:
+            # mkdtemp makes it 0700; the snapshot it becomes is read by the runner's user after a root container
+            os.chmod(tmp, SNAPSHOT_MODE)
             for f in files:
                 dest = (tmp / f.path).resolve()
                 if tmp.resolve() not in dest.parents:  # a path from the ref never leaves the snapshot's folder

@@ -45,11 +45,6 @@ from tests.test_action import read_outputs  # noqa: E402
 RUNNER_UID = 1001  # the user GitHub's hosted runners run the job's host steps as
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
 
-# TODO(lead, after merging i17-registry): set to True once the action keeps its registry of record in the
-# repository (the fake GitHub's Git database API); until then a fresh workspace starts from nothing and the
-# second job publishes version 1 again, so the scenario is reported as not run instead of failing.
-TWO_JOBS_READY = True
-
 
 def fail(message: str) -> None:
     print(f"container test FAILED: {message}", file=sys.stderr)
@@ -283,11 +278,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="retrain-origin-") as tmp:
         scenario(dispatch_job, Path(tmp) / "dispatch")
-        if TWO_JOBS_READY or os.environ.get("RETRAIN_CONTAINER_TWO_JOBS") == "1":
-            scenario(two_jobs_share_registry, Path(tmp) / "shared")
-        else:
-            print("container test: two jobs sharing a registry NOT RUN: waiting for the registry of record "
-                  "(TWO_JOBS_READY in tests/container/run_action.py)")
+        scenario(two_jobs_share_registry, Path(tmp) / "shared")
+
 
 if __name__ == "__main__":
     main()
