@@ -88,7 +88,9 @@ fi
 
 # 2. The image, from the Dockerfile as it is (its default base is the stand-in).
 lap "building $IMAGE on $BASE ($standin)"
-podman build --isolation=chroot --network=host --pull=never -t "$IMAGE" -f Dockerfile . > "$WORK/build.log" 2>&1 \
+# --no-cache: buildah keys a `RUN --mount=type=bind` layer by the instruction alone, not by what the mount holds
+# (BuildKit does hash it), so a cached image would keep the package as it was at an earlier build.
+podman build --no-cache --isolation=chroot --network=host --pull=never -t "$IMAGE" -f Dockerfile . > "$WORK/build.log" 2>&1 \
     || { tail -20 "$WORK/build.log"; fail "podman build (log: $WORK/build.log)"; }
 lap "built $IMAGE"
 base_size=$(podman image inspect --format '{{.Size}}' "$BASE")
