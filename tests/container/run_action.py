@@ -14,7 +14,8 @@ Scenarios:
 - a workflow_dispatch with a parameter value ends in a completed check run with the run's metrics, and
   afterwards the runner's user (uid 1001, not root) can read everything the container left in
   ``.retrain`` (``actions/cache`` and ``upload-artifact`` run on the host as that user);
-- two jobs on fresh workspaces share the registry of record (``two_jobs_share_registry``; see its note).
+- three jobs on fresh workspaces share the registry of record (``jobs_share_registry``): the second
+  publishes version 2 against the first job's run, a pull request's draft compares with the second's.
 
     python tests/container/run_action.py ROOTFS --entrypoint '["python", "..."]' --image-env '["PATH=..."]'
 """
@@ -178,7 +179,7 @@ def dispatch_job(runner: Runner, origin: Path) -> None:
     if (check["status"], check["conclusion"]) != ("completed", "success"):
         fail(f"the check run ended {check['status']}/{check['conclusion']}")
     summary = check["output"]["summary"] or ""
-    if "#### Metrics" not in summary or "| `learning_rate` | `0.3` | **changed**" not in summary:
+    if "#### Metrics" not in summary or "| <code>learning_rate</code> | <code>0.3</code> | **changed**" not in summary:
         fail("the check run's summary lacks the metrics or the parameter value:\n" + summary)
     if check["details_url"] != f"https://github.com/{fake.repository}/actions/runs/9911":
         fail(f"details_url is {check['details_url']!r}")
@@ -207,7 +208,7 @@ def push_payload(fake: FakeGitHub, before: str, after: str) -> dict:
 # registry may add: the permissions the fake grants the token (contents: write), whatever the action needs
 # to find the registry (if it is not automatic on GitHub), and checks on the ref the fake then holds.
 # ------------------------------------------------------------------------------------------------------
-def two_jobs_share_registry(runner: Runner, origin: Path) -> None:
+def jobs_share_registry(runner: Runner, origin: Path) -> None:
     fake = runner.fake
     # A gate: a published version runs to be judged, and the run that passed is the next version's baseline.
     config = origin / "retrain.yml"
@@ -278,7 +279,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="retrain-origin-") as tmp:
         scenario(dispatch_job, Path(tmp) / "dispatch")
-        scenario(two_jobs_share_registry, Path(tmp) / "shared")
+        scenario(jobs_share_registry, Path(tmp) / "shared")
 
 
 if __name__ == "__main__":
