@@ -15,11 +15,12 @@ import json
 import secrets
 import stat
 import subprocess
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.fakes.loopback import serve
 
 CREATE_FIELDS = {"tag_name", "target_commitish", "name", "body", "draft", "prerelease",
                  "discussion_category_name", "generate_release_notes", "make_latest"}
@@ -51,20 +52,7 @@ class FakeReleases:
         hook.write_text(UPDATE_HOOK)
         hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
         (self.origin / "hooks" / "immutable-tags").touch()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(self._handle, ("GET", "POST"))
         return self
 
     def stop(self) -> None:
