@@ -24,7 +24,7 @@ from pathlib import Path
 from . import escape
 from .backends.base import PublishResult, Run, StepStatus
 from .config_model import Config
-from .execute import Conclusion, Outcome
+from .execute import Conclusion, Outcome, portable
 from .github.api import GitHubError, GitHubForbidden
 from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, external_id, work_key
 from .github.workflow import Workflow
@@ -197,7 +197,7 @@ class CheckReporter:
         """The key of a pipeline's work on this commit: the check run's identity before there is a run."""
         if not self.commit:
             return None
-        values = {k: _portable(v, self.root) for k, v in sorted(item.parameters.items())}
+        values = {k: portable(v, self.root) for k, v in sorted(item.parameters.items())}
         return work_key(self.commit, "pipeline", pipeline=item.pipeline, endpoint=item.endpoint,
                         version=str(item.version), draft=item.draft, parameters=values)
 
@@ -285,16 +285,6 @@ class CheckReporter:
         if self._stopped and self.checks is not None:
             # Created while a stop completed the others (a request in flight then): completed now too.
             self._cancel_open(self.checks)
-
-
-def _portable(value: object, root: Path | None) -> object:
-    """A path inside the repository counts by its repository-relative form (as in ``execute.run_key``)."""
-    if isinstance(value, str) and root is not None and value.startswith("/"):
-        try:
-            return Path(value).relative_to(root).as_posix()
-        except ValueError:
-            return value
-    return value
 
 
 def _reasons(item: PipelinePlan) -> str:

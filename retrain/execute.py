@@ -75,7 +75,7 @@ class Reporter(Protocol):
     def stopping(self, item: PipelinePlan, run: Run) -> None: ...  # a stop: before the backend's cancel
 
 
-def _portable(value: Literal, repo_root: Path | None) -> Literal:
+def portable(value: Literal, repo_root: Path | None) -> Literal:
     """Local paths inside the repository count by their repository-relative form, so the same
     commit checked out elsewhere gives the same key."""
     if isinstance(value, str) and repo_root is not None and value.startswith("/"):
@@ -104,7 +104,7 @@ def run_key(
         "pipeline": pipeline,
         "endpoint": endpoint,
         "version": version,
-        "parameters": {k: _portable(v, repo_root) for k, v in sorted(parameters.items())},
+        "parameters": {k: portable(v, repo_root) for k, v in sorted(parameters.items())},
     }
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     return f"rt-{digest[:24]}"
