@@ -56,7 +56,7 @@ class PipelinePlan:
             return "publish and submit"
         if self.publish and self.gated:
             # execute runs a newly published version to judge it: say so, or the plan says "no submit" and then runs.
-            return "publish, and run a new version to judge its gate (no other submit)"
+            return "publish, and run a new version to judge its gate (no other submit; an endpoint's first version is its default at once)"
         if self.publish:
             return "publish, no submit"
         if self.submit:

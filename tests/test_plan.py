@@ -131,3 +131,14 @@ def test_the_printed_plan_keeps_each_value_on_its_line(project: Path) -> None:
     text = render_plan(type(plan)(plan.event, (hostile,)))
     assert "  flavour = fancy\\n::add-mask::x\\x1b[2J (changed)" in text
     assert not any(line.lstrip().startswith("::") for line in text.splitlines())
+
+
+def test_a_gated_publish_says_it_runs_the_new_version_and_that_a_first_version_needs_no_gate(project: Path) -> None:
+    from retrain.plan import command_plan
+
+    plain = command_plan(load_config(project / "retrain.yml"), [], publish=True, submit=False, command="publish")
+    assert plain.items[0].action == "publish, no submit"
+    (project / "retrain.yml").write_text((project / "retrain.yml").read_text() + '    promote:\n      score: ">= 0.5"\n')
+    gated = command_plan(load_config(project / "retrain.yml"), [], publish=True, submit=False, command="publish")
+    assert gated.items[0].action == ("publish, and run a new version to judge its gate "
+                                     "(no other submit; an endpoint's first version is its default at once)")
