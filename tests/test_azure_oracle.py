@@ -71,8 +71,8 @@ def _refusal(path: Path) -> str:
     return ""
 
 
-# Not done yet: an environment built from a Docker context in place (azure-ai-ml uploads the context and registers
-# the environment with build.contextUri); retrain refuses it with a message saying to register it.
+# Examples retrain does not yet send as the SDK does, by path, with the reason (none now; an entry makes its case an
+# expected failure that must raise RetrainError).
 NOT_YET: dict[str, str] = {}
 CASES = [pytest.param(p, marks=pytest.mark.xfail(reason=NOT_YET[str(p)], raises=RetrainError)) if str(p) in NOT_YET else p
          for p in corpus()]
@@ -94,9 +94,8 @@ def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_
     path = stage(tmp_path / "corpus", relative)
     if verdict := sdk_loads(path):
         pytest.skip(f"azure-ai-ml's load_job refuses it too (a component file or a sub-pipeline): {verdict[:120]}")
-    if refused := _refusal(path):
-        # The format itself (file: references, registered components, step types) is issue 18 item 1: i18-format.
-        pytest.skip(f"retrain does not load it yet: {refused[:160]}")
+    # retrain must load every pipeline azure-ai-ml loads (issue 18: the whole format, every step type)
+    assert not (refused := _refusal(path)), f"retrain refuses what azure-ai-ml loads: {refused}"
     left, _ = compare(tmp_path, path)
     assert not left, "bodies differ where docs/azure.md lists no difference:\n" + "\n".join(map(str, left))
 
