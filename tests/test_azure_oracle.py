@@ -71,23 +71,11 @@ def _refusal(path: Path) -> str:
     return ""
 
 
-# Not done yet: an environment built from a Docker context in place (azure-ai-ml uploads the context and registers
-# the environment with build.contextUri); retrain refuses it with a message saying to register it.
+# Examples retrain does not yet send as the SDK does, by path, with the reason (none now; an entry makes its case an
+# expected failure that must raise RetrainError).
 NOT_YET: dict[str, str] = {}
 CASES = [pytest.param(p, marks=pytest.mark.xfail(reason=NOT_YET[str(p)], raises=RetrainError)) if str(p) in NOT_YET else p
          for p in corpus()]
-
-
-@pytest.mark.parametrize("relative", CASES, ids=lambda p: str(p).removeprefix("cli/jobs/"))
-def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_path: Path) -> None:
-    path = stage(tmp_path / "corpus", relative)
-    if verdict := sdk_loads(path):
-        pytest.skip(f"azure-ai-ml's load_job refuses it too (a component file or a sub-pipeline): {verdict[:120]}")
-    if refused := _refusal(path):
-        # The format itself (file: references, registered components, step types) is issue 18 item 1: i18-format.
-        pytest.skip(f"retrain does not load it yet: {refused[:160]}")
-    left, _ = compare(tmp_path, path)
-    assert not left, "bodies differ where docs/azure.md lists no difference:\n" + "\n".join(map(str, left))
 
 
 # Where azure-ai-ml itself cannot submit the example through the fake: nothing to compare with.
@@ -97,6 +85,19 @@ SDK_CANNOT = {
     "spark/attached-spark-pipeline-managed-identity.yml": "compute <ATTACHED_SPARK_POOL_NAME> is a placeholder",
     "spark/attached-spark-pipeline-user-identity.yml": "compute <ATTACHED_SPARK_POOL_NAME> is a placeholder",
 }
+
+
+@pytest.mark.parametrize("relative", CASES, ids=lambda p: str(p).removeprefix("cli/jobs/"))
+def test_the_job_retrain_sends_is_the_one_azure_ai_ml_sends(relative: Path, tmp_path: Path) -> None:
+    if reason := SDK_CANNOT.get(str(relative).removeprefix("cli/jobs/")):
+        pytest.skip(f"azure-ai-ml cannot submit it through the fake: {reason}")
+    path = stage(tmp_path / "corpus", relative)
+    if verdict := sdk_loads(path):
+        pytest.skip(f"azure-ai-ml's load_job refuses it too (a component file or a sub-pipeline): {verdict[:120]}")
+    # retrain must load every pipeline azure-ai-ml loads (issue 18: the whole format, every step type)
+    assert not (refused := _refusal(path)), f"retrain refuses what azure-ai-ml loads: {refused}"
+    left, _ = compare(tmp_path, path)
+    assert not left, "bodies differ where docs/azure.md lists no difference:\n" + "\n".join(map(str, left))
 
 
 @pytest.mark.parametrize("relative", [c for c in CASES if str(getattr(c, "values", [c])[0]).removeprefix("cli/jobs/") not in SDK_CANNOT],
@@ -203,6 +204,10 @@ def test_the_fake_checks_component_specs_nodes_and_settings_with_azure_ai_mls_sc
     """What the REST description leaves open (componentSpec, jobs, settings) is checked: the specs retrain used to
     send for an inline step (its bindings as port declarations) are refused as the SDK's schema refuses them."""
     fake = FakeAzure().start(tmp_path)
+    # the bodies below are wrong on purpose: the fake refuses and records each (teardown checks they all came)
+    for problem in ("component schema: inputs.hello_string", "jobs.a.inputs.hello_string.value must be a string",
+                    "settings.default_compute must be an ARM id", "settings.continue_on_step_failure must be a boolean"):
+        fake.expect_violation(problem)
     try:
         backend = make_backend(fake)
         ws = backend.arm
@@ -331,5 +336,23 @@ def test_a_published_version_keeps_its_steps_own_settings_and_its_pipeline_setti
         settings = fake.resources[f"{ws}/jobs/{run.id}"]["properties"]["settings"]
         assert settings == {"_source": "REMOTE.WORKSPACE.JOB", "default_compute": f"{ws}/computes/cpu-cluster",
                             "continue_on_step_failure": True}
+    finally:
+        fake.stop()
+
+
+def test_a_prompt_flow_component_is_refused_on_submit_with_what_to_do(tmp_path: Path) -> None:
+    """azure-ai-ml cannot submit the flow example either (it needs promptflow's .promptflow/flow.tools.json); retrain
+    says so before sending anything, rather than registering the flow as a command component the service refuses."""
+    path = stage(tmp_path / "corpus", Path("cli/jobs/pipelines-with-components/pipeline_job_with_flow_as_component/pipeline.yml"))
+    fake = FakeAzure().start(tmp_path)
+    try:
+        pipeline = load_pipeline(path)
+        with pytest.raises(RetrainError) as refused:
+            make_backend(fake).submit_draft(pipeline, SubmitRequest(pipeline=pipeline.name, endpoint="oracle", version="default",
+                                                                   parameters={}, experiment="oracle", key="rt-flow", tags={}))
+        assert refused.value.exit_code == 2
+        message = str(refused.value)
+        assert "./basic/flow.dag.yaml is a prompt flow" in message and "az ml component create" in message
+        assert not [k for k in fake.resources if "/components/" in k or "/jobs/" in k]
     finally:
         fake.stop()

@@ -213,6 +213,25 @@ class _Credential:
         return AccessToken(body["access_token"], int(time.time()) + int(body["expires_in"]))
 
 
+# The SDK-side fake is a harness, not a test of azure-ai-ml: what the SDK itself sends that the 2025-12-01
+# description refuses is a fact about the SDK (it writes older api-versions), recorded by the fake against that
+# description and dropped here, each with the reason. Anything else the SDK side records (a harness mistake, a body
+# the fake cannot serve) still fails the test at teardown, and retrain's own fake stays strict.
+SDK_DEVIATIONS: tuple[tuple[str, str], ...] = (
+    # azure-ai-ml 1.35.2 writes a code version's properties as {"hash_sha256": ..., "hash_version": 202208}: the
+    # number where the description's properties are a map of strings (api-version 2023-04-01, which the service takes).
+    (r"code_versions_create_or_update \(sent with api-version \['[^']+'\]\): "
+     r"body\.properties\.properties\.hash_version must be a string", "azure-ai-ml sends hash_version as a number"),
+)
+
+
+def forgive_sdk_deviations(fake: FakeAzure, start: int = 0) -> None:
+    """Drop, from the violations ``fake`` recorded since index ``start``, the SDK's own known deviations."""
+    kept = [v for v in fake.violations[start:] if not any(re.fullmatch(p, v) for p, _ in SDK_DEVIATIONS)]
+    del fake.violations[start:]
+    fake.violations.extend(kept)
+
+
 def sdk_loads(path: Path) -> str:
     """'' when azure-ai-ml's load_job accepts the YAML, else its complaint."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -228,7 +247,7 @@ def sdk_loads(path: Path) -> str:
 def sdk_submit(fake: FakeAzure, path: Path, *, experiment: str = "oracle", compute: str | None = "cpu-cluster") -> Sent:
     """``az ml job create -f PATH`` as azure-ai-ml does it (load_job, dependency upload and registration, the job
     PUT), through the fake; what it sent."""
-    start = len(fake.requests)
+    start, noted = len(fake.requests), len(fake.violations)
     began = time.perf_counter()
     error = ""
     with sdk_environment(fake):
@@ -242,6 +261,7 @@ def sdk_submit(fake: FakeAzure, path: Path, *, experiment: str = "oracle", compu
             client.jobs.create_or_update(job, experiment_name=experiment)
         except Exception as e:  # noqa: BLE001
             error = f"{type(e).__name__}: {str(e)[:2000]}"
+    forgive_sdk_deviations(fake, noted)
     out = sent(fake, start)
     out.seconds, out.error = time.perf_counter() - began, error
     return out
@@ -372,7 +392,7 @@ def sdk_publish_submit(fake: FakeAzure, path: Path, *, endpoint: str, data: Path
     """What retrain's publish + submit does, done with azure-ai-ml: the pipeline registered as a pipeline component
     (its steps, code and data with it), a batch endpoint, the component deployed on it and made the default, a
     pipeline job on that component version with ``training_data`` = ``data``."""
-    start = len(fake.requests)
+    start, noted = len(fake.requests), len(fake.violations)
     began = time.perf_counter()
     error = ""
     with sdk_environment(fake):
@@ -386,7 +406,7 @@ def sdk_publish_submit(fake: FakeAzure, path: Path, *, endpoint: str, data: Path
             client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint)).result()
             client.batch_deployments.begin_create_or_update(PipelineComponentBatchDeployment(
                 name="v1", endpoint_name=endpoint, component=component.id,
-                settings={"default_compute": "cpu-cluster", "continue_on_step_failure": False})).result()
+                settings={"default_compute": "cpu-cluster", "continue_on_step_failure": "false"})).result()  # strings, as the REST map takes them and retrain sends
             current = client.batch_endpoints.get(endpoint)
             current.defaults = {"deployment_name": "v1"}
             client.batch_endpoints.begin_create_or_update(current).result()
@@ -396,6 +416,7 @@ def sdk_publish_submit(fake: FakeAzure, path: Path, *, endpoint: str, data: Path
             client.jobs.create_or_update(job)
         except Exception as e:  # noqa: BLE001
             error = f"{type(e).__name__}: {str(e)[:2000]}"
+    forgive_sdk_deviations(fake, noted)
     out = sent(fake, start)
     out.seconds, out.error = time.perf_counter() - began, error
     return out

@@ -489,10 +489,13 @@ class AzureMLBackend:
         settings = pipeline_settings(top.get("settings") if isinstance(top.get("settings"), Mapping) else {},
                                      self._arm_compute, self._arm_datastore, self.compute)
         outputs = pipeline_outputs(top.get("outputs") if isinstance(top.get("outputs"), Mapping) else {})
+        # The pipeline YAML's own tags go on the job, as azure-ai-ml sends them (strings: the REST map's values);
+        # the run's tags and retrain's own are written over them.
+        yaml_tags = top.get("tags") if isinstance(top.get("tags"), Mapping) else {}
         body = {"properties": {
             "jobType": "Pipeline", "displayName": f"{request.pipeline} draft", "experimentName": request.experiment,
             **({"description": pipeline.description} if pipeline.description else {}),
-            "tags": {**request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
+            "tags": {**{str(k): str(v) for k, v in yaml_tags.items() if v is not None}, **request.tags, "retrain.key": request.key, "retrain.pipeline": request.pipeline,
                      "retrain.endpoint": request.endpoint, "retrain.draft": "true"},
             "properties": {}, "jobs": jobs, "inputs": inputs, "outputs": outputs, "settings": settings, "isArchived": False,
         }}

@@ -596,6 +596,13 @@ def read_component(base: Path, ref: str) -> tuple[Mapping[str, Any], Path]:
     data = load_yaml(file).data
     if not isinstance(data, Mapping):
         raise UsageError(f"the component file {file} is not a mapping.")
+    if "flow" in data or "nodes" in data or "promptflow" in str(data.get("$schema", "")):
+        # azure-ai-ml registers a prompt flow as a parallel component built from the flow's own tool metadata
+        # (.promptflow/flow.tools.json, which promptflow writes); retrain does not build that, and a flow sent as a
+        # command component would be refused by the service.
+        raise UsageError(f"the component {ref} is a prompt flow, which retrain does not register on Azure ML: register it "
+                         "with `az ml component create` (it needs the flow's .promptflow/flow.tools.json) and name it as "
+                         "component: azureml:NAME:VERSION.")
     return data, file.parent
 
 
