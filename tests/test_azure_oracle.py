@@ -30,7 +30,7 @@ LISTED = (
     Listed("component identity", r"properties\.jobs\.[^.]+\.(trial\.)?componentId\.<component>\.(name|version)"),
     Listed("component identity", r"properties\.jobs\.[^.]+\.componentId\.<component>\.jobs\.[^.]+\.componentId\.<component>\.(name|version)"),
     Listed("retrain's run tags", r"properties\.tags\.retrain\.(key|pipeline|endpoint|draft)"),
-    Listed("git properties", r"properties\.properties\.(mlflow\.source\.git\.(branch|commit)|azureml\.git\.dirty)",
+    Listed("git properties", r"properties\.properties\.(mlflow\.source\.git\.(branch|commit|repoURL)|azureml\.git\.dirty)",
            lambda d: d.ours == "<absent>"),
     Listed("draft display name", r"properties\.displayName", lambda d: str(d.ours).endswith(" draft")),
 )
@@ -245,7 +245,7 @@ PUBLISHED = LISTED + (
     Listed("version tags", r"tags\.retrain\.(content_hash|version|commit)"),
     Listed("named pipeline component", r"isAnonymous", lambda d: d.ours is False and d.sdk is True),
     Listed("declared pipeline interface", r"(componentSpec|componentId\.<component>)\.(inputs|outputs)", lambda d: d.sdk == "<absent>"),
-    Listed("git properties", r"properties\.(mlflow\.source\.git\.(branch|commit)|azureml\.git\.dirty)", lambda d: d.ours == "<absent>"),
+    Listed("git properties", r"properties\.(mlflow\.source\.git\.(branch|commit|repoURL)|azureml\.git\.dirty)", lambda d: d.ours == "<absent>"),
     Listed("version display name", r"displayName", lambda d: re.fullmatch(r".+ v\d+", str(d.ours)) is not None),
 )
 
