@@ -493,6 +493,15 @@ def command_node(name: str, node: Mapping[str, Any], base: Path, assets: Assets,
     if isinstance(node.get("distribution"), Mapping):
         out["distribution"] = distribution(node["distribution"])
     out.update({"name": name, "type": str(node.get("type") or "command")})
+    out.update(node_ports(node, base, assets))
+    out["_source"] = source
+    out["componentId"] = component_id
+    return out
+
+
+def node_ports(node: Mapping[str, Any], base: Path, assets: Assets) -> dict[str, Any]:
+    """A node's compute by id, its inputs (local data uploaded) and outputs, as every step type sends them."""
+    out: dict[str, Any] = {}
     if node.get("compute"):
         out["computeId"] = assets.compute(str(node["compute"]))
     inputs = {str(k): node_input(v, base, assets) for k, v in (node.get("inputs") or {}).items() if v is not None}
@@ -501,8 +510,6 @@ def command_node(name: str, node: Mapping[str, Any], base: Path, assets: Assets,
     outputs = {str(k): node_output(v) for k, v in (node.get("outputs") or {}).items() if v is not None}
     if outputs:
         out["outputs"] = outputs
-    out["_source"] = source
-    out["componentId"] = component_id
     return out
 
 
@@ -539,14 +546,7 @@ def pass_through_node(name: str, node: Mapping[str, Any], base: Path, assets: As
                 and "spark.dynamicAllocation.minExecutors" in conf:
             # with dynamic allocation the SDK starts at the minimum number of executors
             out["conf"] = {**conf, "spark.executor.instances": conf["spark.dynamicAllocation.minExecutors"]}
-    if node.get("compute"):
-        out["computeId"] = assets.compute(str(node["compute"]))
-    inputs = {str(k): node_input(v, base, assets) for k, v in (node.get("inputs") or {}).items() if v is not None}
-    if inputs:
-        out["inputs"] = inputs
-    outputs = {str(k): node_output(v) for k, v in (node.get("outputs") or {}).items() if v is not None}
-    if outputs:
-        out["outputs"] = outputs
+    out.update(node_ports(node, base, assets))
     out["_source"] = "YAML.JOB"
     if component_id is not None:
         out["componentId"] = component_id
