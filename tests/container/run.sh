@@ -72,9 +72,13 @@ if [ "$(podman image inspect --format '{{index .Labels "retrain.standin"}}' "$BA
     if [ ! -x "$base/usr/bin/python$PY_MINOR" ]; then
         rm -rf "$base"
         lap "making the stand-in for $BASE with debootstrap: Debian $SUITE minbase + python3 + pip"
+        # The Debian archive this machine's apt is set up with (its first deb URI), not a host named here.
+        mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $1; exit}')
+        [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print ($2 ~ /^\[/ ? $3 : $2); exit}' /etc/apt/sources.list 2>/dev/null)
+        [ -n "$mirror" ] || skip "no Debian archive found in this machine's apt sources for debootstrap"
         # debootstrap from bookworm has no script named forky; sid's script bootstraps every later suite.
         debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates \
-            "$SUITE" "$base" http://deb.debian.org/debian /usr/share/debootstrap/scripts/sid \
+            "$SUITE" "$base" "$mirror" /usr/share/debootstrap/scripts/sid \
             > "$WORK/debootstrap.log" 2>&1 || { tail -5 "$WORK/debootstrap.log"; skip "debootstrap of $SUITE failed (log: $WORK/debootstrap.log)"; }
     fi
     [ -x "$base/usr/bin/python$PY_MINOR" ] || fail "Debian $SUITE's python3 is not $PY_MINOR ($(readlink "$base/usr/bin/python3")); set RETRAIN_STANDIN_SUITE to a suite that has it"
