@@ -11,6 +11,8 @@ reason in docs/azure.md ("Differences from azure-ai-ml"); anything else fails, n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,31 +38,38 @@ LISTED = (
 )
 
 
-def both(tmp_path: Path, path: Path) -> tuple[FakeAzure, FakeAzure, dict | None, dict | None, str]:
+@contextmanager
+def fakes(tmp_path: Path, project: Path) -> Iterator[tuple[FakeAzure, FakeAzure]]:
+    """Two fake workspaces, retrain's and azure-ai-ml's, with the computes ``project`` names; stopped after."""
+    pair = []
+    try:
+        for side in ("ours", "sdk"):
+            (tmp_path / side).mkdir()
+            pair.append(FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / side))
+            seed_computes(pair[-1], project)
+        yield pair[0], pair[1]
+    finally:
+        for fake in pair:
+            fake.stop()
+
+
+@contextmanager
+def both(tmp_path: Path, path: Path) -> Iterator[tuple[FakeAzure, FakeAzure, dict | None, dict | None, str]]:
     """retrain's draft through one fake, azure-ai-ml's job create through another; both job bodies."""
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "sdk").mkdir()
-    ours = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "ours")
-    sdk = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "sdk")
-    for fake in (ours, sdk):
-        seed_computes(fake, path.parent)
-    pipeline = load_pipeline(path)
-    make_backend(ours).submit_draft(pipeline, SubmitRequest(pipeline=pipeline.name, endpoint="oracle", version="default",
-                                                             parameters={}, experiment="oracle", key="rt-oracle", tags={}))
-    theirs = sdk_submit(sdk, path)
-    return ours, sdk, sent(ours).job(), theirs.job(), theirs.error
+    with fakes(tmp_path, path.parent) as (ours, sdk):
+        pipeline = load_pipeline(path)
+        make_backend(ours).submit_draft(pipeline, SubmitRequest(pipeline=pipeline.name, endpoint="oracle", version="default",
+                                                                 parameters={}, experiment="oracle", key="rt-oracle", tags={}))
+        theirs = sdk_submit(sdk, path)
+        yield ours, sdk, sent(ours).job(), theirs.job(), theirs.error
 
 
 def compare(tmp_path: Path, path: Path) -> tuple[list[Difference], dict[str, int]]:
-    ours, sdk, mine, theirs, error = both(tmp_path, path)
-    try:
+    with both(tmp_path, path) as (ours, sdk, mine, theirs, error):
         assert not error, f"azure-ai-ml could not submit {path.name} through the fake: {error}"
         assert mine is not None and theirs is not None
         assert not ours.violations and not ours.unknown_operations, (ours.violations, ours.unknown_operations)
         return unexplained(differences(resolve_refs(ours, mine), resolve_refs(sdk, theirs)), LISTED)
-    finally:
-        ours.stop()
-        sdk.stop()
 
 
 def _refusal(path: Path) -> str:
@@ -108,13 +117,7 @@ def test_every_step_type_translates_to_the_nodes_azure_ai_ml_sends(relative: Pat
     path = stage(tmp_path / "corpus", relative)
     if verdict := sdk_loads(path):
         pytest.skip(f"azure-ai-ml's load_job refuses it too (a component file or a sub-pipeline): {verdict[:120]}")
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "sdk").mkdir()
-    ours = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "ours")
-    sdk = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "sdk")
-    try:
-        for fake in (ours, sdk):
-            seed_computes(fake, path.parent)
+    with fakes(tmp_path, path.parent) as (ours, sdk):
         mine = make_backend(ours).jobs_of(path)
         theirs = sdk_submit(sdk, path)
         assert not theirs.error and theirs.job() is not None, theirs.error
@@ -123,9 +126,6 @@ def test_every_step_type_translates_to_the_nodes_azure_ai_ml_sends(relative: Pat
                             resolve_refs(sdk, {"properties": {"jobs": theirs.job()["properties"]["jobs"]}}))  # type: ignore[index]
         left, _ = unexplained(found, LISTED)
         assert not left, "nodes differ where docs/azure.md lists no difference:\n" + "\n".join(map(str, left))
-    finally:
-        ours.stop()
-        sdk.stop()
 
 
 def test_the_income_sample_sends_what_azure_ai_ml_sends(tmp_path: Path) -> None:
@@ -140,8 +140,7 @@ def test_the_income_sample_sends_what_azure_ai_ml_sends(tmp_path: Path) -> None:
 def test_each_inline_step_runs_its_own_command(tmp_path: Path) -> None:
     """hello-pipeline-abc: steps b and c used to be registered with a's component (keyed by the pipeline file)."""
     path = stage(tmp_path / "corpus", Path("cli/jobs/basics/hello-pipeline-abc.yml"))
-    ours, sdk, mine, _, _ = both(tmp_path, path)
-    try:
+    with both(tmp_path, path) as (ours, sdk, mine, _, _):
         assert mine is not None
         specs = {name: ours.resources[node["componentId"]]["properties"]["componentSpec"] for name, node in mine["properties"]["jobs"].items()}
         assert {n: s["command"] for n, s in specs.items()} == {
@@ -152,9 +151,6 @@ def test_each_inline_step_runs_its_own_command(tmp_path: Path) -> None:
         assert specs["b"]["outputs"] == {"world_output": {"type": "uri_folder"}}
         assert mine["properties"]["jobs"]["c"]["inputs"]["world_input"] == {
             "value": "${{parent.jobs.b.outputs.world_output}}", "job_input_type": "literal"}
-    finally:
-        ours.stop()
-        sdk.stop()
 
 
 def test_node_settings_local_data_and_environments_are_carried(tmp_path: Path) -> None:
@@ -162,20 +158,15 @@ def test_node_settings_local_data_and_environments_are_carried(tmp_path: Path) -
     local data folder): carried and uploaded, not dropped or sent as a local path."""
     cifar = stage(tmp_path / "corpus", Path("cli/jobs/pipelines/cifar-10/pipeline.yml"))
     (tmp_path / "cifar").mkdir()
-    ours, sdk, mine, _, _ = both(tmp_path / "cifar", cifar)
-    try:
+    with both(tmp_path / "cifar", cifar) as (ours, sdk, mine, _, _):
         assert mine is not None
         train = mine["properties"]["jobs"]["train_model"]
         assert train["computeId"].endswith("/computes/gpu-cluster")
         assert train["resources"] == {"instance_count": 2}
         assert train["distribution"] == {"process_count_per_instance": 1, "distribution_type": "PyTorch"}
-    finally:
-        ours.stop()
-        sdk.stop()
     local = stage(tmp_path / "corpus", Path("cli/jobs/pipelines-with-components/basics/4a_local_data_input/pipeline.yml"))
     (tmp_path / "4a").mkdir()
-    ours, sdk, mine, _, _ = both(tmp_path / "4a", local)
-    try:
+    with both(tmp_path / "4a", local) as (ours, sdk, mine, _, _):
         assert mine is not None
         node = mine["properties"]["jobs"]["hello_python_world_job"]
         uri = node["inputs"]["sample_input_data"]["uri"]
@@ -187,9 +178,6 @@ def test_node_settings_local_data_and_environments_are_carried(tmp_path: Path) -
         # the same name and version azure-ai-ml derives for the same environment
         assert any(k.endswith(env.split("/environments/")[1]) for k in sdk.resources)
         assert mine["properties"]["outputs"] == {"pipeline_sample_output_data": {"mode": "Upload", "jobOutputType": "uri_folder"}}
-    finally:
-        ours.stop()
-        sdk.stop()
 
 
 def test_the_comparison_names_a_difference_it_does_not_list() -> None:
@@ -253,13 +241,7 @@ PUBLISHED = LISTED + (
 def test_publish_and_submit_send_what_azure_ai_ml_sends(tmp_path: Path) -> None:
     income = income_for_sdk(tmp_path)
     data = income.parent / "data" / "adult-us.csv"
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "sdk").mkdir()
-    ours = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "ours")
-    sdk = FakeAzure(record_api_versions=True, datastore_credentials="Sas").start(tmp_path / "sdk")
-    try:
-        for fake in (ours, sdk):
-            seed_computes(fake, income.parent)
+    with fakes(tmp_path, income.parent) as (ours, sdk):
         backend = make_backend(ours)
         published = backend.publish(load_pipeline(income.parent.resolve() / "pipeline.yml"), endpoint="income-retrain",
                                     make_default=True, source_commit="c1")
@@ -277,9 +259,6 @@ def test_publish_and_submit_send_what_azure_ai_ml_sends(tmp_path: Path) -> None:
         left, seen = unexplained(found, PUBLISHED)
         assert not left, "\n".join(map(str, left))
         assert {"component identity", "declared pipeline interface", "version display name"} <= set(seen)
-    finally:
-        ours.stop()
-        sdk.stop()
 
 
 @pytest.mark.parametrize("seconds", [1, 59, 60, 90, 3600, 3661, 7200, 86400, 90061, 2.5])

@@ -17,7 +17,7 @@ import re
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,27 +244,39 @@ def sdk_loads(path: Path) -> str:
     return ""
 
 
-def sdk_submit(fake: FakeAzure, path: Path, *, experiment: str = "oracle", compute: str | None = "cpu-cluster") -> Sent:
-    """``az ml job create -f PATH`` as azure-ai-ml does it (load_job, dependency upload and registration, the job
-    PUT), through the fake; what it sent."""
+def through_sdk(fake: FakeAzure, work: Callable[[Any], None], **client_options: Any) -> Sent:
+    """Run ``work(client)`` with an azure-ai-ml MLClient pointed at ``fake``; what it sent, how long it took, and the
+    SDK's error (its verdict, whatever it raises). The SDK's own known deviations are forgiven on its fake only."""
     start, noted = len(fake.requests), len(fake.violations)
     began = time.perf_counter()
     error = ""
     with sdk_environment(fake):
-        from azure.ai.ml import MLClient, load_job
+        from azure.ai.ml import MLClient
 
-        client = MLClient(_Credential(fake), fake.subscription, fake.resource_group, fake.workspace)
+        client = MLClient(_Credential(fake), fake.subscription, fake.resource_group, fake.workspace, **client_options)
         try:
-            job = load_job(path)
-            if compute and not job.settings.default_compute and not job.compute:
-                job.settings.default_compute = compute  # retrain's backend default, given to both
-            client.jobs.create_or_update(job, experiment_name=experiment)
+            work(client)
         except Exception as e:  # noqa: BLE001
             error = f"{type(e).__name__}: {str(e)[:2000]}"
     forgive_sdk_deviations(fake, noted)
     out = sent(fake, start)
     out.seconds, out.error = time.perf_counter() - began, error
     return out
+
+
+def sdk_submit(fake: FakeAzure, path: Path, *, experiment: str = "oracle", compute: str | None = "cpu-cluster") -> Sent:
+    """``az ml job create -f PATH`` as azure-ai-ml does it (load_job, dependency upload and registration, the job
+    PUT), through the fake; what it sent."""
+
+    def work(client: Any) -> None:
+        from azure.ai.ml import load_job
+
+        job = load_job(path)
+        if compute and not job.settings.default_compute and not job.compute:
+            job.settings.default_compute = compute  # retrain's backend default, given to both
+        client.jobs.create_or_update(job, experiment_name=experiment)
+
+    return through_sdk(fake, work)
 
 
 def resolve_refs(fake: FakeAzure, value: Any) -> Any:
@@ -392,31 +404,23 @@ def sdk_publish_submit(fake: FakeAzure, path: Path, *, endpoint: str, data: Path
     """What retrain's publish + submit does, done with azure-ai-ml: the pipeline registered as a pipeline component
     (its steps, code and data with it), a batch endpoint, the component deployed on it and made the default, a
     pipeline job on that component version with ``training_data`` = ``data``."""
-    start, noted = len(fake.requests), len(fake.violations)
-    began = time.perf_counter()
-    error = ""
-    with sdk_environment(fake):
-        from azure.ai.ml import Input, MLClient, load_job
+
+    def work(client: Any) -> None:
+        from azure.ai.ml import Input, load_job
         from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment, PipelineJob
 
-        # polling_interval=0: no waiting between operation polls (the fake answers at once), as retrain's tests run
-        client = MLClient(_Credential(fake), fake.subscription, fake.resource_group, fake.workspace, polling_interval=0)
-        try:
-            component = client.components.create_or_update(load_job(path).component)
-            client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint)).result()
-            client.batch_deployments.begin_create_or_update(PipelineComponentBatchDeployment(
-                name="v1", endpoint_name=endpoint, component=component.id,
-                settings={"default_compute": "cpu-cluster", "continue_on_step_failure": "false"})).result()  # strings, as the REST map takes them and retrain sends
-            current = client.batch_endpoints.get(endpoint)
-            current.defaults = {"deployment_name": "v1"}
-            client.batch_endpoints.begin_create_or_update(current).result()
-            job = PipelineJob(component=component.id, experiment_name="income",
-                              inputs={"training_data": Input(type="uri_file", path=str(data))})
-            job.settings.default_compute = "cpu-cluster"
-            client.jobs.create_or_update(job)
-        except Exception as e:  # noqa: BLE001
-            error = f"{type(e).__name__}: {str(e)[:2000]}"
-    forgive_sdk_deviations(fake, noted)
-    out = sent(fake, start)
-    out.seconds, out.error = time.perf_counter() - began, error
-    return out
+        component = client.components.create_or_update(load_job(path).component)
+        client.batch_endpoints.begin_create_or_update(BatchEndpoint(name=endpoint)).result()
+        client.batch_deployments.begin_create_or_update(PipelineComponentBatchDeployment(
+            name="v1", endpoint_name=endpoint, component=component.id,
+            settings={"default_compute": "cpu-cluster", "continue_on_step_failure": "false"})).result()  # strings, as the REST map takes them and retrain sends
+        current = client.batch_endpoints.get(endpoint)
+        current.defaults = {"deployment_name": "v1"}
+        client.batch_endpoints.begin_create_or_update(current).result()
+        job = PipelineJob(component=component.id, experiment_name="income",
+                          inputs={"training_data": Input(type="uri_file", path=str(data))})
+        job.settings.default_compute = "cpu-cluster"
+        client.jobs.create_or_update(job)
+
+    # polling_interval=0: no waiting between operation polls (the fake answers at once), as retrain's tests run
+    return through_sdk(fake, work, polling_interval=0)
