@@ -281,14 +281,20 @@ def test_lost_answers_and_busy_storage_are_retried(workspace: Workspace) -> None
     assert run.id == "rt-retried"
 
 
-def test_another_blob_under_the_name_is_replaced_conditionally(workspace: Workspace) -> None:
-    ws = workspace
+def uploaded_but_not_registered(ws: Workspace) -> tuple[Path, str]:
+    """A submit whose data version could not be registered (the service answered 500): the data file's blob is
+    in storage, its data version is not. The file and its blob's name."""
     small = ws.project / "data" / "adult-nonus.csv"
     ws.azure.fail("PUT", r"/data/retrain-adult-nonus/versions/", 500, times=20)
     with pytest.raises(BackendError):
         ws.backend.submit(request("rt-first", training_data=str(small)))
     ws.azure.faults.clear()
-    name = data_blob(ws, small)
+    return small, data_blob(ws, small)
+
+
+def test_another_blob_under_the_name_is_replaced_conditionally(workspace: Workspace) -> None:
+    ws = workspace
+    small, name = uploaded_but_not_registered(ws)
     ws.storage.put(name, b"x,y\n1,2\n")  # another tool wrote something else there
 
     ws.backend.submit(request("rt-replaced", training_data=str(small)))
@@ -312,12 +318,7 @@ def test_component_code_lands_in_its_pending_upload_container(workspace: Workspa
 
 def test_a_blob_changed_between_reading_and_writing_is_left_alone(workspace: Workspace) -> None:
     ws = workspace
-    small = ws.project / "data" / "adult-nonus.csv"
-    ws.azure.fail("PUT", r"/data/retrain-adult-nonus/versions/", 500, times=20)
-    with pytest.raises(BackendError):
-        ws.backend.submit(request("rt-first", training_data=str(small)))
-    ws.azure.faults.clear()
-    name = data_blob(ws, small)
+    small, name = uploaded_but_not_registered(ws)
     ws.storage.put(name, b"x,y\n1,2\n")
     # Between retrain's read of the properties and its write, another writer puts a third version there.
     ws.proxy.fail("PUT", r"/adult-nonus\.csv", lambda: ws.storage.put(name, b"x,y\n3,4\n"))

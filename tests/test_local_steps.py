@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,13 @@ from retrain.pipeline.load import load_pipeline
 FIXTURES = Path(__file__).parent / "fixtures" / "pipelines"
 
 
-def run_fixture(tmp_path: Path, name: str, **parameters: object) -> tuple[LocalBackend, Run]:
+def run_fixture(tmp_path: Path, name: str, change: Callable[[Path], None] | None = None,
+                **parameters: object) -> tuple[LocalBackend, Run]:
+    """Publish the fixture pipeline ``name`` (after ``change`` edits its copy) and run it to its end."""
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project)
+    if change is not None:
+        change(project)
     backend = LocalBackend(tmp_path / "store", environ=os.environ)
     pipeline = load_pipeline(project / "pipeline.yml", boundary=project)
     backend.publish(pipeline, endpoint="ep-test", make_default=True, source_commit="c1")
@@ -101,20 +106,14 @@ def test_a_sweep_of_six_trials_keeps_the_best_by_its_metric(tmp_path: Path) -> N
 
 
 def test_a_sweep_minimizing_and_failing_trials(tmp_path: Path) -> None:
-    project = tmp_path / "src"
-    shutil.copytree(FIXTURES / "sweep", project)
-    text = (project / "pipeline.yml").read_text().replace("goal: maximize", "goal: minimize")
-    (project / "pipeline.yml").write_text(text)
-    # A trial with 3 layers fails: the sweep goes on, and chooses among the others.
-    script = project / "src" / "train.py"
-    script.write_text(script.read_text() + "if args.layers == 3:\n    raise SystemExit(4)\n")
-    backend = LocalBackend(tmp_path / "store", environ=os.environ)
-    backend.publish(load_pipeline(project / "pipeline.yml"), endpoint="ep-test", make_default=True, source_commit="c")
-    run = backend.submit(SubmitRequest(pipeline="p", endpoint="ep-test", version="default", parameters={},
-                                       experiment="exp", key="k"))
-    while not run.status.is_terminal:
-        time.sleep(0.05)
-        run = backend.run(run.id)
+    def minimize_and_fail_at_3_layers(project: Path) -> None:
+        text = (project / "pipeline.yml").read_text().replace("goal: maximize", "goal: minimize")
+        (project / "pipeline.yml").write_text(text)
+        # A trial with 3 layers fails: the sweep goes on, and chooses among the others.
+        script = project / "src" / "train.py"
+        script.write_text(script.read_text() + "if args.layers == 3:\n    raise SystemExit(4)\n")
+
+    _, run = run_fixture(tmp_path, "sweep", minimize_and_fail_at_3_layers)
     trials = [s for s in run.steps if ".trial_" in s.name]
     failed = [t for t in trials if t.status is StepStatus.FAILED]
     done = {t.name: t.metrics["score"] for t in trials if t.status is StepStatus.COMPLETED}
@@ -144,19 +143,13 @@ def test_a_parallel_step_runs_ten_files_in_batches_of_three(tmp_path: Path) -> N
 
 
 def test_a_parallel_step_fails_past_its_error_threshold(tmp_path: Path) -> None:
-    project = tmp_path / "src"
-    shutil.copytree(FIXTURES / "parallel", project)
-    script = project / "src" / "score.py"
-    script.write_text(script.read_text() + "\n\n_run = run\n\ndef run(mini_batch):\n"
-                      "    if any(f.endswith('part_05.txt') for f in mini_batch):\n        raise ValueError('bad file')\n"
-                      "    return _run(mini_batch)\n")
-    backend = LocalBackend(tmp_path / "store", environ=os.environ)
-    backend.publish(load_pipeline(project / "pipeline.yml"), endpoint="ep-test", make_default=True, source_commit="c")
-    run = backend.submit(SubmitRequest(pipeline="p", endpoint="ep-test", version="default", parameters={},
-                                       experiment="exp", key="k"))
-    while not run.status.is_terminal:
-        time.sleep(0.05)
-        run = backend.run(run.id)
+    def fail_on_part_05(project: Path) -> None:
+        script = project / "src" / "score.py"
+        script.write_text(script.read_text() + "\n\n_run = run\n\ndef run(mini_batch):\n"
+                          "    if any(f.endswith('part_05.txt') for f in mini_batch):\n        raise ValueError('bad file')\n"
+                          "    return _run(mini_batch)\n")
+
+    backend, run = run_fixture(tmp_path, "parallel", fail_on_part_05)
     assert run.status is RunStatus.FAILED
     assert "step 'score' failed with exit code 1" in run.message
     assert "ValueError: bad file" in run.message or "more failures than error_threshold" in run.message
