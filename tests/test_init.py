@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +20,10 @@ import yaml
 from retrain.cli import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
+from tests.test_action import Result, Runner
 from tests.workflow_checks import assert_valid_workflow
 
 INCOME = Path(__file__).resolve().parent.parent / "examples" / "income"
-ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
 EVENTS = Path(__file__).parent / "fixtures" / "github"
 WORKFLOW = Path(".github/workflows/retrain.yml")
 
@@ -177,7 +174,6 @@ def test_a_dispatch_of_the_form_submits_a_run_with_those_values(repo: Path, caps
     (repo / "data" / "small.csv").write_text("".join(rows[:300]))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "retrain init")
-    sha = git(repo, "rev-parse", "HEAD")
 
     # What a person types in the form: fields they leave empty keep retrain.yml's values.
     typed = {"training_data": "data/small.csv", "learning_rate": "0.05", "max_iter": "5", "seed": "",
@@ -191,24 +187,12 @@ def test_a_dispatch_of_the_form_submits_a_run_with_those_values(repo: Path, caps
 
     payload = json.loads((EVENTS / "workflow_dispatch.json").read_text())
     payload["inputs"] = typed
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps(payload))
-    github = FakeGitHub().start()
+    github = FakeGitHub().start()  # its violations fail the test at teardown (tests/fakes/ledger.py)
     try:
-        env = {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "HOME": str(tmp_path), "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch",
-            "GITHUB_EVENT_PATH": str(event), "GITHUB_WORKSPACE": str(repo), "GITHUB_REPOSITORY": github.repository,
-            "GITHUB_SHA": sha, "GITHUB_REF": "refs/heads/main", "GITHUB_API_URL": github.url,
-            "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-            "INPUT_GITHUB-TOKEN": github.token, **inputs,
-        }
-        proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=repo,
-                              capture_output=True, text=True, timeout=240, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        result = dispatch_action(repo, github, tmp_path, payload, inputs)
+        assert result.code == 0, result.stdout + result.stderr
         [check] = github.runs_named("retrain / income-prediction")
         assert check["conclusion"] == "success"
-        assert github.violations == []
     finally:
         github.stop()
     summary = check["output"]["summary"]
@@ -322,23 +306,21 @@ def dispatched(workflow: Path, typed: dict[str, str]) -> dict[str, str]:
             for k, v in step["with"].items()}
 
 
-def dispatch(repo: Path, tmp_path: Path, inputs: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The action in a process on a workflow_dispatch payload, with the local backend and a fake GitHub."""
-    event = tmp_path / "event.json"
-    event.write_text((EVENTS / "workflow_dispatch.json").read_text())
+def dispatch_action(repo: Path, github: FakeGitHub, tmp_path: Path, payload: dict, inputs: dict[str, str]) -> Result:
+    """The action in a process on a workflow_dispatch payload as the runner starts it (tests/test_action.py's
+    Runner), with the form's values as the step's ``with:`` renders them."""
+    (tmp_path / "runner").mkdir(exist_ok=True)
+    runner = Runner(repo, github, tmp_path / "runner")
+    return runner.run({**runner.env("workflow_dispatch", payload), **inputs}, timeout=240)
+
+
+def dispatch(repo: Path, tmp_path: Path, inputs: dict[str, str]) -> Result:
+    """An untouched form's dispatch (the payload of octokit's example) against a fake GitHub."""
     github = FakeGitHub().start()
     try:
-        env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
-               "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_EVENT_PATH": str(event),
-               "GITHUB_WORKSPACE": str(repo), "GITHUB_REPOSITORY": github.repository, "GITHUB_SHA": git(repo, "rev-parse", "HEAD"),
-               "GITHUB_REF": "refs/heads/main", "GITHUB_API_URL": github.url, "GITHUB_OUTPUT": str(tmp_path / "output"),
-               "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "INPUT_GITHUB-TOKEN": github.token, **inputs}
-        proc = subprocess.run([sys.executable, str(ENTRYPOINT), "action"], env=env, cwd=repo,
-                              capture_output=True, text=True, timeout=240, check=False)
-        assert github.violations == []
+        return dispatch_action(repo, github, tmp_path, json.loads((EVENTS / "workflow_dispatch.json").read_text()), inputs)
     finally:
         github.stop()
-    return proc
 
 
 def test_an_untouched_form_runs_exactly_the_files_values(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -381,7 +363,7 @@ def test_an_untouched_form_runs_exactly_the_files_values(repo: Path, capsys: pyt
     git(repo, "commit", "-qm", "retrain init")
 
     proc = dispatch(repo, tmp_path, dispatched(repo / WORKFLOW, {}))  # nobody touches the form
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.code == 0, proc.stdout + proc.stderr
     code, out, _ = retrain(capsys, "runs", "--json")
     [run] = json.loads(out)
     file_values = yaml.safe_load((repo / "retrain.yml").read_text())["pipelines"]["income-prediction"]["parameters"]

@@ -66,7 +66,6 @@ def test_one_comment_is_created_then_edited_with_the_check_runs_numbers(runner: 
     assert [r.method for r in github.requests if "/comments" in r.path and r.method != "GET"] == ["POST", "PATCH"]
     assert f"updated the comment on pull request #{PR}" in again.stdout
     assert github.violations == []
-    print(edited["body"]) if "edited" in dir() else None
 
 
 def test_a_token_that_may_not_comment_falls_back_to_the_job_summary(runner: Runner, github: FakeGitHub, project: Path) -> None:
@@ -105,7 +104,6 @@ def test_a_personal_token_finds_its_comment_by_its_login(runner: Runner, github:
     lists = [r.path for r in github.requests if r.method == "GET" and r.path.startswith(f"/repos/{github.repository}/issues/{PR}/comments")]
     assert any("page=2" in path for path in lists)  # the second run found its comment on the second page
     assert github.violations == []
-    print(edited["body"]) if "edited" in dir() else None
 
 
 def test_a_pull_request_that_runs_nothing_posts_no_comment(runner: Runner, github: FakeGitHub) -> None:

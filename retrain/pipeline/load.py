@@ -815,8 +815,6 @@ class _Loader:
             return None
         merged = {k: v for k, v in component.raw.items() if k in PARALLEL_KEYS}
         merged.update({k: v for k, v in spec.items() if k in PARALLEL_KEYS})
-        where = path if any(k in spec for k in PARALLEL_KEYS) or component.inline else ()
-        cdoc = doc if where else None
         task = merged.get("task")
         if component.registered is not None:
             task = task if isinstance(task, dict) else {}

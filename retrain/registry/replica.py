@@ -196,7 +196,6 @@ class Replica:
         reference to them. Returns what moved, as sentences."""
         moved: list[str] = []
         for kind in (k for k in KINDS if k.renumber_refs):
-            scope, number = kind.key[:-1], kind.key[-1]
             states = self.states(kind)
             remote: dict[tuple[Any, ...], dict[Any, Record]] = {}
             for (name, key), record in records.items():
