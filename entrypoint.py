@@ -3,7 +3,7 @@
 import os
 import sys
 
-from retrain.cli import main
+from retrain.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], os.environ))

@@ -49,7 +49,7 @@ def main() -> None:
         server.start()
         info = parent.recv()
 
-        from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider
+        from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider
         from retrain.backends.azureml import AzureMLBackend
         from retrain.backends.azureml.client import ArmClient
         from retrain.backends.base import SubmitRequest

@@ -44,7 +44,7 @@ def main() -> None:
         with_form = timed([py, "-m", "retrain", "validate"], repo, args.repeat)
 
         sys.path.insert(0, str(ROOT))
-        from retrain.config import load_config
+        from retrain.config.load import load_config
         from retrain.github.dispatch_form import check_workflows
 
         config = load_config(repo / "retrain.yml")

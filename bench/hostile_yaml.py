@@ -53,7 +53,7 @@ def peak():
         if line.startswith("VmHWM:"):
             open(sys.argv[1], "w").write(line.split()[1])
 atexit.register(peak)
-from retrain.cli import main
+from retrain.cli.main import main
 sys.exit(main(["validate"]))
 """
 

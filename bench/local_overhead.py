@@ -28,7 +28,7 @@ from pathlib import Path
 
 from retrain.backends.base import SubmitRequest
 from retrain.backends.local import LocalBackend
-from retrain.follow import follow
+from retrain.flow.follow import follow
 from retrain.pipeline.load import load_pipeline
 
 GOALS = {"sleep": 1.05, "ten": 5.0, "scale": 3.5, "dvc": 0.1}

@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrain.config import load_config  # noqa: E402
-from retrain.event_model import Event  # noqa: E402
-from retrain.github.payload import event_from_payload  # noqa: E402
-from retrain.plan import make_plan  # noqa: E402
+from retrain.config.load import load_config  # noqa: E402
+from retrain.flow.event import Event  # noqa: E402
+from retrain.action.payload import event_from_payload  # noqa: E402
+from retrain.flow.plan import make_plan  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "income" / "retrain.yml"
 PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "push-new-branch.json"

@@ -49,9 +49,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from retrain.backends.local import LocalBackend
-    from retrain.config_model import PipelineConfig
-    from retrain.gate import Condition, Gate
-    from retrain.promote import review
+    from retrain.config.records import PipelineConfig
+    from retrain.review.gate import Condition, Gate
+    from retrain.review.promote import review
 
     pc = PipelineConfig(name="bench", definition=None, endpoint="bench-ep", version="default", experiment="bench",
                         parameters={}, data=(), publish_on=frozenset(), submit_on=frozenset(), make_default=False,

@@ -1,5 +1,5 @@
 """``python -m retrain``: the same as the ``retrain`` command."""
 
-from .cli import main_entry
+from .cli.main import main_entry
 
 main_entry()

@@ -216,13 +216,13 @@ def test_a_stop_completes_the_open_check_runs_wherever_the_main_thread_is(github
     completes the check runs then, and the main thread's later updates do not reopen them."""
     import io
 
-    from retrain.action import _StopWatcher
-    from retrain.check_reporter import CheckReporter
+    from retrain.action.main import _StopWatcher
+    from retrain.action.check_reporter import CheckReporter
     from retrain.github.api import GitHubAPI
     from retrain.github.checks import Checks
     from retrain.github.workflow import Workflow
-    from retrain.plan import PipelinePlan
-    from retrain.signals import STOP
+    from retrain.flow.plan import PipelinePlan
+    from retrain.flow.signals import STOP
 
     sha = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
     out = io.StringIO()
@@ -252,7 +252,7 @@ def test_a_stop_completes_the_open_check_runs_wherever_the_main_thread_is(github
 def test_the_status_output_names_every_conclusion_the_action_writes() -> None:
     import yaml
 
-    from retrain.execute import Conclusion
+    from retrain.flow.execute import Conclusion
 
     root = Path(__file__).resolve().parent.parent
     # `skipped` is a check-run conclusion the reports can draw, but no outcome of the action concludes so.

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider, credentials_from_env
+from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider, credentials_from_env
 from retrain.backends.azureml import AzureMLBackend
 from retrain.backends.azureml.client import ArmClient
 from retrain.backends.base import RunStatus, SubmitRequest
 from retrain.errors import BackendError, CredentialError, NotFound
-from retrain.follow import Ending, follow
+from retrain.flow.follow import Ending, follow
 from retrain.http import make_session
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
@@ -217,7 +217,7 @@ def test_missing_credentials_say_what_to_set() -> None:
 
 def test_the_command_line_publishes_and_submits_to_azure(azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from retrain.cli import main
+    from retrain.cli.main import main
 
     project(tmp_path)
     (tmp_path / "retrain.yml").write_text(
@@ -357,7 +357,7 @@ def test_a_version_that_never_shows_up_is_an_error_that_says_what_to_do(azure: F
 
 
 def test_endpoints_show_the_component_name_azure_ml_knows(azure: FakeAzure, tmp_path: Path) -> None:
-    from retrain.console import render_endpoint
+    from retrain.report.console import render_endpoint
 
     backend = published(azure, tmp_path)
     text = render_endpoint(backend.endpoint("income-retrain"))

@@ -13,7 +13,7 @@ import pytest
 
 from retrain.backends.base import RunStatus
 from retrain.errors import CredentialError
-from retrain.follow import Ending, follow
+from retrain.flow.follow import Ending, follow
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
 from tests.test_azure_backend import make_backend, request
@@ -141,7 +141,7 @@ def income_on_azure(tmp_path: Path, azure: FakeAzure, monkeypatch: pytest.Monkey
 
 def test_the_command_line_submits_the_income_sample_with_repository_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from retrain.cli import main
+    from retrain.cli.main import main
 
     with fake_azure(tmp_path, datastore_credentials="Sas") as azure:
         project, environ = income_on_azure(tmp_path, azure, monkeypatch)
@@ -157,7 +157,7 @@ def test_the_command_line_submits_the_income_sample_with_repository_data(tmp_pat
 
 def test_a_submit_through_faults_runs_once_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from retrain.cli import main
+    from retrain.cli.main import main
 
     with fake_azure(tmp_path, datastore_credentials="None") as azure:
         project, environ = income_on_azure(tmp_path, azure, monkeypatch)

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from retrain.azure_auth import credentials_from_env
+from retrain.backends.azureml.auth import credentials_from_env
 from retrain.backends.azureml.upload import _Auth, BlobCredential
 from retrain.backends.base import RunStatus, StepStatus
-from retrain.config import load_config
-from retrain.console import ConsoleReporter
+from retrain.config.load import load_config
+from retrain.report.console import ConsoleReporter
 from retrain.errors import BackendError, CredentialError
-from retrain.execute import Conclusion, execute
+from retrain.flow.execute import Conclusion, execute
 from retrain.pipeline.load import load_pipeline
-from retrain.plan import command_plan
-from retrain.report import render
+from retrain.flow.plan import command_plan
+from retrain.report.markdown import render
 from tests.fakes.azure import FakeAzure, fake_azure
 from tests.test_azure_backend import azure, make_backend, project, request  # noqa: F401 - azure is a fixture
 from tests.test_azure_data import income_on_azure
@@ -32,7 +32,7 @@ pytest_plugins = ["pytester"]
 
 
 def cli(args: list[str], environ: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from retrain.cli import main
+    from retrain.cli.main import main
 
     capsys.readouterr()
     code = main(args, environ)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider
+from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider
 from retrain.backends.azureml.client import ArmClient
 from retrain.backends.azureml_v1 import AzureMLV1Backend
 from retrain.backends.base import RunStatus, StepStatus, SubmitRequest
 from retrain.errors import NotFound, UsageError
-from retrain.follow import follow
+from retrain.flow.follow import follow
 from retrain.http import make_session
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure

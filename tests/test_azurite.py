@@ -332,7 +332,7 @@ def test_a_blob_changed_between_reading_and_writing_is_left_alone(workspace: Wor
 def test_the_command_line_uploads_to_the_storage_endpoint_it_is_given(workspace: Workspace, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from retrain.cli import main
+    from retrain.cli.main import main
     from tests.test_azure_data import income_on_azure
 
     ws = workspace

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from retrain.backends.base import Run, RunStatus
-from retrain.baseline import compare, sparkline, trend
-from retrain.promote import Review
-from retrain.review_report import markdown_context
+from retrain.review.baseline import compare, sparkline, trend
+from retrain.review.promote import Review
+from retrain.review.report import markdown_context
 
 
 def run(id: str, version: int, **metrics: float) -> Run:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
-from retrain.config import load_config
-from retrain.config_model import AzureBackendConfig, LocalBackendConfig, Trigger
+from retrain.cli.main import main
+from retrain.config.load import load_config
+from retrain.config.records import AzureBackendConfig, LocalBackendConfig, Trigger
 from retrain.errors import InvalidFile
 
 SEVEN_MISTAKES = """\

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.conftest import RETRAIN, commit_all, git, write
 from tests.fakes.github_api import FakeGitHub
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.workflow_checks import assert_valid_workflow

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from retrain import escape
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.test_action import commands_outside_blocks
 
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -57,7 +57,7 @@ def test_at_a_terminal_the_logs_are_plain_but_escaped() -> None:
     from datetime import datetime, timezone
 
     from retrain.backends.base import Run, RunStatus, StepResult, StepStatus
-    from retrain.console import print_logs
+    from retrain.report.console import print_logs
 
     class Logs:
         """A backend's logs call, two chunks for one step."""
@@ -85,7 +85,7 @@ def test_at_a_terminal_the_logs_are_plain_but_escaped() -> None:
 
 
 def test_submit_shows_step_output_without_letting_it_act(project: Path) -> None:
-    from retrain.console import ConsoleReporter
+    from retrain.report.console import ConsoleReporter
 
     out = io.StringIO()
     ConsoleReporter(out).log(None, "train", "\n".join(HOSTILE) + "\n")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from retrain.backends.base import Run, RunStatus, StepResult, StepStatus
-from retrain.follow import Ending, follow
+from retrain.flow.follow import Ending, follow
 
 T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
@@ -174,8 +174,8 @@ def test_a_stop_tells_the_reporter_before_the_backend_is_asked_to_cancel() -> No
 def test_a_backend_slow_to_confirm_is_given_what_is_left_of_the_runners_budget() -> None:
     # The runner sends SIGTERM 7.5 s after SIGINT: the check run is already completed by then, and the wait
     # for the backend's confirmation ends in time for the final report and the exit.
-    from retrain import follow as following
-    from retrain.check_reporter import STOP_BUDGET_S
+    from retrain.flow import follow as following
+    from retrain.action.check_reporter import STOP_BUDGET_S
 
     assert STOP_BUDGET_S + following.STOP_GRACE_S < 7.5
     running = make_run(RunStatus.RUNNING, {"a": StepStatus.RUNNING})

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
+from retrain.cli.main import main
 from retrain.errors import UsageError
-from retrain.github.payload import MAX_DEPTH, event_from_payload, event_from_payload_file
+from retrain.action.payload import MAX_DEPTH, event_from_payload, event_from_payload_file
 
 GITHUB = Path(__file__).parent / "fixtures" / "github"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrain.globs import BadGlob, compile_glob
+from retrain.config.globs import BadGlob, compile_glob
 
 
 @pytest.mark.parametrize(

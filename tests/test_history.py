@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.test_action import Runner, github, runner  # noqa: F401 - fixtures

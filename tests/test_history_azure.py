@@ -13,7 +13,7 @@ import pytest
 
 from retrain.backends.azureml.moves import KEEP, PREFIX, moves_of, tag_of, with_move
 from retrain.backends.base import DefaultMove
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.fakes.azure import FakeAzure
 from tests.test_azure_backend import azure, project  # noqa: F401 - azure is a fixture
 from tests.test_review_azure import default_deployment, run
@@ -90,7 +90,7 @@ def test_the_tags_keep_the_newest_moves_within_the_limits() -> None:
 
 def test_a_v1_designer_endpoint_has_no_record_and_says_so(tmp_path: Path) -> None:
     from retrain.errors import UsageError
-    from retrain.history import Mover, moves, rollback
+    from retrain.review.history import Mover, moves, rollback
     from tests.fakes.azure import fake_azure
     from tests.test_azure_v1 import backend_for
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.test_action import Result, Runner

@@ -20,8 +20,8 @@ import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import DamagedRecord, LocalBackend
-from retrain.console import print_logs
-from retrain.follow import Ending, follow
+from retrain.report.console import print_logs
+from retrain.flow.follow import Ending, follow
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import alive
@@ -270,7 +270,7 @@ def test_metrics_from_mlflows_file_store_and_metrics_json(tmp_path: Path, backen
 
 
 def test_steps_see_azure_style_variables_and_no_credentials(tmp_path: Path) -> None:
-    from retrain.backends.factory import step_environment
+    from retrain.config.backend import step_environment
 
     backend = LocalBackend(tmp_path / "store", environ=step_environment(
         {**os.environ, "INPUT_AZURE-CLIENT-SECRET": "hidden", "GITHUB_TOKEN": "ghs_hidden"}))
@@ -355,7 +355,7 @@ def test_a_damaged_row_is_named_and_the_rest_of_the_store_still_lists(tmp_path: 
 
 
 def test_the_cli_lists_past_a_damaged_row_and_names_it(project: Path) -> None:
-    from retrain.cli import main
+    from retrain.cli.main import main
 
     assert main(["submit", "tiny"]) == 0
     store = LocalBackend(project / ".retrain")

@@ -20,7 +20,7 @@ import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import LocalBackend
-from retrain.console import render_run
+from retrain.report.console import render_run
 from retrain.pipeline.load import load_pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipelines"

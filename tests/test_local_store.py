@@ -13,7 +13,7 @@ import pytest
 from retrain.backends.base import RunStatus, StepStatus
 from retrain.backends.local import LocalBackend
 from retrain.backends.local.retention import RetentionPolicy
-from retrain.cli import main
+from retrain.cli.main import main
 from retrain.pipeline.load import load_pipeline
 from tests.test_local_backend import submit, wait_for, write_pipeline
 
@@ -189,7 +189,7 @@ def test_status_with_no_run_shows_the_store(project: Path, capsys: pytest.Captur
 
 
 def test_retention_is_read_per_pipeline_and_checked_at_its_line(project: Path) -> None:
-    from retrain.config import load_config
+    from retrain.config.load import load_config
     from retrain.errors import InvalidFile
 
     path = project / "retrain.yml"

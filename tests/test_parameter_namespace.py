@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrain.backends.base import SubmitRequest
-from retrain.cli import main
+from retrain.cli.main import main
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import commit_all, write
 from tests.fakes.azure import FakeAzure

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.cli import main
+from retrain.cli.main import main
 from tests.azureml_examples import CORPUS, corpus_copy, pipeline_jobs
 
 JOBS = pipeline_jobs()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from retrain.config import load_config
+from retrain.config.load import load_config
 from retrain.errors import UsageError
-from retrain.event_model import Event
-from retrain.plan import make_plan
+from retrain.flow.event import Event
+from retrain.flow.plan import make_plan
 
 
 def plan_for(project: Path, event: Event, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -122,7 +122,7 @@ def test_an_unknown_pipeline_lists_the_known_ones(project: Path) -> None:
 
 
 def test_the_printed_plan_keeps_each_value_on_its_line(project: Path) -> None:
-    from retrain.console import render_plan
+    from retrain.report.console import render_plan
 
     config = load_config(project / "retrain.yml")
     plan = make_plan(config, Event("dispatch"), overrides={"flavour": "fancy"})
@@ -134,7 +134,7 @@ def test_the_printed_plan_keeps_each_value_on_its_line(project: Path) -> None:
 
 
 def test_a_gated_publish_says_it_runs_the_new_version_and_that_a_first_version_needs_no_gate(project: Path) -> None:
-    from retrain.plan import command_plan
+    from retrain.flow.plan import command_plan
 
     plain = command_plan(load_config(project / "retrain.yml"), [], publish=True, submit=False, command="publish")
     assert plain.items[0].action == "publish, no submit"

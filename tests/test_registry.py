@@ -392,7 +392,7 @@ def test_the_fake_refuses_what_github_refuses(github: FakeGitHub) -> None:
 
 
 def test_the_backend_option_names_the_registry_and_a_bad_one_is_shown_at_its_line(project: Path) -> None:
-    from retrain.config import load_config
+    from retrain.config.load import load_config
     from retrain.errors import InvalidFile
 
     path = project / "retrain.yml"

@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from retrain.config import load_config
-from retrain.console import ConsoleReporter
-from retrain.execute import Conclusion, execute
-from retrain.plan import Plan, command_plan
+from retrain.config.load import load_config
+from retrain.report.console import ConsoleReporter
+from retrain.flow.execute import Conclusion, execute
+from retrain.flow.plan import Plan, command_plan
 from tests.fakes.azure import FakeAzure
 from tests.test_azure_backend import azure, make_backend, project  # noqa: F401 - azure is a fixture
 

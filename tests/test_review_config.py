@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
-from retrain.config import load_config
-from retrain.config_model import Trigger
+from retrain.cli.main import main
+from retrain.config.load import load_config
+from retrain.config.records import Trigger
 from retrain.errors import InvalidFile
-from retrain.gate import BadCondition, Condition, Gate, evaluate, parse_condition
+from retrain.review.gate import BadCondition, Condition, Gate, evaluate, parse_condition
 
 REVIEW = """\
     metrics:

@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 import pytest
 
 from retrain.backends.base import Run, RunStatus
-from retrain.baseline import MetricDiff, compare, sparkline, trend
-from retrain.gate import Change, Condition, Gate, evaluate
+from retrain.review.baseline import MetricDiff, compare, sparkline, trend
+from retrain.review.gate import Change, Condition, Gate, evaluate
 from retrain.metric_values import shown
-from retrain.promote import Review
-from retrain.report import _env
-from retrain.review_report import gate_text, markdown_context
+from retrain.review.promote import Review
+from retrain.report.markdown import _env
+from retrain.review.report import gate_text, markdown_context
 
 NAN, INF = float("nan"), float("inf")
 
@@ -189,9 +189,9 @@ def test_small_numbers_keep_their_significant_digits() -> None:
 
 
 def test_a_baseline_that_could_not_be_read_fails_a_comparison_rather_than_skipping_it() -> None:
-    from retrain.baseline import Comparison
-    from retrain.config_model import PipelineConfig
-    from retrain.promote import judge
+    from retrain.review.baseline import Comparison
+    from retrain.config.records import PipelineConfig
+    from retrain.review.promote import judge
 
     gate = Gate((Condition("auc", ">=", 0.5),), "baseline")
     pc = PipelineConfig(name="p", definition=None, endpoint="e", version="default", experiment="p", parameters={},

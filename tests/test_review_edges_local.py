@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from retrain.backends.factory import make_backend
-from retrain.cli import main
-from retrain.config import load_config
-from retrain.console import ConsoleReporter
-from retrain.execute import Outcome, execute
-from retrain.plan import command_plan
-from retrain.report import render
+from retrain.config.backend import make_backend
+from retrain.cli.main import main
+from retrain.config.load import load_config
+from retrain.report.console import ConsoleReporter
+from retrain.flow.execute import Outcome, execute
+from retrain.flow.plan import command_plan
+from retrain.report.markdown import render
 from tests.test_review_edges import strict_json
 from tests.test_review_local import GATE, default_of, set_epochs
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
-from retrain.config import load_config
-from retrain.gate import Change, Condition, Gate
+from retrain.cli.main import main
+from retrain.config.load import load_config
+from retrain.review.gate import Change, Condition, Gate
 from tests.test_review_config import problems, with_review
 
 PER_METRIC = """\

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli import main
+from retrain.cli.main import main
 
 ENV = dict(os.environ)
 GATE = """\
@@ -168,11 +168,11 @@ def test_a_draft_is_refused_with_a_version(project: Path, capsys: pytest.Capture
 def test_sync_wait_judges_a_gated_version_submitted_without_waiting(gated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
-    from retrain.backends.factory import make_backend
-    from retrain.config import load_config
-    from retrain.console import ConsoleReporter
-    from retrain.execute import Conclusion, execute
-    from retrain.plan import command_plan
+    from retrain.config.backend import make_backend
+    from retrain.config.load import load_config
+    from retrain.report.console import ConsoleReporter
+    from retrain.flow.execute import Conclusion, execute
+    from retrain.flow.plan import command_plan
 
     set_epochs(gated, 1)
     train = gated / "pipelines" / "tiny" / "src" / "train.py"

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 import yaml
 
-from retrain.azure_auth import AzureAuth, AzureCredentials, TokenProvider
+from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider
 from retrain.backends.azureml import AzureMLBackend
 from retrain.backends.azureml.client import ArmClient
 from retrain.http import make_session

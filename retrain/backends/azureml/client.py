@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from ...azure_auth import AzureAuth
+from .auth import AzureAuth
 from ...errors import BackendError, CredentialError, NotFound
 from ...http import Session
 

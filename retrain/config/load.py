@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .backends.base import VersionPin
-from .boundary import describe_outside, outside, repository_root, resolve
-from .config_model import (
+from ..backends.base import VersionPin
+from ..boundary import describe_outside, outside, repository_root, resolve
+from .records import (
     CLOUDS,
     AzureBackendConfig,
     BackendConfig,
@@ -25,14 +25,14 @@ from .config_model import (
     Retention,
     Trigger,
 )
-from .errors import InvalidFile, Problem, UsageError
-from .gate import GATE_KEYS, METRIC_KEYS, RELATIVE_TO, BadCondition, Change, Condition, Gate, parse_condition
+from ..errors import InvalidFile, Problem, UsageError
+from ..review.gate import GATE_KEYS, METRIC_KEYS, RELATIVE_TO, BadCondition, Change, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
-from .pipeline.flatten import local_problems
-from .pipeline.load import load_pipeline
-from .pipeline.model import Literal, Pipeline
-from .pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
-from .yamlfile import KeyPath, YamlDoc, load_yaml
+from ..pipeline.flatten import local_problems
+from ..pipeline.load import load_pipeline
+from ..pipeline.model import Literal, Pipeline
+from ..pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
+from ..yamlfile import KeyPath, YamlDoc, load_yaml
 
 TOP_KEYS = ("backend", "pipelines", "retention")
 PIPELINE_KEYS = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config_model import AzureBackendConfig, Config, LocalBackendConfig
+from .records import AzureBackendConfig, Config, LocalBackendConfig
 from ..errors import UsageError
-from .base import Backend
+from ..backends.base import Backend
 
 
 # Credentials of the action and of Azure never reach a pipeline's steps: they run user code.
@@ -22,11 +22,11 @@ def step_environment(environ: Mapping[str, str]) -> dict[str, str]:
 def make_backend(config: Config, environ: Mapping[str, str]) -> Backend:
     backend = config.backend
     if isinstance(backend, LocalBackendConfig):
-        from .local import LocalBackend
+        from ..backends.local import LocalBackend
 
         return LocalBackend(backend.store, environ=step_environment(environ))
     if not isinstance(backend, AzureBackendConfig):  # config.py builds only these two kinds
         raise UsageError(f"backend kind {backend!r} is not one retrain runs; use local, azureml or azureml-v1.")
-    from .factory_azure import make_azure_backend
+    from .backend_azure import make_azure_backend
 
     return make_azure_backend(backend, environ)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .backends.base import Backend, DefaultMove, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
+from ..backends.base import Backend, DefaultMove, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
 from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
-from .config_model import PipelineConfig
-from .errors import NotFound, RetrainError, UsageError
+from ..config.records import PipelineConfig
+from ..errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
 from .history import Mover, new_move
-from .pipeline.model import Pipeline
+from ..pipeline.model import Pipeline
 
 GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
 # Added to that run once judged (promoted, failed, not-promoted), so the syncs settle a version once.

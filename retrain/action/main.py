@@ -15,25 +15,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import escape
-from .backends.factory import make_backend
+from .. import escape
+from ..config.backend import make_backend
 from .check_reporter import MAX_FOREIGN, PARAMETER_FILE_CHECK, CheckReporter, check_name
-from .commands import parse_assignments, to_json
-from .config import load_config, parse_version_pin
-from .config_model import Config, LocalBackendConfig
-from .errors import InvalidFile, RetrainError, UsageError
-from .event_model import Event
-from .execute import Conclusion, Outcome, execute, exit_code
-from .github.api import GitHubAPI, GitHubError, GitHubForbidden
-from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, work_key
-from .github.compare import compare
-from .github.payload import event_from_payload_file
-from .github.workflow import Workflow
-from .history import actor_of
-from .pipeline.types import parse_duration
-from .plan import Plan, PipelinePlan, command_plan, make_plan
-from .report import render, title
-from .signals import STOP
+from ..cli.commands import parse_assignments, to_json
+from ..config.load import load_config, parse_version_pin
+from ..config.records import Config, LocalBackendConfig
+from ..errors import InvalidFile, RetrainError, UsageError
+from ..flow.event import Event
+from ..flow.execute import Conclusion, Outcome, execute, exit_code
+from ..github.api import GitHubAPI, GitHubError, GitHubForbidden
+from ..github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, work_key
+from ..github.compare import compare
+from .payload import event_from_payload_file
+from ..github.workflow import Workflow
+from ..review.history import actor_of
+from ..pipeline.types import parse_duration
+from ..flow.plan import Plan, PipelinePlan, command_plan, make_plan
+from ..report.markdown import render, title
+from ..flow.signals import STOP
 
 COMMANDS = ("auto", "validate", "plan", "publish", "submit", "sync", "gc")
 # Every input action.yml declares; read_input refuses any other name (tests compare both ways).
@@ -276,7 +276,7 @@ def _run(environ: Mapping[str, str], workflow: Workflow) -> int:
     if inputs.timeout_s is not None:
         plan = Plan(plan.event, tuple(PipelinePlan(**{**i.__dict__, "timeout_s": inputs.timeout_s}) for i in plan.items))
     if inputs.command == "plan":
-        from .console import render_plan
+        from ..report.console import render_plan
 
         workflow.out.write(render_plan(plan) + "\n")
         _outputs(workflow, plan, [])
@@ -340,8 +340,8 @@ def _review_comment(api: GitHubAPI, number: int, reporter: CheckReporter, workfl
                     commit: str | None, run_link: str | None, check_url: str) -> None:
     """The pull request's sticky comment with each pipeline's comparison, gate and trend, beside its check run.
     A token that may not comment: said once, and the job summary (which has the same report) carries it."""
-    from .github.comments import StickyComment
-    from .report import comment_body
+    from ..github.comments import StickyComment
+    from ..report.markdown import comment_body
 
     sticky = StickyComment(api, number, key)
     ran = [o for o in reporter.outcomes if o.run is not None]
@@ -368,9 +368,9 @@ def _review_comment(api: GitHubAPI, number: int, reporter: CheckReporter, workfl
 def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: Config, *, writes: bool = True) -> Any:
     """Pull the repository's registry into the local store and return the backend that sends its changes back;
     a pull request's job only reads it (its token can only read, and a draft is no version)."""
-    from .github.gitdb import GitDB
-    from .registry import Registry
-    from .registry.backend import Replicated
+    from ..github.gitdb import GitDB
+    from ..registry import Registry
+    from ..registry.backend import Replicated
 
     store = workflow.relative(str(config.backend.store))
     if api is None:
@@ -399,14 +399,14 @@ def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: C
     def say(level: str, message: str) -> None:
         (workflow.warning if level == "warning" else workflow.notice)(message, title="retrain: registry")
 
-    from .signals import STOP
+    from ..flow.signals import STOP
 
     return Replicated(backend, registry, say, stopped=STOP.is_set)
 
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     """Annotate the workflow files where a dispatch form and the pipelines disagree."""
-    from .github.dispatch_form import check_workflows
+    from ..github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
     values = {n: p.parameters for n, p in config.pipelines.items()}
@@ -440,10 +440,10 @@ def _bad_parameter_file(error: InvalidFile, reporter: CheckReporter, workflow: W
 def _sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, workflow: Workflow) -> int:
     """Settle what runs submitted with ``wait: false`` left open: judge each gated version whose run has ended
     (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
-    from .execute import conclusion_of
-    from .follow import Ending
-    from .history import Mover, actor_of
-    from .promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
+    from ..flow.execute import conclusion_of
+    from ..flow.follow import Ending
+    from ..review.history import Mover, actor_of
+    from ..review.promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 
     backend = make_backend(config, environ)
     if isinstance(config.backend, LocalBackendConfig):  # what earlier jobs ran, and the verdicts this sync gives
@@ -519,9 +519,9 @@ def _complete(checks: Checks, found: CheckRun | None, name: str, key: str, *, co
 def _gc(config: Config, environ: Mapping[str, str], workflow: Workflow) -> int:
     """``retrain gc`` inside the action's container: the store's files are written by the container (as root),
     so a plain ``run:`` step on the runner could not remove them."""
-    from .backends.local import LocalBackend
-    from .backends.local.retention import human_bytes, plural
-    from .commands import retention_policy, retention_words
+    from ..backends.local import LocalBackend
+    from ..backends.local.retention import human_bytes, plural
+    from ..cli.commands import retention_policy, retention_words
 
     if not isinstance(config.backend, LocalBackendConfig):
         raise UsageError(f"the gc command works on the local backend's store; {config.path.name} uses the "

@@ -8,10 +8,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Union
 
-from .backends.base import VersionPin
-from .errors import Location, Problem
-from .gate import Gate
-from .pipeline.model import Literal, Pipeline
+from ..backends.base import VersionPin
+from ..errors import Location, Problem
+from ..review.gate import Gate
+from ..pipeline.model import Literal, Pipeline
 
 
 class Trigger(str, Enum):

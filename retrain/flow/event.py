@@ -2,7 +2,7 @@
 schedule) and what changed.
 
 Built from the command line (``--event``, ``--changed``) or from a GitHub payload
-(:mod:`retrain.github.payload`). The plan is computed from an :class:`Event`; nothing here talks to the
+(:mod:`retrain.action.payload`). The plan is computed from an :class:`Event`; nothing here talks to the
 network.
 """
 

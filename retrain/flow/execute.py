@@ -16,15 +16,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
-from .backends.base import Backend, PublishResult, Run, RunStatus, SubmitRequest, VersionPin
-from .config_model import Config
-from .errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainError
+from ..backends.base import Backend, PublishResult, Run, RunStatus, SubmitRequest, VersionPin
+from ..config.records import Config
+from ..errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainError
 from .follow import Ending, follow
-from .pipeline.model import Literal
+from ..pipeline.model import Literal
 from .plan import Plan, PipelinePlan
-from .baseline import VALUES_TAG
-from .history import Mover
-from .promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, publish, settle, submit_draft
+from ..review.baseline import VALUES_TAG
+from ..review.history import Mover
+from ..review.promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, publish, settle, submit_draft
 from .signals import STOP
 
 

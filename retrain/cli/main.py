@@ -13,9 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import __version__, escape
-from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
-from .signals import stderr_notify, stop_on_signals
+from .. import __version__, escape
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
+from ..flow.signals import stderr_notify, stop_on_signals
 
 EPILOG = {
     "validate": "example:\n  retrain -f examples/income/retrain.yml validate",
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         with stop_on_signals(stderr_notify):
             if argv[:1] == ["action"]:
-                from .action import main as action_main
+                from ..action.main import main as action_main
 
                 return action_main(environ)
             parser = build_parser()
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
                 return int(e.code or 0) if isinstance(e.code, int) else EXIT_BAD_INPUT
             from . import commands
-            from .pipeline.hashing import use_cache_file
+            from ..pipeline.hashing import use_cache_file
 
             use_cache_file(_digest_cache(environ))
             return int(getattr(commands, args.func)(args, environ))

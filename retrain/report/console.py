@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from . import escape
-from .backends.base import Backend, Endpoint, PublishResult, Run, StepStatus
-from .execute import Conclusion, Outcome
-from .plan import Plan, PipelinePlan
+from .. import escape
+from ..backends.base import Backend, Endpoint, PublishResult, Run, StepStatus
+from ..flow.execute import Conclusion, Outcome
+from ..flow.plan import Plan, PipelinePlan
 
 MARK = {
     StepStatus.COMPLETED: "done",
@@ -238,7 +238,7 @@ class ConsoleReporter:
 
     def finished(self, outcome: Outcome) -> None:
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
-            from .review_report import review_text
+            from ..review.report import review_text
 
             self._say("")
             compared = outcome.review.comparison is not None

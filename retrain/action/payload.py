@@ -1,5 +1,5 @@
 """GitHub's event payload (``GITHUB_EVENT_PATH``) read, checked for shape, and turned into an
-:class:`~retrain.event_model.Event`.
+:class:`~retrain.flow.event.Event`.
 
 Every field retrain uses is checked here, once, before use: a payload of the wrong shape is bad input
 (exit 2) with a message naming the field, never an internal error. The file is size-limited (GitHub caps
@@ -7,7 +7,7 @@ webhook payloads at 25 MB) and depth-limited.
 
 Shapes follow GitHub's webhook documentation and the octokit/webhooks examples. A push payload as
 *Actions* delivers it has no ``commits[].added/modified/removed`` ("Events that trigger workflows",
-push): the changed files then come from the compare API (:mod:`retrain.action`). A webhook delivery
+push): the changed files then come from the compare API (:mod:`retrain.action.main`). A webhook delivery
 (``retrain plan --event-file`` with a payload saved from a webhook) may carry them; they are used when
 they can be complete (at most 20 commits, not forced, not a new branch).
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..escape import value as shown
-from ..event_model import Event
+from ..flow.event import Event
 
 # GitHub includes at most this many commits in a push payload.
 PUSH_COMMITS_LIMIT = 20

@@ -1,6 +1,6 @@
 """What a GitHub job shows: one check run per pipeline, the job log's groups, the job summary.
 
-The console's reporter (:mod:`retrain.console`) is its twin for a terminal; both print data through
+The console's reporter (:mod:`retrain.report.console`) is its twin for a terminal; both print data through
 :mod:`retrain.escape`, so nothing a step prints can drive the runner.
 
 A check run always ends: the API client retries what is safe to repeat (:mod:`retrain.github.api`), a
@@ -21,15 +21,15 @@ import threading
 import time
 from pathlib import Path
 
-from . import escape
-from .backends.base import PublishResult, Run, StepStatus
-from .config_model import Config
-from .execute import Conclusion, Outcome, portable
-from .github.api import GitHubError, GitHubForbidden
-from .github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, external_id, work_key
-from .github.workflow import Workflow
-from .plan import PipelinePlan
-from .report import render, title
+from .. import escape
+from ..backends.base import PublishResult, Run, StepStatus
+from ..config.records import Config
+from ..flow.execute import Conclusion, Outcome, portable
+from ..github.api import GitHubError, GitHubForbidden
+from ..github.checks import Annotation, CheckRun, Checks, NotOurCheck, Output, external_id, work_key
+from ..github.workflow import Workflow
+from ..flow.plan import PipelinePlan
+from ..report.markdown import render, title
 
 # Progress updates to a check run: no more often than this (GitHub rate-limits writes).
 UPDATE_EVERY_S = 10.0

@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
-from .history import Mover, actor_of
-from .promote import Review
+from ..errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
+from ..review.history import Mover, actor_of
+from ..review.promote import Review
 
 
 def review_json(review: Review, *, draft: bool = False, candidate: int | None = None, promoted: bool = False) -> dict[str, Any]:
@@ -31,11 +31,11 @@ def review_json(review: Review, *, draft: bool = False, candidate: int | None = 
 
 
 def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .backends.factory import make_backend
+    from ..config.backend import make_backend
     from .commands import _config, print_json
-    from .plan import command_plan
-    from .promote import promote
-    from .review_report import comparison_text, gate_text
+    from ..flow.plan import command_plan
+    from ..review.promote import promote
+    from ..review.report import comparison_text, gate_text
 
     config = _config(args)
     item = command_plan(config, [args.pipeline], publish=False, submit=False, command="promote").items[0]
@@ -78,9 +78,9 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain runs --compare A B``."""
-    from .backends.factory import make_backend
+    from ..config.backend import make_backend
     from .commands import _config, print_json
-    from .review_report import compare_runs_text
+    from ..review.report import compare_runs_text
 
     config = _config(args)
     backend = make_backend(config, environ)
@@ -88,7 +88,7 @@ def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     pc = config.pipelines.get(b.pipeline) or config.pipelines.get(a.pipeline)
     goals = dict(pc.goals) if pc is not None else {}
     if args.json:
-        from .baseline import compare
+        from ..review.baseline import compare
 
         c = compare(b, a, goals)
         print_json({"a": a, "b": b, "differences": c.differences()})
@@ -99,9 +99,9 @@ def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain history PIPELINE``: the recorded moves of the pipeline's endpoint default, newest first."""
-    from .backends.factory import make_backend
+    from ..config.backend import make_backend
     from .commands import _config, print_json
-    from .history import history_text, move_json, moves
+    from ..review.history import history_text, move_json, moves
 
     config = _config(args)
     pc = _pipeline(config, args.pipeline)
@@ -118,9 +118,9 @@ def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain rollback PIPELINE``: the default back to the one before, recorded as kind ``rollback``."""
-    from .backends.factory import make_backend
+    from ..config.backend import make_backend
     from .commands import _config, print_json
-    from .history import move_json, rollback
+    from ..review.history import move_json, rollback
 
     config = _config(args)
     pc = _pipeline(config, args.pipeline)

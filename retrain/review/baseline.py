@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .backends.base import Backend, Run, RunStatus
-from .errors import NotFound, RetrainError
-from .metric_values import exact, finite, json_safe
+from ..backends.base import Backend, Run, RunStatus
+from ..errors import NotFound, RetrainError
+from ..metric_values import exact, finite, json_safe
 
 DRAFT_TAG = "retrain.draft"
 # Tags retrain puts on a run (promote.py writes the gate's two; they are named here so that choosing a baseline

@@ -15,19 +15,19 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend, Run, RunStatus
-from .backends.factory import make_backend
-from .config import load_config, parse_version_option
-from .config_model import Config
-from .console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
-from .errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
-from .event_model import Event
-from .execute import execute, exit_code
-from .history import actor_of
-from .metric_values import non_finite_word
-from .pipeline.model import Literal
-from .boundary import repository_root
-from .plan import Plan, command_plan, make_plan
+from ..backends.base import Backend, Run, RunStatus
+from ..config.backend import make_backend
+from ..config.load import load_config, parse_version_option
+from ..config.records import Config
+from ..report.console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
+from ..errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
+from ..flow.event import Event
+from ..flow.execute import execute, exit_code
+from ..review.history import actor_of
+from ..metric_values import non_finite_word
+from ..pipeline.model import Literal
+from ..boundary import repository_root
+from ..flow.plan import Plan, command_plan, make_plan
 
 
 def to_json(value: Any) -> Any:
@@ -90,7 +90,7 @@ def _commit(config: Config) -> str | None:
 
 def form_warnings(config: Config) -> list[Problem]:
     """Where the workflows' dispatch forms and the pipelines disagree (warnings, never errors)."""
-    from .github.dispatch_form import check_workflows
+    from ..github.dispatch_form import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
     values = {n: p.parameters for n, p in config.pipelines.items()}
@@ -136,7 +136,7 @@ def _event_from_args(args: argparse.Namespace, config: Config) -> Event:
                 raise UsageError(f"--changed {name}: it is outside the repository at {repo_root}.") from None
         changed = tuple(rels)
     if args.event_file:
-        from .github.payload import event_from_payload_file
+        from ..action.payload import event_from_payload_file
 
         # Without --event, the payload says which event it is for.
         event = event_from_payload_file(args.event, Path(args.event_file))
@@ -168,7 +168,7 @@ def _run_plan(args: argparse.Namespace, environ: Mapping[str, str], config: Conf
     outcomes = execute(plan, config, backend, reporter, commit=None, wait=wait, force=getattr(args, "force", False),
                        repo_root=repository_root(config.root), actor=actor_of(environ))
     if args.json:
-        from .review_commands import review_json
+        from .review_verbs import review_json
 
         print_json([{"pipeline": o.item.pipeline, "conclusion": o.conclusion, "message": o.message,
                      "published": o.published, "run": o.run,
@@ -185,7 +185,7 @@ def cmd_publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     reporter = ConsoleReporter(_progress_stream(args))
     outcomes = execute(plan, config, backend, reporter, commit=_commit(config), actor=actor_of(environ))
     if args.json:
-        from .review_commands import review_json
+        from .review_verbs import review_json
 
         print_json([{"pipeline": o.item.pipeline, "endpoint": o.item.endpoint, "conclusion": o.conclusion,
                      "version": o.published.version.number if o.published else None,
@@ -208,7 +208,7 @@ def cmd_submit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             raise UsageError("--draft runs the pipeline as it is in this checkout, not a version: leave out --version.")
         plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "draft": True}) for i in plan.items))
     if args.timeout:
-        from .pipeline.types import parse_duration
+        from ..pipeline.types import parse_duration
 
         try:
             seconds = parse_duration(args.timeout)
@@ -236,8 +236,8 @@ def _defaults(backend: Backend, run: Run) -> dict[str, object] | None:
 def cmd_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.run is None:
         return _store_status(args, environ)
-    from .promote import Review, candidate_of, review
-    from .review_report import review_text
+    from ..review.promote import Review, candidate_of, review
+    from ..review.report import review_text
 
     config = _config(args)
     backend = make_backend(config, environ)
@@ -277,7 +277,7 @@ def cmd_cancel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_runs(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if getattr(args, "compare", None):
-        from .review_commands import cmd_compare
+        from .review_verbs import cmd_compare
 
         return cmd_compare(args, environ)
     backend = _backend(args, environ)
@@ -305,7 +305,7 @@ def cmd_endpoints(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Show runs that have not finished; with --wait, follow each to its end."""
-    from .follow import follow
+    from ..flow.follow import follow
 
     backend = _backend(args, environ)
     active = [r for s in (RunStatus.QUEUED, RunStatus.RUNNING) for r in backend.runs(status=s, limit=100)]
@@ -315,8 +315,8 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             print(render_runs(active) if active else "every run has finished.")
         return EXIT_OK
-    from .history import Mover
-    from .promote import awaiting_verdict, settle
+    from ..review.history import Mover
+    from ..review.promote import awaiting_verdict, settle
 
     config = _config(args)
     finished: list[Run] = [follow(backend, run, timeout_s=args.timeout_s, on_change=lambda r: None).run for run in active]
@@ -353,7 +353,7 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.update:
         return _init_update(args)
-    from .github.dispatch_form import MAX_INPUTS
+    from ..github.dispatch_form import MAX_INPUTS
     from .init import InitOptions, plan_init, write_atomically
 
     result = plan_init(InitOptions(
@@ -393,8 +393,8 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _init_update(args: argparse.Namespace) -> int:
-    from .github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, workflow_files
-    from .github.form_edit import update_form
+    from ..github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, workflow_files
+    from ..github.form_edit import update_form
     from .init import write_atomically
 
     config = _config(args)
@@ -439,7 +439,7 @@ def _init_update(args: argparse.Namespace) -> int:
 
 def cmd_pull(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Read the repository's registry (what the action published and ran) into the local store."""
-    from .registry.command import pull
+    from ..registry.command import pull
 
     config, backend, _ = _local_store(args, environ, "retrain pull")
     return pull(backend, repo=args.repo, configured=getattr(config.backend, "registry", None),
@@ -451,7 +451,7 @@ def cmd_pull(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str):  # type: ignore[no-untyped-def]
     """(config, local backend, retention policy); a usage error on other backends."""
-    from .backends.local import LocalBackend
+    from ..backends.local import LocalBackend
 
     config = _config(args)
     if config.backend.kind != "local":  # checked before any credentials are looked for
@@ -465,7 +465,7 @@ def _local_store(args: argparse.Namespace, environ: Mapping[str, str], what: str
 
 def retention_policy(config: Config):  # type: ignore[no-untyped-def]
     """The parameter file's retention, with the runs ``compare_to`` names (gc must keep those)."""
-    from .backends.local.retention import RetentionPolicy
+    from ..backends.local.retention import RetentionPolicy
 
     keep = {name: r.keep for name in config.pipelines if (r := config.retention_for(name)) is not None}
     baselines = frozenset(p.compare_to for p in config.pipelines.values() if p.compare_to not in ("default", "latest"))
@@ -480,7 +480,7 @@ def retention_words(config: Config) -> str:
 
 
 def _store_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .backends.local.retention import describe, human_bytes, plural
+    from ..backends.local.retention import describe, human_bytes, plural
 
     config, backend, policy = _local_store(args, environ, "retrain status with no run")
     used = backend.usage()
@@ -501,7 +501,7 @@ def _store_status(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .backends.local.retention import describe, human_bytes, plural
+    from ..backends.local.retention import describe, human_bytes, plural
 
     config, backend, policy = _local_store(args, environ, "retrain gc")
     before = backend.usage()
@@ -531,18 +531,18 @@ def cmd_gc(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .review_commands import cmd_promote as promote
+    from .review_verbs import cmd_promote as promote
 
     return promote(args, environ)
 
 
 def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .review_commands import cmd_history as history
+    from .review_verbs import cmd_history as history
 
     return history(args, environ)
 
 
 def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from .review_commands import cmd_rollback as rollback
+    from .review_verbs import cmd_rollback as rollback
 
     return rollback(args, environ)

@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 import jinja2
 
-from . import escape
-from .backends.base import StepResult, StepStatus
+from .. import escape
+from ..backends.base import StepResult, StepStatus
 from .console import duration
-from .execute import Conclusion, Outcome
-from .metric_values import shown
+from ..flow.execute import Conclusion, Outcome
+from ..metric_values import shown
 
 ICONS = {
     Conclusion.SUCCESS: "✅", Conclusion.FAILURE: "❌", Conclusion.CANCELLED: "⏹️", Conclusion.TIMED_OUT: "⏱️",
@@ -39,7 +39,7 @@ class ParameterRow:
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("retrain", "templates"),
+        loader=jinja2.PackageLoader("retrain.report", "templates"),
         autoescape=False,  # markdown, not HTML: text from data is escaped by `e` (escape.markdown), one rule
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
@@ -95,7 +95,7 @@ def render(outcome: Outcome, defaults: Mapping[str, object] | None = None, *, ro
     rows = [ParameterRow(n, _shown(v, root), _shown(defaults.get(n), root),
                          defaults[n] != v if n in defaults else n in item.changed_parameters)
             for n, v in sorted(values.items())] if item.submit or outcome.run is not None else []
-    from .review_report import markdown_context
+    from ..review.report import markdown_context
 
     review = markdown_context(outcome.review, draft=item.draft, candidate=outcome.candidate, promoted=outcome.promoted)
     return _env().get_template("run.md.j2").render(
@@ -109,7 +109,7 @@ def comment_body(outcomes: Sequence[Outcome], *, commit: str | None, run_link: s
                  check_links: Mapping[str, str]) -> str:
     """The pull request's review comment: per pipeline, the same review partial (``review.md.j2``, with the
     same context) as its check run and the job summary, so all three show the same numbers."""
-    from .review_report import markdown_context
+    from ..review.report import markdown_context
 
     lines = ["### retrain: what this pull request does to the models", ""]
     where = f"For commit `{commit[:7]}`" if commit else "For the pull request's head"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .backends.base import Run
+from ..backends.base import Run
 from .baseline import Comparison, MetricDiff, by_hand, compare, is_draft, trend
-from .console import table
+from ..report.console import table
 from .gate import Check, GateResult
-from .metric_values import full, shown
+from ..metric_values import full, shown
 from .promote import Review
 
 ARROWS = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "new": "new", "missing": "missing",

@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backends.base import VersionPin
-from .boundary import repository_root
-from .config_model import Config, PipelineConfig, Trigger
-from .errors import UsageError
-from .event_model import Event
-from .globs import compile_glob
-from .pipeline.model import Literal
-from .pipeline.types import CoercionError, coerce, unknown_parameter_hint
+from ..backends.base import VersionPin
+from ..boundary import repository_root
+from ..config.records import Config, PipelineConfig, Trigger
+from ..errors import UsageError
+from .event import Event
+from ..config.globs import compile_glob
+from ..pipeline.model import Literal
+from ..pipeline.types import CoercionError, coerce, unknown_parameter_hint
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .errors import Location
-from .metric_values import exact, finite, full
+from ..errors import Location
+from ..metric_values import exact, finite, full
 
 OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,

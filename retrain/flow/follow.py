@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from .backends.base import Backend, Run, StepStatus
+from ..backends.base import Backend, Run, StepStatus
 
 # How long to wait for a backend to confirm a cancel before reporting what it last said: after a timeout,
 # and after a stop signal (the check run already completed: what is left of the runner's 7.5 s).

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .backends.base import Backend, DefaultMove
-from .errors import NotFound, UsageError
+from ..backends.base import Backend, DefaultMove
+from ..errors import NotFound, UsageError
 
 KINDS = ("publish", "gate", "promote", "force", "rollback")
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import msal
 import requests
 
-from .errors import CredentialError
-from .http import Session
+from ...errors import CredentialError
+from ...http import Session
 
 OIDC_AUDIENCE = "api://AzureADTokenExchange"
 
