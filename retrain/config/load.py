@@ -26,7 +26,7 @@ from .records import (
     Trigger,
 )
 from ..errors import InvalidFile, Problem, UsageError
-from ..review.gate import GATE_KEYS, METRIC_KEYS, RELATIVE_TO, BadCondition, Change, Condition, Gate, parse_condition
+from .gate import GATE_KEYS, METRIC_KEYS, RELATIVE_TO, BadCondition, Change, Condition, Gate, parse_condition
 from .globs import BadGlob, compile_glob
 from ..pipeline.flatten import local_problems
 from ..pipeline.load import load_pipeline

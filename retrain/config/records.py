@@ -1,4 +1,4 @@
-"""Typed records of a validated parameter file (``retrain.yml``). Loading lives in ``config.py``."""
+"""Typed records of a validated parameter file (``retrain.yml``). Loading lives in ``load.py``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Union
 
 from ..backends.base import VersionPin
 from ..errors import Location, Problem
-from ..review.gate import Gate
+from .gate import Gate
 from ..pipeline.model import Literal, Pipeline
 
 
