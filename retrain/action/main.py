@@ -19,7 +19,8 @@ from .. import escape
 from ..config.backend import make_backend
 from .check_reporter import MAX_FOREIGN, PARAMETER_FILE_CHECK, CheckReporter, check_name
 from ..cli.commands import parse_assignments, to_json
-from ..config.load import load_config, parse_version_pin
+from ..config.load import load_config
+from ..config.version_pin import parse_version_pin
 from ..config.records import Config, LocalBackendConfig
 from ..errors import InvalidFile, RetrainError, UsageError
 from ..flow.event import Event

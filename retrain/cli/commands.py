@@ -17,7 +17,8 @@ from typing import Any
 
 from ..backends.base import Backend, Run, RunStatus
 from ..config.backend import make_backend
-from ..config.load import load_config, parse_version_option
+from ..config.load import load_config
+from ..config.version_pin import parse_version_option
 from ..config.records import Config
 from ..report.console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from ..errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
