@@ -4,10 +4,13 @@ local path never pays for msal's import."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .records import AzureBackendConfig, Config, LocalBackendConfig
 from ..errors import UsageError
-from ..backends.base import Backend
+
+if TYPE_CHECKING:  # the backend module itself is imported when one is made
+    from ..backends.base import Backend
 
 
 # Credentials of the action and of Azure never reach a pipeline's steps: they run user code.

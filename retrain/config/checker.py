@@ -6,6 +6,7 @@ key and value sits), the key path and what to do.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -51,8 +52,6 @@ class Checker:
         for key in mapping:
             if key in known:
                 continue
-            import difflib  # only a file with a slip pays for it
-
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             hint = f"Did you mean '{close[0]}'?" if close else f"Known keys here: {', '.join(known)}."
             self.add((*path, key), f"unknown key '{key}'.", hint, at_key=True)

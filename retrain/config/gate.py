@@ -14,24 +14,20 @@ A gate is the ``promote:`` block of a pipeline in the parameter file::
 
 The block is read (with its problems at their lines) in ``review_keys``; judging a run's metrics against a gate
 is ``review/gate.py``'s job. Values are compared in their own precision (``metric_values.exact``) and a
-non-finite value never holds.
+non-finite value never holds. The records hold what the file says; how a condition reads in a report and whether a
+run meets it are decided there too, so reading the file needs no decimal arithmetic.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from ..errors import Location
-from ..metric_values import exact, finite, full
 
-OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
-}
+# The operators a condition may use; what each decides (in the values' own precision) is review/gate.py's.
+OPERATORS = (">=", "<=", ">", "<", "==", "!=")
 _CONDITION = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
 GATE_KEYS = ("not_worse_than", "tolerance")
 RELATIVE_TO = ("baseline",)
@@ -52,13 +48,6 @@ class Condition:
     threshold: float
     location: Location | None = field(default=None, compare=False)
 
-    def holds(self, value: float) -> bool:
-        """Decided in the values' own precision; a non-finite value never holds."""
-        return finite(value) and OPERATORS[self.op](exact(value), exact(self.threshold))
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {full(self.threshold)}"
-
 
 @dataclass(frozen=True)
 class Change:
@@ -72,17 +61,6 @@ class Change:
     kind: str  # "absolute" or "relative"
     amount: float
     location: Location | None = field(default=None, compare=False)
-
-    def bound(self, base: float, goal: str) -> Decimal:
-        step = exact(self.amount) if self.kind == "absolute" else abs(exact(base)) * exact(self.amount)
-        return exact(base) + step if goal == "max" else exact(base) - step
-
-    def words(self) -> str:
-        if self.kind == "absolute":
-            amount = full(abs(self.amount))
-        else:
-            amount = f"{full(abs(self.amount) * 100)}%"
-        return f"at least {amount} better than" if self.amount >= 0 else f"at most {amount} worse than"
 
 
 def parse_condition(metric: str, text: object) -> Condition:

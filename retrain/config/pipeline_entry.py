@@ -4,6 +4,7 @@ parameter values (coerced to the types the pipeline declares), with the review k
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,8 +69,6 @@ def _triggers(c: Checker, value: Any, path: KeyPath, default: frozenset[Trigger]
         try:
             out.add(Trigger(item))
         except ValueError:
-            import difflib  # only a file with a slip pays for it
-
             close = difflib.get_close_matches(str(item), words, n=1, cutoff=0.5)
             hint = f"Did you mean '{close[0]}'?" if close else f"Use any of: {', '.join(words)}."
             c.add((*path, i), f"unknown event {item!r}.", hint)

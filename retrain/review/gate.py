@@ -9,12 +9,44 @@ passes on nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
-from ..config.gate import Gate
+from ..config.gate import Change, Condition, Gate
 from ..errors import Location
 from ..metric_values import exact, finite, full
+
+# What each of config.gate.OPERATORS decides, on the values in their own precision.
+COMPARE: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+}
+
+
+def condition_text(cond: Condition) -> str:
+    """``auc >= 0.9``: the condition as a report shows it, every digit of the threshold."""
+    return f"{cond.metric} {cond.op} {full(cond.threshold)}"
+
+
+def holds(cond: Condition, value: float) -> bool:
+    """Decided in the values' own precision; a non-finite value never holds."""
+    return finite(value) and COMPARE[cond.op](exact(value), exact(cond.threshold))
+
+
+def change_bound(change: Change, base: float, goal: str) -> Decimal:
+    """The value a run must reach (goal max: at least; min: at most) to meet ``change`` against ``base``."""
+    step = exact(change.amount) if change.kind == "absolute" else abs(exact(base)) * exact(change.amount)
+    return exact(base) + step if goal == "max" else exact(base) - step
+
+
+def change_words(change: Change) -> str:
+    """``at least 0.01 better than`` / ``at most 1% worse than``, to be followed by the baseline."""
+    if change.kind == "absolute":
+        amount = full(abs(change.amount))
+    else:
+        amount = f"{full(abs(change.amount) * 100)}%"
+    return f"at least {amount} better than" if change.amount >= 0 else f"at most {amount} worse than"
 
 
 @dataclass(frozen=True)
@@ -98,12 +130,12 @@ def evaluate(
     for cond in gate.conditions:
         value = metrics.get(cond.metric)
         if value is None:
-            checks.append(missing(cond.metric, cond.location, str(cond), cond.threshold))
+            checks.append(missing(cond.metric, cond.location, condition_text(cond), cond.threshold))
             continue
-        ok = cond.holds(value)
+        ok = holds(cond, value)
         why = "" if ok else f"{cond.metric} is {full(value)}, needs {cond.op} {full(cond.threshold)}" + (
             "" if finite(value) else " (not a finite number, so it cannot pass)")
-        checks.append(Check(str(cond), cond.metric, value, cond.threshold, ok, why))
+        checks.append(Check(condition_text(cond), cond.metric, value, cond.threshold, ok, why))
 
     relative = gate.not_worse_than is not None or bool(gate.changes)
     if relative and baseline is not None and not baseline:
@@ -125,7 +157,7 @@ def evaluate(
                                          baseline_run))
     for change in gate.changes if relative else ():
         goal = goals.get(change.metric, "max")
-        text = f"{change.metric} {change.words()} the baseline"
+        text = f"{change.metric} {change_words(change)} the baseline"
         value = metrics.get(change.metric)
         if baseline is None:
             checks.append(Check(text, change.metric, value, None, False, "no baseline run to compare with", skipped=True))
@@ -135,7 +167,7 @@ def evaluate(
             checks.append(Check(text, change.metric, value, None, False,
                                 f"the baseline run {baseline_run} did not report {change.metric}", skipped=True))
             continue
-        text = f"{change.metric} {change.words()} the baseline's {full(base)}"
+        text = f"{change.metric} {change_words(change)} the baseline's {full(base)}"
         if value is None:
             checks.append(missing(change.metric, change.location, text, None))
             continue
@@ -143,12 +175,12 @@ def evaluate(
             checks.append(Check(text, change.metric, value, None, False,
                                 f"the baseline's {change.metric} is {full(base)}: nothing to compare with", skipped=True))
             continue
-        bound = change.bound(base, goal)
+        bound = change_bound(change, base, goal)
         sign = ">=" if goal == "max" else "<="
         ok = finite(value) and (exact(value) >= bound if goal == "max" else exact(value) <= bound)
         checks.append(Check(text, change.metric, value, float(bound), ok,
                             "" if ok else f"{change.metric} is {full(value)}, needs {sign} {full(float(bound))} "
-                                          f"({change.words()} the baseline run {baseline_run}'s {full(base)})"))
+                                          f"({change_words(change)} the baseline run {baseline_run}'s {full(base)})"))
 
     if not checks:  # validate refuses an empty gate; a Gate built otherwise still does not pass on nothing
         checks.append(Check(NOTHING_EVALUATED, "", None, None, False, "the gate has no condition to evaluate"))
