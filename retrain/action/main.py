@@ -407,7 +407,7 @@ def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: C
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     """Annotate the workflow files where a dispatch form and the pipelines disagree."""
-    from ..github.dispatch_form import check_workflows
+    from ..github.dispatch_form.drift import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
     values = {n: p.parameters for n, p in config.pipelines.items()}
