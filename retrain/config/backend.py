@@ -28,7 +28,7 @@ def make_backend(config: Config, environ: Mapping[str, str]) -> Backend:
         from ..backends.local import LocalBackend
 
         return LocalBackend(backend.store, environ=step_environment(environ))
-    if not isinstance(backend, AzureBackendConfig):  # config.py builds only these two kinds
+    if not isinstance(backend, AzureBackendConfig):  # backend_block.py builds only these two kinds
         raise UsageError(f"backend kind {backend!r} is not one retrain runs; use local, azureml or azureml-v1.")
     from .backend_azure import make_azure_backend
 
