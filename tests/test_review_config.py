@@ -10,7 +10,8 @@ from retrain.cli.main import main
 from retrain.config.load import load_config
 from retrain.config.records import Trigger
 from retrain.errors import InvalidFile
-from retrain.review.gate import BadCondition, Condition, Gate, evaluate, parse_condition
+from retrain.config.gate import BadCondition, Condition, Gate, parse_condition
+from retrain.review.gate import evaluate
 
 REVIEW = """\
     metrics:

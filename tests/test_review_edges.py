@@ -11,7 +11,8 @@ import pytest
 
 from retrain.backends.base import Run, RunStatus
 from retrain.review.baseline import MetricDiff, compare, sparkline, trend
-from retrain.review.gate import Change, Condition, Gate, evaluate
+from retrain.config.gate import Change, Condition, Gate
+from retrain.review.gate import evaluate
 from retrain.metric_values import shown
 from retrain.review.promote import Review
 from retrain.report.markdown import _env

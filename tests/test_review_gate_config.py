@@ -10,7 +10,7 @@ import pytest
 
 from retrain.cli.main import main
 from retrain.config.load import load_config
-from retrain.review.gate import Change, Condition, Gate
+from retrain.config.gate import Change, Condition, Gate
 from tests.test_review_config import problems, with_review
 
 PER_METRIC = """\

@@ -19,7 +19,8 @@ from .. import escape
 from ..config.backend import make_backend
 from .check_reporter import MAX_FOREIGN, PARAMETER_FILE_CHECK, CheckReporter, check_name
 from ..cli.commands import parse_assignments, to_json
-from ..config.load import load_config, parse_version_pin
+from ..config.load import load_config
+from ..config.version_pin import parse_version_pin
 from ..config.records import Config, LocalBackendConfig
 from ..errors import InvalidFile, RetrainError, UsageError
 from ..flow.event import Event
@@ -406,7 +407,7 @@ def _registry(backend: Any, api: GitHubAPI | None, workflow: Workflow, config: C
 
 def _form_warnings(config: Config, workspace: Path, workflow: Workflow) -> None:
     """Annotate the workflow files where a dispatch form and the pipelines disagree."""
-    from ..github.dispatch_form import check_workflows
+    from ..github.dispatch_form.drift import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
     values = {n: p.parameters for n, p in config.pipelines.items()}

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..backends.base import Backend, Run, RunStatus
 from ..config.backend import make_backend
-from ..config.load import load_config, parse_version_option
+from ..config.load import load_config
+from ..config.version_pin import parse_version_option
 from ..config.records import Config
 from ..report.console import ConsoleReporter, print_logs, render_endpoint, render_endpoints, render_plan, render_run, render_runs
 from ..errors import EXIT_OK, EXIT_WORK_FAILED, Problem, RetrainError, UsageError
@@ -90,7 +91,7 @@ def _commit(config: Config) -> str | None:
 
 def form_warnings(config: Config) -> list[Problem]:
     """Where the workflows' dispatch forms and the pipelines disagree (warnings, never errors)."""
-    from ..github.dispatch_form import check_workflows
+    from ..github.dispatch_form.drift import check_workflows
 
     pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}
     values = {n: p.parameters for n, p in config.pipelines.items()}
@@ -353,7 +354,7 @@ def cmd_sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.update:
         return _init_update(args)
-    from ..github.dispatch_form import MAX_INPUTS
+    from ..github.dispatch_form.fields import MAX_INPUTS
     from .init import InitOptions, plan_init, write_atomically
 
     result = plan_init(InitOptions(
@@ -393,8 +394,9 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _init_update(args: argparse.Namespace) -> int:
-    from ..github.dispatch_form import MAX_INPUTS, fit_form, form_inputs, read_form, steps_for, workflow_files
-    from ..github.form_edit import update_form
+    from ..github.dispatch_form.edit import update_form
+    from ..github.dispatch_form.fields import MAX_INPUTS, fit_form, form_inputs
+    from ..github.dispatch_form.workflow import read_form, steps_for, workflow_files
     from .init import write_atomically
 
     config = _config(args)

@@ -19,7 +19,7 @@ import yaml
 
 from ..boundary import repository_root
 from ..errors import InvalidFile, UsageError
-from ..github.dispatch_form import MAX_INPUTS, FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
+from ..github.dispatch_form.fields import MAX_INPUTS, FormInput, fit_form, form_inputs, render_inputs, repo_path, wire_line
 from ..pipeline.load import load_pipeline
 from ..pipeline.model import InputType, Pipeline, Port
 from ..pipeline.types import format_literal, is_uri
@@ -177,7 +177,7 @@ def _comment(port: Port) -> str:
 
 
 def _value(port: Port, base: Path) -> str:
-    from ..github.dispatch_form import _scalar
+    from ..github.dispatch_form.fields import yaml_scalar as _scalar
 
     default = port.default
     if port.type.is_data and isinstance(default, str) and not is_uri(default):
