@@ -71,7 +71,30 @@ def run_verb(name: str, args: argparse.Namespace, environ: Mapping[str, str]) ->
     return int(getattr(module, f"cmd_{name}")(args, environ))
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """Stands for a verb's parser that this command line does not name: its arguments are not built."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` names, when it is one and nothing before it asks for the top-level help or version;
+    else None (the whole parser is built: its help lists every verb, its errors name them)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file"):
+            next(args, None)
+        elif arg in ("-h", "--help", "--version"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in VERB_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only``, that verb's arguments alone are built (each verb's parser costs
+    start-up time, and a command runs one)."""
     parser = argparse.ArgumentParser(
         prog="retrain",
         description="Retrain machine-learning models from Git: publish pipelines to versioned endpoints, "
@@ -90,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def verb(name: str, help_text: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return _Unbuilt()  # type: ignore[return-value]
         return sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG[name],
                               parents=[common, *parents], formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -203,7 +228,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 from ..action.main import main as action_main
 
                 return action_main(environ)
-            parser = build_parser()
+            parser = build_parser(command_of(argv))
             try:
                 args = parser.parse_args(argv)
             except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
