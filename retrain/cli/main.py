@@ -13,9 +13,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .. import __version__, escape
-from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
+from .. import __version__
 from ..flow.signals import stderr_notify, stop_on_signals
+
+# retrain.errors and retrain.escape load when an error is reported: ``--help`` needs neither (the errors' records
+# cost dataclasses and inspect, escape's tokens cost secrets), and a verb loads them with what it uses.
 
 EPILOG = {
     "validate": "example:\n  retrain -f examples/income/retrain.yml validate",
@@ -216,6 +218,8 @@ def _print_error(message: str) -> None:
     # A message may quote data (a --set value, a name from a file) and stderr reaches the job log too: each
     # of its lines is printed through the escaping rule, so none can start a workflow command or hold a
     # terminal escape.
+    from .. import escape
+
     print("\n".join(escape.line(part) for part in message.split("\n")), file=sys.stderr)
 
 
@@ -232,20 +236,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             try:
                 args = parser.parse_args(argv)
             except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
-                return int(e.code or 0) if isinstance(e.code, int) else EXIT_BAD_INPUT
+                if isinstance(e.code, int):
+                    return e.code
+                from ..errors import EXIT_BAD_INPUT
+
+                return EXIT_BAD_INPUT
             from ..pipeline.hashing import use_cache_file
 
             use_cache_file(_digest_cache(environ))
             return run_verb(args.command, args, environ)
-    except RetrainError as e:
-        _print_error(f"error: {e}")
-        return e.exit_code
     except KeyboardInterrupt:
+        from ..errors import EXIT_INTERRUPTED
+
         print("interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `retrain runs | head`
         return 0
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a readable report
+        from ..errors import EXIT_INTERNAL, RetrainError
+
+        if isinstance(e, RetrainError):
+            _print_error(f"error: {e}")
+            return e.exit_code
         path = _write_crash(e)
         _print_error(
             f"retrain hit an internal error ({type(e).__name__}: {e}).\n"
