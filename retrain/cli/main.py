@@ -59,7 +59,7 @@ def _count(text: str) -> int:
 # parser; a verb loads its own module (and what that imports) once it runs, and no other verb's.
 VERB_MODULES = {
     "init": "init_verb", "validate": "validate",
-    "plan": "work", "publish": "work", "submit": "work", "sync": "work",
+    "plan": "plan", "publish": "work", "submit": "work", "sync": "work",
     "status": "runs", "cancel": "runs", "runs": "runs", "endpoints": "runs",
     "promote": "review", "history": "review", "rollback": "review",
     "pull": "store", "gc": "store",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import escape
 from ..backends.base import Backend, Endpoint, PublishResult, Run, StepStatus
-from ..flow.execute import Conclusion, Outcome
-from ..flow.plan import Plan, PipelinePlan
 from ..text import cell, duration, table
+
+if TYPE_CHECKING:  # `retrain plan` and the listings render without loading the executor and the review
+    from ..flow.execute import Outcome
+    from ..flow.plan import PipelinePlan, Plan
 
 MARK = {
     StepStatus.COMPLETED: "done",
@@ -205,6 +207,8 @@ class ConsoleReporter:
             self._say(f"    [{escape.value(step)}] {line}")
 
     def finished(self, outcome: Outcome) -> None:
+        from ..flow.execute import Conclusion
+
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
             from ..review.report import review_text
 
