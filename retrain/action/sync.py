@@ -10,23 +10,22 @@ from .. import escape
 from ..config.backend import make_backend
 from ..config.records import Config, LocalBackendConfig
 from ..errors import RetrainError
-from ..flow.execute import Conclusion, Outcome
+from ..flow.execute import Conclusion, Outcome, conclusion_of
+from ..flow.follow import Ending
 from ..flow.plan import command_plan
 from ..github.api import GitHubError
 from ..github.checks import CheckRun, Checks, NotOurCheck, Output
 from ..github.workflow import Workflow
 from ..report.markdown import render, title
+from ..review.history import Mover, actor_of
+from ..review.promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
 from .check_reporter import CHECK_SHA_TAG, MAX_FOREIGN, CheckReporter, check_name
 from .registry import with_registry
+
 
 def sync(config: Config, environ: Mapping[str, str], reporter: CheckReporter, workflow: Workflow) -> int:
     """Settle what runs submitted with ``wait: false`` left open: judge each gated version whose run has ended
     (and promote it when it passed), with or without a token; complete the open check runs of ended runs."""
-    from ..flow.execute import conclusion_of
-    from ..flow.follow import Ending
-    from ..review.history import Mover, actor_of
-    from ..review.promote import VERDICT_TAG, awaiting_verdict, candidate_of, settle
-
     backend = make_backend(config, environ)
     if isinstance(config.backend, LocalBackendConfig):  # what earlier jobs ran, and the verdicts this sync gives
         backend = with_registry(backend, reporter.checks.api if reporter.checks is not None else None, workflow, config)
