@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.action import main as action
+from retrain.action import inputs as action
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
