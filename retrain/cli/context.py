@@ -6,12 +6,13 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ..backends.base import Backend
-from ..config.backend import make_backend
 from ..config.load import load_config
-from ..config.records import Config
+
+if TYPE_CHECKING:  # validate and plan make no backend: the factory loads with the first verb that does
+    from ..backends.base import Backend
+    from ..config.records import Config
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -19,6 +20,8 @@ def config_of(args: argparse.Namespace) -> Config:
 
 
 def backend_of(args: argparse.Namespace, environ: Mapping[str, str]) -> Backend:
+    from ..config.backend import make_backend
+
     return make_backend(config_of(args), environ)
 
 
