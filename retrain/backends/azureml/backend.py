@@ -34,7 +34,10 @@ from ..base import DefaultMove, Endpoint, PublishResult, Run, RunStatus, StepRes
 from .client import LAG_DELAYS_S, ML_SCOPE, ArmClient
 from .datastore import default_datastore
 from .moves import moves_of, with_move
-from .nodes import MODES, Assets, object_hash, pipeline_outputs, port_spec, pipeline_settings, pipeline_yaml, translate_jobs
+from .components import port_spec
+from .environments import object_hash
+from .translate import pipeline_outputs, pipeline_settings, translate_jobs
+from .wire import MODES, Assets, pipeline_yaml
 from .upload import BLOCK_SIZE, BlobWriter, files_of, upload_folder
 
 STATUS = {
@@ -174,10 +177,10 @@ class AzureMLBackend:
                                "in a minute; publish again if it is still missing (an unchanged pipeline is not published twice).")
         return PublishResult(version, created=True, default_moved=make_default and not first)
 
-    # -- a pipeline's steps, as azure-ai-ml sends them (nodes.py) ---------------------------------------
+    # -- a pipeline's steps, as azure-ai-ml sends them (translate.py) -----------------------------------
 
     def _jobs(self, pipeline: Pipeline) -> dict[str, Any]:
-        """Every step as the node of ``jobs`` (nodes.translate_jobs, from the YAML as written): each step's own
+        """Every step as the node of ``jobs`` (translate.translate_jobs, from the YAML as written): each step's own
         component registered (an inline step's from its own keys, never another step's), local code and data
         uploaded, inline environments registered, registered components resolved to ARM ids."""
         return self.jobs_of(pipeline.path)
