@@ -6,7 +6,7 @@ folders, environment variables and the ``${{inputs.x}}`` their commands use."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,9 @@ MAX_COMMAND_BYTES = 64 * 1024
 class Components(Ports):
     """Reads components; graph.py builds on it."""
 
-    def steps(self, doc: YamlDoc, jobs: Mapping[Any, Any], base: KeyPath, parameters: Mapping[str, Port],
-              outputs: Mapping[str, Port]) -> dict[str, Step]:
-        """A pipeline component's jobs, read as a pipeline's are: steps.py gives the loader this."""
-        raise NotImplementedError
+    # A pipeline component's jobs are read as a pipeline's are, by Steps.steps (steps.py, a layer above this one:
+    # the loader has it). Declared here so pipeline_component's call is typed.
+    steps: Callable[[YamlDoc, Mapping[Any, Any], KeyPath, Mapping[str, Port], Mapping[str, Port]], dict[str, Step]]
 
     def component_ref(self, doc: YamlDoc, ref: str, path: KeyPath) -> Component | None:
         """``azureml:...``: kept as a reference for the Azure backend (its YAML is in a workspace or registry)."""

@@ -117,4 +117,3 @@ class Graph(Components):
             self.problems.append(Problem(f"the steps form a cycle: {' -> '.join(cycle)}.", steps[first].location, (*base, first),
                                          "A step may only read outputs of steps that do not read its own."))
         return {name: steps[name] for name in names}
-

@@ -121,7 +121,6 @@ def all_components(steps: Mapping[str, Step]) -> list[Component]:
     return found
 
 
-
 def load_pipeline(path: Path, *, display_root: Path | None = None, boundary: Path | None = None) -> Pipeline:
     """Load, resolve and check a pipeline definition; raise :class:`InvalidFile` with every problem.
 
@@ -130,4 +129,3 @@ def load_pipeline(path: Path, *, display_root: Path | None = None, boundary: Pat
     stored snapshots that way, which were checked when they were published.
     """
     return _Loader(display_root, boundary.resolve() if boundary is not None else None).load(Path(path))
-

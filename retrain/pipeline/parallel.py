@@ -79,4 +79,3 @@ class ParallelSettings(Problems):
 
 def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-

@@ -78,4 +78,3 @@ class Problems:
             return value
         self.add(doc, path, f"{what} must be a mapping, not {type(value).__name__}.")
         return None
-
