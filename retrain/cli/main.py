@@ -198,7 +198,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _digest_cache(environ: Mapping[str, str]) -> Path | None:
     """Where file digests are remembered between commands: the user's cache folder (XDG), if any."""
     base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
-    return Path(base) / "retrain" / "digests.json" if base else None
+    return Path(base) / "retrain" / "digests" if base else None
 
 
 def _write_crash(exc: BaseException) -> str:
@@ -241,9 +241,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 from ..errors import EXIT_BAD_INPUT
 
                 return EXIT_BAD_INPUT
-            from ..pipeline.hashing import use_cache_file
+            from ..pipeline.hashing import use_cache
 
-            use_cache_file(_digest_cache(environ))
+            use_cache(_digest_cache(environ))
             return run_verb(args.command, args, environ)
     except KeyboardInterrupt:
         from ..errors import EXIT_INTERRUPTED
