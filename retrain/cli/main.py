@@ -58,7 +58,7 @@ def _count(text: str) -> int:
 # Which module of this package holds each verb's ``cmd_<verb>``: ``--help`` and a bad argument load only the
 # parser; a verb loads its own module (and what that imports) once it runs, and no other verb's.
 VERB_MODULES = {
-    "init": "init_verb", "validate": "validate",
+    "init": "init", "validate": "validate",
     "plan": "plan", "publish": "work", "submit": "work", "sync": "work",
     "status": "runs", "cancel": "runs", "runs": "runs", "endpoints": "runs",
     "promote": "review", "history": "review", "rollback": "review",
