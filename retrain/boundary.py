@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 OUTSIDE_HINT = ("Keep it inside the repository; for data elsewhere give a URI: azureml://..., https://..., "
                 "or file:///absolute/path for local data (docs/limits.md).")
@@ -79,6 +78,8 @@ def file_uri_path(uri: str) -> Path:
 
     Only absolute local URIs: a host other than ``localhost`` would be another machine's disk.
     """
+    from urllib.parse import unquote, urlsplit  # only for a file:// value: urllib.parse loads ipaddress, ~3 ms
+
     parts = urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
         raise BadFileUri(f"{uri!r} names the host {parts.netloc!r}; a file:// URI here must be local: file:///absolute/path.")

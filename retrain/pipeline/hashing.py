@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -113,6 +112,8 @@ class _Digests:
         entries = self.shards[key]
         if len(entries) > CACHE_LIMIT:
             entries = self.shards[key] = dict(list(entries.items())[-CACHE_LIMIT // 2:])
+        import tempfile  # only when there is something new to remember
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".digests-", dir=path.parent)
