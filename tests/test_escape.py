@@ -13,7 +13,7 @@ from pathlib import Path
 
 from retrain import escape
 from retrain.cli.main import main
-from tests.test_action import commands_outside_blocks
+from tests.action.test_action import commands_outside_blocks
 
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 

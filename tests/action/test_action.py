@@ -20,8 +20,8 @@ import pytest
 from tests.conftest import git
 from tests.fakes.github_api import Fault, FakeGitHub
 
-ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-GITHUB = Path(__file__).parent / "fixtures" / "github"
+ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint.py"
+GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
 BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 SECRET = "s3cr3t-client-value-xyz"
 

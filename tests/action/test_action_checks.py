@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github_api import ACTIONS_APP, APP_TOKEN, OTHER_APP, FakeGitHub
-from tests.test_action import ENTRYPOINT, GITHUB, Runner, github, runner  # noqa: F401 - fixtures
-from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.action.test_action import ENTRYPOINT, GITHUB, Runner, github, runner  # noqa: F401 - fixtures
+from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in pull_request-opened.json
 # actions/runner ProcessInvoker.cs: SIGINT, 7.5 s, SIGTERM, 2.5 s, kill.
@@ -254,7 +254,7 @@ def test_the_status_output_names_every_conclusion_the_action_writes() -> None:
 
     from retrain.flow.execute import Conclusion
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     # `skipped` is a check-run conclusion the reports can draw, but no outcome of the action concludes so.
     written = {c.value for c in Conclusion} - {"skipped"}
     described = yaml.safe_load((root / "action.yml").read_text())["outputs"]["status"]["description"]

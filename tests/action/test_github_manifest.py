@@ -19,7 +19,7 @@ import yaml
 
 from retrain.action import main as action
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FENCE = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
 

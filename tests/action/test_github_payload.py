@@ -12,7 +12,7 @@ from retrain.cli.main import main
 from retrain.errors import UsageError
 from retrain.action.payload import MAX_DEPTH, event_from_payload, event_from_payload_file
 
-GITHUB = Path(__file__).parent / "fixtures" / "github"
+GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
 
 
 def fixture(name: str) -> dict:

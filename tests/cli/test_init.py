@@ -20,11 +20,11 @@ import yaml
 from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
-from tests.test_action import Result, Runner
+from tests.action.test_action import Result, Runner
 from tests.workflow_checks import assert_valid_workflow
 
-INCOME = Path(__file__).resolve().parent.parent / "examples" / "income"
-EVENTS = Path(__file__).parent / "fixtures" / "github"
+INCOME = Path(__file__).resolve().parents[2] / "examples" / "income"
+EVENTS = Path(__file__).parents[1] / "fixtures" / "github"
 WORKFLOW = Path(".github/workflows/retrain.yml")
 
 
@@ -264,7 +264,7 @@ def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pyte
 
 
 def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nested = Path(__file__).parent / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
+    nested = Path(__file__).parents[1] / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
     shutil.copy(nested, repo / "components" / "train_pipeline.yml")
     code, out, err = retrain(capsys, "init")
     assert code == 0, err

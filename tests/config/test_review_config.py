@@ -126,7 +126,7 @@ def test_the_json_schema_accepts_the_review_settings_and_refuses_a_malformed_con
     import jsonschema
     import yaml
 
-    schema = json.loads((Path(__file__).parent.parent / "retrain" / "schema" / "retrain.schema.json").read_text())
+    schema = json.loads((Path(__file__).parents[2] / "retrain" / "schema" / "retrain.schema.json").read_text())
     good = yaml.safe_load(with_review(project, REVIEW))
     jsonschema.validate(good, schema)
     bad = yaml.safe_load(with_review(project, REVIEW.replace('">= 0.7"', '"about 0.7"')))

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
-SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "income"
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
 
 
 def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

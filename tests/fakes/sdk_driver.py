@@ -1,5 +1,5 @@
 """azure-ai-ml 1.35.2 driven against the fake Azure, and retrain driven against another fake of the same kind, so
-the bodies both send for one pipeline YAML can be compared field by field (tests/test_azure_oracle.py) and their
+the bodies both send for one pipeline YAML can be compared field by field (tests/backends/azureml/test_azure_oracle.py) and their
 requests counted (bench/azure_requests.py).
 
 The SDK runs unmodified with two redirections a real machine would do with DNS: its Resource Manager host is the

@@ -17,8 +17,8 @@ from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.workflow_checks import assert_valid_workflow
 
-ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-EVENTS = Path(__file__).parent / "fixtures" / "github"
+ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint.py"
+EVENTS = Path(__file__).parents[1] / "fixtures" / "github"
 
 # A workflow as someone writes it by hand: a stale form (epochs typed as text, a removed parameter, flavour
 # missing), a version input that feeds the action's version:, comments everywhere.

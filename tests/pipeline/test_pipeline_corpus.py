@@ -123,7 +123,7 @@ def test_azure_ai_ml_loads_every_pipeline_of_the_corpus(sdk_loads: dict[str, str
 def test_the_income_sample_loads_with_azure_ai_ml_as_it_is() -> None:
     """Item 7 of issue 18: `az ml job create -f examples/income/pipeline.yml` takes the sample unchanged."""
     sdk = pytest.importorskip("azure.ai.ml")
-    sample = Path(__file__).resolve().parent.parent / "examples" / "income" / "pipeline.yml"
+    sample = Path(__file__).resolve().parents[2] / "examples" / "income" / "pipeline.yml"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         job = sdk.load_job(sample)

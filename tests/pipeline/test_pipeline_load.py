@@ -11,7 +11,7 @@ from retrain.errors import InvalidFile
 from retrain.pipeline.load import load_pipeline
 from retrain.pipeline.model import DataValue, InputType, ParentInput, StepOutput
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pipelines"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "pipelines"
 
 
 def test_local_components_with_outputs_bound_to_the_pipeline() -> None:

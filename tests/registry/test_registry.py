@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.github_api import GIT_SPEC, FakeGitHub
-from tests.test_action import ENTRYPOINT, GITHUB, Result, Runner, github  # noqa: F401 - fixtures
-from tests.test_review_local import set_epochs
+from tests.action.test_action import ENTRYPOINT, GITHUB, Result, Runner, github  # noqa: F401 - fixtures
+from tests.review.test_review_local import set_epochs
 
 REF = "refs/retrain/registry"
 
@@ -430,7 +430,7 @@ def test_a_stopped_job_does_not_wait_on_github_and_says_what_was_not_written(
     import signal
     import time
 
-    from tests.test_action import slow_step
+    from tests.action.test_action import slow_step
 
     slow_step(project)
     runner_dir = tmp_path / "runner-stop"

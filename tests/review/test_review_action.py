@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.test_action import GITHUB, Runner, github, runner  # noqa: F401 - fixtures
-from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
-from tests.test_review_local import GATE, set_epochs
+from tests.action.test_action import GITHUB, Runner, github, runner  # noqa: F401 - fixtures
+from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.review.test_review_local import GATE, set_epochs
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload (pull_request-opened.json)
 
@@ -218,7 +218,7 @@ def test_the_gc_command_collects_the_local_store_as_the_recipe_runs_it(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
     from tests.workflow_checks import assert_valid_workflow
 
-    recipe = Path(__file__).resolve().parent.parent / "docs" / "workflows" / "retrain-local-store.yml"
+    recipe = Path(__file__).resolve().parents[2] / "docs" / "workflows" / "retrain-local-store.yml"
     assert "command: gc" in recipe.read_text()
     assert_valid_workflow(recipe)
     first = baseline_run(runner, github)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.test_action import Runner, github, runner  # noqa: F401 - fixtures
-from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
-from tests.test_review_action import HEAD, baseline_run, pull_request
-from tests.test_review_local import GATE, set_epochs
+from tests.action.test_action import Runner, github, runner  # noqa: F401 - fixtures
+from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.review.test_review_action import HEAD, baseline_run, pull_request
+from tests.review.test_review_local import GATE, set_epochs
 
 MARKER = "<!-- retrain:review retrain.yml -->"
 PR = 2  # the number in the octokit example payload (pull_request-opened.json)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.test_action import Runner, github, runner  # noqa: F401 - fixtures
-from tests.test_action import _runner_dir  # noqa: F401 - autouse fixture
-from tests.test_review_action import baseline_run
-from tests.test_review_edges import strict_json
-from tests.test_review_edges_local import misbehave
-from tests.test_review_local import GATE, set_epochs
+from tests.action.test_action import Runner, github, runner  # noqa: F401 - fixtures
+from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.review.test_review_action import baseline_run
+from tests.review.test_review_edges import strict_json
+from tests.review.test_review_edges_local import misbehave
+from tests.review.test_review_local import GATE, set_epochs
 
 
 def test_a_nan_score_and_markup_names_in_the_check_run_the_summary_and_the_outputs(

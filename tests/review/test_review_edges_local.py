@@ -17,8 +17,8 @@ from retrain.report.console import ConsoleReporter
 from retrain.flow.execute import Outcome, execute
 from retrain.flow.plan import command_plan
 from retrain.report.markdown import render
-from tests.test_review_edges import strict_json
-from tests.test_review_local import GATE, default_of, set_epochs
+from tests.review.test_review_edges import strict_json
+from tests.review.test_review_local import GATE, default_of, set_epochs
 
 ENV = dict(os.environ)
 # The tiny pipeline's train.py, made to misbehave by epochs: 9 fails, 7 logs a NaN score, and every run logs two

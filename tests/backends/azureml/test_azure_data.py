@@ -16,9 +16,9 @@ from retrain.errors import CredentialError
 from retrain.flow.follow import Ending, follow
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
-from tests.test_azure_backend import make_backend, request
+from tests.backends.azureml.test_azure_backend import make_backend, request
 
-INCOME = Path(__file__).resolve().parent.parent / "examples" / "income"
+INCOME = Path(__file__).resolve().parents[3] / "examples" / "income"
 
 
 def income(tmp_path: Path) -> Path:

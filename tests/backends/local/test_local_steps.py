@@ -23,7 +23,7 @@ from retrain.backends.local import LocalBackend
 from retrain.report.console import render_run
 from retrain.pipeline.load import load_pipeline
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pipelines"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "pipelines"
 
 
 def run_fixture(tmp_path: Path, name: str, change: Callable[[Path], None] | None = None,
