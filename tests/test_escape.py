@@ -1,6 +1,6 @@
 """What the CLI prints from data cannot drive a GitHub runner (nor a terminal): step logs shown by
 `retrain status --logs`, step output shown by `submit`, and error messages quoting a value. Each output is
-read as the runner reads a job's log (tests/test_action.py's model of actions/runner's command parsing)."""
+read as the runner reads a job's log (tests/github_runner.py's model of actions/runner's command parsing)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from retrain import escape
 from retrain.cli.main import main
-from tests.action.test_action import commands_outside_blocks
+from tests.github_runner import commands_outside_blocks
 
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 

@@ -18,19 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github_api import ACTIONS_APP, APP_TOKEN, OTHER_APP, FakeGitHub
-from tests.action.test_action import ENTRYPOINT, GITHUB, Runner, github, runner  # noqa: F401 - fixtures
-from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.github_runner import ENTRYPOINT, GITHUB, HEAD, Runner, pull_request
 
-HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in pull_request-opened.json
 # actions/runner ProcessInvoker.cs: SIGINT, 7.5 s, SIGTERM, 2.5 s, kill.
 SIGINT_TIMEOUT_S = 7.5
 SIGTERM_TIMEOUT_S = 2.5
-
-
-def pull_request(github: FakeGitHub) -> dict:
-    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
-    payload["repository"]["full_name"] = github.repository
-    return payload
 
 
 def dispatch(github: FakeGitHub) -> dict:

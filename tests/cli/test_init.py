@@ -20,7 +20,7 @@ import yaml
 from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import Result, Runner
+from tests.github_runner import Result, Runner
 from tests.workflow_checks import assert_valid_workflow
 
 INCOME = Path(__file__).resolve().parents[2] / "examples" / "income"
@@ -307,7 +307,7 @@ def dispatched(workflow: Path, typed: dict[str, str]) -> dict[str, str]:
 
 
 def dispatch_action(repo: Path, github: FakeGitHub, tmp_path: Path, payload: dict, inputs: dict[str, str]) -> Result:
-    """The action in a process on a workflow_dispatch payload as the runner starts it (tests/test_action.py's
+    """The action in a process on a workflow_dispatch payload as the runner starts it (tests/github_runner.py's
     Runner), with the form's values as the step's ``with:`` renders them."""
     (tmp_path / "runner").mkdir(exist_ok=True)
     runner = Runner(repo, github, tmp_path / "runner")

@@ -313,7 +313,7 @@ def lingering(root: Path) -> list[str]:
 
 
 def action_env(project: Path, github: FakeGitHub, inputs: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """What GitHub's runner gives the action for a workflow_dispatch (see tests/test_action.py)."""
+    """What GitHub's runner gives the action for a workflow_dispatch (see tests/github_runner.py)."""
     runner = project.parent / "runner"
     runner.mkdir(exist_ok=True)
     payload = json.loads((Path(__file__).parents[1] / "fixtures" / "github" / "workflow_dispatch.json").read_text())

@@ -15,13 +15,12 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import GITHUB, Runner, github  # noqa: F401 - github is a fixture
+from tests.github_runner import GITHUB, HEAD, Runner
 
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
-HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload (pull_request-opened.json)
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

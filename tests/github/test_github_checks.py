@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from retrain.github.workflow import Workflow
 from tests.fakes.github_api import ACTIONS_APP, APP_TOKEN, OTHER_APP, Fault, FakeGitHub
 
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 def checks_for(github: FakeGitHub, token: str | None = None) -> Checks:

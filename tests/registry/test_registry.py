@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, slow_step
 from tests.fakes.github_api import GIT_SPEC, FakeGitHub
-from tests.action.test_action import ENTRYPOINT, GITHUB, Result, Runner, github  # noqa: F401 - fixtures
+from tests.github_runner import ENTRYPOINT, GITHUB, Result, Runner
 from tests.review.test_review_local import set_epochs
 
 REF = "refs/retrain/registry"
@@ -430,7 +430,6 @@ def test_a_stopped_job_does_not_wait_on_github_and_says_what_was_not_written(
     import signal
     import time
 
-    from tests.action.test_action import slow_step
 
     slow_step(project)
     runner_dir = tmp_path / "runner-stop"

@@ -14,8 +14,7 @@ import pytest
 from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import Runner, github, runner  # noqa: F401 - fixtures
-from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.github_runner import Runner
 from tests.review.test_review_local import GATE, set_epochs
 
 ENV = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTOR"} | {"USER": "ada"}

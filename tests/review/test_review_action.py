@@ -7,18 +7,8 @@ import json
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import GITHUB, Runner, github, runner  # noqa: F401 - fixtures
-from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.github_runner import HEAD, Runner, pull_request
 from tests.review.test_review_local import GATE, set_epochs
-
-HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in the octokit example payload (pull_request-opened.json)
-
-
-def pull_request(github: FakeGitHub) -> dict:
-    payload = json.loads((GITHUB / "pull_request-opened.json").read_text())
-    payload["repository"]["full_name"] = github.repository
-    return payload
-
 
 def baseline_run(runner: Runner, github: FakeGitHub) -> str:
     """Publish version 1 and run it, as a merge of a data change would."""

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import Runner, github, runner  # noqa: F401 - fixtures
-from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
-from tests.review.test_review_action import HEAD, baseline_run, pull_request
+from tests.github_runner import HEAD, Runner, pull_request
+from tests.review.test_review_action import baseline_run
 from tests.review.test_review_local import GATE, set_epochs
 
 MARKER = "<!-- retrain:review retrain.yml -->"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.action.test_action import Runner, github, runner  # noqa: F401 - fixtures
-from tests.action.test_action import _runner_dir  # noqa: F401 - autouse fixture
+from tests.github_runner import Runner
 from tests.review.test_review_action import baseline_run
 from tests.review.test_review_edges import strict_json
 from tests.review.test_review_edges_local import misbehave
