@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # imported where used: both modules import this one
+    from tests.fakes.azure import FakeAzure
     from tests.fakes.github_api import FakeGitHub
     from tests.github_runner import Runner
 
@@ -208,6 +209,15 @@ def runner(project: Path, github: FakeGitHub, tmp_path: Path) -> Runner:
 
     (tmp_path / "runner").mkdir()
     return Runner(project, github, tmp_path / "runner")
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[FakeAzure]:
+    """The fake Azure (AD, Resource Manager, blob storage, MLflow, over TLS on loopback; tests/fakes/azure.py)."""
+    from tests.fakes.azure import fake_azure
+
+    with fake_azure(tmp_path) as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from retrain.cli.main import main
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import commit_all, write
 from tests.fakes.azure import FakeAzure
-from tests.backends.azureml.test_azure_backend import azure, make_backend  # noqa: F401 - azure is a fixture
+from tests.backends.azureml.workspace import make_backend
 
 ENV = dict(os.environ)
 # Keys of retrain's own records and outputs: store rows, Run and SubmitRequest fields, the JSON of runs and reviews,

@@ -15,7 +15,7 @@ from retrain.backends.azureml.moves import KEEP, PREFIX, moves_of, tag_of, with_
 from retrain.backends.base import DefaultMove
 from retrain.cli.main import main
 from tests.fakes.azure import FakeAzure
-from tests.backends.azureml.test_azure_backend import azure, project  # noqa: F401 - azure is a fixture
+from tests.backends.azureml.workspace import backend_for, project
 from tests.review.test_review_azure import default_deployment, run
 
 
@@ -92,7 +92,6 @@ def test_a_v1_designer_endpoint_has_no_record_and_says_so(tmp_path: Path) -> Non
     from retrain.errors import UsageError
     from retrain.review.history import Mover, moves, rollback
     from tests.fakes.azure import fake_azure
-    from tests.backends.azureml.test_azure_v1 import backend_for
 
     with fake_azure(tmp_path) as fake:
         fake.add_v1_endpoint("income-designer", {"0": {"parameters": {}}, "1": {"parameters": {}}}, default="0")

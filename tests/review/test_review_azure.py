@@ -12,7 +12,7 @@ from retrain.report.console import ConsoleReporter
 from retrain.flow.execute import Conclusion, execute
 from retrain.flow.plan import Plan, command_plan
 from tests.fakes.azure import FakeAzure
-from tests.backends.azureml.test_azure_backend import azure, make_backend, project  # noqa: F401 - azure is a fixture
+from tests.backends.azureml.workspace import make_backend, project
 
 
 def write_config(azure: FakeAzure, tmp_path: Path, gate: str) -> Path:

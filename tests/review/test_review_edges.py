@@ -4,7 +4,6 @@ missing metrics, the first run ever. None crashes, none promotes wrongly, and th
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 
 import pytest

@@ -5,60 +5,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider, credentials_from_env
+from retrain.backends.azureml.auth import AzureCredentials, credentials_from_env
 from retrain.backends.azureml import AzureMLBackend
-from retrain.backends.azureml.client import ArmClient
 from retrain.backends.base import RunStatus, SubmitRequest
 from retrain.errors import BackendError, CredentialError, NotFound
 from retrain.flow.follow import Ending, follow
-from retrain.http import make_session
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
+from tests.backends.azureml.workspace import ARM_SCOPE, make_backend, project, request
 
-ARM_SCOPE = "https://management.azure.com/.default"
 ADULT = "azureml://datastores/workspaceblobstore/paths/income/adult.csv"
-
-
-@pytest.fixture
-def azure(tmp_path: Path) -> Iterator[FakeAzure]:
-    with fake_azure(tmp_path) as fake:
-        yield fake
-
-
-def make_backend(fake: FakeAzure, credentials: AzureCredentials | None = None) -> AzureMLBackend:
-    session = make_session(backoff_factor=0.01)
-    session.verify = str(fake.ca_file)
-    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment would override verify
-    creds = credentials or AzureCredentials(fake.tenant, fake.client_id, client_secret=fake.client_secret)
-    provider = TokenProvider(creds, session, authority_host=fake.url)
-    client = ArmClient(fake.url, fake.subscription, fake.resource_group, fake.workspace, session,
-                       AzureAuth(provider, ARM_SCOPE), sleep=lambda s: None)
-    return AzureMLBackend(client, compute="cpu-cluster", poll_interval=0.01, storage_endpoint=f"{fake.url}/blob")
-
-
-def project(tmp_path: Path, code: str = "print('v1')\n") -> Path:
-    (tmp_path / "src").mkdir(exist_ok=True)
-    (tmp_path / "src" / "train.py").write_text(code)
-    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    (tmp_path / "train.yml").write_text(
-        "type: command\nname: train\ninputs:\n  data: {type: uri_file}\n  rate: {type: number}\n"
-        "outputs:\n  model: {type: uri_folder}\ncode: ./src\nenvironment: azureml:sklearn:1\n"
-        "command: python train.py ${{inputs.data}} ${{inputs.rate}} ${{outputs.model}}\n")
-    (tmp_path / "pipeline.yml").write_text(
-        "type: pipeline\ninputs:\n  training_data: {type: uri_file, path: ./data.csv}\n  rate: 0.1\n"
-        "jobs:\n  train:\n    component: ./train.yml\n    inputs:\n      data: ${{parent.inputs.training_data}}\n"
-        "      rate: ${{parent.inputs.rate}}\n")
-    return tmp_path / "pipeline.yml"
-
-
-def request(key: str, version: int | str = "default", **parameters: object) -> SubmitRequest:
-    return SubmitRequest(pipeline="income", endpoint="income-retrain", version=version, parameters=parameters,  # type: ignore[arg-type]
-                         experiment="income", key=key, tags={"retrain.commit": "abc"})
 
 
 def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:

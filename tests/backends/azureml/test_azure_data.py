@@ -6,7 +6,6 @@ which validates every request against the description extracted from azure-ai-ml
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,7 @@ from retrain.errors import CredentialError
 from retrain.flow.follow import Ending, follow
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
-from tests.backends.azureml.test_azure_backend import make_backend, request
-
-INCOME = Path(__file__).resolve().parents[3] / "examples" / "income"
-
-
-def income(tmp_path: Path) -> Path:
-    copy = tmp_path / "income"
-    shutil.copytree(INCOME, copy, ignore=shutil.ignore_patterns("__pycache__", "runs", ".retrain"))
-    return copy
+from tests.backends.azureml.workspace import income, income_on_azure, make_backend, request
 
 
 def uploads(azure: FakeAzure) -> list[tuple[str, str]]:
@@ -123,20 +114,6 @@ def test_a_refused_secret_is_named_but_never_shown(tmp_path: Path, credentials: 
             assert secret not in text
         assert azure.count("PUT", r"/jobs/") == 0
 
-
-def income_on_azure(tmp_path: Path, azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
-    """The income sample with its parameter file pointed at the fake workspace, and the environment that signs in
-    to it (run from the project's folder, as a user would)."""
-    project = income(tmp_path)
-    text = (project / "retrain.yml").read_text().replace(
-        "backend: local\n", f"backend:\n  kind: azureml\n  subscription_id: {azure.subscription}\n"
-                            f"  resource_group: {azure.resource_group}\n  workspace: {azure.workspace}\n  compute: cpu-cluster\n")
-    (project / "retrain.yml").write_text(text)
-    monkeypatch.chdir(project)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azure.ca_file))
-    return project, {"AZURE_TENANT_ID": azure.tenant, "AZURE_CLIENT_ID": azure.client_id,
-                     "AZURE_CLIENT_SECRET": azure.client_secret, "AZURE_AUTHORITY_HOST": azure.url,
-                     "RETRAIN_ARM_ENDPOINT": azure.url, "RETRAIN_STORAGE_ENDPOINT": f"{azure.url}/blob"}
 
 
 def test_the_command_line_submits_the_income_sample_with_repository_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

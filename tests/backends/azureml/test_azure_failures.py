@@ -25,8 +25,7 @@ from retrain.pipeline.load import load_pipeline
 from retrain.flow.plan import command_plan
 from retrain.report.markdown import render
 from tests.fakes.azure import FakeAzure, fake_azure
-from tests.backends.azureml.test_azure_backend import azure, make_backend, project, request  # noqa: F401 - azure is a fixture
-from tests.backends.azureml.test_azure_data import income_on_azure
+from tests.backends.azureml.workspace import backend_for, income_on_azure, make_backend, project, request, v1_request
 
 pytest_plugins = ["pytester"]
 
@@ -206,8 +205,6 @@ def test_a_violation_fails_its_test_at_teardown_unless_expected(pytester: pytest
 # -- v1 run history: the query as the contract spells it -----------------------------------------------------------
 
 def test_the_v1_run_query_is_sent_as_the_v1_sdk_sends_it(tmp_path: Path) -> None:
-    from tests.backends.azureml.test_azure_v1 import backend_for
-    from tests.backends.azureml.test_azure_v1 import request as v1_request
 
     with fake_azure(tmp_path) as azure:
         azure.add_v1_endpoint("income-designer", {"0": {"parameters": {"training_data_path": "income/us.csv"}}})

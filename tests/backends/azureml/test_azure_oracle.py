@@ -20,8 +20,9 @@ import pytest
 from retrain.backends.base import SubmitRequest
 from retrain.errors import RetrainError
 from retrain.pipeline.load import load_pipeline
+from tests.backends.azureml.workspace import make_backend
 from tests.fakes.azure import FakeAzure
-from tests.fakes.sdk_driver import (Difference, Listed, corpus, differences, income_for_sdk, make_backend, resolve_refs, sdk_loads,
+from tests.fakes.sdk_driver import (Difference, Listed, corpus, differences, income_for_sdk, resolve_refs, sdk_loads,
                                     sdk_publish_submit,
                                     sdk_submit, seed_computes, sent, stage, unexplained)
 

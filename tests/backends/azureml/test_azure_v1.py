@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider
-from retrain.backends.azureml.client import ArmClient
-from retrain.backends.azureml_v1 import AzureMLV1Backend
-from retrain.backends.base import RunStatus, StepStatus, SubmitRequest
+from retrain.backends.base import RunStatus, StepStatus
 from retrain.errors import NotFound, UsageError
 from retrain.flow.follow import follow
-from retrain.http import make_session
 from retrain.pipeline.load import load_pipeline
 from tests.fakes.azure import FakeAzure, fake_azure
+from tests.backends.azureml.workspace import backend_for, v1_request as request
 
 
 @pytest.fixture
@@ -28,20 +25,6 @@ def azure(tmp_path: Path) -> Iterator[FakeAzure]:
                   "datapaths": {"raw": {"DataStoreName": "workspaceblobstore", "RelativePath": "income/"}}},
         }, default="0")
         yield fake
-
-
-def backend_for(fake: FakeAzure) -> AzureMLV1Backend:
-    session = make_session(backoff_factor=0.01)
-    session.verify, session.trust_env = str(fake.ca_file), False
-    provider = TokenProvider(AzureCredentials(fake.tenant, fake.client_id, client_secret=fake.client_secret), session, authority_host=fake.url)
-    client = ArmClient(fake.url, fake.subscription, fake.resource_group, fake.workspace, session,
-                       AzureAuth(provider, "https://management.azure.com/.default"), sleep=lambda s: None)
-    return AzureMLV1Backend(client, tenant_id=fake.tenant, poll_interval=0.01)
-
-
-def request(key: str, version: int | str = "default", **parameters: object) -> SubmitRequest:
-    return SubmitRequest(pipeline="income", endpoint="income-designer", version=version, parameters=parameters,  # type: ignore[arg-type]
-                         experiment="income-retrain", key=key)
 
 
 def test_versions_and_default_of_a_designer_endpoint(azure: FakeAzure) -> None:

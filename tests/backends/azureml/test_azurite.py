@@ -29,8 +29,7 @@ from retrain.errors import BackendError
 from retrain.pipeline.load import load_pipeline
 from tests.conftest import Azurite
 from tests.fakes.azure import FakeAzure, fake_azure
-from tests.backends.azureml.test_azure_backend import make_backend, request
-from tests.backends.azureml.test_azure_data import income
+from tests.backends.azureml.workspace import income, income_on_azure, make_backend, request
 
 pytestmark = pytest.mark.azurite
 VERSION = "2023-11-03"
@@ -333,7 +332,6 @@ def test_the_command_line_uploads_to_the_storage_endpoint_it_is_given(workspace:
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from retrain.cli.main import main
-    from tests.backends.azureml.test_azure_data import income_on_azure
 
     ws = workspace
     project, environ = income_on_azure(tmp_path / "cli", ws.azure, monkeypatch)
