@@ -11,6 +11,7 @@ from retrain.cli.main import main
 from retrain.config.load import load_config
 from retrain.config.records import AzureBackendConfig, LocalBackendConfig, Trigger
 from retrain.errors import InvalidFile
+from tests.config.parameter_file import problems
 
 SEVEN_MISTAKES = """\
 backend: local
@@ -27,13 +28,6 @@ pipelines:
   other:
     definition: pipelines/missing.yml
 """
-
-
-def problems(project: Path, text: str) -> list[str]:
-    (project / "retrain.yml").write_text(text)
-    with pytest.raises(InvalidFile) as e:
-        load_config(project / "retrain.yml")
-    return [str(p) for p in e.value.problems]
 
 
 def test_a_good_file_becomes_typed_records(project: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from retrain.cli.main import main
 from retrain.config.load import load_config
 from retrain.config.records import Trigger
-from retrain.errors import InvalidFile
 from retrain.review.gate import BadCondition, Condition, Gate, evaluate, parse_condition
+from tests.config.parameter_file import problems, retrain_schema, with_review
 
 REVIEW = """\
     metrics:
@@ -24,18 +24,6 @@ REVIEW = """\
       not_worse_than: baseline
       tolerance: 0.01
 """
-
-
-def with_review(project: Path, extra: str, *, publish_on: str = "[merge]") -> str:
-    text = (project / "retrain.yml").read_text().replace("    submit_on: [merge, data, dispatch]\n", "")
-    return text.replace("publish_on: [merge]", f"publish_on: {publish_on}") + extra
-
-
-def problems(project: Path, text: str) -> list[str]:
-    (project / "retrain.yml").write_text(text)
-    with pytest.raises(InvalidFile) as e:
-        load_config(project / "retrain.yml")
-    return [str(p) for p in e.value.problems]
 
 
 def test_review_settings_become_typed_records(project: Path) -> None:
@@ -121,12 +109,10 @@ def test_a_gate_on_a_metric_the_run_does_not_report_fails_naming_it() -> None:
 
 
 def test_the_json_schema_accepts_the_review_settings_and_refuses_a_malformed_condition(project: Path) -> None:
-    import json
-
     import jsonschema
     import yaml
 
-    schema = json.loads((Path(__file__).parents[2] / "retrain" / "schema" / "retrain.schema.json").read_text())
+    schema = retrain_schema()
     good = yaml.safe_load(with_review(project, REVIEW))
     jsonschema.validate(good, schema)
     bad = yaml.safe_load(with_review(project, REVIEW.replace('">= 0.7"', '"about 0.7"')))

@@ -11,7 +11,7 @@ import pytest
 from retrain.cli.main import main
 from retrain.config.load import load_config
 from retrain.review.gate import Change, Condition, Gate
-from tests.config.test_review_config import problems, with_review
+from tests.config.parameter_file import problems, retrain_schema, with_review
 
 PER_METRIC = """\
     metrics:
@@ -103,7 +103,7 @@ def test_the_json_schema_describes_the_per_metric_keys(project: Path) -> None:
     import jsonschema
     import yaml
 
-    schema = json.loads((Path(__file__).parents[2] / "retrain" / "schema" / "retrain.schema.json").read_text())
+    schema = retrain_schema()
     jsonschema.validate(yaml.safe_load(with_review(project, PER_METRIC)), schema)
     for bad in (PER_METRIC.replace("min_relative_change: -0.05", "min_relative_change: 3"),
                 PER_METRIC.replace("greater_is_better: false", "greater_is_better: no thanks"),

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import git, slow_step
 from tests.fakes.github_api import GIT_SPEC, FakeGitHub
 from tests.github_runner import ENTRYPOINT, GITHUB, Result, Runner
-from tests.review.test_review_local import set_epochs
+from tests.review.scenario import set_epochs
 
 REF = "refs/retrain/registry"
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from retrain.backends.base import Run, RunStatus
 from retrain.review.baseline import compare, sparkline, trend
 from retrain.review.promote import Review
 from retrain.review.report import markdown_context
-
-
-def run(id: str, version: int, **metrics: float) -> Run:
-    return Run(id=id, pipeline="p", endpoint="e", version=version, status=RunStatus.COMPLETED, parameters={}, key=id,
-               created=datetime(2026, 11, 25, 12, version, tzinfo=timezone.utc), metrics=metrics)
+from tests.review.scenario import run
 
 
 def test_verdicts_follow_each_metrics_goal() -> None:

@@ -15,7 +15,7 @@ from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Runner
-from tests.review.test_review_local import GATE, set_epochs
+from tests.review.scenario import GATE, set_epochs
 
 ENV = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTOR"} | {"USER": "ada"}
 

@@ -16,7 +16,7 @@ from retrain.backends.base import DefaultMove
 from retrain.cli.main import main
 from tests.fakes.azure import FakeAzure
 from tests.backends.azureml.workspace import backend_for, project
-from tests.review.test_review_azure import default_deployment, run
+from tests.review.azure_gate import default_deployment, run
 
 
 def endpoint_tags(azure: FakeAzure) -> dict[str, str]:

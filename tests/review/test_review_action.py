@@ -8,15 +8,7 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import HEAD, Runner, pull_request
-from tests.review.test_review_local import GATE, set_epochs
-
-def baseline_run(runner: Runner, github: FakeGitHub) -> str:
-    """Publish version 1 and run it, as a merge of a data change would."""
-    result = runner.run(runner.env("push", runner.push(["data/other.csv"])))
-    assert result.code == 0, result.stderr + result.stdout
-    runner.reset_files()
-    github.check_runs.clear()
-    return result.outputs["run-id"]
+from tests.review.scenario import GATE, baseline_run, set_epochs
 
 
 def test_a_pull_request_runs_a_draft_and_shows_it_against_the_defaults_latest_run(

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import HEAD, Runner, pull_request
-from tests.review.test_review_action import baseline_run
-from tests.review.test_review_local import GATE, set_epochs
+from tests.review.scenario import GATE, baseline_run, set_epochs
 
 MARKER = "<!-- retrain:review retrain.yml -->"
 PR = 2  # the number in the octokit example payload (pull_request-opened.json)

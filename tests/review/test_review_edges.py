@@ -4,31 +4,18 @@ missing metrics, the first run ever. None crashes, none promotes wrongly, and th
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 
-from retrain.backends.base import Run, RunStatus
 from retrain.review.baseline import MetricDiff, compare, sparkline, trend
 from retrain.review.gate import Change, Condition, Gate, evaluate
 from retrain.metric_values import shown
 from retrain.review.promote import Review
 from retrain.report.markdown import _env
 from retrain.review.report import gate_text, markdown_context
+from tests.review.scenario import run, strict_json
 
 NAN, INF = float("nan"), float("inf")
-
-
-def strict_json(text: str) -> object:
-    """JSON as the standard has it: a bare NaN or Infinity is an error, not a number."""
-    def refuse(token: str) -> object:
-        raise ValueError(f"not JSON: {token}")
-    return json.loads(text, parse_constant=refuse)
-
-
-def run(id: str, version: int, **metrics: float) -> Run:
-    return Run(id=id, pipeline="p", endpoint="e", version=version, status=RunStatus.COMPLETED, parameters={}, key=id,
-               created=datetime(2026, 11, 25, 12, version, tzinfo=timezone.utc), metrics=metrics)
 
 
 def render_review(review: Review, *, candidate: int | None = 2) -> str:

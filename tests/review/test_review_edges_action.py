@@ -7,10 +7,7 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Runner
-from tests.review.test_review_action import baseline_run
-from tests.review.test_review_edges import strict_json
-from tests.review.test_review_edges_local import misbehave
-from tests.review.test_review_local import GATE, set_epochs
+from tests.review.scenario import GATE, baseline_run, misbehave, set_epochs, strict_json
 
 
 def test_a_nan_score_and_markup_names_in_the_check_run_the_summary_and_the_outputs(

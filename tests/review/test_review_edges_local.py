@@ -17,28 +17,9 @@ from retrain.report.console import ConsoleReporter
 from retrain.flow.execute import Outcome, execute
 from retrain.flow.plan import command_plan
 from retrain.report.markdown import render
-from tests.review.test_review_edges import strict_json
-from tests.review.test_review_local import GATE, default_of, set_epochs
+from tests.review.scenario import GATE, default_of, misbehave, set_epochs, strict_json
 
 ENV = dict(os.environ)
-# The tiny pipeline's train.py, made to misbehave by epochs: 9 fails, 7 logs a NaN score, and every run logs two
-# metrics whose names are Markdown and HTML.
-TRAIN_EDGES = """\
-import math, sys
-if a.epochs == 9:
-    sys.exit("diverged")
-if a.epochs == 7:
-    score = float("nan")
-extra = {"<img src=x onerror=alert(1)>": 1.0, "a|b": 2.0}
-"""
-
-
-def misbehave(project: Path) -> None:
-    train = project / "pipelines" / "tiny" / "src" / "train.py"
-    text = train.read_text()
-    text = text.replace('(out / "metrics.json").write_text(json.dumps({"score": score, "rows": rows}))',
-                        TRAIN_EDGES + '(out / "metrics.json").write_text(json.dumps({"score": score, "rows": rows, **extra}))')
-    train.write_text(text)
 
 
 def publish_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object]:

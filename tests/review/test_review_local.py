@@ -6,42 +6,15 @@ of ``epochs`` in the pipeline makes a weaker or a better version.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 from retrain.cli.main import main
+from tests.review.scenario import GATE, default_of, run_json, set_epochs
 
 ENV = dict(os.environ)
-GATE = """\
-    metrics:
-      rows: {goal: max}
-    promote:
-      score: ">= 0.55"
-      not_worse_than: baseline
-      tolerance: 0.001
-"""
-
-
-def set_epochs(project: Path, epochs: int) -> None:
-    path = project / "pipelines" / "tiny" / "pipeline.yml"
-    text = path.read_text()
-    start = text.index("    default: ", text.index("epochs:"))
-    end = text.index("\n", start)
-    path.write_text(text[:start] + f"    default: {epochs}" + text[end:])
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object]:
-    capsys.readouterr()
-    code = main([*argv, "--json"], ENV)
-    return code, json.loads(capsys.readouterr().out)
-
-
-def default_of(capsys: pytest.CaptureFixture[str]) -> int:
-    _, endpoint = run_json(capsys, "endpoints", "tiny-retrain")
-    return endpoint["default_version"]  # type: ignore[index, no-any-return]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -18,37 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
+from retrain.backends.base import Run, RunStatus, StepStatus
 from retrain.backends.local import DamagedRecord, LocalBackend
 from retrain.report.console import print_logs
 from retrain.flow.follow import Ending, follow
 from retrain.errors import NotFound, UsageError
 from retrain.pipeline.load import load_pipeline
+from tests.backends.local.runs import submit, wait_for, write_pipeline
 from tests.conftest import alive
-
-
-def write_pipeline(folder: Path, jobs: str, inputs: str = "") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    text = "type: pipeline\n" + (f"inputs:\n{textwrap.indent(textwrap.dedent(inputs), '  ')}" if inputs else "") + \
-        "jobs:\n" + textwrap.indent(textwrap.dedent(jobs), "  ")
-    (folder / "pipeline.yml").write_text(text)
-    return folder / "pipeline.yml"
-
-
-def wait_for(backend: LocalBackend, run: Run, timeout: float = 60) -> Run:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        run = backend.run(run.id)
-        if run.status.is_terminal:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run.id} still {run.status} after {timeout}s")
-
-
-def submit(backend: LocalBackend, key: str, version: int | str = "default", force: bool = False, **parameters: object) -> Run:
-    request = SubmitRequest(pipeline="p", endpoint="ep-test", version=version, parameters=parameters,  # type: ignore[arg-type]
-                            experiment="exp", key=key, force=force)
-    return backend.submit(request)
 
 
 @pytest.fixture

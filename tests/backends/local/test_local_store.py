@@ -15,7 +15,7 @@ from retrain.backends.local import LocalBackend
 from retrain.backends.local.retention import RetentionPolicy
 from retrain.cli.main import main
 from retrain.pipeline.load import load_pipeline
-from tests.backends.local.test_local_backend import submit, wait_for, write_pipeline
+from tests.backends.local.runs import submit, wait_for, write_pipeline
 
 # A step writing 2 MB that is the same every run, and one that reads it and writes a small summary.
 BIG = """\
