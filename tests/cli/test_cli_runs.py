@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_process import ENV, retrain
 from tests.conftest import alive
-
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
-def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120, check=False)
 
 
 def make_slow(project: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.cli.main import main
+from tests.cli_process import in_process as retrain
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Result, Runner
@@ -39,12 +39,6 @@ def repo(tmp_path: Path) -> Iterator[Path]:
     git(root, "init", "-q", "-b", "main")
     with contextlib.chdir(root):
         yield root
-
-
-def retrain(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), {})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def workflow_inputs(root: Path) -> dict[str, dict]:

@@ -4,24 +4,17 @@ the non-US data by setting the training_data parameter, and pin a version while 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_process import retrain
 
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
-
-
-def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600, check=False)
 
 
 @pytest.fixture(scope="module")

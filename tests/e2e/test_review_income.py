@@ -5,14 +5,12 @@ latest run; merged, it is published but not promoted and the check names auc; a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_process import retrain as cli
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import GITHUB, HEAD, Runner
@@ -21,12 +19,6 @@ pytest.importorskip("sklearn", reason="the income sample needs the sample extra:
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
 
 
 def set_max_iter(repo: Path, value: int) -> None:

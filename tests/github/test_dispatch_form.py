@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain.cli.main import main
+from tests.cli_process import in_process as retrain
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.workflow_checks import assert_valid_workflow
@@ -90,12 +90,6 @@ WIRING = """\
             epochs=${{ inputs.epochs }}
             flavour=${{ inputs.flavour }}
 """
-
-
-def retrain(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), {})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def put(project: Path, text: str, name: str = "retrain.yml") -> Path:

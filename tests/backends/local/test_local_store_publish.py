@@ -13,13 +13,7 @@ from pathlib import Path
 import pytest
 
 from retrain.backends.local.snapshot import STAGING_PREFIX, _staging, remove_leftovers
-
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
-def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=300, check=False)
+from tests.cli_process import ENV, retrain
 
 
 def staging(project: Path) -> list[Path]:
