@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
+from tests.paths import ROOT
 
-ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint.py"
-GITHUB = Path(__file__).parent / "fixtures" / "github"
+ENTRYPOINT = ROOT / "entrypoint.py"
+GITHUB = ROOT / "tests" / "fixtures" / "github"
 BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 SECRET = "s3cr3t-client-value-xyz"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # the pull request's head in pull_request-opened.json

@@ -19,6 +19,7 @@ import pytest
 
 from tests.fakes.github_api import ACTIONS_APP, APP_TOKEN, OTHER_APP, FakeGitHub
 from tests.github_runner import ENTRYPOINT, GITHUB, HEAD, Runner, pull_request
+from tests.paths import ROOT
 
 # actions/runner ProcessInvoker.cs: SIGINT, 7.5 s, SIGTERM, 2.5 s, kill.
 SIGINT_TIMEOUT_S = 7.5
@@ -246,7 +247,7 @@ def test_the_status_output_names_every_conclusion_the_action_writes() -> None:
 
     from retrain.flow.execute import Conclusion
 
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     # `skipped` is a check-run conclusion the reports can draw, but no outcome of the action concludes so.
     written = {c.value for c in Conclusion} - {"skipped"}
     described = yaml.safe_load((root / "action.yml").read_text())["outputs"]["status"]["description"]

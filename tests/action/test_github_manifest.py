@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from retrain.action import main as action
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FENCE = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
 

@@ -11,8 +11,9 @@ import pytest
 from retrain.cli.main import main
 from retrain.errors import UsageError
 from retrain.action.payload import MAX_DEPTH, event_from_payload, event_from_payload_file
+from tests.paths import ROOT
 
-GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
+GITHUB = ROOT / "tests" / "fixtures" / "github"
 
 
 def fixture(name: str) -> dict:

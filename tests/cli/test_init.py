@@ -21,10 +21,11 @@ from tests.cli_process import in_process as retrain
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Result, Runner
+from tests.paths import ROOT
 from tests.workflow_checks import assert_valid_workflow
 
-INCOME = Path(__file__).resolve().parents[2] / "examples" / "income"
-EVENTS = Path(__file__).parents[1] / "fixtures" / "github"
+INCOME = ROOT / "examples" / "income"
+EVENTS = ROOT / "tests" / "fixtures" / "github"
 WORKFLOW = Path(".github/workflows/retrain.yml")
 
 
@@ -258,7 +259,7 @@ def test_a_parameter_without_a_default_asks_for_a_value(repo: Path, capsys: pyte
 
 
 def test_a_pipeline_component_beside_the_pipeline_is_not_a_second_definition(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nested = Path(__file__).parents[1] / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
+    nested = ROOT / "tests" / "fixtures" / "pipelines" / "nested_component" / "components" / "train_pipeline.yml"
     shutil.copy(nested, repo / "components" / "train_pipeline.yml")
     code, out, err = retrain(capsys, "init")
     assert code == 0, err

@@ -10,8 +10,9 @@ import pytest
 
 from retrain.config.load import load_config
 from retrain.errors import InvalidFile
+from tests.paths import ROOT
 
-SCHEMA = Path(__file__).resolve().parents[2] / "retrain" / "schema" / "retrain.schema.json"
+SCHEMA = ROOT / "retrain" / "schema" / "retrain.schema.json"
 
 
 def problems(project: Path, text: str) -> list[str]:

@@ -12,6 +12,7 @@ from retrain.config.load import load_config
 from retrain.config.records import AzureBackendConfig, LocalBackendConfig, Trigger
 from retrain.errors import InvalidFile
 from tests.config.parameter_file import problems
+from tests.paths import ROOT
 
 SEVEN_MISTAKES = """\
 backend: local
@@ -200,7 +201,7 @@ def test_the_boundary_is_the_git_top_level_not_the_files_folder(project: Path) -
 
 def test_outside_git_the_boundary_is_the_files_folder(tmp_path: Path) -> None:
     # No .git above: the parameter file's folder is the repository, and a sibling folder is outside it.
-    shutil.copytree(Path(__file__).parents[2] / "examples" / "income", tmp_path / "income", ignore=shutil.ignore_patterns(".retrain"))
+    shutil.copytree(ROOT / "examples" / "income", tmp_path / "income", ignore=shutil.ignore_patterns(".retrain"))
     config = load_config(tmp_path / "income" / "retrain.yml")
     assert config.repo_root == tmp_path / "income"
     text = (tmp_path / "income" / "retrain.yml").read_text().replace("training_data: data/adult-us.csv", "training_data: ../other.csv")

@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 
 def run_sh(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -47,8 +47,9 @@ import pytest
 from retrain.cli.main import main
 from tests.conftest import RETRAIN, commit_all, git, write
 from tests.fakes.github_api import FakeGitHub
+from tests.paths import ROOT
 
-CORPUS = Path(__file__).parents[1] / "corpus"
+CORPUS = ROOT / "tests" / "corpus"
 PARAMETER_FILE = "retrain.yml"
 PIPELINE_FILE = "pipelines/tiny/pipeline.yml"
 PREP_FILE = "pipelines/tiny/components/prep.yml"
@@ -316,7 +317,7 @@ def action_env(project: Path, github: FakeGitHub, inputs: tuple[tuple[str, str],
     """What GitHub's runner gives the action for a workflow_dispatch (see tests/github_runner.py)."""
     runner = project.parent / "runner"
     runner.mkdir(exist_ok=True)
-    payload = json.loads((Path(__file__).parents[1] / "fixtures" / "github" / "workflow_dispatch.json").read_text())
+    payload = json.loads((ROOT / "tests" / "fixtures" / "github" / "workflow_dispatch.json").read_text())
     payload["repository"]["full_name"] = github.repository
     (runner / "event.json").write_text(json.dumps(payload))
     for name in ("output", "summary"):

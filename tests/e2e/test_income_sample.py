@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.cli_process import retrain
+from tests.paths import ROOT
 
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
+SAMPLE = ROOT / "examples" / "income"
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,12 @@ from tests.cli_process import retrain as cli
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import GITHUB, HEAD, Runner
+from tests.paths import ROOT
 
 pytest.importorskip("sklearn", reason="the income sample needs the sample extra: pip install '.[sample]'")
 pytest.importorskip("pandas", reason="the income sample needs the sample extra: pip install '.[sample]'")
 
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "income"
+SAMPLE = ROOT / "examples" / "income"
 
 
 def set_max_iter(repo: Path, value: int) -> None:

@@ -15,10 +15,11 @@ import pytest
 from tests.cli_process import in_process as retrain
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
+from tests.paths import ROOT
 from tests.workflow_checks import assert_valid_workflow
 
-ENTRYPOINT = Path(__file__).resolve().parents[2] / "entrypoint.py"
-EVENTS = Path(__file__).parents[1] / "fixtures" / "github"
+ENTRYPOINT = ROOT / "entrypoint.py"
+EVENTS = ROOT / "tests" / "fixtures" / "github"
 
 # A workflow as someone writes it by hand: a stale form (epochs typed as text, a removed parameter, flavour
 # missing), a version input that feeds the action's version:, comments everywhere.

@@ -23,6 +23,7 @@ import yaml
 
 from retrain.cli.main import main
 from tests.azureml_examples import CORPUS, corpus_copy, pipeline_jobs
+from tests.paths import ROOT
 
 JOBS = pipeline_jobs()
 AZURE = ("backend:\n  kind: azureml\n  subscription_id: 00000000-0000-0000-0000-000000000000\n  resource_group: rg\n"
@@ -123,7 +124,7 @@ def test_azure_ai_ml_loads_every_pipeline_of_the_corpus(sdk_loads: dict[str, str
 def test_the_income_sample_loads_with_azure_ai_ml_as_it_is() -> None:
     """Item 7 of issue 18: `az ml job create -f examples/income/pipeline.yml` takes the sample unchanged."""
     sdk = pytest.importorskip("azure.ai.ml")
-    sample = Path(__file__).resolve().parents[2] / "examples" / "income" / "pipeline.yml"
+    sample = ROOT / "examples" / "income" / "pipeline.yml"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         job = sdk.load_job(sample)

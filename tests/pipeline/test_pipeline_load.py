@@ -10,8 +10,9 @@ import pytest
 from retrain.errors import InvalidFile
 from retrain.pipeline.load import load_pipeline
 from retrain.pipeline.model import DataValue, InputType, ParentInput, StepOutput
+from tests.paths import ROOT
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "pipelines"
+FIXTURES = ROOT / "tests" / "fixtures" / "pipelines"
 
 
 def test_local_components_with_outputs_bound_to_the_pipeline() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import HEAD, Runner, pull_request
+from tests.paths import ROOT
 from tests.review.scenario import GATE, baseline_run, set_epochs
 
 
@@ -200,7 +201,7 @@ def test_the_gc_command_collects_the_local_store_as_the_recipe_runs_it(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
     from tests.workflow_checks import assert_valid_workflow
 
-    recipe = Path(__file__).resolve().parents[2] / "docs" / "workflows" / "retrain-local-store.yml"
+    recipe = ROOT / "docs" / "workflows" / "retrain-local-store.yml"
     assert "command: gc" in recipe.read_text()
     assert_valid_workflow(recipe)
     first = baseline_run(runner, github)

@@ -16,9 +16,10 @@ from retrain.backends.azureml_v1 import AzureMLV1Backend
 from retrain.backends.base import SubmitRequest
 from retrain.http import make_session
 from tests.fakes.azure import FakeAzure
+from tests.paths import ROOT
 
 ARM_SCOPE = "https://management.azure.com/.default"
-INCOME = Path(__file__).resolve().parents[3] / "examples" / "income"
+INCOME = ROOT / "examples" / "income"
 
 
 def arm_client(fake: FakeAzure, credentials: AzureCredentials | None = None) -> ArmClient:

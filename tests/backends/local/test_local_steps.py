@@ -22,8 +22,9 @@ from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import LocalBackend
 from retrain.report.console import render_run
 from retrain.pipeline.load import load_pipeline
+from tests.paths import ROOT
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "pipelines"
+FIXTURES = ROOT / "tests" / "fixtures" / "pipelines"
 
 
 def run_fixture(tmp_path: Path, name: str, change: Callable[[Path], None] | None = None,
