@@ -45,7 +45,7 @@ def main() -> None:
 
         sys.path.insert(0, str(ROOT))
         from retrain.config.load import load_config
-        from retrain.github.dispatch_form import check_workflows
+        from retrain.github.dispatch_form.drift import check_workflows
 
         config = load_config(repo / "retrain.yml")
         pipelines = {n: p.pipeline for n, p in config.pipelines.items() if p.pipeline is not None}

@@ -18,7 +18,7 @@ from pathlib import Path
 GOAL_MB = 100
 WRAPPER = (
     "import resource, sys\n"
-    "from retrain.cli import main\n"
+    "from retrain.cli.main import main\n"
     "code = main(sys.argv[2:])\n"
     "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
     "sys.exit(code)\n"

@@ -50,7 +50,7 @@ def main() -> None:
 
     from retrain.backends.local import LocalBackend
     from retrain.config.records import PipelineConfig
-    from retrain.review.gate import Condition, Gate
+    from retrain.config.gate import Condition, Gate
     from retrain.review.promote import review
 
     pc = PipelineConfig(name="bench", definition=None, endpoint="bench-ep", version="default", experiment="bench",

@@ -49,7 +49,7 @@ def main() -> None:
     m = alternate(args.repeat, **commands)
     base = m["base"]
     heavy = subprocess.run(
-        [py, "-c", "import sys, retrain.cli, retrain.commands, retrain.backends.factory;"
+        [py, "-c", "import sys, retrain.cli.main, retrain.cli.work, retrain.cli.runs, retrain.config.backend;"
          "print(sorted(m for m in ('msal','jinja2','requests','cryptography','sklearn','pandas') if m in sys.modules))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()

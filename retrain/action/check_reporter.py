@@ -37,6 +37,8 @@ UPDATE_EVERY_S = 10.0
 # SIGINT and its SIGTERM, leaving room for the backend's cancel.
 STOP_BUDGET_S = 2.5
 PARAMETER_FILE_CHECK = "retrain / parameter file"
+# Where a job's check runs sit (a pull request's head), tagged on its runs: the sync looks there.
+CHECK_SHA_TAG = "retrain.check_sha"
 # How many other Apps' check runs of the same name and key a look-up passes over before making its own.
 MAX_FOREIGN = 3
 

@@ -13,9 +13,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .. import __version__, escape
-from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, RetrainError
+from .. import __version__
 from ..flow.signals import stderr_notify, stop_on_signals
+
+# retrain.errors and retrain.escape load when an error is reported: ``--help`` needs neither (the errors' records
+# cost dataclasses and inspect, escape's tokens cost secrets), and a verb loads them with what it uses.
 
 EPILOG = {
     "validate": "example:\n  retrain -f examples/income/retrain.yml validate",
@@ -53,17 +55,48 @@ def _count(text: str) -> int:
     return int(text)
 
 
-class _Verbs:
-    """Names the verbs' functions without importing them: ``--help`` and a bad argument load only the
-    parser; the verb's module (and what it imports) loads once a verb runs."""
+# Which module of this package holds each verb's ``cmd_<verb>``: ``--help`` and a bad argument load only the
+# parser; a verb loads its own module (and what that imports) once it runs, and no other verb's.
+VERB_MODULES = {
+    "init": "init", "validate": "validate",
+    "plan": "plan", "publish": "work", "submit": "work", "sync": "work",
+    "status": "runs", "cancel": "runs", "runs": "runs", "endpoints": "runs",
+    "promote": "review", "history": "review", "rollback": "review",
+    "pull": "store", "gc": "store",
+}
 
-    def __getattr__(self, name: str) -> str:
-        return name
+
+def run_verb(name: str, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from importlib import import_module
+
+    module = import_module(f"{__package__}.{VERB_MODULES[name]}")
+    return int(getattr(module, f"cmd_{name}")(args, environ))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    c = _Verbs()
+class _Unbuilt:
+    """Stands for a verb's parser that this command line does not name: its arguments are not built."""
 
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` names, when it is one and nothing before it asks for the top-level help or version;
+    else None (the whole parser is built: its help lists every verb, its errors name them)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file"):
+            next(args, None)
+        elif arg in ("-h", "--help", "--version"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in VERB_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only``, that verb's arguments alone are built (each verb's parser costs
+    start-up time, and a command runs one)."""
     parser = argparse.ArgumentParser(
         prog="retrain",
         description="Retrain machine-learning models from Git: publish pipelines to versioned endpoints, "
@@ -81,13 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def verb(name: str, help_text: str, func: object, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG[name],
-                           parents=[common, *parents], formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.set_defaults(func=func)
-        return p
+    def verb(name: str, help_text: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return _Unbuilt()  # type: ignore[return-value]
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG[name],
+                              parents=[common, *parents], formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    p = verb("init", "write retrain.yml and a GitHub workflow for a pipeline (or --update the workflow's form)", c.cmd_init)
+    p = verb("init", "write retrain.yml and a GitHub workflow for a pipeline (or --update the workflow's form)")
     p.add_argument("--definition", metavar="PATH", help="the pipeline YAML (default: the one in the repository)")
     p.add_argument("--backend", choices=["local", "azureml"], default="local", help="where runs go (default: local)")
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -96,10 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--branch", help="the default branch (default: the one checked out)")
     p.add_argument("--update", action="store_true", help="rewrite the dispatch form's inputs from the pipeline, keeping the rest of the workflow")
 
-    verb("validate", "check the parameter file, the pipelines it names and the workflows' dispatch forms, touching nothing",
-         c.cmd_validate, as_json)
+    verb("validate", "check the parameter file, the pipelines it names and the workflows' dispatch forms, touching nothing", as_json)
 
-    p = verb("plan", "say what an event would do, per pipeline, and why (no side effects)", c.cmd_plan, as_json)
+    p = verb("plan", "say what an event would do, per pipeline, and why (no side effects)", as_json)
     p.add_argument("--event", choices=["push", "pull_request", "dispatch", "workflow_dispatch", "schedule"],
                    help="the event (default: push, or what --event-file's payload is for)")
     p.add_argument("--event-file", metavar="PAYLOAD", help="a GitHub event payload (JSON) to read the event from")
@@ -108,11 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter value, as a dispatch form sends it")
     p.add_argument("--version", help="override the pinned version: a number, default or latest")
 
-    p = verb("publish", "publish pipelines as new endpoint versions (unchanged content keeps its version)", c.cmd_publish, as_json)
+    p = verb("publish", "publish pipelines as new endpoint versions (unchanged content keeps its version)", as_json)
     p.add_argument("pipeline", nargs="*", help="pipelines to publish (default: all)")
     p.add_argument("--make-default", action="store_true", help="make the new version the endpoint's default")
 
-    p = verb("submit", "submit a retrain run on the pinned version and follow it to its end", c.cmd_submit, as_json)
+    p = verb("submit", "submit a retrain run on the pinned version and follow it to its end", as_json)
     p.add_argument("pipeline", nargs="?", help="the pipeline (optional when the file has one)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter value for this run (repeatable)")
     p.add_argument("--version", help="run this version instead of the pin: a number, default or latest")
@@ -122,44 +154,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draft", action="store_true",
                    help="run the pipeline as it is in this checkout, as a draft: no version, never the default")
 
-    p = verb("status", "show a run: status, parameters, steps, metrics; with no run, the local store's size", c.cmd_status, as_json)
+    p = verb("status", "show a run: status, parameters, steps, metrics; with no run, the local store's size", as_json)
     p.add_argument("run", nargs="?", help="the run id (none: the local store's size and what gc would free)")
     p.add_argument("--logs", action="store_true", help="also print each step's log")
 
-    p = verb("cancel", "cancel a run", c.cmd_cancel, as_json)
+    p = verb("cancel", "cancel a run", as_json)
     p.add_argument("run", help="the run id")
 
-    p = verb("runs", "list runs, newest first", c.cmd_runs, as_json)
+    p = verb("runs", "list runs, newest first", as_json)
     p.add_argument("--pipeline", help="only runs of this pipeline")
     p.add_argument("--status", choices=["queued", "running", "completed", "failed", "canceled"])
     p.add_argument("--limit", type=_count, default=20, help="at most this many (default 20)")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="side by side: B's parameters and metrics against A's")
 
-    p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", c.cmd_promote, as_json)
+    p = verb("promote", "make a version the endpoint's default after its run passes the promote: gate", as_json)
     p.add_argument("pipeline", help="the pipeline")
     p.add_argument("version", help="the version number to make the default")
     p.add_argument("--force", action="store_true", help="skip the checks (needs --reason; the record says they were skipped)")
     p.add_argument("--reason", default="", help="why: recorded with the move (retrain history); required with --force")
 
-    p = verb("history", "list the moves of a pipeline's endpoint default: who, when, the commit, the verdict, why",
-             c.cmd_history, as_json)
+    p = verb("history", "list the moves of a pipeline's endpoint default: who, when, the commit, the verdict, why", as_json)
     p.add_argument("pipeline", help="the pipeline")
 
-    p = verb("rollback", "move a pipeline's endpoint default back to the one before (recorded too)", c.cmd_rollback, as_json)
+    p = verb("rollback", "move a pipeline's endpoint default back to the one before (recorded too)", as_json)
     p.add_argument("pipeline", help="the pipeline")
     p.add_argument("--reason", default="", help="why: recorded with the move (retrain history)")
 
-    p = verb("endpoints", "list endpoints, or one endpoint's versions", c.cmd_endpoints, as_json)
+    p = verb("endpoints", "list endpoints, or one endpoint's versions", as_json)
     p.add_argument("name", nargs="?", help="an endpoint to show")
 
-    p = verb("sync", "show runs that have not finished; --wait follows them to their end", c.cmd_sync, as_json)
+    p = verb("sync", "show runs that have not finished; --wait follows them to their end", as_json)
     p.add_argument("--wait", action="store_true", help="follow every unfinished run to its end")
     p.add_argument("--timeout-s", type=float, default=3600.0, help=argparse.SUPPRESS)
 
-    p = verb("pull", "read the repository's registry (what the action published and ran) into the local store", c.cmd_pull, as_json)
+    p = verb("pull", "read the repository's registry (what the action published and ran) into the local store", as_json)
     p.add_argument("--repo", metavar="OWNER/NAME", help="the repository (default: backend registry:, else the origin remote)")
 
-    p = verb("gc", "remove local runs beyond the parameter file's retention, and files nothing uses", c.cmd_gc, as_json)
+    p = verb("gc", "remove local runs beyond the parameter file's retention, and files nothing uses", as_json)
     p.add_argument("--dry-run", action="store_true", help="print what would be removed and freed; remove nothing")
     return parser
 
@@ -167,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _digest_cache(environ: Mapping[str, str]) -> Path | None:
     """Where file digests are remembered between commands: the user's cache folder (XDG), if any."""
     base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
-    return Path(base) / "retrain" / "digests.json" if base else None
+    return Path(base) / "retrain" / "digests" if base else None
 
 
 def _write_crash(exc: BaseException) -> str:
@@ -187,6 +218,8 @@ def _print_error(message: str) -> None:
     # A message may quote data (a --set value, a name from a file) and stderr reaches the job log too: each
     # of its lines is printed through the escaping rule, so none can start a workflow command or hold a
     # terminal escape.
+    from .. import escape
+
     print("\n".join(escape.line(part) for part in message.split("\n")), file=sys.stderr)
 
 
@@ -199,25 +232,32 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 from ..action.main import main as action_main
 
                 return action_main(environ)
-            parser = build_parser()
+            parser = build_parser(command_of(argv))
             try:
                 args = parser.parse_args(argv)
             except SystemExit as e:  # argparse: --help (0) or bad arguments (2)
-                return int(e.code or 0) if isinstance(e.code, int) else EXIT_BAD_INPUT
-            from . import commands
-            from ..pipeline.hashing import use_cache_file
+                if isinstance(e.code, int):
+                    return e.code
+                from ..errors import EXIT_BAD_INPUT
 
-            use_cache_file(_digest_cache(environ))
-            return int(getattr(commands, args.func)(args, environ))
-    except RetrainError as e:
-        _print_error(f"error: {e}")
-        return e.exit_code
+                return EXIT_BAD_INPUT
+            from ..pipeline.hashing import use_cache
+
+            use_cache(_digest_cache(environ))
+            return run_verb(args.command, args, environ)
     except KeyboardInterrupt:
+        from ..errors import EXIT_INTERRUPTED
+
         print("interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `retrain runs | head`
         return 0
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a readable report
+        from ..errors import EXIT_INTERNAL, RetrainError
+
+        if isinstance(e, RetrainError):
+            _print_error(f"error: {e}")
+            return e.exit_code
         path = _write_crash(e)
         _print_error(
             f"retrain hit an internal error ({type(e).__name__}: {e}).\n"

@@ -4,10 +4,13 @@ local path never pays for msal's import."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .records import AzureBackendConfig, Config, LocalBackendConfig
 from ..errors import UsageError
-from ..backends.base import Backend
+
+if TYPE_CHECKING:  # the backend module itself is imported when one is made
+    from ..backends.base import Backend
 
 
 # Credentials of the action and of Azure never reach a pipeline's steps: they run user code.
@@ -25,7 +28,7 @@ def make_backend(config: Config, environ: Mapping[str, str]) -> Backend:
         from ..backends.local import LocalBackend
 
         return LocalBackend(backend.store, environ=step_environment(environ))
-    if not isinstance(backend, AzureBackendConfig):  # config.py builds only these two kinds
+    if not isinstance(backend, AzureBackendConfig):  # backend_block.py builds only these two kinds
         raise UsageError(f"backend kind {backend!r} is not one retrain runs; use local, azureml or azureml-v1.")
     from .backend_azure import make_azure_backend
 

@@ -1,4 +1,4 @@
-"""Typed records of a validated parameter file (``retrain.yml``). Loading lives in ``config.py``."""
+"""Typed records of a validated parameter file (``retrain.yml``). Loading lives in ``load.py``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-from ..backends.base import VersionPin
 from ..errors import Location, Problem
-from ..review.gate import Gate
+from .gate import Gate
 from ..pipeline.model import Literal, Pipeline
+
+if TYPE_CHECKING:  # a type alias only: validate need not load the backend protocol to read the file
+    from ..backends.base import VersionPin
 
 
 class Trigger(str, Enum):

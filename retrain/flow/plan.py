@@ -209,6 +209,17 @@ def _changes(config: Config, pc: PipelineConfig, changed: Sequence[str], repo_ro
     return touched, config_touched, data_hits
 
 
+def parse_assignments(pairs: list[str] | None) -> dict[str, str]:
+    """``name=value`` pairs (``--set``, the action's parameters input) as the overrides a plan takes."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {pair!r} is not name=value. Write e.g. --set learning_rate=0.05.")
+        out[name.strip()] = value
+    return out
+
+
 def assign_parameters(
     config: Config, pc: PipelineConfig, overrides: Mapping[str, str], *, explicit: bool = True, origin: str = "--set"
 ) -> tuple[dict[str, Literal], frozenset[str]]:

@@ -1,1 +1,1 @@
-"""GitHub: event payloads, the Checks API, workflow commands."""
+"""GitHub: its REST APIs (checks, comments, compare, the Git database), workflow commands and files, the dispatch form."""

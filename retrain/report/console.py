@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .. import escape
 from ..backends.base import Backend, Endpoint, PublishResult, Run, StepStatus
-from ..flow.execute import Conclusion, Outcome
-from ..flow.plan import Plan, PipelinePlan
+from ..text import cell, duration, table
+
+if TYPE_CHECKING:  # `retrain plan` and the listings render without loading the executor and the review
+    from ..flow.execute import Outcome
+    from ..flow.plan import PipelinePlan, Plan
 
 MARK = {
     StepStatus.COMPLETED: "done",
@@ -22,38 +24,6 @@ MARK = {
     StepStatus.RUNNING: "running",
     StepStatus.QUEUED: "queued",
 }
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers]] + [[_cell(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = [escape.line("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths).rstrip())
-    return "\n".join(lines)
-
-
-def _cell(value: object) -> str:
-    return escape.value(_text(value))
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
 def format_value(value: object) -> str:
@@ -88,7 +58,7 @@ def render_run(run: Run, *, defaults: Mapping[str, object] | None = None, metric
         f"run {run.id}: {run.status.value}",
         f"  pipeline {run.pipeline}, endpoint {run.endpoint}, "
         + ("a DRAFT (no version)" if run.tags.get("retrain.draft") == "true" else f"version {run.version}"),
-        f"  created {_cell(run.created)}, duration {duration(run.duration_s)}",
+        f"  created {cell(run.created)}, duration {duration(run.duration_s)}",
     ]
     if run.url:
         lines.append(f"  {run.url}")
@@ -237,6 +207,8 @@ class ConsoleReporter:
             self._say(f"    [{escape.value(step)}] {line}")
 
     def finished(self, outcome: Outcome) -> None:
+        from ..flow.execute import Conclusion
+
         if outcome.run is not None and outcome.conclusion is not Conclusion.PENDING:
             from ..review.report import review_text
 

@@ -13,9 +13,9 @@ import jinja2
 
 from .. import escape
 from ..backends.base import StepResult, StepStatus
-from .console import duration
 from ..flow.execute import Conclusion, Outcome
 from ..metric_values import shown
+from ..text import duration
 
 ICONS = {
     Conclusion.SUCCESS: "✅", Conclusion.FAILURE: "❌", Conclusion.CANCELLED: "⏹️", Conclusion.TIMED_OUT: "⏱️",

@@ -1,120 +1,52 @@
-"""Promotion gates: the conditions a version's run must meet before it becomes the endpoint's default.
+"""Judging a run against its promotion gate: which conditions held, which failed, which could not be evaluated.
 
-A gate is the ``promote:`` block of a pipeline in the parameter file::
-
-    promote:
-      auc: ">= 0.90"              # absolute: metric, operator, threshold
-      log_loss:                   # per metric, as MLflow's MetricThreshold names them
-        threshold: 0.35           #   absolute, in the metric's direction (<= for a metric whose goal is min)
-        min_absolute_change: 0    #   against the baseline: at least this much better (negative: at most this much worse)
-        min_relative_change: 0.01 #   ... or this share of the baseline's value better
-        greater_is_better: false  #   the metric's goal (or metrics: {log_loss: min})
-      not_worse_than: baseline    # relative: no metric worse than the baseline run's by more than tolerance
-      tolerance: 0.01
-
-Pure: parsing a condition and judging a run's metrics need no backend. Which run is the baseline is
-``baseline.py``'s job; moving the default is the backend's. Values are compared in their own precision
-(``metric_values.exact``) and a non-finite value never passes. A gate none of whose conditions could be
-evaluated (no baseline, no metrics) fails: a gate never passes on nothing.
+The gate's records and the ``promote:`` block's parsing are the parameter file's (``config/gate.py``). Pure:
+judging a run's metrics needs no backend. Which run is the baseline is ``baseline.py``'s job; moving the default
+is the backend's. Values are compared in their own precision (``metric_values.exact``) and a non-finite value
+never passes. A gate none of whose conditions could be evaluated (no baseline, no metrics) fails: a gate never
+passes on nothing.
 """
 
 from __future__ import annotations
 
-import math
 import operator
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
+from ..config.gate import Change, Condition, Gate
 from ..errors import Location
 from ..metric_values import exact, finite, full
 
-OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+# What each of config.gate.OPERATORS decides, on the values in their own precision.
+COMPARE: dict[str, Callable[[Decimal, Decimal], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
 }
-_CONDITION = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
-GATE_KEYS = ("not_worse_than", "tolerance")
-RELATIVE_TO = ("baseline",)
-# The keys of a metric's own entry (``promote: {log_loss: {...}}``), named as MLflow's MetricThreshold names them.
-METRIC_KEYS = ("threshold", "min_absolute_change", "min_relative_change", "greater_is_better")
 
 
-class BadCondition(ValueError):
-    """A condition's text is not ``OP NUMBER``; the message says what to write."""
+def condition_text(cond: Condition) -> str:
+    """``auc >= 0.9``: the condition as a report shows it, every digit of the threshold."""
+    return f"{cond.metric} {cond.op} {full(cond.threshold)}"
 
 
-@dataclass(frozen=True)
-class Condition:
-    """``metric OP threshold``, e.g. ``auc >= 0.9``."""
-
-    metric: str
-    op: str
-    threshold: float
-    location: Location | None = field(default=None, compare=False)
-
-    def holds(self, value: float) -> bool:
-        """Decided in the values' own precision; a non-finite value never holds."""
-        return finite(value) and OPERATORS[self.op](exact(value), exact(self.threshold))
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {full(self.threshold)}"
+def holds(cond: Condition, value: float) -> bool:
+    """Decided in the values' own precision; a non-finite value never holds."""
+    return finite(value) and COMPARE[cond.op](exact(value), exact(cond.threshold))
 
 
-@dataclass(frozen=True)
-class Change:
-    """``min_absolute_change`` or ``min_relative_change`` of one metric against the baseline run's value.
-
-    A run passes when its value is better than the baseline's by at least ``amount`` (absolute, in the metric's
-    units) or by ``amount`` times the baseline's magnitude (relative); a negative amount lets it be worse by at most
-    that much."""
-
-    metric: str
-    kind: str  # "absolute" or "relative"
-    amount: float
-    location: Location | None = field(default=None, compare=False)
-
-    def bound(self, base: float, goal: str) -> Decimal:
-        step = exact(self.amount) if self.kind == "absolute" else abs(exact(base)) * exact(self.amount)
-        return exact(base) + step if goal == "max" else exact(base) - step
-
-    def words(self) -> str:
-        if self.kind == "absolute":
-            amount = full(abs(self.amount))
-        else:
-            amount = f"{full(abs(self.amount) * 100)}%"
-        return f"at least {amount} better than" if self.amount >= 0 else f"at most {amount} worse than"
+def change_bound(change: Change, base: float, goal: str) -> Decimal:
+    """The value a run must reach (goal max: at least; min: at most) to meet ``change`` against ``base``."""
+    step = exact(change.amount) if change.kind == "absolute" else abs(exact(base)) * exact(change.amount)
+    return exact(base) + step if goal == "max" else exact(base) - step
 
 
-def parse_condition(metric: str, text: object) -> Condition:
-    """``">= 0.9"`` (or a bare number, read as ``>=``) for ``metric``; raise BadCondition."""
-    if isinstance(text, bool):
-        raise BadCondition(f"expected a condition such as \">= 0.9\", got {text!r}.")
-    if isinstance(text, (int, float)):
-        if not math.isfinite(text):
-            raise BadCondition(f"the threshold {text!r} is not a finite number.")
-        return Condition(metric, ">=", float(text))
-    if not isinstance(text, str):
-        raise BadCondition(f"expected a condition such as \">= 0.9\", got {type(text).__name__}.")
-    m = _CONDITION.fullmatch(text)
-    if m is None:
-        raise BadCondition(f"the condition {text!r} is not an operator and a number. "
-                           f"Write e.g. \">= 0.9\" (operators: {', '.join(OPERATORS)}).")
-    threshold = float(m.group(2))
-    if not math.isfinite(threshold):
-        raise BadCondition(f"the threshold in {text!r} is not a finite number.")
-    return Condition(metric, m.group(1), threshold)
-
-
-@dataclass(frozen=True)
-class Gate:
-    """A pipeline's ``promote:`` block, validated."""
-
-    conditions: tuple[Condition, ...] = ()
-    not_worse_than: str | None = None  # "baseline"
-    tolerance: float = 0.0
-    location: Location | None = field(default=None, compare=False)
-    changes: tuple[Change, ...] = ()  # per-metric min_absolute_change / min_relative_change
+def change_words(change: Change) -> str:
+    """``at least 0.01 better than`` / ``at most 1% worse than``, to be followed by the baseline."""
+    if change.kind == "absolute":
+        amount = full(abs(change.amount))
+    else:
+        amount = f"{full(abs(change.amount) * 100)}%"
+    return f"at least {amount} better than" if change.amount >= 0 else f"at most {amount} worse than"
 
 
 @dataclass(frozen=True)
@@ -198,12 +130,12 @@ def evaluate(
     for cond in gate.conditions:
         value = metrics.get(cond.metric)
         if value is None:
-            checks.append(missing(cond.metric, cond.location, str(cond), cond.threshold))
+            checks.append(missing(cond.metric, cond.location, condition_text(cond), cond.threshold))
             continue
-        ok = cond.holds(value)
+        ok = holds(cond, value)
         why = "" if ok else f"{cond.metric} is {full(value)}, needs {cond.op} {full(cond.threshold)}" + (
             "" if finite(value) else " (not a finite number, so it cannot pass)")
-        checks.append(Check(str(cond), cond.metric, value, cond.threshold, ok, why))
+        checks.append(Check(condition_text(cond), cond.metric, value, cond.threshold, ok, why))
 
     relative = gate.not_worse_than is not None or bool(gate.changes)
     if relative and baseline is not None and not baseline:
@@ -225,7 +157,7 @@ def evaluate(
                                          baseline_run))
     for change in gate.changes if relative else ():
         goal = goals.get(change.metric, "max")
-        text = f"{change.metric} {change.words()} the baseline"
+        text = f"{change.metric} {change_words(change)} the baseline"
         value = metrics.get(change.metric)
         if baseline is None:
             checks.append(Check(text, change.metric, value, None, False, "no baseline run to compare with", skipped=True))
@@ -235,7 +167,7 @@ def evaluate(
             checks.append(Check(text, change.metric, value, None, False,
                                 f"the baseline run {baseline_run} did not report {change.metric}", skipped=True))
             continue
-        text = f"{change.metric} {change.words()} the baseline's {full(base)}"
+        text = f"{change.metric} {change_words(change)} the baseline's {full(base)}"
         if value is None:
             checks.append(missing(change.metric, change.location, text, None))
             continue
@@ -243,12 +175,12 @@ def evaluate(
             checks.append(Check(text, change.metric, value, None, False,
                                 f"the baseline's {change.metric} is {full(base)}: nothing to compare with", skipped=True))
             continue
-        bound = change.bound(base, goal)
+        bound = change_bound(change, base, goal)
         sign = ">=" if goal == "max" else "<="
         ok = finite(value) and (exact(value) >= bound if goal == "max" else exact(value) <= bound)
         checks.append(Check(text, change.metric, value, float(bound), ok,
                             "" if ok else f"{change.metric} is {full(value)}, needs {sign} {full(float(bound))} "
-                                          f"({change.words()} the baseline run {baseline_run}'s {full(base)})"))
+                                          f"({change_words(change)} the baseline run {baseline_run}'s {full(base)})"))
 
     if not checks:  # validate refuses an empty gate; a Gate built otherwise still does not pass on nothing
         checks.append(Check(NOTHING_EVALUATED, "", None, None, False, "the gate has no condition to evaluate"))

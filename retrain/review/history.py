@@ -81,6 +81,17 @@ def rollback_target(recorded: Sequence[DefaultMove], current: int | None) -> int
     return earlier[-1] if earlier else None
 
 
+def move_default(backend: Backend, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
+    """Make ``number`` the endpoint's default; the backend records ``move`` with it (see ``DefaultMove``)."""
+    setter = getattr(backend, "set_default", None)
+    if setter is None:
+        raise UsageError(f"the {backend.kind} backend cannot move an endpoint's default; a promote: gate needs one that can.")
+    if move is None:
+        setter(endpoint, number)
+    else:
+        setter(endpoint, number, move)
+
+
 @dataclass(frozen=True)
 class Rollback:
     endpoint: str
@@ -91,8 +102,6 @@ class Rollback:
 
 def rollback(backend: Backend, endpoint: str, mover: Mover, reason: str) -> Rollback:
     """Move ``endpoint``'s default back to the one before, recording the move."""
-    from .promote import move_default
-
     reader = recorder(backend, "retrain rollback")
     ep = backend.endpoint(endpoint)
     current = ep.default_version
@@ -133,5 +142,5 @@ def history_text(endpoint: str, recorded: Sequence[DefaultMove], current: int | 
     return head + "\n" + "\n".join(line.rstrip() for line in lines)
 
 
-__all__ = ["KINDS", "Mover", "Rollback", "actor_of", "history_text", "move_json", "moves", "new_move", "rollback",
+__all__ = ["KINDS", "Mover", "Rollback", "actor_of", "history_text", "move_default", "move_json", "moves", "new_move", "rollback",
            "rollback_target"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..backends.base import Backend, DefaultMove, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
+from ..backends.base import Backend, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
 from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
 from ..config.records import PipelineConfig
 from ..errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
-from .history import Mover, new_move
+from .history import Mover, move_default, new_move
 from ..pipeline.model import Pipeline
 
 GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
@@ -139,17 +139,6 @@ def _default_text(backend: Backend, endpoint: str) -> str:
     return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
 
 
-def move_default(backend: Backend, endpoint: str, number: int, move: DefaultMove | None = None) -> None:
-    """Make ``number`` the endpoint's default; the backend records ``move`` with it (see ``DefaultMove``)."""
-    setter = getattr(backend, "set_default", None)
-    if setter is None:
-        raise UsageError(f"the {backend.kind} backend cannot move an endpoint's default; a promote: gate needs one that can.")
-    if move is None:
-        setter(endpoint, number)
-    else:
-        setter(endpoint, number, move)
-
-
 def publish(backend: Backend, pipeline: Pipeline, *, endpoint: str, make_default: bool, source_commit: str | None,
             mover: Mover | None = None, reason: str = "") -> PublishResult:
     """``backend.publish``, and the default move it made (the endpoint's first version, or ``make_default``)
@@ -241,4 +230,4 @@ def _same_values(ran: Mapping[str, object], wanted: Mapping[str, object]) -> boo
     return all(ran.get(k) == v for k, v in wanted.items())
 
 
-__all__ = ["DRAFT_TAG", "GATE_TAG", "VERDICT_TAG", "Settled", "awaiting_verdict", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "move_default", "promote", "publish", "review", "submit_draft"]
+__all__ = ["DRAFT_TAG", "GATE_TAG", "VERDICT_TAG", "Settled", "awaiting_verdict", "candidate_of", "settle", "Promotion", "Review", "check_compare_to", "judge", "promote", "publish", "review", "submit_draft"]

@@ -11,9 +11,9 @@ from typing import Any
 
 from ..backends.base import Run
 from .baseline import Comparison, MetricDiff, by_hand, compare, is_draft, trend
-from ..report.console import table
 from .gate import Check, GateResult
 from ..metric_values import full, shown
+from ..text import table
 from .promote import Review
 
 ARROWS = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "new": "new", "missing": "missing",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.action import main as action
+from retrain.action import inputs as action
 from tests.paths import ROOT
 
 BIN = Path(sys.executable).parent
@@ -108,7 +108,7 @@ def test_inputs_read_are_the_inputs_declared() -> None:
     # Every read goes through read_input with a declared name, and every declared name is read.
     assert _literals(r'read_input\(environ, "([a-z-]+)"') | set(action.AZURE_VARIABLES) | set(action.SECRET_INPUTS) == declared
     assert _literals(r'read_input\(environ, "([a-z-]+)"') <= declared
-    assert "INPUT_" not in (ROOT / "retrain" / "backends" / "factory_azure.py").read_text()
+    assert "INPUT_" not in (ROOT / "retrain" / "config" / "backend_azure.py").read_text()
 
 
 def test_an_undeclared_input_is_a_bug_not_a_silent_empty_value() -> None:

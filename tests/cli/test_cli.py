@@ -90,7 +90,7 @@ def test_the_installed_script_runs(project: Path) -> None:
 
 def test_an_internal_error_is_reported_with_where_the_traceback_is(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from retrain.cli import commands
+    from retrain.cli import validate as commands
 
     def broken(args: object, environ: object) -> int:
         raise ZeroDivisionError("a bug")

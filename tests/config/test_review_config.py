@@ -9,7 +9,8 @@ import pytest
 from retrain.cli.main import main
 from retrain.config.load import load_config
 from retrain.config.records import Trigger
-from retrain.review.gate import BadCondition, Condition, Gate, evaluate, parse_condition
+from retrain.config.gate import BadCondition, Condition, Gate, parse_condition
+from retrain.review.gate import evaluate
 from tests.config.parameter_file import problems, retrain_schema, with_review
 
 REVIEW = """\

@@ -10,7 +10,7 @@ import pytest
 
 from retrain.cli.main import main
 from retrain.config.load import load_config
-from retrain.review.gate import Change, Condition, Gate
+from retrain.config.gate import Change, Condition, Gate
 from tests.config.parameter_file import problems, retrain_schema, with_review
 
 PER_METRIC = """\

@@ -218,7 +218,7 @@ def test_one_escaping_rule_for_data() -> None:
 
 
 def test_a_table_of_data_never_starts_a_line_with_a_command() -> None:
-    from retrain.report.console import table
+    from retrain.text import table
 
     text = table(("metric", "value"), [("::add-mask::x", 1), ("auc", 0.9)])
     assert "\\x3a:add-mask::x" in text

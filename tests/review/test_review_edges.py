@@ -8,7 +8,8 @@ import json
 import pytest
 
 from retrain.review.baseline import MetricDiff, compare, sparkline, trend
-from retrain.review.gate import Change, Condition, Gate, evaluate
+from retrain.config.gate import Change, Condition, Gate
+from retrain.review.gate import evaluate
 from retrain.metric_values import shown
 from retrain.review.promote import Review
 from retrain.report.markdown import _env

@@ -11,7 +11,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from ...pipeline.load import COMMAND_REF, OPTIONAL_SECTION
+from ...pipeline.expressions import COMMAND_REF, OPTIONAL_SECTION
 
 
 def render(command: str, inputs: Mapping[str, str | None], outputs: Mapping[str, str]) -> str:

@@ -279,7 +279,7 @@ def test_inline_environments_get_the_name_and_version_azure_ai_ml_derives(image:
     import yaml
     from azure.ai.ml.entities import Environment
 
-    from retrain.backends.azureml.nodes import anonymous_environment
+    from retrain.backends.azureml.environments import anonymous_environment
 
     spec: dict = {"image": image}
     if conda is not None:

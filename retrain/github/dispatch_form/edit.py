@@ -13,22 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import UsageError
-from .dispatch_form import (
-    INPUT_REF,
-    FormInput,
-    action_step_nodes,
-    child,
-    compose,
-    last_line,
-    node_value,
-    refs_outside,
-    render_inputs,
-    same_default,
-    scalar_text,
-    shown_default,
-    wire_line,
-)
+from ...errors import UsageError
+from .drift import same_default, shown_default
+from .fields import FormInput, render_inputs, wire_line
+from .workflow import INPUT_REF, action_step_nodes, child, compose, last_line, node_value, refs_outside, scalar_text
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
+from ..config.backend import make_backend
 from ..errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
 from ..review.history import Mover, actor_of
 from ..review.promote import Review
+from ..report.as_json import print_json
+from .context import config_of
 
 
 def review_json(review: Review, *, draft: bool = False, candidate: int | None = None, promoted: bool = False) -> dict[str, Any]:
@@ -31,13 +34,11 @@ def review_json(review: Review, *, draft: bool = False, candidate: int | None = 
 
 
 def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from ..config.backend import make_backend
-    from .commands import _config, print_json
     from ..flow.plan import command_plan
     from ..review.promote import promote
     from ..review.report import comparison_text, gate_text
 
-    config = _config(args)
+    config = config_of(args)
     item = command_plan(config, [args.pipeline], publish=False, submit=False, command="promote").items[0]
     pc = config.pipelines[args.pipeline]
     try:
@@ -78,11 +79,9 @@ def cmd_promote(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain runs --compare A B``."""
-    from ..config.backend import make_backend
-    from .commands import _config, print_json
     from ..review.report import compare_runs_text
 
-    config = _config(args)
+    config = config_of(args)
     backend = make_backend(config, environ)
     a, b = (backend.run(r) for r in args.compare)
     pc = config.pipelines.get(b.pipeline) or config.pipelines.get(a.pipeline)
@@ -99,11 +98,9 @@ def cmd_compare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain history PIPELINE``: the recorded moves of the pipeline's endpoint default, newest first."""
-    from ..config.backend import make_backend
-    from .commands import _config, print_json
     from ..review.history import history_text, move_json, moves
 
-    config = _config(args)
+    config = config_of(args)
     pc = _pipeline(config, args.pipeline)
     backend = make_backend(config, environ)
     recorded = moves(backend, pc.endpoint)
@@ -118,11 +115,9 @@ def cmd_history(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_rollback(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``retrain rollback PIPELINE``: the default back to the one before, recorded as kind ``rollback``."""
-    from ..config.backend import make_backend
-    from .commands import _config, print_json
     from ..review.history import move_json, rollback
 
-    config = _config(args)
+    config = config_of(args)
     pc = _pipeline(config, args.pipeline)
     backend = make_backend(config, environ)
     done = rollback(backend, pc.endpoint, Mover(actor_of(environ)), args.reason)
