@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from retrain.backends.base import SubmitRequest  # noqa: E402
 from retrain.pipeline.load import load_pipeline  # noqa: E402
 from tests.fakes.azure import FakeAzure  # noqa: E402
-from tests.fakes.sdk_driver import _Credential, income_for_sdk, make_backend, sdk_environment, seed_computes  # noqa: E402
+from tests.backends.azureml.workspace import make_backend  # noqa: E402
+from tests.fakes.sdk_driver import _Credential, income_for_sdk, sdk_environment, seed_computes  # noqa: E402
 from tests.fakes.sdk_driver import sdk_publish_submit as sdk_publish  # noqa: E402
 
 INCOME = ROOT / "examples" / "income" / "pipeline.yml"

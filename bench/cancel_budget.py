@@ -30,7 +30,7 @@ SIGTERM_AFTER_S = 7.5
 def one_round(tmp: Path) -> tuple[float, float, int]:
     from tests.conftest import PIPELINE, PREP, PREP_PY, RETRAIN, TRAIN, commit_all, write
     from tests.fakes.github_api import FakeGitHub
-    from tests.test_action import ENTRYPOINT, Runner
+    from tests.github_runner import ENTRYPOINT, Runner
 
     project = tmp / "repo"
     write(project, {

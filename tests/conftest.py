@@ -10,8 +10,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # imported where used: both modules import this one
+    from tests.fakes.azure import FakeAzure
+    from tests.fakes.github_api import FakeGitHub
+    from tests.github_runner import Runner
 
 PIPELINE = """\
 $schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
@@ -178,6 +184,40 @@ def project(tmp_path: Path) -> Iterator[Path]:
     commit_all(root)
     with contextlib.chdir(root):
         yield root
+
+
+def slow_step(project: Path) -> None:
+    """The tiny pipeline's train step made to run for a minute (for timeouts and cancels)."""
+    train = project / "pipelines" / "tiny" / "src" / "train.py"
+    train.write_text("import time\nprint('training', flush=True)\ntime.sleep(60)\n")
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub API on loopback (tests/fakes/github_api.py), stopped at the end."""
+    from tests.fakes.github_api import FakeGitHub
+
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def runner(project: Path, github: FakeGitHub, tmp_path: Path) -> Runner:
+    """GitHub's runner for the action on ``project`` (tests/github_runner.py), its files in ``tmp_path / "runner"``."""
+    from tests.github_runner import Runner
+
+    (tmp_path / "runner").mkdir()
+    return Runner(project, github, tmp_path / "runner")
+
+
+@pytest.fixture
+def azure(tmp_path: Path) -> Iterator[FakeAzure]:
+    """The fake Azure (AD, Resource Manager, blob storage, MLflow, over TLS on loopback; tests/fakes/azure.py)."""
+    from tests.fakes.azure import fake_azure
+
+    with fake_azure(tmp_path) as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)

@@ -1,30 +1,23 @@
 """What the CLI prints from data cannot drive a GitHub runner (nor a terminal): step logs shown by
 `retrain status --logs`, step output shown by `submit`, and error messages quoting a value. Each output is
-read as the runner reads a job's log (tests/test_action.py's model of actions/runner's command parsing)."""
+read as the runner reads a job's log (tests/github_runner.py's model of actions/runner's command parsing)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from retrain import escape
 from retrain.cli.main import main
-from tests.test_action import commands_outside_blocks
+from tests.cli_process import retrain
+from tests.github_runner import commands_outside_blocks
 
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 # What a step might print: both command syntaxes, one after a prefix (the old one acts anywhere in a line),
 # an ANSI colour, and a carriage return that would overwrite a terminal's line.
 HOSTILE = ["::warning::pwned-1", "  ::add-mask::pwned-2", "##[add-mask]pwned-3", "epoch 1 ##[warning]pwned-4",
            "\x1b[31mred\x1b[0m", "50%\rpwned-5"]
-
-
-def retrain(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "retrain", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120, check=False)
 
 
 def pwned(printed: str) -> list[str]:

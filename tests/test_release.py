@@ -22,9 +22,9 @@ import yaml
 from tests.conftest import git, write
 from tests.fakes.github_releases import FakeReleases
 from tests.fakes.oci_registry import FakeRegistry
+from tests.paths import ROOT
 from tests.workflow_checks import assert_valid_workflow
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / ".github" / "scripts" / "release.py"
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 NAME = "octo-org/retrain"  # GITHUB_REPOSITORY Octo-Org/Retrain, in lower case as registries want it

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import PIPELINE, PREP, PREP_PY, RETRAIN, TRAIN, TRAIN_PY, git, write  # noqa: E402
 from tests.fakes.github_api import FakeGitHub  # noqa: E402
-from tests.test_action import read_outputs  # noqa: E402
+from tests.github_runner import read_outputs  # noqa: E402
 
 RUNNER_UID = 1001  # the user GitHub's hosted runners run the job's host steps as
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
@@ -193,7 +193,7 @@ def dispatch_job(runner: Runner, origin: Path) -> None:
 
 
 def push_payload(fake: FakeGitHub, before: str, after: str) -> dict:
-    """A push to main as Actions delivers it (octokit's example without file lists, as tests/test_action.py)."""
+    """A push to main as Actions delivers it (octokit's example without file lists, as tests/github_runner.py)."""
     payload = json.loads((FIXTURES / "push-new-branch.json").read_text())
     payload.update(ref="refs/heads/main", before=before, after=after, created=False)
     payload["head_commit"]["id"] = payload["commits"][0]["id"] = after

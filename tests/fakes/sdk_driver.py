@@ -1,5 +1,5 @@
 """azure-ai-ml 1.35.2 driven against the fake Azure, and retrain driven against another fake of the same kind, so
-the bodies both send for one pipeline YAML can be compared field by field (tests/test_azure_oracle.py) and their
+the bodies both send for one pipeline YAML can be compared field by field (tests/backends/azureml/test_azure_oracle.py) and their
 requests counted (bench/azure_requests.py).
 
 The SDK runs unmodified with two redirections a real machine would do with DNS: its Resource Manager host is the
@@ -25,15 +25,10 @@ from typing import Any
 import requests
 import yaml
 
-from retrain.backends.azureml.auth import AzureAuth, AzureCredentials, TokenProvider
-from retrain.backends.azureml import AzureMLBackend
-from retrain.backends.azureml.client import ArmClient
-from retrain.http import make_session
 from tests.fakes.azure import FakeAzure
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "fixtures" / "azureml-examples"
-ARM_SCOPE = "https://management.azure.com/.default"
 DATA_SUFFIXES = (".csv", ".txt", ".json", ".parquet", ".tsv", ".jsonl", ".png", ".jpg", ".pkl")
 
 
@@ -154,17 +149,6 @@ def seed_computes(fake: FakeAzure, root: Path) -> None:
         fake.resources[f"{fake.workspace_path}/computes/{name}"] = {
             "id": f"{fake.workspace_path}/computes/{name}", "name": name, "location": fake.location,
             "properties": {"computeType": "AmlCompute", "provisioningState": "Succeeded", "properties": {}}}
-
-
-def make_backend(fake: FakeAzure, compute: str | None = "cpu-cluster") -> AzureMLBackend:
-    session = make_session(backoff_factor=0.01)
-    session.verify = str(fake.ca_file)
-    session.trust_env = False
-    creds = AzureCredentials(fake.tenant, fake.client_id, client_secret=fake.client_secret)
-    provider = TokenProvider(creds, session, authority_host=fake.url)
-    client = ArmClient(fake.url, fake.subscription, fake.resource_group, fake.workspace, session,
-                       AzureAuth(provider, ARM_SCOPE), sleep=lambda s: None)
-    return AzureMLBackend(client, compute=compute, poll_interval=0.01, storage_endpoint=f"{fake.url}/blob")
 
 
 @contextlib.contextmanager
