@@ -243,6 +243,11 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "azurite: needs the Azurite storage emulator (installed with npm by the azurite fixture)")
+    # The suite's thousands of temporary pipelines stay out of the account's own digest cache (~/.cache/retrain):
+    # every command the suite starts, in this process or a child, remembers digests in a folder of the run's.
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="retrain-suite-cache-")
 
 
 @dataclass(frozen=True)

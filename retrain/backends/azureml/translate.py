@@ -8,7 +8,7 @@ workspace must resolve, goes through :class:`Assets` callbacks the backend provi
 contexts, register components and environments, resolve registered components and data, compute ids), as the
 SDK's dependency resolution does.
 
-The shapes are what azure-ai-ml 1.35.2 sends through the fake Azure for the same YAML (tests/test_azure_oracle.py
+The shapes are what azure-ai-ml 1.35.2 sends through the fake Azure for the same YAML (tests/backends/azureml/test_azure_oracle.py
 compares them field by field for every example of Azure/azureml-examples ``cli/jobs``; docs/azure.md lists the
 differences and their reasons):
 
