@@ -94,6 +94,11 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def run_dir(store_dir: Path, run_id: str) -> Path:
+    """A run's folder in the store: its worker.log, its steps' folders, its outputs."""
+    return store_dir / "runs" / run_id
+
+
 class Store:
     """One SQLite database; short transactions, so many processes can share it."""
 
