@@ -215,21 +215,39 @@ def started(backend: LocalBackend, run: Run, timeout: float = 30) -> Path:
     return run_dir
 
 
-def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend) -> None:
-    path = write_pipeline(tmp_path / "proj", SLEEPER)
+TWO_SLEEPERS = """\
+    slow:
+      command: echo $$ > pid.txt; echo started; sleep 60
+    other:
+      command: echo $$ > pid.txt; echo started; sleep 60
+    """
+
+
+# One step is waited for by the worker's main thread (it is the only step that can run); two independent
+# steps run in pool threads: a cancel stops either.
+@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS], ids=["one step", "two parallel steps"])
+def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend, jobs: str) -> None:
+    path = write_pipeline(tmp_path / "proj", jobs)
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    steps = jobs.count("command:")
+    if steps > (os.cpu_count() or 1):
+        pytest.skip("one core: the two steps would not run at once")
     run = submit(backend, "k")
     run_dir = started(backend, run)
-    [step_pid] = child_pids(run_dir)
+    give_up = time.monotonic() + 30
+    while len(child_pids(run_dir)) < steps and time.monotonic() < give_up:
+        time.sleep(0.05)
+    step_pids = child_pids(run_dir)
+    assert len(step_pids) == steps
     out = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from retrain.backends.local import LocalBackend; "
                           "print(LocalBackend(Path(sys.argv[1])).cancel(sys.argv[2]).status.value)", str(backend.store_dir), run.id],
                          capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "canceled"
     run = backend.run(run.id)
     assert run.status is RunStatus.CANCELED
-    assert [s.status for s in run.steps] == [StepStatus.CANCELED]
+    assert [s.status for s in run.steps] == [StepStatus.CANCELED] * steps
     time.sleep(0.2)
-    assert not alive(step_pid)
+    assert not any(alive(pid) for pid in step_pids)
 
 
 def test_a_killed_worker_is_repaired_on_next_open(tmp_path: Path, backend: LocalBackend) -> None:

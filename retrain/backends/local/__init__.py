@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import NotFound, UsageError
 from ...pipeline.flatten import local_steps
@@ -32,11 +33,13 @@ from .faults import StoreFull, is_disk_full
 from .launch import WorkerLauncher, proc_start
 from .liveness import Liveness
 from .logs import read_chunk
-from .retention import GcPlan, RetentionPolicy, StoreUsage, collect, plan_gc, usage
 from .run_records import DamagedRecord, RunRecords
 from .snapshot import save_snapshot
 from .store import Store, dumps, run_dir, utcnow
 from .versions import Versions
+
+if TYPE_CHECKING:
+    from .retention import GcPlan, RetentionPolicy, StoreUsage
 
 __all__ = ["DamagedRecord", "LocalBackend"]
 
@@ -125,19 +128,22 @@ class LocalBackend(Versions, RunRecords, WorkerLauncher, Liveness):
         run_id = f"{request.pipeline}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         folder = run_dir(self.store_dir, run_id)
         folder.mkdir(parents=True)
-        with self.store.write() as db:
-            db.execute(
-                "INSERT INTO runs(id, key, pipeline, endpoint, version, experiment, status, parameters, tags, force, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (run_id, request.key, request.pipeline, request.endpoint, number, request.experiment,
-                 dumps(parameters), dumps(dict(tags)), int(request.force), utcnow()),
-            )
-            # Nested pipelines flattened (outer.inner), each sweep followed by its trials (train.trial_1, ...).
-            db.executemany("INSERT INTO steps(run_id, name, ord, status) VALUES (?, ?, ?, 'queued')",
-                           [(run_id, name, i) for i, name in enumerate(run_step_names(local_steps(pipeline)))])
-        pid = self._start_worker(run_id, folder / "worker.log", pipeline)
-        with self.store.write() as db:
-            db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (pid, proc_start(pid), run_id))
+        names = run_step_names(local_steps(pipeline))
+
+        def record(pid: int | None) -> None:
+            with self.store.write() as db:
+                db.execute(
+                    "INSERT INTO runs(id, key, pipeline, endpoint, version, experiment, status, parameters, tags, force, created, "
+                    "pid, pid_start) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (run_id, request.key, request.pipeline, request.endpoint, number, request.experiment,
+                     dumps(parameters), dumps(dict(tags)), int(request.force), utcnow(),
+                     pid, proc_start(pid) if pid is not None else None),
+                )
+                # Nested pipelines flattened (outer.inner), each sweep followed by its trials (train.trial_1, ...).
+                db.executemany("INSERT INTO steps(run_id, name, ord, status) VALUES (?, ?, ?, 'queued')",
+                               [(run_id, name, i) for i, name in enumerate(names)])
+
+        self._start_worker(run_id, folder / "worker.log", pipeline, record)
         return self.run(run_id)
 
     def _assign(self, pipeline: Pipeline, request: SubmitRequest, published: Mapping[str, object]) -> dict[str, object]:
@@ -214,11 +220,19 @@ class LocalBackend(Versions, RunRecords, WorkerLauncher, Liveness):
 
     # -- the store's size and garbage collection ---------------------------------------------------
 
+    # Imported when used: a submit or a follow never measures the store, and need not load how.
+
     def usage(self) -> StoreUsage:
+        from .retention import usage
+
         return usage(self.store)
 
     def plan_gc(self, policy: RetentionPolicy) -> GcPlan:
+        from .retention import plan_gc
+
         return plan_gc(self.store, policy)
 
     def gc(self, plan: GcPlan) -> None:
+        from .retention import collect
+
         collect(self.store, plan)
