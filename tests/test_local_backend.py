@@ -223,8 +223,7 @@ TWO_SLEEPERS = """\
     """
 
 
-# One step is waited for by the worker's main thread (it is the only step that can run); two independent
-# steps run in pool threads: a cancel stops either.
+# A cancel stops a lone step and steps running side by side alike.
 @pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS], ids=["one step", "two parallel steps"])
 def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend, jobs: str) -> None:
     path = write_pipeline(tmp_path / "proj", jobs)

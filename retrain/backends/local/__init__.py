@@ -28,7 +28,6 @@ from ...pipeline.load import load_pipeline
 from ...pipeline.model import Pipeline
 from ...pipeline.types import CoercionError, coerce, unknown_parameter_hint
 from ..base import Run, RunStatus, StepResult, StepStatus, SubmitRequest, pin_to_number
-from .executor import run_step_names
 from .faults import StoreFull, is_disk_full
 from .launch import WorkerLauncher, proc_start
 from .liveness import Liveness
@@ -36,6 +35,7 @@ from .logs import read_chunk
 from .run_records import DamagedRecord, RunRecords
 from .snapshot import save_snapshot
 from .store import Store, dumps, run_dir, utcnow
+from .sweep import run_step_names
 from .versions import Versions
 
 if TYPE_CHECKING:

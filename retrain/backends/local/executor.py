@@ -29,21 +29,12 @@ from ...pipeline.model import Pipeline
 from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from . import sweep as sweeps
+from .sweep import run_step_names
 from .metrics import step_metrics
 from .prepare import Prepared, StepPreparer
 from .reuse import OutputLinks
-from .step_process import CANCEL_NOTICE_S, StepProcesses, can_wait_here
+from .step_process import StepProcesses
 from .store import Store, dumps, run_dir, utcnow
-
-
-def run_step_names(pipeline: Pipeline) -> list[str]:
-    """The rows a run of (flattened) ``pipeline`` has: each step, a sweep followed by its trials."""
-    names: list[str] = []
-    for name, step in pipeline.steps.items():
-        names.append(name)
-        if step.sweep is not None:
-            names += [sweeps.trial_name(name, i + 1) for i in range(sweeps.trial_count(step.sweep))]
-    return names
 
 
 @dataclass
@@ -93,24 +84,6 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
             db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), self.run_id))
 
     # -- the run ----------------------------------------------------------------------------------
-
-    def _launch(self, pool: ThreadPoolExecutor, prep: Prepared, *, alone: bool) -> Future[tuple[int, str, str]]:
-        """Start a step: in a pool thread, or here when it is ``alone`` (the only step that can run: the next
-        step of a chain), as a future already done when this returns.
-
-        Alone, the main thread has nothing else to do while the step runs, and running it here saves two
-        hand-overs between threads a step (the pool thread woken to start it, the main thread woken when it
-        ends): a few hundred microseconds each, and milliseconds when other work keeps the cores busy, on
-        steps that may take a millisecond themselves. A cancel is noticed as soon as before (see
-        StepProcesses._wait_here)."""
-        if not alone or not can_wait_here():
-            return pool.submit(self._run_step, prep)
-        done: Future[tuple[int, str, str]] = Future()
-        try:
-            done.set_result(self._run_step(prep, here=True))
-        except Exception as e:  # noqa: BLE001 - raised where the loop takes the result, as from a pool thread
-            done.set_exception(e)
-        return done
 
     def execute(self) -> None:
         row = self.store.one("SELECT * FROM runs WHERE id = ?", self.run_id)
@@ -272,15 +245,14 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                             continue
                         status[name] = StepStatus.RUNNING
                         self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
-                        alone = not running and not ready and not active  # nothing else can start meanwhile
-                        running[self._launch(pool, prep, alone=alone)] = name
+                        running[pool.submit(self._run_step, prep)] = name
                     if not running:
                         if ready or any(st.pending for st in active.values()):
                             continue
                         break  # nothing runs and nothing is ready: every step has its end
                     # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
                     # wakes this at once.
-                    done, _ = wait(list(running), timeout=CANCEL_NOTICE_S, return_when=FIRST_COMPLETED)
+                    done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
                     for future in done:
                         name = running.pop(future)
                         code, started, ended = future.result()

@@ -6,7 +6,6 @@ background ends with its group, and what it left stored by content; stopping eve
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -20,24 +19,6 @@ from .prepare import Prepared
 from .store import utcnow
 
 LOG_TAIL_LINES = 15
-# How late the worker may notice a cancel (a signal sets a flag that its main thread looks at).
-CANCEL_NOTICE_S = 0.25
-
-
-def can_wait_here() -> bool:
-    """Whether a step's exit can be waited for with a timeout (a pidfd: Linux 5.3 and later)."""
-    global _PIDFD
-    if _PIDFD is None:
-        try:
-            os.close(os.pidfd_open(os.getpid()))
-            _PIDFD = True
-        except (AttributeError, OSError):
-            _PIDFD = False
-    return _PIDFD
-
-
-_PIDFD: bool | None = None
-
 
 class StepProcesses:
     """The Executor's step processes (a mixin: it uses the run's cancel flag and running processes)."""
@@ -47,9 +28,8 @@ class StepProcesses:
     cancel: threading.Event
     procs: dict[str, subprocess.Popen[bytes]]
 
-    def _run_step(self, prep: Prepared, *, here: bool = False) -> tuple[int, str, str]:
-        """In a pool thread (or, ``here``, in the main thread: see Executor._launch): lay out the folder, run
-        the command, return (exit code, started, ended)."""
+    def _run_step(self, prep: Prepared) -> tuple[int, str, str]:
+        """In a pool thread: lay out the folder, run the command, return (exit code, started, ended)."""
         started = utcnow()
         prep.folder.mkdir(parents=True, exist_ok=True)
         for path in prep.outputs.values():
@@ -77,8 +57,6 @@ class StepProcesses:
             # Wait without reaping, so the group id cannot be reused before what the step left running in
             # the background is ended with it (as its container would be on Azure).
             try:
-                if here:
-                    self._wait_here(proc)
                 os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
                 _signal_group(proc.pid, signal.SIGKILL)
             except ChildProcessError:  # a cancel reaped it already, after killing its group
@@ -87,21 +65,6 @@ class StepProcesses:
             self.procs.pop(prep.step.name, None)
         self._settle(prep)
         return code_, started, utcnow()
-
-    def _wait_here(self, proc: subprocess.Popen[bytes]) -> None:
-        """Wait in the main thread until a step's process exits (not reaped), or until a cancel stopped it.
-
-        The main thread is where the worker's signal handler sets the cancel flag; it then looks at the
-        flag at least every :data:`CANCEL_NOTICE_S`, as its wait for pool threads does, and stops the
-        step's group itself (SIGTERM, a grace period, SIGKILL: :meth:`_stop_children`)."""
-        fd = os.pidfd_open(proc.pid)  # readable once the process exited
-        try:
-            while not select.select([fd], [], [], CANCEL_NOTICE_S)[0]:
-                if self.cancel.is_set():
-                    self._stop_children()
-                    return
-        finally:
-            os.close(fd)
 
     def _settle(self, prep: Prepared) -> None:
         """Store what the step left by content: drop its copies of inputs and unchanged code, intern the rest."""
