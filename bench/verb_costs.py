@@ -16,7 +16,10 @@ Every retrain side is the `retrain` console script of this interpreter's environ
 puts on a user's PATH: the figures include its start-up as a user pays it), or `python -m retrain` where the
 environment has no such script (said in the output). The `retrain` it runs is this checkout's (PYTHONPATH),
 its bytecode compiled first as `pip install` does; the submits run in temporary git repositories with
-`backend: local`, each published once before the rounds, `--force` so no step is reused.
+`backend: local`, each published once before the rounds, `--force` so no step is reused. retrain's cache of
+file digests is a fresh one in the temporary folder (XDG_CACHE_HOME), as a user's holds their own files:
+a test suite run on the same account fills the account's with thousands of temporary files, which every
+command then reads (the size of that file is printed beside the figures).
 
     python bench/verb_costs.py [--runs 9]
 """
@@ -122,6 +125,7 @@ def main() -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        env["XDG_CACHE_HOME"] = str(root / "cache")
         sample = root / "income"
         shutil.copytree(SAMPLE, sample, ignore=shutil.ignore_patterns(".retrain", "__pycache__", "mlruns"))
         git_repo(sample)
@@ -151,6 +155,9 @@ def main() -> None:
                 for side in (row.ours, row.peer):
                     times[side.label].append(timed(side, env))
     print(f"retrain: {how}; medians of {args.runs} interleaved rounds")
+    account_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrain" / "digests.json"
+    if account_cache.is_file():
+        print(f"(not used here: this account's digest cache {account_cache}, {account_cache.stat().st_size / 1e6:.1f} MB)")
     print(f"  {'row':<10} {'retrain':>10}  {'peer':<20} {'':>10}  {'ratio':>7}  target")
     for row in rows:
         ours, peer = statistics.median(times[row.ours.label]), statistics.median(times[row.peer.label])
