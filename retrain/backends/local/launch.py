@@ -103,7 +103,7 @@ class WorkerLauncher:
 
         This backend's connection is closed on entry and opened again here. The run is recorded after the
         fork, not before, for the sake of that close: SQLite checkpoints the write-ahead log into the
-        database when its last connection closes, and syncs both to disk (about 10 ms on the development
+        database when its last connection closes, and syncs both to disk (3 to 12 ms on the development
         machine's disk, on every submit). Before the run is recorded, the log holds nothing to copy (opening
         the store only reads) and the close costs nothing. Recording the pid with the run also makes it one
         write instead of two, and the worker, which waits for the go, never queues for the write lock behind
