@@ -176,17 +176,20 @@ class LocalBackend(Versions, RunRecords, WorkerLauncher, Liveness):
 
     def runs(self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         """Newest first. A run whose row is damaged is left out and named in :attr:`damaged`."""
-        sql, args = "SELECT id FROM runs WHERE 1=1", list[object]()
+        where, args = "1=1", list[object]()
         if pipeline:
-            sql, args = sql + " AND pipeline = ?", [*args, pipeline]
+            where, args = where + " AND pipeline = ?", [*args, pipeline]
         if status:
-            sql, args = sql + " AND status = ?", [*args, status.value]
-        rows = self.store.all(sql + " ORDER BY created DESC LIMIT ?", *args, limit)
+            where, args = where + " AND status = ?", [*args, status.value]
         found: list[Run] = []
         self.damaged = []
-        for r in rows:
+        for row, read in self._read_listed(where, args, limit):
             try:
-                found.append(self.run(r["id"]))
+                if isinstance(read, DamagedRecord):
+                    raise read
+                run = read[0]
+                # One that has not ended is looked at as run() does: its worker may be gone.
+                found.append(run if run.status.is_terminal else self.run(row["id"]))
             except DamagedRecord as e:
                 self.damaged.append(str(e))
         return found

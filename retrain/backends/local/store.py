@@ -159,6 +159,15 @@ class Store:
         else:
             self.conn.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: the queries inside see the same state of the store, whoever writes meanwhile."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         return self.conn.execute(sql, args).fetchone()
 
