@@ -1,14 +1,18 @@
 """What the local backend adds over running the same steps by hand, each figure a ratio against its peer
 measured in the same run (runs alternate, so a busy machine slows both sides alike). Medians.
 
-  1. a one-step pipeline `sleep 2` against `sleep 2`: through the backend (submit, follow to the end, in
-     one process) and through the command line (`retrain submit`);
+  1. a one-step pipeline `sleep 2` against `sleep 2`, through the backend (submit, follow to the end, in
+     one process);
   2. ten trivial steps in a chain (`touch` of a file in the step's output) against a bash script running
      the same ten commands;
   3. a chain of 1,000 such steps against a chain of 300 (linear scheduling: the bash script's own ratio is
      printed beside it);
   4. a fully reused re-run of the ten steps against a no-op `dvc repro` of the same ten stages, where dvc is
      installed (skipped with a note where it is not; dvc is not a dependency of retrain).
+
+The same figures through the command line as a user runs it (`retrain submit`, its start-up included) are
+bench/verb_costs.py's; this script keeps what only an in-process backend shows: the backend's own share,
+scaling with the number of steps, and reuse.
 
     python bench/local_overhead.py [--repeat 5] [--quick]
 """
@@ -19,7 +23,6 @@ import argparse
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -97,11 +100,6 @@ class Through:
         self.total_s.append(time.perf_counter() - t0)
 
 
-def cli(folder: Path, *args: str) -> Callable[[], object]:
-    cmd = [sys.executable, "-m", "retrain", "-f", str(folder / "retrain.yml"), *args]
-    return lambda: subprocess.run(cmd, check=True, capture_output=True)
-
-
 def line(label: str, ours: float, peer: float, peer_label: str, goal: float | None) -> None:
     ratio = ours / peer
     verdict = "" if goal is None else ("  (goal < %.2fx: %s)" % (goal, "met" if ratio < goal else "NOT met"))
@@ -120,10 +118,8 @@ def main() -> None:
 
         one = root / "sleep"
         sleep_backend = Through(one, chain(one, 1, "sleep 2"))
-        m = alternate(r, hand=lambda: subprocess.run(["sleep", "2"], check=True), backend=sleep_backend.run,
-                      cli=cli(one, "submit", "bench", "--force"))
+        m = alternate(r, hand=lambda: subprocess.run(["sleep", "2"], check=True), backend=sleep_backend.run)
         line("1 step `sleep 2`, backend in-process", m["backend"], m["hand"], "sleep 2", GOALS["sleep"])
-        line("1 step `sleep 2`, `retrain submit`", m["cli"], m["hand"], "sleep 2", None)
 
         ten = root / "ten"
         ten_backend = Through(ten, chain(ten, 10, "touch ${{outputs.o}}/done"))

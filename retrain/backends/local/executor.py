@@ -1,56 +1,40 @@
 """Execute one run: steps in dependency order, independent ones in parallel, each a subprocess in its
 own folder, with its log kept per step, its metrics collected, and identical earlier steps reused.
 
+The scheduling and the run's records are here; a step's preparation is ``prepare.py``, its process
+``step_process.py``, reuse and output links ``reuse.py``.
+
 This runs inside the worker process (``python -m retrain.backends.local.worker``), which is the leader
 of its own process group: cancelling the run signals the whole group, steps included.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import os
-import shlex
 import shutil
-import signal
 import subprocess
-import sys
 import threading
-import time
 import zlib
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import BackendError
 from ...pipeline.flatten import local_steps
-from ...pipeline.hashing import content_hash
 from ...pipeline.load import load_pipeline
-from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step, StepOutput
+from ...pipeline.model import Pipeline
 from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from . import sweep as sweeps
-from .command import render
-from .faults import KILL_GRACE_S
-from .logs import log_tail
+from .sweep import run_step_names
 from .metrics import step_metrics
-from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
-from .store import Store, dumps, utcnow
-
-LOG_TAIL_LINES = 15
-PARALLEL_DRIVER = Path(__file__).with_name("parallel_run.py")
-
-
-def run_step_names(pipeline: Pipeline) -> list[str]:
-    """The rows a run of (flattened) ``pipeline`` has: each step, a sweep followed by its trials."""
-    names: list[str] = []
-    for name, step in pipeline.steps.items():
-        names.append(name)
-        if step.sweep is not None:
-            names += [sweeps.trial_name(name, i + 1) for i in range(sweeps.trial_count(step.sweep))]
-    return names
+from .prepare import Prepared, StepPreparer
+from .reuse import OutputLinks
+from .step_process import StepProcesses
+from .store import Store, dumps, run_dir, utcnow
 
 
 @dataclass
@@ -65,40 +49,7 @@ class SweepState:
     note: str = ""
 
 
-@dataclass
-class Prepared:
-    step: Step
-    folder: Path
-    workdir: Path
-    command: str
-    env: dict[str, str]
-    outputs: dict[str, Path]
-    reuse_key: str | None
-    # Upstream outputs this step reads, each copied into its own inputs/ folder (dest -> stored source):
-    # a step never gets a path into the store, so it cannot change what other runs share.
-    inputs: dict[Path, Path] = field(default_factory=dict)
-
-
-def run_dir(store_dir: Path, run_id: str) -> Path:
-    return store_dir / "runs" / run_id
-
-
-def _hash_path(path: Path) -> str:
-    """Content hash of a data input: a file's bytes, or a folder's files by relative path."""
-    h = hashlib.sha256()
-    if path.is_file():
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(file.relative_to(path).as_posix().encode() + b"\0" + _hash_path(file).encode())
-        return h.hexdigest()
-    return "missing:" + str(path)
-
-
-class Executor:
+class Executor(StepPreparer, OutputLinks, StepProcesses):
     def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str],
                  pipeline: Pipeline | None = None) -> None:
         self.store, self.store_dir, self.run_id = store, store_dir, run_id
@@ -361,256 +312,3 @@ class Executor:
             self._run(status=RunStatus.FAILED.value, ended=utcnow(), message=failure, metrics=dumps(totals))
         else:
             self._run(status=RunStatus.COMPLETED.value, ended=utcnow(), metrics=dumps(totals))
-
-    # -- one step ---------------------------------------------------------------------------------
-
-    def _component_hash(self, component: Component) -> str:
-        key = component.source if component.code is None else component.code
-        if key not in self._component_hashes:
-            files = [component.source]
-            if component.code is not None and component.code.is_dir():
-                files += [p for p in component.code.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-            elif component.code is not None:
-                files.append(component.code)
-            root = Path(os.path.commonpath([str(f.parent) for f in files]))
-            self._component_hashes[key] = content_hash(files, root)
-        return self._component_hashes[key]
-
-    def _prepare(self, pipeline: Pipeline, step: Step, parameters: Mapping[str, object], *,
-                 overrides: Mapping[str, object] | None = None, name: str | None = None) -> Prepared:
-        """A step (or, with ``name`` and ``overrides``, one trial of a sweep) ready to run."""
-        if name is not None:
-            step = replace(step, name=name)
-        component = step.component
-        folder = self.folder / "steps" / step.name
-        out_root = folder / "outputs"
-        values: dict[str, str | None] = {}
-        placeholders: dict[str, str | None] = {}
-        data_paths: dict[str, str] = {}
-        inputs: dict[Path, Path] = {}
-        for name, port in component.inputs.items():
-            binding = step.inputs.get(name)
-            value: object = port.default
-            if isinstance(binding, ParentInput):
-                value = parameters.get(binding.name)
-            elif isinstance(binding, StepOutput):
-                value = str(folder / "inputs" / name)
-                inputs[Path(value)] = self.folder / "steps" / binding.step / "outputs" / binding.output
-            elif isinstance(binding, DataValue):
-                value = binding.path
-            elif binding is not None:
-                value = binding
-            if overrides is not None and name in overrides:
-                value = overrides[name]  # a sweep trial's sampled value
-            if value is None:
-                values[name] = placeholders[name] = None
-            elif port.type.is_data:
-                values[name] = str(value)
-                # Data counts by content, not by where it lies, for reuse.
-                placeholders[name] = f"<input:{name}>"
-                raw = str(value)
-                # A step output's copy is hashed from its stored source.
-                data_paths[name] = raw if raw.startswith(("azureml", "http")) else str(inputs.get(Path(raw), Path(raw)))
-            else:
-                values[name] = placeholders[name] = format_literal(value)  # type: ignore[arg-type]
-        outputs = {name: out_root / name for name in component.outputs}
-        template = self._parallel_command(step) if step.parallel is not None else component.command
-        command = render(template, values, {k: str(v) for k, v in outputs.items()})
-        env = {
-            **self.environ,
-            **component.environment_variables,
-            **step.environment_variables,
-            "PYTHONUNBUFFERED": "1",
-            "MLFLOW_TRACKING_URI": (folder / "mlruns").as_uri(),
-            # MLflow 3 refuses its file store unless told it is wanted; it is what we read back.
-            "MLFLOW_ALLOW_FILE_STORE": "true",
-            "MLFLOW_EXPERIMENT_NAME": self.experiment,
-            "RETRAIN_RUN_ID": self.run_id,
-            "RETRAIN_STEP": step.name,
-        }
-        for name, value in values.items():
-            if value is not None:
-                env[f"AZURE_ML_INPUT_{name}"] = value
-        for name, path in outputs.items():
-            env[f"AZURE_ML_OUTPUT_{name}"] = str(path)
-        reuse_key = None
-        # Recorded for forced runs too, so the run after a forced one can reuse its steps.
-        if component.is_deterministic:
-            template = render(template, placeholders, {k: f"<output:{k}>" for k in outputs})
-            # Data is read for its hash only here: a forced run or a non-deterministic step never pays for it.
-            data = {n: v if v.startswith(("azureml", "http")) else _hash_path(Path(v)) for n, v in data_paths.items()}
-            body = {"component": self._component_hash(component), "command": template, "data": data,
-                    "env": {**component.environment_variables, **step.environment_variables}}
-            reuse_key = hashlib.sha256(dumps(body).encode()).hexdigest()
-        workdir = folder / "code"
-        return Prepared(step, folder, workdir, command, env, outputs, reuse_key, inputs)
-
-    def _parallel_command(self, step: Step) -> str:
-        """A parallel step's command: parallel_run.py over its input, the task's program_arguments after ``--``."""
-        task = step.parallel
-        if task is None or task.input_data is None or task.entry_script is None:
-            raise BackendError(f"the parallel step '{step.name}' has no input_data or entry_script; validate its pipeline.")
-        python = (shutil.which("python", path=self.environ.get("PATH")) or shutil.which("python3", path=self.environ.get("PATH"))
-                  or sys.executable)
-        parts = [shlex.quote(python), shlex.quote(str(PARALLEL_DRIVER)), "--entry-script", shlex.quote(task.entry_script),
-                 "--input-data", f"${{{{inputs.{task.input_data}}}}}",
-                 "--mini-batch-size", shlex.quote(task.mini_batch_size or "1"),
-                 "--concurrency", str(task.max_concurrency_per_instance),
-                 # Unset thresholds fail the step on any failure: a local run should not hide one.
-                 "--error-threshold", str(task.error_threshold if task.error_threshold is not None else 0),
-                 "--mini-batch-error-threshold", str(task.mini_batch_error_threshold if task.mini_batch_error_threshold is not None else 0),
-                 "--max-retries", str(task.max_retries or 0)]
-        if task.append_row_to is not None:
-            parts += ["--append-row-to", f"${{{{outputs.{task.append_row_to}}}}}"]
-        return " ".join(parts) + " -- " + task.program_arguments
-
-    def _adopt_outputs(self, prep: Prepared, trial: Prepared) -> None:
-        """A sweep's outputs are its best trial's: the same stored tree, or hard links to its files."""
-        stored = trial.folder / "outputs"
-        target = prep.folder / "outputs"
-        prep.folder.mkdir(parents=True, exist_ok=True)
-        remove_tree(target)
-        if stored.is_symlink():
-            tree = stored.parent / os.readlink(stored)
-            target.symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
-        elif stored.is_dir():
-            shutil.copytree(stored, target, copy_function=_link_or_copy)
-        for name in prep.outputs:
-            if not (target / name).exists() and not target.is_symlink():
-                (target / name).mkdir(parents=True, exist_ok=True)
-
-    def _try_reuse(self, prep: Prepared) -> bool:
-        if prep.reuse_key is None or self.force:
-            return False
-        # A reused step holds its own links to the outputs, so it can be reused in turn after gc removed
-        # the run that first computed them.
-        hit = self.store.one(
-            "SELECT run_id, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) ORDER BY ended DESC LIMIT 1",
-            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value,
-        )
-        if hit is None:
-            return False
-        source = run_dir(self.store_dir, hit["run_id"]) / "steps" / prep.step.name
-        if not (source / "outputs").is_dir() and prep.outputs:
-            return False  # its outputs are gone (cleaned up): run the step again
-        now = utcnow()
-        prep.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            stored = source / "outputs"
-            if stored.is_symlink() and all((stored / name).is_dir() for name in prep.outputs):
-                # The same stored folder as the earlier run (see objects.share_folder): link to it too.
-                tree = stored.parent / os.readlink(stored)
-                os.utime(tree)  # fresh: gc will not take it while this link is being made
-                (prep.folder / "outputs").symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
-            elif stored.is_dir():
-                shutil.copytree(stored, prep.folder / "outputs", copy_function=_link_or_copy, dirs_exist_ok=True)
-        except OSError:  # gc removed the earlier run meanwhile: run the step instead
-            remove_tree(prep.folder / "outputs")
-            return False
-        for name in prep.outputs:
-            (prep.folder / "outputs" / name).mkdir(parents=True, exist_ok=True)
-        if (source / "std_log.txt").exists():
-            _link_or_copy(str(source / "std_log.txt"), str(prep.folder / "std_log.txt"))
-        self._step(prep.step.name, status=StepStatus.REUSED.value, started=now, ended=now,
-                   reused_from=hit["run_id"], metrics=hit["metrics"], reuse_key=prep.reuse_key)
-        return True
-
-    def _run_step(self, prep: Prepared) -> tuple[int, str, str]:
-        """In a pool thread: lay out the folder, run the command, return (exit code, started, ended)."""
-        started = utcnow()
-        prep.folder.mkdir(parents=True, exist_ok=True)
-        for path in prep.outputs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        code = prep.step.component.code
-        # Private copies (reflinks where the filesystem can), so a step cannot change the published
-        # snapshot or an upstream step's stored outputs.
-        if code is not None and code.is_dir():
-            materialize(code, prep.workdir, ignore=("__pycache__",))
-        else:
-            prep.workdir.mkdir(parents=True, exist_ok=True)
-            if code is not None:
-                materialize(code, prep.workdir / code.name)
-        for dest, source in prep.inputs.items():
-            materialize(source, dest)
-        (prep.folder / "command.txt").write_text(prep.command + "\n")
-        with (prep.folder / "std_log.txt").open("wb") as log:
-            if self.cancel.is_set():
-                return -signal.SIGTERM, started, utcnow()
-            # Its own process group (in the worker's session): a timeout or cancel signals the step and
-            # everything it started, and a dead worker's steps can still be found by the session.
-            proc = subprocess.Popen([self.bash, "-c", prep.command], cwd=prep.workdir, env=prep.env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
-            self.procs[prep.step.name] = proc
-            # Wait without reaping, so the group id cannot be reused before what the step left running in
-            # the background is ended with it (as its container would be on Azure).
-            try:
-                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-                _signal_group(proc.pid, signal.SIGKILL)
-            except ChildProcessError:  # a cancel reaped it already, after killing its group
-                pass
-            code_ = proc.wait()
-            self.procs.pop(prep.step.name, None)
-        self._settle(prep)
-        return code_, started, utcnow()
-
-    def _settle(self, prep: Prepared) -> None:
-        """Store what the step left by content: drop its copies of inputs and unchanged code, intern the rest."""
-        try:
-            remove_tree(prep.folder / "inputs")
-            code = prep.step.component.code
-            if code is not None:
-                prune_copies(prep.workdir, code if code.is_dir() else code.parent)
-            remove_empty_folders(prep.folder, keep=("outputs",))  # outputs stay, even empty: they are the contract
-            share_folder(self.store_dir, prep.folder / "outputs", intern_tree(self.store_dir, prep.folder))
-        except OSError:
-            pass  # the files stay as they are: correct, only not shared
-
-    def stop_steps(self) -> None:
-        """The run ends early (the worker failed): no step outlives it."""
-        self.cancel.set()
-        self._stop_children()
-
-    def _stop_children(self) -> None:
-        """SIGTERM to every running step's process group, a grace period, then SIGKILL to what is left:
-        a step that ignores SIGTERM and the children it started are gone too."""
-        procs = list(self.procs.values())
-        for proc in procs:
-            _signal_group(proc.pid, signal.SIGTERM)
-        give_up = time.monotonic() + KILL_GRACE_S
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.0, give_up - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for proc in procs:
-            _signal_group(proc.pid, signal.SIGKILL)
-
-    def _tail(self, log: Path) -> str:
-        return log_tail(log, LOG_TAIL_LINES)
-
-    def _link_pipeline_outputs(self, pipeline: Pipeline, prepared: Mapping[str, Prepared]) -> None:
-        """``${{parent.outputs.x}}``: the run's ``outputs/x`` points at the step output bound to it."""
-        for step in pipeline.steps.values():
-            for output, target in step.outputs.items():
-                prep = prepared.get(step.name)
-                if target and prep is not None and (prep.folder / "outputs" / output).exists():
-                    link = self.folder / "outputs" / target
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    if not link.exists():
-                        # Relative: short enough to live in the inode (no disk block), and the store can move.
-                        target_path = os.path.relpath(prep.folder / "outputs" / output, link.parent)
-                        link.symlink_to(target_path, target_is_directory=True)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)

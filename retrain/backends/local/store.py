@@ -7,6 +7,7 @@ follower) read. Timestamps are ISO 8601 UTC strings; JSON columns hold parameter
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,8 @@ CREATE TABLE IF NOT EXISTS default_moves (
 );
 """
 
+SCHEMA_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA))
+
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -92,6 +95,11 @@ def utcnow() -> str:
 
 def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def run_dir(store_dir: Path, run_id: str) -> Path:
+    """A run's folder in the store: its worker.log, its steps' folders, its outputs."""
+    return store_dir / "runs" / run_id
 
 
 class Store:
@@ -111,8 +119,9 @@ class Store:
             # After a checkpoint the write-ahead log shrinks back to this, rather than keeping its peak size.
             self.conn.execute("PRAGMA journal_size_limit=1048576")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
-            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if not self._has_schema():
+                self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
+                self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
             self.conn.close()
             if is_disk_full(e, folder):  # not damaged: full
@@ -121,6 +130,20 @@ class Store:
                 f"the local store {self.db_path} cannot be opened ({e}). If it is damaged, move the folder "
                 f"{folder} aside; retrain starts a new store (its versions and runs stay in the old folder)."
             ) from None
+
+    def _has_schema(self) -> bool:
+        """Whether every table and index of :data:`SCHEMA` and the schema's version are there (one read).
+
+        Opening a store that has them only reads: the schema script's INSERT takes the write lock, and a
+        submit opens the store three times in a few milliseconds (the submitter, its forked worker, the
+        submitter again after the fork), so each open queued behind the others' writes, in SQLite's busy
+        handler's sleeps. A store that lacks any of them (a new one, an older one) gets the script."""
+        try:
+            names = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+            version = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in names else None
+        except sqlite3.OperationalError:
+            return False
+        return SCHEMA_NAMES <= names and version is not None
 
     def close(self) -> None:
         self.conn.close()
@@ -134,6 +157,15 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         else:
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: the queries inside see the same state of the store, whoever writes meanwhile."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
             self.conn.execute("COMMIT")
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:

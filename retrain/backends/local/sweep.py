@@ -18,7 +18,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from ...pipeline.model import SearchSpace, Sweep
+from ...pipeline.model import Pipeline, SearchSpace, Sweep
 
 DEFAULT_MAX_TRIALS = 1000  # Azure ML's default for limits.max_total_trials
 
@@ -26,6 +26,16 @@ DEFAULT_MAX_TRIALS = 1000  # Azure ML's default for limits.max_total_trials
 def trial_name(step: str, index: int) -> str:
     """The name a trial has in the run's steps (``retrain status`` lists it): ``train.trial_1``."""
     return f"{step}.trial_{index}"
+
+
+def run_step_names(pipeline: Pipeline) -> list[str]:
+    """The rows a run of (flattened) ``pipeline`` has: each step, a sweep followed by its trials."""
+    names: list[str] = []
+    for name, step in pipeline.steps.items():
+        names.append(name)
+        if step.sweep is not None:
+            names += [trial_name(name, i + 1) for i in range(trial_count(step.sweep))]
+    return names
 
 
 def trial_count(sweep: Sweep) -> int:

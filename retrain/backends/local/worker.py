@@ -25,19 +25,32 @@ from .faults import WORKER_EXIT_DISK_FULL, disk_full_message, is_disk_full
 from .store import Store, utcnow
 
 
+# What the submitter writes to a forked worker once the run is recorded (see forked).
+GO = b"1"
+
+
 def main(argv: list[str]) -> int:
     return work(Path(argv[0]), argv[1], os.environ)
 
 
-def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, pipeline: Pipeline, keep_fd: int) -> NoReturn:
+def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, pipeline: Pipeline, keep_fd: int,
+           go_fd: int) -> NoReturn:
     """The worker as a fork of the process that submitted the run (see LocalBackend._start_worker): its own
     session, its output in ``log``, no other file of the parent's held open (as a spawned worker, started
     with close_fds, holds none: a caller waiting for the end of the submitter's output must not wait for
     the run), ``keep_fd`` (the exit pipe) kept, none of the parent's objects finalized here (the collector
-    never sees them: frozen at the fork), and an exit that runs none of the parent's clean-up."""
+    never sees them: frozen at the fork), and an exit that runs none of the parent's clean-up.
+
+    The parent records the run (with this process's pid) after the fork: the worker starts on the byte it
+    then writes to ``go_fd``, and ends without doing anything when the pipe closes without it (the record
+    failed: a full disk, an interrupted submit)."""
     code = 1
     try:
         os.setsid()
+        # Told to start before making any file: a run that could not be recorded leaves nothing behind.
+        if os.read(go_fd, 1) != GO:
+            os._exit(0)
+        os.close(go_fd)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)

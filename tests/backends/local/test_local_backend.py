@@ -191,21 +191,38 @@ def started(backend: LocalBackend, run: Run, timeout: float = 30) -> Path:
     return run_dir
 
 
-def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend) -> None:
-    path = write_pipeline(tmp_path / "proj", SLEEPER)
+TWO_SLEEPERS = """\
+    slow:
+      command: echo $$ > pid.txt; echo started; sleep 60
+    other:
+      command: echo $$ > pid.txt; echo started; sleep 60
+    """
+
+
+# A cancel stops a lone step and steps running side by side alike.
+@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS], ids=["one step", "two parallel steps"])
+def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend, jobs: str) -> None:
+    path = write_pipeline(tmp_path / "proj", jobs)
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    steps = jobs.count("command:")
+    if steps > (os.cpu_count() or 1):
+        pytest.skip("one core: the two steps would not run at once")
     run = submit(backend, "k")
     run_dir = started(backend, run)
-    [step_pid] = child_pids(run_dir)
+    give_up = time.monotonic() + 30
+    while len(child_pids(run_dir)) < steps and time.monotonic() < give_up:
+        time.sleep(0.05)
+    step_pids = child_pids(run_dir)
+    assert len(step_pids) == steps
     out = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from retrain.backends.local import LocalBackend; "
                           "print(LocalBackend(Path(sys.argv[1])).cancel(sys.argv[2]).status.value)", str(backend.store_dir), run.id],
                          capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "canceled"
     run = backend.run(run.id)
     assert run.status is RunStatus.CANCELED
-    assert [s.status for s in run.steps] == [StepStatus.CANCELED]
+    assert [s.status for s in run.steps] == [StepStatus.CANCELED] * steps
     time.sleep(0.2)
-    assert not alive(step_pid)
+    assert not any(alive(pid) for pid in step_pids)
 
 
 def test_a_killed_worker_is_repaired_on_next_open(tmp_path: Path, backend: LocalBackend) -> None:
@@ -425,24 +442,58 @@ def test_what_a_step_leaves_running_in_the_background_ends_with_it(tmp_path: Pat
     assert not alive(child)
 
 
-def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_path: Path, backend: LocalBackend) -> None:
-    path = write_pipeline(tmp_path / "proj", SLEEPER)
-    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
-    commands = []
+def in_fresh_interpreter(scenario: str, path: str, *args: str) -> dict[str, object]:
+    """Run ``scenario`` (a function of this module) in a new interpreter and return what it reports (JSON).
+
+    Whether the worker is forked or spawned depends on the threads of the submitting process: forked when its
+    main thread runs alone. A test process cannot promise that (an earlier test may have left a fake server's
+    thread running), a new interpreter can: "fork" runs the scenario with only its main thread, "spawn" starts
+    a second thread first, as a caller running a server beside retrain would have."""
+    code = ("import json, sys, threading; import tests.test_local_backend as t\n"
+            "hold = threading.Event()\n"
+            "if sys.argv[2] == 'spawn': threading.Thread(target=hold.wait, daemon=True).start()\n"
+            "try: print(json.dumps(getattr(t, sys.argv[1])(sys.argv[2], *sys.argv[3:])))\n"
+            "finally: hold.set()\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, "-c", code, scenario, path, *args], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def worker_commands(path: str, folder: str) -> dict[str, object]:
+    """Submit a sleeping run alone, then beside a second open connection to the store; report each worker's
+    command line (as ps shows it), the threads running at submit, and what a cancel ended each run as."""
+    tmp = Path(folder)
+    backend = LocalBackend(tmp / "store", environ=os.environ)
+    backend.publish(load_pipeline(write_pipeline(tmp / "proj", SLEEPER)), endpoint="ep-test", make_default=False,
+                    source_commit=None)
+    seen: dict[str, object] = {"threads": threading.active_count()}
     for key in ("alone", "beside"):
         other = LocalBackend(backend.store_dir) if key == "beside" else None  # a second open connection
         run = submit(backend, key)
         started(backend, run)
         pid = backend.store.one("SELECT pid FROM runs WHERE id = ?", run.id)["pid"]  # type: ignore[index]
-        commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
-        assert backend.cancel(run.id).status is RunStatus.CANCELED
+        seen[key] = [part.decode() for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        seen[f"{key} canceled"] = backend.cancel(run.id).status.value
         del other
-    alone, beside = commands
-    if threading.active_count() == 1:
-        assert b"retrain.backends.local.worker" not in alone  # a fork: the submitting process's command line
-    else:  # another thread in this process (a fake server of an earlier test): forking is not safe
-        assert alone[1:3] == [b"-m", b"retrain.backends.local.worker"]
-    assert beside[1:3] == [b"-m", b"retrain.backends.local.worker"]
+    return seen
+
+
+@pytest.mark.parametrize("path", ["fork", "spawn"])
+def test_the_worker_is_forked_alone_and_spawned_beside_another_connection(tmp_path: Path, path: str) -> None:
+    seen = in_fresh_interpreter("worker_commands", path, str(tmp_path))
+    spawned = ["-m", "retrain.backends.local.worker"]
+    if path == "fork":  # only the main thread: the worker is a fork, with the submitting process's command line
+        assert seen["threads"] == 1
+        assert seen["alone"][1:3] != spawned and "retrain.backends.local.worker" not in seen["alone"]  # type: ignore[index, operator]
+        assert seen["alone"][1] == "-c"  # type: ignore[index]
+    else:  # another thread: forking is not safe, the worker is started with python -m
+        assert seen["threads"] == 2
+        assert seen["alone"][1:3] == spawned  # type: ignore[index]
+    assert seen["beside"][1:3] == spawned  # type: ignore[index]  # another connection open: never forked
+    assert (seen["alone canceled"], seen["beside canceled"]) == ("canceled", "canceled")
 
 
 def test_a_connection_nobody_closed_does_not_break_the_worker(tmp_path: Path, backend: LocalBackend) -> None:
@@ -500,18 +551,33 @@ def test_a_forked_worker_never_finalizes_what_the_submitter_left(tmp_path: Path,
     assert marker.read_text().split() == [str(os.getpid())] * 3  # each finalized once, by this process
 
 
-def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, backend: LocalBackend) -> None:
-    path = write_pipeline(tmp_path / "proj", "a:\n  command: sleep 0.3\n")
-    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+def follower_wakes(path: str, folder: str) -> dict[str, object]:
+    """Submit a run of ``sleep 0.3``; report whether the backend can sleep until its worker exits, how long a
+    30 s sleep took, and how following it ended."""
+    tmp = Path(folder)
+    backend = LocalBackend(tmp / "store", environ=os.environ)
+    backend.publish(load_pipeline(write_pipeline(tmp / "proj", "a:\n  command: sleep 0.3\n")), endpoint="ep-test",
+                    make_default=False, source_commit=None)
     run = submit(backend, "k")
-    if threading.active_count() > 1:
-        assert backend.sleep_until_end(run.id, 0.01) is False  # a spawned worker: the caller polls
-        return
     t0 = time.monotonic()
-    while not backend.run(run.id).status.is_terminal:
-        assert backend.sleep_until_end(run.id, 30.0) is True
-        assert time.monotonic() - t0 < 25.0  # woken by the worker's exit, not by the end of the sleep
-    assert backend.run(run.id).status is RunStatus.COMPLETED
+    can_wake = backend.sleep_until_end(run.id, 30.0)
+    slept = time.monotonic() - t0
+    followed = follow(backend, run, timeout_s=60, on_change=lambda r: None)
+    return {"threads": threading.active_count(), "can wake": can_wake, "slept": slept,
+            "status": followed.run.status.value, "ending": followed.ending.value,
+            "steps": [s.status.value for s in followed.run.steps]}
+
+
+@pytest.mark.parametrize("path", ["fork", "spawn"])
+def test_a_follower_in_the_submitting_process_wakes_when_the_worker_exits(tmp_path: Path, path: str) -> None:
+    seen = in_fresh_interpreter("follower_wakes", path, str(tmp_path))
+    if path == "fork":  # the worker holds the exit pipe: the 30 s sleep ends when it exits
+        assert (seen["threads"], seen["can wake"]) == (1, True)
+        assert 0.25 < seen["slept"] < 25.0  # type: ignore[operator]  # woke when the step's 0.3 s ended
+    else:  # a spawned worker: the backend cannot tell, says so at once, and the follower polls the store
+        assert (seen["threads"], seen["can wake"]) == (2, False)
+        assert seen["slept"] < 1.0  # type: ignore[operator]
+    assert (seen["status"], seen["ending"], seen["steps"]) == ("completed", "finished", ["completed"])
 
 
 def test_a_full_disk_at_submit_is_exit_1_and_starts_nothing(tmp_path: Path, small_disk: Path) -> None:

@@ -1,0 +1,99 @@
+"""Outputs that come from elsewhere: an identical earlier step reused (links to its stored outputs and
+log, no run), a sweep's outputs taken from its best trial, and the pipeline's outputs linked to the steps
+that wrote them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ...pipeline.model import Pipeline
+from ..base import StepStatus
+from .objects import remove_tree
+from .prepare import Prepared
+from .store import Store, run_dir, utcnow
+
+
+class OutputLinks:
+    """The Executor's reuse and output links (a mixin: it uses the run's store and folder)."""
+
+    store: Store
+    store_dir: Path
+    folder: Path
+    force: bool
+
+    _step: Callable[..., None]  # the Executor's: one step's row updated
+
+    def _adopt_outputs(self, prep: Prepared, trial: Prepared) -> None:
+        """A sweep's outputs are its best trial's: the same stored tree, or hard links to its files."""
+        stored = trial.folder / "outputs"
+        target = prep.folder / "outputs"
+        prep.folder.mkdir(parents=True, exist_ok=True)
+        remove_tree(target)
+        if stored.is_symlink():
+            tree = stored.parent / os.readlink(stored)
+            target.symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
+        elif stored.is_dir():
+            shutil.copytree(stored, target, copy_function=link_or_copy)
+        for name in prep.outputs:
+            if not (target / name).exists() and not target.is_symlink():
+                (target / name).mkdir(parents=True, exist_ok=True)
+
+    def _try_reuse(self, prep: Prepared) -> bool:
+        if prep.reuse_key is None or self.force:
+            return False
+        # A reused step holds its own links to the outputs, so it can be reused in turn after gc removed
+        # the run that first computed them.
+        hit = self.store.one(
+            "SELECT run_id, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) ORDER BY ended DESC LIMIT 1",
+            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value,
+        )
+        if hit is None:
+            return False
+        source = run_dir(self.store_dir, hit["run_id"]) / "steps" / prep.step.name
+        if not (source / "outputs").is_dir() and prep.outputs:
+            return False  # its outputs are gone (cleaned up): run the step again
+        now = utcnow()
+        prep.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            stored = source / "outputs"
+            if stored.is_symlink() and all((stored / name).is_dir() for name in prep.outputs):
+                # The same stored folder as the earlier run (see objects.share_folder): link to it too.
+                tree = stored.parent / os.readlink(stored)
+                os.utime(tree)  # fresh: gc will not take it while this link is being made
+                (prep.folder / "outputs").symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
+            elif stored.is_dir():
+                shutil.copytree(stored, prep.folder / "outputs", copy_function=link_or_copy, dirs_exist_ok=True)
+        except OSError:  # gc removed the earlier run meanwhile: run the step instead
+            remove_tree(prep.folder / "outputs")
+            return False
+        for name in prep.outputs:
+            (prep.folder / "outputs" / name).mkdir(parents=True, exist_ok=True)
+        if (source / "std_log.txt").exists():
+            link_or_copy(str(source / "std_log.txt"), str(prep.folder / "std_log.txt"))
+        self._step(prep.step.name, status=StepStatus.REUSED.value, started=now, ended=now,
+                   reused_from=hit["run_id"], metrics=hit["metrics"], reuse_key=prep.reuse_key)
+        return True
+
+    def _link_pipeline_outputs(self, pipeline: Pipeline, prepared: Mapping[str, Prepared]) -> None:
+        """``${{parent.outputs.x}}``: the run's ``outputs/x`` points at the step output bound to it."""
+        for step in pipeline.steps.values():
+            for output, target in step.outputs.items():
+                prep = prepared.get(step.name)
+                if target and prep is not None and (prep.folder / "outputs" / output).exists():
+                    link = self.folder / "outputs" / target
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    if not link.exists():
+                        # Relative: short enough to live in the inode (no disk block), and the store can move.
+                        target_path = os.path.relpath(prep.folder / "outputs" / output, link.parent)
+                        link.symlink_to(target_path, target_is_directory=True)
+
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
