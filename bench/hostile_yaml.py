@@ -11,7 +11,6 @@ for scale. Before the limits (issue 11) the alias bomb and the 20 MB file did no
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
