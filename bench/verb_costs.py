@@ -3,6 +3,9 @@ run: the sides alternate round after round (a busy machine slows both alike), an
 ``--runs`` rounds, printed as a ratio beside its target.
 
   validate   `retrain validate` on the income sample (examples/income)   vs  `python -c pass`           < 4x
+  floor      importing only the modules validate cannot do without         vs  `python -c pass`     (for reference)
+             (PyYAML, dataclasses, argparse, pathlib, ...): what no change
+             inside retrain can remove
   --help     `retrain --help`                                             vs  `python -c "import azure.ai.ml"`  < 0.05x
              (the Azure ML SDK retrain does not need; the row is skipped, saying so, where it is not installed)
   10 steps   `retrain submit` of a pipeline of 10 trivial steps, followed  vs  a bash script running the same
@@ -42,6 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "income"
 STEPS = 10
+# The modules `retrain validate` needs before any of its own code: PyYAML (and the datetime its constructor
+# loads), dataclasses (and the inspect it loads), argparse, pathlib, enum, typing, re, hashlib, json.
+FLOOR = "import yaml, dataclasses, argparse, pathlib, enum, typing, re, hashlib, json"
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,9 @@ def main() -> None:
             timed(Side("retrain publish", [*retrain, "publish"], project), env)
         rows = [
             Row("validate", Side("retrain validate", [*retrain, "validate"], sample), Side("python -c pass", [py, "-c", "pass"]), 4.0),
+            # Not a target: what validate cannot do without, before any of retrain's own code runs (the interpreter,
+            # and the standard modules and PyYAML it reads files with), against the same yardstick.
+            Row("floor", Side("import what validate needs", [py, "-c", FLOOR]), Side("python -c pass", [py, "-c", "pass"]), 0.0),
         ]
         if importlib.util.find_spec("azure") is not None and importlib.util.find_spec("azure.ai.ml") is not None:
             rows.append(Row("--help", Side("retrain --help", [*retrain, "--help"]),
@@ -156,15 +165,14 @@ def main() -> None:
                     times[side.label].append(timed(side, env))
     print(f"retrain: {how}; medians of {args.runs} interleaved rounds")
     account_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrain" / "digests.json"
-    if account_cache.is_file():
-        print(f"(not used here: this account's digest cache {account_cache}, {account_cache.stat().st_size / 1e6:.1f} MB)")
+    if account_cache.is_file():  # the single shared file of earlier versions (now one small file per pipeline folder)
+        print(f"(not used here: this account's old digest cache {account_cache}, {account_cache.stat().st_size / 1e6:.1f} MB)")
     print(f"  {'row':<10} {'retrain':>10}  {'peer':<20} {'':>10}  {'ratio':>7}  target")
     for row in rows:
         ours, peer = statistics.median(times[row.ours.label]), statistics.median(times[row.peer.label])
         ratio = ours / peer
-        verdict = "met" if ratio < row.target else "NOT met"
-        print(f"  {row.name:<10} {ours * 1000:7.1f} ms  {row.peer.label:<20} {peer * 1000:7.1f} ms  {ratio:6.2f}x  "
-              f"< {row.target:g}x {verdict}")
+        goal = f"< {row.target:g}x " + ("met" if ratio < row.target else "NOT met") if row.target else "(for reference)"
+        print(f"  {row.name:<10} {ours * 1000:7.1f} ms  {row.peer.label:<20} {peer * 1000:7.1f} ms  {ratio:6.2f}x  {goal}")
 
 
 if __name__ == "__main__":

@@ -449,7 +449,7 @@ def in_fresh_interpreter(scenario: str, path: str, *args: str) -> dict[str, obje
     main thread runs alone. A test process cannot promise that (an earlier test may have left a fake server's
     thread running), a new interpreter can: "fork" runs the scenario with only its main thread, "spawn" starts
     a second thread first, as a caller running a server beside retrain would have."""
-    code = ("import json, sys, threading; import tests.test_local_backend as t\n"
+    code = ("import json, sys, threading; import tests.backends.local.test_local_backend as t\n"
             "hold = threading.Event()\n"
             "if sys.argv[2] == 'spawn': threading.Thread(target=hold.wait, daemon=True).start()\n"
             "try: print(json.dumps(getattr(t, sys.argv[1])(sys.argv[2], *sys.argv[3:])))\n"
