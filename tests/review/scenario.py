@@ -27,6 +27,12 @@ GATE = """\
 """
 
 
+def add_gate(project: Path) -> None:
+    """The tiny pipeline's entry in the parameter file gets the metrics' goals and the promote: gate above."""
+    with (project / "retrain.yml").open("a") as f:
+        f.write(GATE)
+
+
 def set_epochs(project: Path, epochs: int) -> None:
     """The tiny pipeline's default epochs (its score is 0.5 + learning_rate * epochs / 10 + rows / 1000)."""
     path = project / "pipelines" / "tiny" / "pipeline.yml"
@@ -56,6 +62,13 @@ def baseline_run(runner: Runner, github: FakeGitHub) -> str:
     runner.reset_files()
     github.check_runs.clear()
     return result.outputs["run-id"]
+
+
+def gated_change(runner: Runner, github: FakeGitHub, project: Path, epochs: int) -> None:
+    """Version 1 published and run, then the gate added and the pipeline changed to train ``epochs`` (uncommitted)."""
+    baseline_run(runner, github)
+    add_gate(project)
+    set_epochs(project, epochs)
 
 
 # The tiny pipeline's train.py, made to misbehave by epochs: 9 fails, 7 logs a NaN score, and every run logs two

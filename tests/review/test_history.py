@@ -15,7 +15,7 @@ from retrain.cli.main import main
 from tests.conftest import git
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Runner
-from tests.review.scenario import GATE, set_epochs
+from tests.review.scenario import add_gate, set_epochs
 
 ENV = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTOR"} | {"USER": "ada"}
 
@@ -37,8 +37,7 @@ def test_every_move_is_recorded_and_rollback_walks_back(project: Path, capsys: p
     commit = git(project, "rev-parse", "HEAD")
     assert run(capsys, "publish")[0] == 0  # version 1: the endpoint's first version is its default
     assert run(capsys, "submit", "tiny")[0] == 0
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
     set_epochs(project, 5)  # a better version: its gate passes and moves the default
     assert run(capsys, "publish", env={**ENV, "GITHUB_ACTOR": "octocat"})[0] == 0
     set_epochs(project, 1)  # a weaker one: published, not promoted

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import HEAD, Runner, pull_request
 from tests.paths import ROOT
-from tests.review.scenario import GATE, baseline_run, set_epochs
+from tests.review.scenario import baseline_run, gated_change, set_epochs
 
 
 def test_a_pull_request_runs_a_draft_and_shows_it_against_the_defaults_latest_run(
@@ -53,10 +53,7 @@ def test_a_pull_request_from_a_fork_gets_the_plan_only(runner: Runner, github: F
 
 def test_a_gated_merge_of_a_weaker_version_concludes_failure_naming_the_metric(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 1)
+    gated_change(runner, github, project, 1)
     result = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"])))
     assert result.code == 1
     [check] = github.runs_named("retrain / tiny")
@@ -82,10 +79,7 @@ def runner_cli(project: Path, *args: str) -> str:
 
 def test_a_gated_version_submitted_without_waiting_is_judged_by_the_scheduled_sync(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 1)
+    gated_change(runner, github, project, 1)
     first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert first.code == 0, first.stderr
     assert (first.outputs["status"], first.outputs["published-version"]) == ("pending", "2")
@@ -126,10 +120,7 @@ def sync_wait(project: Path) -> tuple[int, str]:
 
 def test_sync_wait_settles_a_gated_version_whose_run_ended_before_it(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 5)  # score 0.603: passes
+    gated_change(runner, github, project, 5)  # score 0.603: passes
     better = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert better.code == 0, better.stderr
     assert (better.outputs["status"], better.outputs["published-version"]) == ("pending", "2")
@@ -156,10 +147,7 @@ def test_sync_wait_settles_a_gated_version_whose_run_ended_before_it(
 
 def test_the_scheduled_sync_promotes_a_passed_version_without_a_github_token(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 5)
+    gated_change(runner, github, project, 5)
     first = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"]), wait="false"))
     assert first.code == 0, first.stderr
     runner.wait_until_ended(first.outputs["run-id"])
@@ -177,10 +165,7 @@ def test_a_gated_pipelines_draft_sets_draft_and_leaves_version_and_gate_empty(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
     text = (project / "retrain.yml").read_text().replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, pull_request]")
     (project / "retrain.yml").write_text(text)
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 1)  # the gate would fail: the preview says so, the outputs do not claim it
+    gated_change(runner, github, project, 1)  # the gate would fail: the preview says so, the outputs do not claim it
     github.compare_files = ["pipelines/tiny/pipeline.yml"]
     result = runner.run(runner.env("pull_request", pull_request(github)))
     assert result.code == 0, result.stderr + result.stdout

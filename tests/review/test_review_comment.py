@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import HEAD, Runner, pull_request
-from tests.review.scenario import GATE, baseline_run, set_epochs
+from tests.review.scenario import add_gate, baseline_run, set_epochs
 
 MARKER = "<!-- retrain:review retrain.yml -->"
 PR = 2  # the number in the octokit example payload (pull_request-opened.json)
@@ -29,8 +29,7 @@ def section(text: str, heading: str) -> list[str]:
 
 def test_one_comment_is_created_then_edited_with_the_check_runs_numbers(runner: Runner, github: FakeGitHub, project: Path) -> None:
     drafts_on_pull_requests(project)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
     base = baseline_run(runner, github)
     set_epochs(project, 1)
     github.compare_files = ["pipelines/tiny/pipeline.yml"]

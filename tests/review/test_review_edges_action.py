@@ -7,16 +7,13 @@ from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
 from tests.github_runner import Runner
-from tests.review.scenario import GATE, baseline_run, misbehave, set_epochs, strict_json
+from tests.review.scenario import gated_change, misbehave, strict_json
 
 
 def test_a_nan_score_and_markup_names_in_the_check_run_the_summary_and_the_outputs(
         runner: Runner, github: FakeGitHub, project: Path) -> None:
     misbehave(project)
-    baseline_run(runner, github)
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
-    set_epochs(project, 7)  # score NaN
+    gated_change(runner, github, project, 7)  # score NaN
     result = runner.run(runner.env("push", runner.push(["pipelines/tiny/pipeline.yml"])))
     assert result.code == 1, result.stderr + result.stdout
     [check] = github.runs_named("retrain / tiny")

@@ -17,7 +17,7 @@ from retrain.report.console import ConsoleReporter
 from retrain.flow.execute import Outcome, execute
 from retrain.flow.plan import command_plan
 from retrain.report.markdown import render
-from tests.review.scenario import GATE, default_of, misbehave, set_epochs, strict_json
+from tests.review.scenario import add_gate, default_of, misbehave, set_epochs, strict_json
 
 ENV = dict(os.environ)
 
@@ -76,8 +76,7 @@ def test_a_nan_in_the_run_fails_the_gate_and_in_the_history_breaks_nothing(
     misbehave(project)
     assert main(["publish"], ENV) == 0
     assert main(["submit", "tiny"], ENV) == 0
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
 
     set_epochs(project, 7)  # logs score NaN: kept, not dropped (so the gate does not call the name wrong)
     code, out = publish_json(capsys)
@@ -112,8 +111,7 @@ def test_by_hand_runs_are_shown_but_never_the_baseline(project: Path, capsys: py
     assert main(["runs", "--json"], ENV) == 0
     [files] = [r["id"] for r in json.loads(capsys.readouterr().out)]
     assert main(["submit", "tiny", "--set", "learning_rate=0.9"], ENV) == 0  # an experiment: score 0.773
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
     set_epochs(project, 5)  # 0.603: better than the file's run (0.563), far worse than the experiment
     outcome = run_outcome(project, publish=True)
     assert outcome.review.comparison.baseline_run == files
@@ -142,8 +140,7 @@ def test_a_version_promoted_by_hand_is_judged_against_later_by_the_run_that_pass
     assert main(["runs", "--json"], ENV) == 0
     checked = json.loads(capsys.readouterr().out)[0]["id"]
     assert main(["submit", "tiny", "--version", "2", "--set", "learning_rate=0.9"], ENV) == 0  # later, by hand
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
     assert main(["promote", "tiny", "2"], ENV) == 0
     assert default_of(capsys) == 2
     set_epochs(project, 6)

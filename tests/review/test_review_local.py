@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrain.cli.main import main
-from tests.review.scenario import GATE, default_of, run_json, set_epochs
+from tests.review.scenario import add_gate, default_of, run_json, set_epochs
 
 ENV = dict(os.environ)
 
@@ -22,8 +22,7 @@ def gated(project: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """Version 1 published (the default) and run once: score 0.563."""
     assert main(["publish"], ENV) == 0
     assert main(["submit", "tiny"], ENV) == 0
-    with (project / "retrain.yml").open("a") as f:
-        f.write(GATE)
+    add_gate(project)
     capsys.readouterr()
     return project
 
