@@ -132,32 +132,36 @@ class WorkerLauncher:
                 os.close(ended)
                 os.close(go)
                 forked(self.store_dir, run_id, self.environ, log, pipeline, holds, wait_go)  # never returns
-        except BaseException:
+        except BaseException:  # no worker: the backend gets its connection back, and the error goes on
             os.close(ended)
             os.close(go)
+            self.store = Store(self.store_dir)
             raise
         finally:
             if collecting:
                 gc.enable()
             os.close(holds)
             os.close(wait_go)
-            self.store = Store(self.store_dir)
             self._seen, self._cache = None, {}
         _FORKED[pid] = None  # reaped once it ends, whatever happens next
         try:
+            self.store = Store(self.store_dir)
             record(pid)
         except BaseException:  # nothing recorded: the pipe closes without the go, and the worker ends unused
             os.close(go)
             os.close(ended)
             raise
+        # The exit pipe is registered before the go: from here on the run is recorded, and whatever interrupts
+        # this process, the pipe belongs to the run's follower (the run's next look reports a worker that never
+        # started).
+        _EXIT_PIPES[pid] = ended
+        self._worker_of[run_id] = pid
         try:
             os.write(go, GO)
         except BrokenPipeError:
             pass  # the worker is already gone: the run's next look reports it, by the pid recorded with it
         finally:
             os.close(go)
-        _EXIT_PIPES[pid] = ended
-        self._worker_of[run_id] = pid
         return pid
 
     def sleep_until_end(self, run_id: str, seconds: float) -> bool:

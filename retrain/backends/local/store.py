@@ -143,7 +143,8 @@ class Store:
             version = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in names else None
         except sqlite3.OperationalError:
             return False
-        return SCHEMA_NAMES <= names and version is not None
+        # Another version's store takes the slow path, where a later version's migrations will run.
+        return SCHEMA_NAMES <= names and version is not None and version[0] == str(SCHEMA_VERSION)
 
     def close(self) -> None:
         self.conn.close()
@@ -165,7 +166,10 @@ class Store:
         self.conn.execute("BEGIN")
         try:
             yield
-        finally:
+        except BaseException:
+            self.conn.execute("ROLLBACK")  # the body's error is the one to see, not a failed COMMIT's
+            raise
+        else:
             self.conn.execute("COMMIT")
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:

@@ -454,10 +454,10 @@ def in_fresh_interpreter(scenario: str, path: str, *args: str) -> dict[str, obje
             "if sys.argv[2] == 'spawn': threading.Thread(target=hold.wait, daemon=True).start()\n"
             "try: print(json.dumps(getattr(t, sys.argv[1])(sys.argv[2], *sys.argv[3:])))\n"
             "finally: hold.set()\n")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]  # the repository: where the package `tests` is found
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
     out = subprocess.run([sys.executable, "-c", code, scenario, path, *args], capture_output=True, text=True, env=env,
-                         timeout=120)
+                         cwd=root, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
 
@@ -479,6 +479,59 @@ def worker_commands(path: str, folder: str) -> dict[str, object]:
         seen[f"{key} canceled"] = backend.cancel(run.id).status.value
         del other
     return seen
+
+
+def open_pipes() -> set[str]:
+    """The pipes this process holds open, as /proc names them (``pipe:[inode]``)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith("pipe:"):
+            found.add(target)
+    return found
+
+
+def unrecorded_worker(path: str, folder: str) -> dict[str, object]:
+    """Start a run's worker whose record fails (a full disk as the run is written): what is left behind."""
+    tmp = Path(folder)
+    backend = LocalBackend(tmp / "store", environ=os.environ)
+    pipeline = load_pipeline(write_pipeline(tmp / "proj", SLEEPER))
+    backend.publish(pipeline, endpoint="ep-test", make_default=False, source_commit=None)
+    before = open_pipes()
+    pids: list[int | None] = []
+
+    def record(pid: int | None) -> None:
+        pids.append(pid)
+        raise OSError(28, "No space left on device")
+
+    log = tmp / "store" / "worker.log"
+    try:
+        backend._start_worker("run-unrecorded", log, pipeline, record)
+        error = ""
+    except OSError as e:
+        error = str(e)
+    ended = None
+    if pids and pids[0] is not None:  # a forked worker: it must end by itself, having done nothing
+        deadline = time.monotonic() + 10
+        while ended is None and time.monotonic() < deadline:
+            pid, status = os.waitpid(pids[0], os.WNOHANG)
+            ended = os.waitstatus_to_exitcode(status) if pid else None
+            time.sleep(0.01)
+    return {"error": error, "forked": bool(pids and pids[0]), "worker exit": ended, "log": log.exists(),
+            "runs": len(backend.runs()),
+            "pipes left open": sorted(open_pipes() - before)}
+
+
+@pytest.mark.parametrize("path", ["fork", "spawn"])
+def test_a_run_that_cannot_be_recorded_leaves_no_worker_no_log_and_no_open_file(tmp_path: Path, path: str) -> None:
+    seen = in_fresh_interpreter("unrecorded_worker", path, str(tmp_path))
+    assert seen["error"] == "[Errno 28] No space left on device"
+    assert seen["forked"] is (path == "fork")
+    assert seen["worker exit"] == (0 if path == "fork" else None)  # the forked worker ended unused, at once
+    assert (seen["log"], seen["runs"], seen["pipes left open"]) == (False, 0, [])
 
 
 @pytest.mark.parametrize("path", ["fork", "spawn"])
