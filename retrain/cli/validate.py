@@ -26,8 +26,11 @@ def form_warnings(config: Config) -> list[Problem]:
 def cmd_validate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     config = config_of(args)
     warnings = [*config.warnings, *form_warnings(config)]
-    for problem in warnings:
-        print(f"warning: {problem}", file=sys.stderr)
+    if warnings:
+        from ..escape import line  # a warning quotes files; run in a workflow, stderr is the job log
+
+        for problem in warnings:
+            print("\n".join(line(part) for part in f"warning: {problem}".split("\n")), file=sys.stderr)
     if args.json:
         from ..report.as_json import print_json
 
