@@ -12,8 +12,10 @@ no NaN): it is written as the text ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 SIGNIFICANT = 4  # digits a table shows of a small number: 0.000003 stays 0.000003, not 0
 DECIMALS = 4  # and at least this many decimals for the rest: 0.8708, 12345.6789
@@ -25,6 +27,8 @@ def finite(value: object) -> bool:
 
 def exact(value: float) -> Decimal:
     """The value in its own precision: the decimal it was logged as (shortest round-trip form)."""
+    from decimal import Decimal  # only the review compares values: what prints them does not load it
+
     return Decimal(repr(float(value)))
 
 

@@ -12,6 +12,14 @@ from datetime import datetime
 from . import escape
 
 
+def closest(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The known word nearest to a mistyped one, for a "did you mean" hint; None if none is near."""
+    import difflib  # only a mistake needs it: a valid file's load does not pay for loading it
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

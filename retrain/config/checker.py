@@ -6,13 +6,13 @@ key and value sits), the key path and what to do.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import Problem
 from ..yamlfile import KeyPath, YamlDoc
+from ..text import closest
 
 
 def type_name(value: object) -> str:
@@ -52,8 +52,8 @@ class Checker:
         for key in mapping:
             if key in known:
                 continue
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f"Did you mean '{close[0]}'?" if close else f"Known keys here: {', '.join(known)}."
+            close = closest(str(key), known)
+            hint = f"Did you mean '{close}'?" if close else f"Known keys here: {', '.join(known)}."
             self.add((*path, key), f"unknown key '{key}'.", hint, at_key=True)
 
     def string(self, value: Any, path: KeyPath, *, pattern: re.Pattern[str] | None = None, rule: str = "") -> str | None:

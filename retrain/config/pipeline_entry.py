@@ -4,7 +4,6 @@ parameter values (coerced to the types the pipeline declares), with the review k
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from ..pipeline.load import load_pipeline
 from ..pipeline.model import Literal, Pipeline
 from ..pipeline.types import CoercionError, coerce, parse_duration, unknown_parameter_hint
 from ..yamlfile import KeyPath
+from ..text import closest
 
 if TYPE_CHECKING:
     from ..backends.base import VersionPin
@@ -69,8 +69,8 @@ def _triggers(c: Checker, value: Any, path: KeyPath, default: frozenset[Trigger]
         try:
             out.add(Trigger(item))
         except ValueError:
-            close = difflib.get_close_matches(str(item), words, n=1, cutoff=0.5)
-            hint = f"Did you mean '{close[0]}'?" if close else f"Use any of: {', '.join(words)}."
+            close = closest(str(item), words, cutoff=0.5)
+            hint = f"Did you mean '{close}'?" if close else f"Use any of: {', '.join(words)}."
             c.add((*path, i), f"unknown event {item!r}.", hint)
     return frozenset(out)
 

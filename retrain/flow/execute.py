@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,9 +22,9 @@ from ..errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainEr
 from .follow import Ending, follow
 from ..pipeline.model import Literal
 from .plan import Plan, PipelinePlan
-from ..review.baseline import VALUES_TAG
 from ..review.history import Mover
-from ..review.promote import DRAFT_TAG, GATE_TAG, Review, check_compare_to, publish, settle, submit_draft
+from ..review.publish import check_compare_to, publish, submit_draft
+from ..review.records import DRAFT_TAG, GATE_TAG, VALUES_TAG, Review
 from .signals import STOP
 
 
@@ -100,7 +100,7 @@ def run_key(
     Without a commit (a person at a terminal) every submit is new: re-running by hand means it.
     """
     body = {
-        "commit": commit or f"manual-{uuid.uuid4()}",
+        "commit": commit or f"manual-{os.urandom(16).hex()}",  # unique: never matches an earlier run
         "pipeline": pipeline,
         "endpoint": endpoint,
         "version": version,
@@ -259,6 +259,8 @@ def _execute_one(
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)
+        from ..review.promote import settle  # the judging loads once the run has ended, not before it starts
+
         settled = settle(backend, pc, run, message, candidate=candidate, mover=mover)
         conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
         message, checked, promoted = settled.message, settled.review, settled.promoted

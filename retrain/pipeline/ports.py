@@ -3,7 +3,6 @@ choices, and the types of an inline job's ports, inferred from what they are bou
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +12,7 @@ from .expressions import PARENT_INPUT, PARENT_OUTPUT, STEP_OUTPUT
 from .model import InputType, Port
 from .problems import Problems
 from .types import CoercionError, coerce
+from ..text import closest
 
 INPUT_KEYS = ("type", "default", "path", "optional", "description", "min", "max", "enum", "mode", "datastore")
 OUTPUT_KEYS = ("type", "description", "mode", "path", "name", "version")
@@ -61,8 +61,8 @@ class Ports(Problems):
         try:
             kind = InputType(raw_type)
         except ValueError:
-            close = difflib.get_close_matches(str(raw_type), TYPE_WORDS, n=1)
-            hint = f"Did you mean '{close[0]}'?" if close else f"Use one of {', '.join(TYPE_WORDS)}."
+            close = closest(str(raw_type), TYPE_WORDS)
+            hint = f"Did you mean '{close}'?" if close else f"Use one of {', '.join(TYPE_WORDS)}."
             self.add(doc, (*path, "type"), f"unknown type {raw_type!r}.", hint)
             return None
         optional = spec.get("optional", False)

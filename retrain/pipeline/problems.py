@@ -3,7 +3,6 @@ the checks of keys and mappings they come from, and the repository boundary ever
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from ..errors import Problem
 from ..yamlfile import KeyPath, YamlDoc
 from .model import Component
 from .types import is_uri
+from ..text import closest
 
 FILES_HINT = "Move it into the repository: a pipeline's files are published from there (docs/limits.md)."
 
@@ -27,8 +27,8 @@ def display_path(path: Path, display_root: Path | None) -> str:
 
 
 def nearest(word: str, known: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f"Did you mean '{close[0]}'?" if close else f"Known keys here: {', '.join(k for k in known if k != '$schema')}."
+    close = closest(word, known)
+    return f"Did you mean '{close}'?" if close else f"Known keys here: {', '.join(k for k in known if k != '$schema')}."
 
 
 class Problems:

@@ -4,7 +4,6 @@ its inputs bound and its outputs routed, what it depends on."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -17,6 +16,7 @@ from .model import STEP_TYPES, Binding, Component, Parallel, Port, Step, StepOut
 from .parallel import ParallelSettings
 from .problems import nearest
 from .sweep import Sweeps
+from ..text import closest
 
 NODE_KEYS = (
     "type", "component", "inputs", "outputs", "environment_variables", "display_name", "description", "name",
@@ -51,9 +51,9 @@ class Steps(Graph, Sweeps, ParallelSettings):
             return None
         kind = str(spec.get("type", "command"))
         if kind not in STEP_TYPES:
-            close = difflib.get_close_matches(kind, list(STEP_TYPES), n=1)
+            close = closest(kind, STEP_TYPES)
             self.add(doc, (*path, "type"), f"unknown step type {kind!r}.",
-                     f"Did you mean '{close[0]}'?" if close else f"Azure ML runs these: {', '.join(STEP_TYPES)}.")
+                     f"Did you mean '{close}'?" if close else f"Azure ML runs these: {', '.join(STEP_TYPES)}.")
             return None
         if kind in ("command", "pipeline"):
             self.unknown_keys(doc, spec, path, NODE_KEYS)

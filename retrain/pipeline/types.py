@@ -3,7 +3,6 @@ type, durations, and rendering literals on a command line the way Azure ML does.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from ..boundary import OUTSIDE_HINT, BadFileUri, describe_outside, file_uri_path, outside
 from .model import InputType, Literal, Port
+from ..text import closest
 
 # Schemes that name data somewhere else; they pass through untouched.
 URI_PREFIXES = ("azureml://", "azureml:", "https://", "http://", "wasbs://", "wasb://", "abfss://", "abfs://", "adl://", "file://")
@@ -222,7 +222,7 @@ def format_literal(value: Literal) -> str:
 
 def unknown_parameter_hint(name: str, declared: Mapping[str, object]) -> str:
     known = sorted(declared)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = closest(name, known)
     listing = ", ".join(known) if known else "none"
-    return (f"Did you mean '{close[0]}'? " if close else "") + f"Its parameters: {listing}."
+    return (f"Did you mean '{close}'? " if close else "") + f"Its parameters: {listing}."
 

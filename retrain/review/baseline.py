@@ -16,13 +16,8 @@ from dataclasses import dataclass, replace
 from ..backends.base import Backend, Run, RunStatus
 from ..errors import NotFound, RetrainError
 from ..metric_values import exact, finite, json_safe
+from .records import DRAFT_TAG, GATE_TAG, VALUES_TAG, VERDICT_TAG
 
-DRAFT_TAG = "retrain.draft"
-# Tags retrain puts on a run (promote.py writes the gate's two; they are named here so that choosing a baseline
-# needs nothing from the rooms above).
-GATE_TAG = "retrain.gate"  # the gated version a run was submitted to judge
-VERDICT_TAG = "retrain.verdict"  # that run's verdict once judged: promoted, failed, not-promoted
-VALUES_TAG = "retrain.values"  # "file": submitted with the parameter file's values; "set": with values given by hand
 HISTORY = 20  # runs in the trend: enough to see a drift, small enough to read
 SPARK = "▁▂▃▄▅▆▇█"
 # How many recent runs the baseline search reads; older default-version runs are not a fair baseline anyway.

@@ -9,7 +9,6 @@ rollback reads the record to find the default before the current one.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,7 +43,7 @@ def actor_of(environ: Mapping[str, str]) -> str:
 
 def new_move(endpoint: str, to_version: int, kind: str, mover: Mover | None, *, from_version: int | None = None,
              run_id: str | None = None, verdict: str | None = None, reason: str = "", commit: str | None = None) -> DefaultMove:
-    return DefaultMove(id=uuid.uuid4().hex, endpoint=endpoint, from_version=from_version, to_version=to_version, kind=kind,
+    return DefaultMove(id=os.urandom(16).hex(), endpoint=endpoint, from_version=from_version, to_version=to_version, kind=kind,
                        actor=mover.actor if mover else "unknown", at=datetime.now(timezone.utc),
                        source_commit=commit or (mover.commit if mover else None), run_id=run_id, verdict=verdict,
                        reason=reason)

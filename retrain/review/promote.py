@@ -1,4 +1,5 @@
-"""Review a finished run: its comparison with the baseline, the gate, and moving an endpoint's default.
+"""Review a finished run: its comparison with the baseline, the gate, and moving an endpoint's default
+(what comes before a run, publishing and drafts, is publish.py; the tags and the Review record, records.py).
 
 ``execute`` calls :func:`review` once a run has ended; ``retrain promote`` calls :func:`promote` to
 move the default by hand after the same checks. Backends move a default with ``set_default`` and run a
@@ -8,41 +9,16 @@ pull request's pipeline with ``submit_draft``; a backend without them says so in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..backends.base import Backend, Endpoint, PublishResult, Run, RunStatus, SubmitRequest
-from .baseline import DRAFT_TAG, Comparison, compare, compare_safely, history, is_draft, pick_baseline
+from ..backends.base import Backend, Endpoint, Run, RunStatus
+from .baseline import Comparison, compare, compare_safely, history, is_draft, pick_baseline
 from ..config.records import PipelineConfig
 from ..errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
 from .history import Mover, move_default, new_move
-from ..pipeline.model import Pipeline
-
-GATE_TAG = "retrain.gate"  # on a run submitted to judge a gated version: that version's number
-# Added to that run once judged (promoted, failed, not-promoted), so the syncs settle a version once.
-VERDICT_TAG = "retrain.verdict"
-
-
-@dataclass(frozen=True)
-class Review:
-    """What a report adds to a run: the comparison, the gate (when there is one) and the trend."""
-
-    comparison: Comparison | None = None
-    gate: GateResult | None = None
-    trend: tuple[Run, ...] = field(default=())  # the pipeline's last completed runs, oldest first
-
-
-def check_compare_to(backend: Backend, pc: PipelineConfig) -> None:
-    """A ``compare_to`` run id must exist before anything runs: a wrong id is bad input (exit 2)."""
-    if pc.compare_to in ("default", "latest"):
-        return
-    try:
-        backend.run(pc.compare_to)
-    except NotFound:
-        at = pc.compare_to_at or pc.location
-        where = f"{at}: " if at else ""
-        raise NotFound(f"{where}at pipelines.{pc.name}.compare_to: there is no run '{pc.compare_to}'. "
-                       "Name a run that `retrain runs` lists, or write compare_to: default.") from None
+from .publish import check_compare_to, publish, submit_draft
+from .records import DRAFT_TAG, GATE_TAG, VERDICT_TAG, Review
 
 
 def judge(pc: PipelineConfig, run: Run, comparison: Comparison | None) -> GateResult | None:
@@ -137,34 +113,6 @@ def _default_text(backend: Backend, endpoint: str) -> str:
     except RetrainError:
         return "the default stays where it was"
     return f"the default stays at version {default}" if default is not None else "the endpoint has no default"
-
-
-def publish(backend: Backend, pipeline: Pipeline, *, endpoint: str, make_default: bool, source_commit: str | None,
-            mover: Mover | None = None, reason: str = "") -> PublishResult:
-    """``backend.publish``, and the default move it made (the endpoint's first version, or ``make_default``)
-    recorded as kind ``publish``."""
-    before = _default_or_none(backend, endpoint)
-    result = backend.publish(pipeline, endpoint=endpoint, make_default=make_default, source_commit=source_commit)
-    number = result.version.number
-    record = getattr(backend, "record_default_move", None)
-    if record is not None and result.version.is_default and before != number:
-        why = reason or ("the endpoint's first version" if before is None else "published as the default (ungated)")
-        record(new_move(endpoint, number, "publish", mover, from_version=before, commit=source_commit, reason=why))
-    return result
-
-
-def _default_or_none(backend: Backend, endpoint: str) -> int | None:
-    try:
-        return backend.endpoint(endpoint).default_version
-    except NotFound:
-        return None
-
-
-def submit_draft(backend: Backend, pipeline: Pipeline, request: SubmitRequest) -> Run:
-    submit = getattr(backend, "submit_draft", None)
-    if submit is None:
-        raise UsageError(f"the {backend.kind} backend cannot run drafts; run pull requests' pipelines on local or azureml.")
-    return submit(pipeline, request)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import os
 import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,7 +124,7 @@ class LocalBackend(Versions, RunRecords, WorkerLauncher, Liveness):
     def _start(self, request: SubmitRequest, pipeline: Pipeline, number: int, published: Mapping[str, object],
                *, tags: Mapping[str, str]) -> Run:
         parameters = self._assign(pipeline, request, published)
-        run_id = f"{request.pipeline}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run_id = f"{request.pipeline}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{os.urandom(3).hex()}"
         folder = run_dir(self.store_dir, run_id)
         folder.mkdir(parents=True)
         names = run_step_names(local_steps(pipeline))
