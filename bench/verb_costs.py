@@ -12,8 +12,12 @@ run: the sides alternate round after round (a busy machine slows both alike), an
              to its end: a chain, each step reading the one before's         10 commands, one after another   < 5x
              output and running `touch` of a file in its own output (an
              external program, so both sides start 10 processes)
+  floor      python importing what a submit cannot do without (the above,  vs  the bash script       (for reference)
+             and sqlite3, subprocess, threading, ...), then the 10 `touch`
+             processes one after another: no store, no report
   sleep 2    `retrain submit` of a one-step pipeline `sleep 2`, followed   vs  `sleep 2`                    < 1.05x
              to its end
+  floor      the same imports, then `sleep 2` as a process                  vs  `sleep 2`              (for reference)
 
 Every retrain side is the `retrain` console script of this interpreter's environment (what `pip install`
 puts on a user's PATH: the figures include its start-up as a user pays it), or `python -m retrain` where the
@@ -48,6 +52,9 @@ STEPS = 10
 # The modules `retrain validate` needs before any of its own code: PyYAML (and the datetime its constructor
 # loads), dataclasses (and the inspect it loads), argparse, pathlib, enum, typing, re, hashlib, json.
 FLOOR = "import yaml, dataclasses, argparse, pathlib, enum, typing, re, hashlib, json"
+# A submit needs those and the store's and the steps' modules too: what no change inside retrain can remove
+# from a run's rows, before the steps' own processes (started here as the bash script starts them).
+RUN_FLOOR = FLOOR + ", sqlite3, subprocess, threading, signal, select"
 
 
 @dataclass(frozen=True)
@@ -150,19 +157,25 @@ def main() -> None:
                             Side("import azure.ai.ml", [py, "-c", "import azure.ai.ml"]), 0.05))
         else:
             print("--help row skipped: azure-ai-ml is not installed in this environment (pip install azure-ai-ml to measure it)")
+        bash = Side("bash steps.sh", ["bash", str(script)])
+        sleep = Side("sleep 2", ["sleep", "2"])
+        touches = "; ".join(f"subprocess.run(['touch', {str(root / 'by-hand' / f'o{i}' / 'done')!r}])" for i in range(STEPS))
         rows += [
-            Row(f"{STEPS} steps", Side("retrain submit ten", [*retrain, "submit", "ten", "--force"], ten),
-                Side("bash steps.sh", ["bash", str(script)]), 5.0),
-            Row("sleep 2", Side("retrain submit nap", [*retrain, "submit", "nap", "--force"], nap), Side("sleep 2", ["sleep", "2"]), 1.05),
+            Row(f"{STEPS} steps", Side("retrain submit ten", [*retrain, "submit", "ten", "--force"], ten), bash, 5.0),
+            # Not targets: the interpreter and the modules a run needs, then the steps' processes started one
+            # after another (no store, no reports): the least any Python tool pays for the same rows.
+            Row("floor", Side("python: imports, 10 touch", [py, "-c", f"{RUN_FLOOR}; {touches}"]), bash, 0.0),
+            Row("sleep 2", Side("retrain submit nap", [*retrain, "submit", "nap", "--force"], nap), sleep, 1.05),
+            Row("floor", Side("python: imports, sleep 2", [py, "-c", f"{RUN_FLOOR}; subprocess.run(['sleep', '2'])"]), sleep, 0.0),
         ]
         for row in rows:  # one round unmeasured: files cached, the digest cache written
             timed(row.ours, env)
             timed(row.peer, env)
-        times: dict[str, list[float]] = {side.label: [] for row in rows for side in (row.ours, row.peer)}
+        sides = list({side.label: side for row in rows for side in (row.ours, row.peer)}.values())  # each once a round
+        times: dict[str, list[float]] = {side.label: [] for side in sides}
         for _ in range(args.runs):
-            for row in rows:
-                for side in (row.ours, row.peer):
-                    times[side.label].append(timed(side, env))
+            for side in sides:
+                times[side.label].append(timed(side, env))
     print(f"retrain: {how}; medians of {args.runs} interleaved rounds")
     account_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrain" / "digests.json"
     if account_cache.is_file():  # the single shared file of earlier versions (now one small file per pipeline folder)

@@ -61,6 +61,8 @@ class Version:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A pipeline endpoint: its numbered versions and which one is the default."""
+
     name: str
     default_version: int | None
     versions: tuple[Version, ...]  # ascending by number
@@ -78,6 +80,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class PublishResult:
+    """What a publish gave: the version (new, or the existing one of the same content)."""
+
     version: Version
     created: bool  # False: the content was unchanged and an existing version was returned
     default_moved: bool = False
@@ -122,6 +126,8 @@ class SubmitRequest:
 
 @dataclass(frozen=True)
 class StepResult:
+    """One step of a run as the backend reports it: its state, times, reuse and metrics."""
+
     name: str
     status: StepStatus
     started: datetime | None = None
@@ -140,6 +146,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class Run:
+    """A run of an endpoint version as the backend reports it: its state, values, steps and metrics."""
+
     id: str
     pipeline: str
     endpoint: str

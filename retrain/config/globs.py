@@ -19,6 +19,8 @@ class BadGlob(ValueError):
 
 @dataclass(frozen=True)
 class Glob:
+    """A `data:` pattern of the parameter file and the expression it matches paths with."""
+
     pattern: str
     regex: re.Pattern[str]
 

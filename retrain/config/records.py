@@ -28,6 +28,8 @@ class Trigger(str, Enum):
 
 @dataclass(frozen=True)
 class LocalBackendConfig:
+    """The `backend:` block for the embedded local backend."""
+
     kind: str = "local"
     store: Path = Path(".retrain")  # absolute after loading
     # owner/name of the GitHub repository whose registry (refs/retrain/registry) `retrain pull` reads; the
@@ -92,6 +94,8 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """A loaded, validated parameter file: its backend and its pipelines."""
+
     path: Path  # absolute path of the parameter file
     root: Path  # its folder: relative paths in the file are relative to this
     backend: BackendConfig

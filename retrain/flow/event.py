@@ -16,6 +16,8 @@ ZERO_SHA = "0" * 40
 
 @dataclass(frozen=True)
 class Event:
+    """What happened on GitHub (or at the terminal), as much as the plan needs of it."""
+
     name: str  # push, pull_request, dispatch or schedule ("workflow_dispatch" is normalised to "dispatch")
     ref: str | None = None  # "refs/heads/main" or "refs/tags/v1"
     default_branch: str | None = None  # from the payload's repository; None = unknown

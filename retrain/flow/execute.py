@@ -47,6 +47,8 @@ class Conclusion(str, Enum):
 
 @dataclass(frozen=True)
 class Outcome:
+    """One pipeline's work under a plan, as the reporters tell it."""
+
     item: PipelinePlan
     published: PublishResult | None
     run: Run | None

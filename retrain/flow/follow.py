@@ -34,6 +34,8 @@ class Ending(str, Enum):
 
 @dataclass(frozen=True)
 class Followed:
+    """A followed run as it was last seen, and why following it ended."""
+
     run: Run
     ending: Ending
 

@@ -24,6 +24,8 @@ from ..pipeline.types import CoercionError, coerce, unknown_parameter_hint
 
 @dataclass(frozen=True)
 class Reason:
+    """Why a pipeline is (or is not) in a plan: the rule and what matched it."""
+
     rule: str  # "publish_on: merge", "submit_on: data", "event", ...
     detail: str
 
@@ -33,6 +35,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class PipelinePlan:
+    """What the plan does with one pipeline: publish, submit, with which version and values."""
+
     pipeline: str
     endpoint: str
     experiment: str
@@ -66,6 +70,8 @@ class PipelinePlan:
 
 @dataclass(frozen=True)
 class Plan:
+    """The event and what it asks of each pipeline."""
+
     event: Event
     items: tuple[PipelinePlan, ...]
 

@@ -93,6 +93,8 @@ def move_default(backend: Backend, endpoint: str, number: int, move: DefaultMove
 
 @dataclass(frozen=True)
 class Rollback:
+    """A rollback done: the endpoint's default moved back from ``previous`` to ``version``."""
+
     endpoint: str
     previous: int
     version: int

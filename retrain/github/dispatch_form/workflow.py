@@ -25,6 +25,8 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class DispatchInput:
+    """One input of a workflow_dispatch form, with the lines a warning points at."""
+
     name: str
     type: str  # as written; GitHub's default is string
     options: tuple[str, ...]
@@ -48,6 +50,8 @@ class ActionStep:
 
 @dataclass(frozen=True)
 class WorkflowForm:
+    """A workflow file's dispatch form and the steps that run the retrain action."""
+
     path: Path
     display: str
     has_dispatch: bool
