@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import os
 import sys
 import threading
@@ -285,6 +286,9 @@ def exit_now(code: int) -> NoReturn:
     still running takes the ordinary exit, which waits for it."""
     if threading.active_count() > 1:
         sys.exit(code)
+    # Garbage still holding a resource is finalized as the teardown would: a local store's connection, whose
+    # close copies its write-ahead log into the database (a later command on a full disk could not).
+    gc.collect()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
