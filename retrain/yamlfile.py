@@ -19,19 +19,29 @@ Both files retrain reads are written by people, so anything hostile or absurd is
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidFile, Location, Problem
 
+if TYPE_CHECKING:
+    import yaml
+
 KeyPath = tuple[str | int, ...]
 
-# The C loader is several times faster; the pure one behaves the same.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader() -> type[yaml.SafeLoader]:
+    """PyYAML's safe loader, imported when a file is parsed (a remembered file is not: see :func:`use_cache`).
+    The C loader is several times faster; the pure one behaves the same."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
 
 # Limits (docs/limits.md). A real parameter file or pipeline is a few kB, a few hundred keys, and
 # nested fewer than ten levels; these leave room by orders of magnitude and still answer in well
@@ -89,6 +99,8 @@ def _line_of(text: str, position: int) -> Location:
 
 
 def _syntax_error(e: yaml.YAMLError, text: str, shown: str) -> InvalidFile:
+    import yaml
+
     if isinstance(e, yaml.reader.ReaderError):
         # The reader reports a character position, not a line (NUL bytes, control characters).
         at = _line_of(text, e.position)
@@ -108,7 +120,9 @@ def _syntax_error(e: yaml.YAMLError, text: str, shown: str) -> InvalidFile:
 
 def _check_shape(text: str, shown: str) -> None:
     """Walk the parser's events once and refuse what would be too deep or too large to build."""
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader()(text)
     # One frame per open collection: [anchor, expanded size so far, deepest child so far, start].
     # A scalar has depth 0, a collection one more than its deepest child.
     stack: list[list[Any]] = []
@@ -167,9 +181,11 @@ def parse_yaml(text: str, *, path: Path, display: str | None = None) -> YamlDoc:
     if len(text) > MAX_BYTES:
         raise _refuse(shown, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB (the limit).",
                       "A parameter file or pipeline is a few kB; keep data in data files, not in YAML.")
+    import yaml
+
     try:
         _check_shape(text, shown)
-        loader = _Loader(text)
+        loader = _loader()(text)
         try:
             root = loader.get_single_node()
         finally:
@@ -287,6 +303,10 @@ def load_yaml(path: Path, *, display: str | None = None) -> YamlDoc:
     if len(data) > MAX_BYTES:
         raise _refuse(shown, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB (the limit).",
                       "A parameter file or pipeline is a few kB; keep data in data files, not in YAML.")
+    key = _PARSED.key(data)
+    remembered = _PARSED.recall(key, path, shown)
+    if remembered is not None:
+        return remembered
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -295,4 +315,78 @@ def load_yaml(path: Path, *, display: str | None = None) -> YamlDoc:
                       Location(shown, at.line, at.column)) from None
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark, as some editors on Windows write
-    return parse_yaml(text, path=path, display=shown)
+    doc = parse_yaml(text, path=path, display=shown)
+    _PARSED.remember(key, doc)
+    return doc
+
+
+# Bump when what parse_yaml makes of a text changes: entries of another format are never read.
+_FORMAT = b"retrain-yaml-1"
+# Entries kept (each a few kB): a project's files and their recent versions. Past it, the oldest half goes.
+PARSED_LIMIT = 1_000
+
+
+class _ParsedFiles:
+    """Documents remembered by their file's bytes, as Python remembers a module's bytecode by its source: the same
+    bytes make the same document, so what is recalled is never stale, and a command that reads only remembered files
+    does not import PyYAML at all (about 12 ms of every command's start-up, a third of it one regular expression
+    PyYAML compiles at import for its pure-Python reader). One marshal file per content in the folder the entry
+    point names (``~/.cache/retrain/yaml/``); a document marshal cannot hold (a YAML timestamp) is parsed every
+    time. Like bytecode, an entry is trusted as the user's own file: the folder is in their home."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    def key(self, data: bytes) -> str | None:
+        if self.folder is None:
+            return None
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}".encode()  # marshal's format is the interpreter's
+        return hashlib.blake2b(data, digest_size=20, person=_FORMAT[:16], salt=version[:16]).hexdigest()
+
+    def recall(self, key: str | None, path: Path, shown: str) -> YamlDoc | None:
+        if key is None or self.folder is None:
+            return None
+        try:
+            data, values, keys = marshal.loads((self.folder / key).read_bytes())
+            return YamlDoc(path, shown, data, {kp: Location(shown, line, column) for kp, line, column in values},
+                           {kp: Location(shown, line, column) for kp, line, column in keys})
+        except (OSError, ValueError, EOFError, TypeError):  # none yet, or not one of ours: parse the file
+            return None
+
+    def remember(self, key: str | None, doc: YamlDoc) -> None:
+        if key is None or self.folder is None or doc.duplicate_keys:  # a duplicate key is reported every time
+            return
+        try:
+            blob = marshal.dumps((doc.data, [(kp, at.line, at.column) for kp, at in doc.value_locations.items()],
+                                  [(kp, at.line, at.column) for kp, at in doc.key_locations.items()]))
+        except ValueError:  # a value marshal cannot hold (a date): this file is parsed every time
+            return
+        tmp = self.folder / f".{key}.{os.getpid()}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+            os.replace(tmp, self.folder / key)  # whole or not at all, whoever else writes the same entry
+            _prune(self.folder)  # only after a new entry: a recall costs nothing more
+        except OSError:  # a read-only or full disk, a file where the folder should be: the cache is only a cache
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+def _prune(folder: Path) -> None:
+    """Past :data:`PARSED_LIMIT` entries, remove the oldest half (by when each was written)."""
+    names = os.listdir(folder)
+    if len(names) <= PARSED_LIMIT:
+        return
+    dated = sorted((os.stat(folder / name).st_mtime_ns, name) for name in names)
+    for _, name in dated[: len(dated) - PARSED_LIMIT // 2]:
+        (folder / name).unlink(missing_ok=True)
+
+
+_PARSED = _ParsedFiles()
+
+
+def use_cache(folder: Path | None) -> None:
+    """Remember parsed files across processes in ``folder`` (the entry point chooses it; None: parse every time)."""
+    _PARSED.folder = folder

@@ -202,10 +202,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _digest_cache(environ: Mapping[str, str]) -> Path | None:
-    """Where file digests are remembered between commands: the user's cache folder (XDG), if any."""
+def _cache_folder(environ: Mapping[str, str]) -> Path | None:
+    """Where file digests and parsed YAML files are remembered between commands: the user's cache folder (XDG),
+    if any."""
     base = environ.get("XDG_CACHE_HOME") or (str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else "")
-    return Path(base) / "retrain" / "digests" if base else None
+    return Path(base) / "retrain" if base else None
 
 
 def _write_crash(exc: BaseException) -> str:
@@ -248,9 +249,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 from ..errors import EXIT_BAD_INPUT
 
                 return EXIT_BAD_INPUT
-            from ..pipeline.hashing import use_cache
+            from .. import yamlfile
+            from ..pipeline import hashing
 
-            use_cache(_digest_cache(environ))
+            cache = _cache_folder(environ)
+            hashing.use_cache(cache / "digests" if cache else None)
+            yamlfile.use_cache(cache / "yaml" if cache else None)
             return run_verb(args.command, args, environ)
     except KeyboardInterrupt:
         from ..errors import EXIT_INTERRUPTED

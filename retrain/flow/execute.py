@@ -252,6 +252,9 @@ def _execute_one(
         if not wait:
             return Outcome(item, published, run, Conclusion.PENDING, f"run {run.id} submitted; not waiting for it.", candidate=candidate)
 
+        # The judging loads now, while the run is under way (the follower only waits), not before the run starts.
+        from ..review.promote import settle
+
         current = item
         followed = follow(
             backend, run, timeout_s=item.timeout_s, stop=stop, interval_s=poll_interval_s,
@@ -261,8 +264,6 @@ def _execute_one(
         )
         run = followed.run
         conclusion, message = conclusion_of(run, followed.ending)
-        from ..review.promote import settle  # the judging loads once the run has ended, not before it starts
-
         settled = settle(backend, pc, run, message, candidate=candidate, mover=mover)
         conclusion = Conclusion.FAILURE if settled.failed_gate else conclusion
         message, checked, promoted = settled.message, settled.review, settled.promoted
