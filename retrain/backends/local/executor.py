@@ -13,12 +13,12 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
 import zlib
-from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,63 @@ class SweepState:
     running: int = 0
     results: list[tuple[str, dict[str, float]]] = field(default_factory=list)
     note: str = ""
+
+
+Ended = tuple[int, str, str]  # a step's exit code, when it started, when it ended
+
+
+class StepThreads:
+    """Steps run in at most ``slots`` threads (started as they are needed), their ends handed back on one
+    queue; leaving the ``with`` waits for the threads, as concurrent.futures' pool does. Not that pool:
+    it imports logging, and every submit imports the executor before it forks the worker."""
+
+    def __init__(self, slots: int, run: Callable[[Prepared], Ended]) -> None:
+        self.slots, self.run = slots, run
+        self.todo: queue.SimpleQueue[Prepared | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[str, Ended | None, BaseException | None]] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.running: set[str] = set()  # steps handed over whose end was not taken back yet
+
+    def __enter__(self) -> StepThreads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def start(self, prep: Prepared) -> None:
+        self.running.add(prep.step.name)
+        if len(self.running) > len(self.threads) and len(self.threads) < self.slots:
+            thread = threading.Thread(target=self._serve, name=f"step-{len(self.threads)}")
+            thread.start()
+            self.threads.append(thread)
+        self.todo.put(prep)
+
+    def _serve(self) -> None:
+        while (prep := self.todo.get()) is not None:
+            try:
+                self.done.put((prep.step.name, self.run(prep), None))
+            except BaseException as e:  # noqa: BLE001 - raised again in the main thread (see ended)
+                self.done.put((prep.step.name, None, e))
+
+    def ended(self, timeout: float | None) -> list[tuple[str, Ended]]:
+        """The steps that ended: waits up to ``timeout`` for the first (None: until one ends), then takes
+        whatever else ended meanwhile. A step whose thread failed raises its error here."""
+        found: list[tuple[str, Ended]] = []
+        try:
+            item = self.done.get(timeout=timeout)
+            while True:
+                name, result, error = item
+                self.running.discard(name)
+                if error is not None:
+                    raise error
+                found.append((name, result))  # type: ignore[arg-type]
+                item = self.done.get_nowait()
+        except queue.Empty:
+            pass
+        return found
 
 
 class Executor(StepPreparer, OutputLinks, StepProcesses):
@@ -108,7 +165,6 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
 
         status: dict[str, StepStatus] = {name: StepStatus.QUEUED for name in pipeline.steps}
         failure = ""
-        running: dict[Future[tuple[int, str, str]], str] = {}
         prepared: dict[str, Prepared] = {}
         # Sweeps whose trials run: sweep step -> state; a trial's name -> its sweep.
         active: dict[str, SweepState] = {}
@@ -214,7 +270,8 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
             if not pending:
                 finish_sweep(name)
 
-        with ThreadPoolExecutor(max_workers=slots) as pool:
+        with StepThreads(slots, self._run_step) as pool:
+            running = pool.running
             try:
                 while not self.cancel.is_set():
                     while len(running) < slots and not self.cancel.is_set():
@@ -227,7 +284,7 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                                 end_trial(tname, StepStatus.REUSED, json.loads(row["metrics"]) if row else {})
                                 continue
                             self._step(tname, status=StepStatus.RUNNING.value, started=utcnow())
-                            running[pool.submit(self._run_step, tprep)] = tname
+                            pool.start(tprep)
                             continue
                         if not ready:
                             break
@@ -245,17 +302,14 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                             continue
                         status[name] = StepStatus.RUNNING
                         self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
-                        running[pool.submit(self._run_step, prep)] = name
+                        pool.start(prep)
                     if not running:
                         if ready or any(st.pending for st in active.values()):
                             continue
                         break  # nothing runs and nothing is ready: every step has its end
                     # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
                     # wakes this at once.
-                    done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        name = running.pop(future)
-                        code, started, ended = future.result()
+                    for name, (code, started, ended) in pool.ended(timeout=0.25):
                         prep = prepared[name]
                         metrics = step_metrics(prep.folder)
                         is_trial = name in trial_of
@@ -290,12 +344,12 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                 raise
             if self.cancel.is_set():
                 self._stop_children()
-                for future, name in list(running.items()):
-                    future.result()
-                    if name not in trial_of:
-                        status[name] = StepStatus.CANCELED
-                    self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
-                    trials_left.discard(name)
+                while running:
+                    for name, _ in pool.ended(timeout=None):
+                        if name not in trial_of:
+                            status[name] = StepStatus.CANCELED
+                        self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
+                        trials_left.discard(name)
                 for name in active:
                     status[name] = StepStatus.CANCELED
                     self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())

@@ -20,7 +20,6 @@ step's own folder.
 from __future__ import annotations
 
 import errno
-import filecmp
 import hashlib
 import os
 import shutil
@@ -210,6 +209,8 @@ def prune_copies(folder: Path, original: Path) -> None:
     added or changed there; the code itself is in the version's snapshot."""
     if not folder.is_dir():
         return
+    import filecmp  # only a step with code comes here: not at the import every command pays
+
     for dirpath, dirnames, files in os.walk(folder, topdown=False):
         here = Path(dirpath)
         for name in files:
