@@ -1,5 +1,5 @@
-"""One step's process: its folder laid out (private copies of code and inputs), ``bash -c`` in its own
-process group inside the worker's session, waited for without reaping so whatever it left running in the
+"""One step's process: its folder laid out (private copies of code and inputs), ``bash -c`` (or the one
+program a plain command names, see ``direct.py``) in its own process group inside the worker's session, waited for without reaping so whatever it left running in the
 background ends with its group, and what it left stored by content; stopping every running step's group
 (SIGTERM, a grace period, SIGKILL) when the run is canceled or the worker fails."""
 
@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from .direct import environment, find_program, plain_words, probe
 from .faults import KILL_GRACE_S
 from .logs import log_tail
 from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
@@ -25,8 +26,12 @@ class StepProcesses:
 
     store_dir: Path
     bash: str
+    environ: dict[str, str]
     cancel: threading.Event
     procs: dict[str, subprocess.Popen[bytes]]
+    # Whether this bash runs a plain command as direct.py assumes: asked once, when a step first could use it.
+    _plain_bash: bool | None = None
+    _probing = threading.Lock()
 
     def _run_step(self, prep: Prepared) -> tuple[int, str, str]:
         """In a pool thread: lay out the folder, run the command, return (exit code, started, ended)."""
@@ -51,8 +56,10 @@ class StepProcesses:
                 return -signal.SIGTERM, started, utcnow()
             # Its own process group (in the worker's session): a timeout or cancel signals the step and
             # everything it started, and a dead worker's steps can still be found by the session.
-            proc = subprocess.Popen([self.bash, "-c", prep.command], cwd=prep.workdir, env=prep.env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
+            proc = self._start_plain(prep, log)
+            if proc is None:
+                proc = subprocess.Popen([self.bash, "-c", prep.command], cwd=prep.workdir, env=prep.env,
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, process_group=0)
             self.procs[prep.step.name] = proc
             # Wait without reaping, so the group id cannot be reused before what the step left running in
             # the background is ended with it (as its container would be on Azure).
@@ -65,6 +72,29 @@ class StepProcesses:
             self.procs.pop(prep.step.name, None)
         self._settle(prep)
         return code_, started, utcnow()
+
+    def _start_plain(self, prep: Prepared, log: object) -> subprocess.Popen[bytes] | None:
+        """The step's program started as ``bash -c`` would start it, without bash; None where that is not
+        known to be the same (see direct.py), or the program did not start: bash then runs the command."""
+        argv = plain_words(prep.command)
+        if argv is None:
+            return None
+        program = find_program(argv[0], prep.env.get("PATH", ""))
+        if program is None:
+            return None  # bash says it is not found, as ever
+        env = environment(prep.env, os.path.realpath(prep.workdir), program)
+        if env is None:
+            return None
+        with self._probing:
+            if self._plain_bash is None:
+                self._plain_bash = probe(self.bash, self.environ)
+        if not self._plain_bash:
+            return None
+        try:
+            return subprocess.Popen(argv, executable=program, cwd=prep.workdir, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, process_group=0)  # type: ignore[arg-type]
+        except OSError:
+            return None  # not executable, a script without #!, ...: bash runs it (or says why it cannot)
 
     def _settle(self, prep: Prepared) -> None:
         """Store what the step left by content: drop its copies of inputs and unchanged code, intern the rest."""

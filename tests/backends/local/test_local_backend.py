@@ -199,8 +199,15 @@ TWO_SLEEPERS = """\
     """
 
 
+# A plain command (no shell syntax) runs as its program, without bash (see direct.py): a cancel stops it too.
+PLAIN_SLEEPER = f"""\
+    slow:
+      command: {sys.executable} -c 'import os, time; open("pid.txt", "w").write(str(os.getpid())); time.sleep(60)'
+    """
+
+
 # A cancel stops a lone step and steps running side by side alike.
-@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS], ids=["one step", "two parallel steps"])
+@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS, PLAIN_SLEEPER], ids=["one step", "two parallel steps", "a plain command"])
 def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend, jobs: str) -> None:
     path = write_pipeline(tmp_path / "proj", jobs)
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
