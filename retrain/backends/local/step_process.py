@@ -15,7 +15,7 @@ from pathlib import Path
 from .direct import environment, find_program, plain_words, probe
 from .faults import KILL_GRACE_S
 from .logs import log_tail
-from .objects import intern_tree, materialize, prune_copies, remove_empty_folders, remove_tree, share_folder
+from .objects import intern_tree, materialize, prune_copies, remove_tree, share_folder
 from .prepare import Prepared
 from .store import utcnow
 
@@ -103,8 +103,9 @@ class StepProcesses:
             code = prep.step.component.code
             if code is not None:
                 prune_copies(prep.workdir, code if code.is_dir() else code.parent)
-            remove_empty_folders(prep.folder, keep=("outputs",))  # outputs stay, even empty: they are the contract
-            share_folder(self.store_dir, prep.folder / "outputs", intern_tree(self.store_dir, prep.folder))
+            # Empty folders go (outputs stay, even empty: they are the contract), in the walk that interns.
+            stored = intern_tree(self.store_dir, prep.folder, tidy=True, keep=("outputs",))
+            share_folder(self.store_dir, prep.folder / "outputs", stored)
         except OSError:
             pass  # the files stay as they are: correct, only not shared
 
