@@ -36,6 +36,9 @@ def object_root(store_dir: Path) -> Path:
     return store_dir / OBJECTS
 
 
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()  # a step's empty log, a marker file: no need to open them
+
+
 def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -62,7 +65,7 @@ def intern_file(store_dir: Path, path: Path) -> Path | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     executable = bool(st.st_mode & 0o111)
-    obj = object_path(store_dir, file_digest(path), executable)
+    obj = object_path(store_dir, file_digest(path) if st.st_size else EMPTY_DIGEST, executable)
     if st.st_nlink > 1 and obj.exists() and obj.stat().st_ino == st.st_ino:
         return obj  # already the object (a reused output, a second intern)
     _read_only(path, st.st_mode)
@@ -174,7 +177,14 @@ def share_folder(store_dir: Path, folder: Path, objects: dict[Path, Path | None]
     old = folder.with_name(f".{folder.name}-old-{uuid.uuid4().hex[:8]}")
     folder.rename(old)
     link.rename(folder)
-    remove_tree(old)
+    try:  # what the walk found, deepest first: no second walk of the folder to remove it
+        for rel, obj in reversed(entries):
+            if obj is None:
+                os.rmdir(old / rel)
+            else:
+                os.unlink(old / rel)
+    except OSError:
+        remove_tree(old)
     return True
 
 
@@ -233,16 +243,27 @@ def materialize(src: Path, dst: Path, *, ignore: tuple[str, ...] = ()) -> None:
     """Copy a file or a folder (following nothing outside it) into ``dst`` as private, writable files."""
     if src.is_dir():
         dst.mkdir(parents=True, exist_ok=True)
-        for child in src.iterdir():
-            if child.name in ignore:
-                continue
-            if child.is_symlink():
-                os.symlink(os.readlink(child), dst / child.name)
-            else:
-                materialize(child, dst / child.name, ignore=ignore)
+        _copy_folder(src, dst, ignore)
     elif src.is_file():
         dst.parent.mkdir(parents=True, exist_ok=True)
         clone_file(src, dst)
+
+
+def _copy_folder(src: Path, dst: Path, ignore: tuple[str, ...]) -> None:
+    """``src``'s content into the folder ``dst`` (made): what a folder listing says of each entry (its type)
+    is all that is asked, not a stat each."""
+    with os.scandir(src) as entries:
+        for entry in entries:
+            if entry.name in ignore:
+                continue
+            target = dst / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                target.mkdir(exist_ok=True)
+                _copy_folder(Path(entry.path), target, ignore)
+            elif entry.is_file(follow_symlinks=False):
+                clone_file(Path(entry.path), target)
 
 
 def prune_copies(folder: Path, original: Path) -> None:
