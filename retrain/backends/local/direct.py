@@ -10,7 +10,8 @@ The step must see exactly what ``bash -c`` gives it, so the fast path is taken o
 - the environment holds no variable bash reads or sets for itself (BASH_ENV, SHELLOPTS, IFS, PPID, ...),
   no name that is not an identifier, a PATH of absolute folders, and a SHLVL bash keeps as it is;
 - the bash at hand is one that runs such a command in its own process (exec, no fork) with SHLVL as it
-  was and ``_`` the program's path: asked once per worker (:func:`probe`);
+  was and ``_`` the program's path: asked once (:func:`probe`, 2 ms), its answer kept in the store for
+  that bash file (:func:`probe_key`);
 - the program is found on PATH as bash finds it, and starts. Any failure to start it (not found, not
   executable, a script with no ``#!``) runs the command through bash after all, which then reports and
   exits as it always did (``command not found``, 127).
@@ -139,16 +140,26 @@ def environment(env: Mapping[str, str], workdir: str, program: str) -> dict[str,
     return out
 
 
-def probe(bash: str, env: Mapping[str, str]) -> bool:
+def probe(bash: str, env: Mapping[str, str]) -> bool | None:
     """Whether this bash runs a plain command as the fast path assumes: in its own process, with SHLVL as
-    it was and ``_`` the program's path (bash 5.1 and later do)."""
+    it was and ``_`` the program's path (bash 5.1 and later do); None when it could not be asked."""
     path = env.get("PATH", "")
-    printenv = find_program("printenv", path)
-    if printenv is None or not path:
-        return False
+    printenv = find_program("printenv", path) if path else None
+    if printenv is None:
+        return None
     try:
         done = subprocess.run([bash, "-c", "printenv SHLVL _"], env={"PATH": path, "SHLVL": "5"},
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        return False
+        return None
     return done.returncode == 0 and done.stdout == f"5\n{printenv}\n".encode()
+
+
+def probe_key(bash: str) -> str | None:
+    """Where the store keeps bash's answer (its meta table): the answer of this very file, so a bash
+    replaced (upgraded) is asked again."""
+    try:
+        st = os.stat(bash)
+    except OSError:
+        return None
+    return f"bash runs plain commands: {bash} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"

@@ -162,6 +162,7 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
         self.experiment = row["experiment"]
         self.force = bool(row["force"])
         self._run(status=RunStatus.RUNNING.value, started=utcnow())
+        self._recall_bash()
 
         status: dict[str, StepStatus] = {name: StepStatus.QUEUED for name in pipeline.steps}
         failure = ""
@@ -356,6 +357,7 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
         self._steps([name for name, s in status.items() if s is StepStatus.QUEUED] + sorted(trials_left),
                     status=StepStatus.NOT_RUN.value, message="the run ended before it started")
         self._link_pipeline_outputs(pipeline, prepared)
+        self._record_bash()
         totals: dict[str, float] = {}
         for row_ in self.store.all("SELECT name, metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
             if row_["name"] not in trial_of:  # a sweep's metrics are its best trial's

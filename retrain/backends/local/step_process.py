@@ -12,12 +12,12 @@ import threading
 import time
 from pathlib import Path
 
-from .direct import environment, find_program, plain_words, probe
+from .direct import environment, find_program, plain_words, probe, probe_key
 from .faults import KILL_GRACE_S
 from .logs import log_tail
 from .objects import intern_tree, materialize, prune_copies, remove_tree, share_folder
 from .prepare import Prepared
-from .store import utcnow
+from .store import Store, utcnow
 
 LOG_TAIL_LINES = 15
 
@@ -29,8 +29,11 @@ class StepProcesses:
     environ: dict[str, str]
     cancel: threading.Event
     procs: dict[str, subprocess.Popen[bytes]]
-    # Whether this bash runs a plain command as direct.py assumes: asked once, when a step first could use it.
+    store: Store
+    # Whether this bash runs a plain command as direct.py assumes: the store's record of its answer, else
+    # asked when a step first could use it (and that answer recorded at the end of the run).
     _plain_bash: bool | None = None
+    _asked_bash: bool | None = None
     _probing = threading.Lock()
 
     def _run_step(self, prep: Prepared) -> tuple[int, str, str]:
@@ -87,7 +90,8 @@ class StepProcesses:
             return None
         with self._probing:
             if self._plain_bash is None:
-                self._plain_bash = probe(self.bash, self.environ)
+                self._asked_bash = probe(self.bash, self.environ)
+                self._plain_bash = bool(self._asked_bash)
         if not self._plain_bash:
             return None
         try:
@@ -95,6 +99,20 @@ class StepProcesses:
                                     stdout=log, stderr=subprocess.STDOUT, process_group=0)  # type: ignore[arg-type]
         except OSError:
             return None  # not executable, a script without #!, ...: bash runs it (or says why it cannot)
+
+    def _recall_bash(self) -> None:
+        """Main thread, before the steps: bash's answer as the store recorded it, if it did."""
+        key = probe_key(self.bash)
+        row = self.store.one("SELECT value FROM meta WHERE key = ?", key) if key else None
+        if row is not None:
+            self._plain_bash = row["value"] == "yes"
+
+    def _record_bash(self) -> None:
+        """Main thread, after the steps: the answer bash gave during this run, for the next runs."""
+        key = probe_key(self.bash)
+        if self._asked_bash is not None and key:
+            self.store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                    (key, "yes" if self._asked_bash else "no"))
 
     def _settle(self, prep: Prepared) -> None:
         """Store what the step left by content: drop its copies of inputs and unchanged code, intern the rest."""

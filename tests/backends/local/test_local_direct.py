@@ -83,10 +83,19 @@ def test_a_plain_command_sees_what_bash_would_have_given_it(tmp_path: Path) -> N
     assert plain_env == shell_env
     assert (plain_env["SHLVL"], plain_env["_"], plain_env["KEPT"], "OLDPWD" in plain_env) == ("2", py, "a value with spaces", False)
 
-    # bash started for the command with shell syntax (and once to be asked how it runs a plain command), never
-    # for the plain one.
-    starts = [eval(line) for line in log.read_text().splitlines()]  # noqa: S307 - our own spy's repr lines
-    assert [s for s in starts if s != ["-c", "printenv SHLVL _"]] == [["-c", shell.replace("${{outputs.o}}", str(run_dir / "steps" / "shell" / "outputs" / "o"))]]
+    # bash started for the command with shell syntax and once to be asked how it runs a plain command, never
+    # for the plain one; the next run finds bash's answer in the store and does not ask again.
+    def starts() -> list[list[str]]:
+        return [eval(line) for line in log.read_text().splitlines()]  # noqa: S307 - our own spy's repr lines
+
+    def shell_start(run_dir: Path) -> list[str]:
+        return ["-c", shell.replace("${{outputs.o}}", str(run_dir / "steps" / "shell" / "outputs" / "o"))]
+
+    assert sorted(starts()) == sorted([["-c", "printenv SHLVL _"], shell_start(run_dir)])
+    log.unlink()
+    again = wait_for(backend, submit(backend, "k2", force=True))
+    assert again.status is RunStatus.COMPLETED, again.message
+    assert starts() == [shell_start(Path(again.url.removeprefix("file://")))]  # type: ignore[union-attr]
 
 
 def test_a_program_that_cannot_start_fails_as_bash_says(tmp_path: Path) -> None:
