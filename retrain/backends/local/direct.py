@@ -88,8 +88,8 @@ def plain_words(command: str) -> list[str] | None:
         if not words and "=" in command[start:i]:
             return None  # an assignment (FOO=bar cmd), or what could be read as one
         words.append("".join(parts))
-    if not words or words[0] in SHELL_WORDS:
-        return None
+    if not words or words[0] in SHELL_WORDS or command.lstrip(" \t").startswith("%"):
+        return None  # a builtin, or a job (`%1` is `fg %1`)
     return words
 
 

@@ -154,7 +154,7 @@ def test_plain_words(command: str, words: list[str]) -> None:
 @pytest.mark.parametrize("command", [
     "a | b", "a > f", "a < f", "a && b", "a; b", "a &", "(a)", "{ a; }", "a $X", 'a "$X"', "a `b`", "a $(b)",
     "a \\x", "a ~/x", "a *.py", "a f?", "a [ab]", "a {1,2}", "a # note", "a\nb", "FOO=1 a", "'a=b' c", "a 'open",
-    'a "open', "echo hi", "cd /tmp", "exec a", "time a", "test -f x", "'echo' hi", "", "   ", "! a", "a!",
+    'a "open', "echo hi", "cd /tmp", "exec a", "time a", "test -f x", "'echo' hi", "", "   ", "! a", "a!", "%1",
 ])
 def test_commands_bash_must_run(command: str) -> None:
     assert plain_words(command) is None
