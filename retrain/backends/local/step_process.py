@@ -1,7 +1,8 @@
 """One step's process: its folder laid out (private copies of code and inputs), ``bash -c`` (or the one
-program a plain command names, see ``direct.py``) in its own process group inside the worker's session, waited for without reaping so whatever it left running in the
-background ends with its group, and what it left stored by content; stopping every running step's group
-(SIGTERM, a grace period, SIGKILL) when the run is canceled or the worker fails."""
+program a plain command names, see ``direct.py``) in its own process group inside the worker's session,
+waited for without reaping so whatever it left running in the background ends with its group, and what it
+left stored by content; stopping every running step's group (SIGTERM, a grace period, SIGKILL) when the run
+is canceled or the worker fails."""
 
 from __future__ import annotations
 
