@@ -4,7 +4,7 @@ measured in the same run (runs alternate, so a busy machine slows both sides ali
   1. a one-step pipeline `sleep 2` against `sleep 2`, through the backend (submit, follow to the end, in
      one process);
   2. ten trivial steps in a chain (`touch` of a file in the step's output) against a bash script running
-     the same ten commands;
+     the same ten commands, and a step's share of the worker's span against a command of the script;
   3. a chain of 1,000 such steps against a chain of 300 (linear scheduling: the bash script's own ratio is
      printed beside it);
   4. a fully reused re-run of the ten steps against a no-op `dvc repro` of the same ten stages, where dvc is
@@ -127,6 +127,10 @@ def main() -> None:
         ten_backend.run()  # warm the file cache once
         m = alternate(r, hand=lambda: subprocess.run(["bash", str(script)], check=True), backend=ten_backend.run)
         line("10 trivial steps, backend in-process", m["backend"], m["hand"], "bash   ", GOALS["ten"])
+        # A step's own cost: the worker's span (its first record to its last) over the ten steps, beside the
+        # script's cost per command.
+        span = statistics.median(ten_backend.worker_s)
+        line("  a step in the worker's span (span / 10)", span / 10, m["hand"] / 10, "a command", None)
 
         if not args.quick:
             big, small = root / "c1000", root / "c300"

@@ -13,12 +13,12 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
 import zlib
-from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,63 @@ class SweepState:
     note: str = ""
 
 
+Ended = tuple[int, str, str]  # a step's exit code, when it started, when it ended
+
+
+class StepThreads:
+    """Steps run in at most ``slots`` threads (started as they are needed), their ends handed back on one
+    queue; leaving the ``with`` waits for the threads, as concurrent.futures' pool does. Not that pool:
+    it imports logging, and every submit imports the executor before it forks the worker."""
+
+    def __init__(self, slots: int, run: Callable[[Prepared], Ended]) -> None:
+        self.slots, self.run = slots, run
+        self.todo: queue.SimpleQueue[Prepared | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[str, Ended | None, BaseException | None]] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.running: set[str] = set()  # steps handed over whose end was not taken back yet
+
+    def __enter__(self) -> StepThreads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def start(self, prep: Prepared) -> None:
+        self.running.add(prep.step.name)
+        if len(self.running) > len(self.threads) and len(self.threads) < self.slots:
+            thread = threading.Thread(target=self._serve, name=f"step-{len(self.threads)}")
+            thread.start()
+            self.threads.append(thread)
+        self.todo.put(prep)
+
+    def _serve(self) -> None:
+        while (prep := self.todo.get()) is not None:
+            try:
+                self.done.put((prep.step.name, self.run(prep), None))
+            except BaseException as e:  # noqa: BLE001 - raised again in the main thread (see ended)
+                self.done.put((prep.step.name, None, e))
+
+    def ended(self, timeout: float | None) -> list[tuple[str, Ended]]:
+        """The steps that ended: waits up to ``timeout`` for the first (None: until one ends), then takes
+        whatever else ended meanwhile. A step whose thread failed raises its error here."""
+        found: list[tuple[str, Ended]] = []
+        try:
+            item = self.done.get(timeout=timeout)
+            while True:
+                name, result, error = item
+                self.running.discard(name)
+                if error is not None:
+                    raise error
+                found.append((name, result))  # type: ignore[arg-type]
+                item = self.done.get_nowait()
+        except queue.Empty:
+            pass
+        return found
+
+
 class Executor(StepPreparer, OutputLinks, StepProcesses):
     def __init__(self, store: Store, store_dir: Path, run_id: str, environ: Mapping[str, str],
                  pipeline: Pipeline | None = None) -> None:
@@ -64,10 +121,11 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
 
     # -- database updates (main thread only) ------------------------------------------------------
 
+    # A single statement is its own transaction (the connection autocommits), taking the write lock as it
+    # starts, as BEGIN IMMEDIATE would: no BEGIN and COMMIT around it, two calls fewer per record.
     def _step(self, name: str, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.store.write() as db:
-            db.execute(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?", (*fields.values(), self.run_id, name))
+        self.store.conn.execute(f"UPDATE steps SET {sets} WHERE run_id = ? AND name = ?", (*fields.values(), self.run_id, name))
 
     def _steps(self, names: list[str], **fields: object) -> None:
         """The same change to many steps in one transaction (a failure early in a long chain)."""
@@ -80,8 +138,7 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
 
     def _run(self, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.store.write() as db:
-            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), self.run_id))
+        self.store.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), self.run_id))
 
     # -- the run ----------------------------------------------------------------------------------
 
@@ -105,10 +162,10 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
         self.experiment = row["experiment"]
         self.force = bool(row["force"])
         self._run(status=RunStatus.RUNNING.value, started=utcnow())
+        self._recall_bash()
 
         status: dict[str, StepStatus] = {name: StepStatus.QUEUED for name in pipeline.steps}
         failure = ""
-        running: dict[Future[tuple[int, str, str]], str] = {}
         prepared: dict[str, Prepared] = {}
         # Sweeps whose trials run: sweep step -> state; a trial's name -> its sweep.
         active: dict[str, SweepState] = {}
@@ -214,7 +271,8 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
             if not pending:
                 finish_sweep(name)
 
-        with ThreadPoolExecutor(max_workers=slots) as pool:
+        with StepThreads(slots, self._run_step) as pool:
+            running = pool.running
             try:
                 while not self.cancel.is_set():
                     while len(running) < slots and not self.cancel.is_set():
@@ -227,7 +285,7 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                                 end_trial(tname, StepStatus.REUSED, json.loads(row["metrics"]) if row else {})
                                 continue
                             self._step(tname, status=StepStatus.RUNNING.value, started=utcnow())
-                            running[pool.submit(self._run_step, tprep)] = tname
+                            pool.start(tprep)
                             continue
                         if not ready:
                             break
@@ -245,17 +303,14 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                             continue
                         status[name] = StepStatus.RUNNING
                         self._step(name, status=StepStatus.RUNNING.value, started=utcnow())
-                        running[pool.submit(self._run_step, prep)] = name
+                        pool.start(prep)
                     if not running:
                         if ready or any(st.pending for st in active.values()):
                             continue
                         break  # nothing runs and nothing is ready: every step has its end
                     # The timeout only bounds how late a cancel (a signal) is noticed; a step that ends
                     # wakes this at once.
-                    done, _ = wait(list(running), timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        name = running.pop(future)
-                        code, started, ended = future.result()
+                    for name, (code, started, ended) in pool.ended(timeout=0.25):
                         prep = prepared[name]
                         metrics = step_metrics(prep.folder)
                         is_trial = name in trial_of
@@ -290,18 +345,19 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                 raise
             if self.cancel.is_set():
                 self._stop_children()
-                for future, name in list(running.items()):
-                    future.result()
-                    if name not in trial_of:
-                        status[name] = StepStatus.CANCELED
-                    self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
-                    trials_left.discard(name)
+                while running:
+                    for name, _ in pool.ended(timeout=None):
+                        if name not in trial_of:
+                            status[name] = StepStatus.CANCELED
+                        self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
+                        trials_left.discard(name)
                 for name in active:
                     status[name] = StepStatus.CANCELED
                     self._step(name, status=StepStatus.CANCELED.value, ended=utcnow())
         self._steps([name for name, s in status.items() if s is StepStatus.QUEUED] + sorted(trials_left),
                     status=StepStatus.NOT_RUN.value, message="the run ended before it started")
         self._link_pipeline_outputs(pipeline, prepared)
+        self._record_bash()
         totals: dict[str, float] = {}
         for row_ in self.store.all("SELECT name, metrics FROM steps WHERE run_id = ? ORDER BY ord", self.run_id):
             if row_["name"] not in trial_of:  # a sweep's metrics are its best trial's

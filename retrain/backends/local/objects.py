@@ -20,7 +20,6 @@ step's own folder.
 from __future__ import annotations
 
 import errno
-import filecmp
 import hashlib
 import os
 import shutil
@@ -35,6 +34,9 @@ _FICLONE = 0x40049409  # Linux ioctl: make dst share src's extents (btrfs, xfs, 
 
 def object_root(store_dir: Path) -> Path:
     return store_dir / OBJECTS
+
+
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()  # a step's empty log, a marker file: no need to open them
 
 
 def file_digest(path: Path) -> str:
@@ -63,17 +65,21 @@ def intern_file(store_dir: Path, path: Path) -> Path | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     executable = bool(st.st_mode & 0o111)
-    obj = object_path(store_dir, file_digest(path), executable)
+    obj = object_path(store_dir, file_digest(path) if st.st_size else EMPTY_DIGEST, executable)
     if st.st_nlink > 1 and obj.exists() and obj.stat().st_ino == st.st_ino:
         return obj  # already the object (a reused output, a second intern)
     _read_only(path, st.st_mode)
-    obj.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(3):
         try:
             os.link(path, obj)  # the first of its content: this file becomes the object
             return obj
         except FileExistsError:
             pass
+        except FileNotFoundError:
+            if obj.parent.is_dir() or not path.exists():
+                return None  # the file itself is gone
+            obj.parent.mkdir(parents=True, exist_ok=True)  # the store's first object: not a mkdir every file
+            continue
         except OSError:
             return None  # no hard links here: the file stays a file of its own
         tmp = path.with_name(f".link-{uuid.uuid4().hex[:8]}")
@@ -88,15 +94,30 @@ def intern_file(store_dir: Path, path: Path) -> Path | None:
     return None
 
 
-def intern_tree(store_dir: Path, folder: Path) -> dict[Path, Path | None]:
-    """Intern every regular file below ``folder`` (symbolic links are left as they are); file -> object."""
+def intern_tree(store_dir: Path, folder: Path, *, tidy: bool = False, keep: tuple[str, ...] = ()) -> dict[Path, Path | None]:
+    """Intern every regular file below ``folder`` (symbolic links are left as they are); file -> object.
+
+    With ``tidy``, the empty folders below ``folder`` are removed in the same walk (a folder costs a disk
+    block), except ``keep`` (names of folders directly in ``folder``) and what is below them."""
     found: dict[Path, Path | None] = {}
     if not folder.exists() or folder.is_symlink():
         return found
-    for dirpath, _, files in os.walk(folder):
+    kept = tuple(os.path.join(folder, k) for k in keep)
+    for dirpath, dirnames, files in os.walk(folder, topdown=False):
+        here = Path(dirpath)
         for name in files:
-            path = Path(dirpath) / name
+            path = here / name
             found[path] = intern_file(store_dir, path)
+        if not tidy:
+            continue
+        for name in dirnames:
+            sub = os.path.join(dirpath, name)
+            if any(sub == k or sub.startswith(k + os.sep) for k in kept):
+                continue
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass  # not empty (or a link): kept
     return found
 
 
@@ -156,7 +177,14 @@ def share_folder(store_dir: Path, folder: Path, objects: dict[Path, Path | None]
     old = folder.with_name(f".{folder.name}-old-{uuid.uuid4().hex[:8]}")
     folder.rename(old)
     link.rename(folder)
-    remove_tree(old)
+    try:  # what the walk found, deepest first: no second walk of the folder to remove it
+        for rel, obj in reversed(entries):
+            if obj is None:
+                os.rmdir(old / rel)
+            else:
+                os.unlink(old / rel)
+    except OSError:
+        remove_tree(old)
     return True
 
 
@@ -175,33 +203,67 @@ def linked_trees(store_dir: Path, run_folders: Iterator[Path] | list[Path]) -> s
 
 
 def clone_file(src: Path, dst: Path) -> None:
-    """A private, writable copy of ``src``: a reflink where the filesystem can, else a byte copy."""
+    """A private, writable copy of ``src``: a reflink where the filesystem can, else a byte copy; its
+    times kept. Each file opened once (a step's inputs are often many small files)."""
+    s = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(s)
+        mode = 0o755 if st.st_mode & 0o111 else 0o644
+        d = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            if st.st_size:
+                _clone_bytes(s, d)
+            os.fchmod(d, mode)  # whatever the umask
+            os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(d)
+    finally:
+        os.close(s)
+
+
+def _clone_bytes(s: int, d: int) -> None:
     try:
         import fcntl
 
-        with src.open("rb") as s, dst.open("wb") as d:
-            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        fcntl.ioctl(d, _FICLONE, s)
+        return
     except (ImportError, OSError):
-        shutil.copyfile(src, dst)
-    st = src.stat()
-    os.chmod(dst, 0o755 if st.st_mode & 0o111 else 0o644)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        pass
+    try:
+        while os.sendfile(d, s, None, 1 << 30) > 0:  # in the kernel, as shutil.copyfile does
+            pass
+        return
+    except OSError:
+        pass
+    while block := os.read(s, 1 << 20):
+        os.write(d, block)
 
 
 def materialize(src: Path, dst: Path, *, ignore: tuple[str, ...] = ()) -> None:
     """Copy a file or a folder (following nothing outside it) into ``dst`` as private, writable files."""
     if src.is_dir():
         dst.mkdir(parents=True, exist_ok=True)
-        for child in src.iterdir():
-            if child.name in ignore:
-                continue
-            if child.is_symlink():
-                os.symlink(os.readlink(child), dst / child.name)
-            else:
-                materialize(child, dst / child.name, ignore=ignore)
+        _copy_folder(src, dst, ignore)
     elif src.is_file():
         dst.parent.mkdir(parents=True, exist_ok=True)
         clone_file(src, dst)
+
+
+def _copy_folder(src: Path, dst: Path, ignore: tuple[str, ...]) -> None:
+    """``src``'s content into the folder ``dst`` (made): what a folder listing says of each entry (its type)
+    is all that is asked, not a stat each."""
+    with os.scandir(src) as entries:
+        for entry in entries:
+            if entry.name in ignore:
+                continue
+            target = dst / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                target.mkdir(exist_ok=True)
+                _copy_folder(Path(entry.path), target, ignore)
+            elif entry.is_file(follow_symlinks=False):
+                clone_file(Path(entry.path), target)
 
 
 def prune_copies(folder: Path, original: Path) -> None:
@@ -210,6 +272,8 @@ def prune_copies(folder: Path, original: Path) -> None:
     added or changed there; the code itself is in the version's snapshot."""
     if not folder.is_dir():
         return
+    import filecmp  # only a step with code comes here: not at the import every command pays
+
     for dirpath, dirnames, files in os.walk(folder, topdown=False):
         here = Path(dirpath)
         for name in files:
@@ -256,20 +320,6 @@ def iter_objects(store_dir: Path) -> Iterator[tuple[Path, os.stat_result]]:
             yield Path(entry.path), entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
-
-
-def remove_empty_folders(folder: Path, *, keep: tuple[str, ...] = ()) -> None:
-    """Remove empty folders below ``folder`` (a folder costs a disk block), except those whose path relative
-    to ``folder`` starts with one of ``keep``."""
-    for dirpath, dirnames, _ in os.walk(folder, topdown=False):
-        for name in dirnames:
-            path = Path(dirpath) / name
-            if path.relative_to(folder).parts[:1] in tuple((k,) for k in keep):
-                continue
-            try:
-                path.rmdir()
-            except OSError:
-                pass
 
 
 def is_no_space(error: OSError) -> bool:

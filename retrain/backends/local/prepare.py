@@ -24,7 +24,6 @@ PARALLEL_DRIVER = Path(__file__).with_name("parallel_run.py")
 
 
 @dataclass
-@dataclass
 class Prepared:
     step: Step
     folder: Path

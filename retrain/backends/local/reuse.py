@@ -21,6 +21,7 @@ class OutputLinks:
 
     store: Store
     store_dir: Path
+    run_id: str
     folder: Path
     force: bool
 
@@ -45,14 +46,17 @@ class OutputLinks:
         if prep.reuse_key is None or self.force:
             return False
         # A reused step holds its own links to the outputs, so it can be reused in turn after gc removed
-        # the run that first computed them.
+        # the run that first computed them. The outputs are the step's with that key, whatever its name (a
+        # step of another name, or of another version, may have done the same work); an earlier run's only,
+        # as ever: within a run, identical steps each run.
         hit = self.store.one(
-            "SELECT run_id, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) ORDER BY ended DESC LIMIT 1",
-            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value,
+            "SELECT run_id, name, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) AND run_id != ? "
+            "ORDER BY ended DESC LIMIT 1",
+            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value, self.run_id,
         )
         if hit is None:
             return False
-        source = run_dir(self.store_dir, hit["run_id"]) / "steps" / prep.step.name
+        source = run_dir(self.store_dir, hit["run_id"]) / "steps" / hit["name"]
         if not (source / "outputs").is_dir() and prep.outputs:
             return False  # its outputs are gone (cleaned up): run the step again
         now = utcnow()

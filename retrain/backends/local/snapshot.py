@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from ...errors import BackendError
@@ -77,6 +76,8 @@ def remove_leftovers(store: Path) -> list[Path]:
 
 
 def _staging(parent: Path) -> tuple[Path, int | None]:
+    import tempfile  # only publishing stages a snapshot: not at the import every command pays
+
     for _ in range(5):
         folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
         # Another process's cleanup (remove_leftovers) may take it between mkdtemp and the lock: gone before

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
@@ -64,6 +63,8 @@ def forked(store_dir: Path, run_id: str, environ: Mapping[str, str], log: Path, 
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         code = work(store_dir, run_id, environ, pipeline)
     except BaseException:  # noqa: BLE001 - whatever happens, never return into the parent's code
+        import traceback  # only a crash needs it: every submit imports this module before its fork
+
         traceback.print_exc()
     finally:
         try:
@@ -91,6 +92,8 @@ def work(store_dir: Path, run_id: str, environ: Mapping[str, str], pipeline: Pip
             print(f"retrain's local worker stopped: {type(e).__name__}: {e}", file=sys.stderr)
         else:
             message = f"retrain's local worker failed: {type(e).__name__}: {e}. See worker.log in the run folder."
+            import traceback
+
             traceback.print_exc()
         executor.stop_steps()
         try:

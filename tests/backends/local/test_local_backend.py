@@ -161,6 +161,43 @@ def test_identical_steps_are_reused_unless_forced_or_not_deterministic(tmp_path:
     assert all(s.status is StepStatus.COMPLETED for s in forced.steps)
 
 
+def test_a_reused_step_takes_the_outputs_of_the_step_that_did_its_work(tmp_path: Path, backend: LocalBackend) -> None:
+    """Reuse goes by what a step does, not by its name: with the parameters swapped, `a` now does what `b` did
+    (and the other way round), so each takes the other's outputs. Identical steps in a chain (the same command,
+    the same input) run each in the first run and are all reused in the next."""
+    path = write_pipeline(tmp_path / "proj", """\
+        a:
+          inputs: {v: '${{parent.inputs.pa}}'}
+          outputs: {o: }
+          command: echo ${{inputs.v}} > ${{outputs.o}}/x
+        b:
+          inputs: {v: '${{parent.inputs.pb}}'}
+          outputs: {o: }
+          command: echo ${{inputs.v}} > ${{outputs.o}}/x
+        s0:
+          outputs: {o: }
+          command: touch ${{outputs.o}}/done
+        s1:
+          inputs: {x: '${{parent.jobs.s0.outputs.o}}'}
+          outputs: {o: }
+          command: touch ${{outputs.o}}/done
+        s2:
+          inputs: {x: '${{parent.jobs.s1.outputs.o}}'}
+          outputs: {o: }
+          command: touch ${{outputs.o}}/done
+        """, inputs="pa: A\npb: B\n")
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    first = wait_for(backend, submit(backend, "k1"))
+    assert all(s.status is StepStatus.COMPLETED for s in first.steps)
+    swapped = wait_for(backend, submit(backend, "k2", pa="B", pb="A"))
+    assert {s.name: (s.status, s.reused_from) for s in swapped.steps} == {
+        name: (StepStatus.REUSED, first.id) for name in ("a", "b", "s0", "s1", "s2")}
+    folder = Path(swapped.url.removeprefix("file://")) / "steps"  # type: ignore[union-attr]
+    assert (folder / "a" / "outputs" / "o" / "x").read_text() == "B\n"
+    assert (folder / "b" / "outputs" / "o" / "x").read_text() == "A\n"
+    assert all((folder / s / "outputs" / "o" / "done").is_file() for s in ("s0", "s1", "s2"))
+
+
 def test_the_same_key_returns_the_same_run(tmp_path: Path, backend: LocalBackend) -> None:
     path = write_pipeline(tmp_path / "proj", "a:\n  command: 'true'\n")
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
@@ -199,8 +236,15 @@ TWO_SLEEPERS = """\
     """
 
 
+# A plain command (no shell syntax) runs as its program, without bash (see direct.py): a cancel stops it too.
+PLAIN_SLEEPER = f"""\
+    slow:
+      command: {sys.executable} -c 'import os, time; open("pid.txt", "w").write(str(os.getpid())); time.sleep(60)'
+    """
+
+
 # A cancel stops a lone step and steps running side by side alike.
-@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS], ids=["one step", "two parallel steps"])
+@pytest.mark.parametrize("jobs", [SLEEPER, TWO_SLEEPERS, PLAIN_SLEEPER], ids=["one step", "two parallel steps", "a plain command"])
 def test_cancel_from_another_process_stops_every_child(tmp_path: Path, backend: LocalBackend, jobs: str) -> None:
     path = write_pipeline(tmp_path / "proj", jobs)
     backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)

@@ -65,8 +65,6 @@ def test_a_staging_folder_removed_before_its_lock_is_made_again(tmp_path: Path, 
     internal error (exit 3)."""
     import tempfile
 
-    from retrain.backends.local import snapshot
-
     parents = tmp_path / "snapshots"
     parents.mkdir()
     made: list[Path] = []
@@ -79,7 +77,7 @@ def test_a_staging_folder_removed_before_its_lock_is_made_again(tmp_path: Path, 
             assert remove_leftovers(tmp_path) == [Path(folder)]  # the interleaving: taken before the lock
         return folder
 
-    monkeypatch.setattr(snapshot.tempfile, "mkdtemp", mkdtemp_then_the_other_publishes_cleanup)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp_then_the_other_publishes_cleanup)  # snapshot imports it when it stages
     folder, fd = _staging(parents)
     assert fd is not None and len(made) == 2 and folder == made[1]
     assert not made[0].exists() and folder.exists()
