@@ -24,7 +24,6 @@ import hashlib
 import os
 import shutil
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def intern_file(store_dir: Path, path: Path) -> Path | None:
             continue
         except OSError:
             return None  # no hard links here: the file stays a file of its own
-        tmp = path.with_name(f".link-{uuid.uuid4().hex[:8]}")
+        tmp = path.with_name(f".link-{os.urandom(4).hex()}")
         try:
             os.link(obj, tmp)
         except FileNotFoundError:
@@ -159,7 +158,7 @@ def share_folder(store_dir: Path, folder: Path, objects: dict[Path, Path | None]
     tree = tree_root(store_dir) / hashlib.sha256("\n".join(listing).encode()).hexdigest()[:32]
     if not tree.exists():
         tree.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tree.parent / f".incoming-{uuid.uuid4().hex[:8]}"
+        tmp = tree.parent / f".incoming-{os.urandom(4).hex()}"
         try:
             for rel, obj in entries:
                 if obj is None:
@@ -172,9 +171,9 @@ def share_folder(store_dir: Path, folder: Path, objects: dict[Path, Path | None]
             if not tree.exists():
                 return False
     os.utime(tree)  # fresh: gc will not take it while this link is being made
-    link = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
+    link = folder.with_name(f".{folder.name}-{os.urandom(4).hex()}")
     link.symlink_to(os.path.relpath(tree, folder.parent), target_is_directory=True)
-    old = folder.with_name(f".{folder.name}-old-{uuid.uuid4().hex[:8]}")
+    old = folder.with_name(f".{folder.name}-old-{os.urandom(4).hex()}")
     folder.rename(old)
     link.rename(folder)
     try:  # what the walk found, deepest first: no second walk of the folder to remove it
