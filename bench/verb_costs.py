@@ -12,9 +12,9 @@ run: the sides alternate round after round (a busy machine slows both alike), an
              to its end: a chain, each step reading the one before's         10 commands, one after another   < 5x
              output and running `touch` of a file in its own output (an
              external program, so both sides start 10 processes)
-  floor      python importing what a submit cannot do without (the above,  vs  the bash script       (for reference)
-             and sqlite3, subprocess, threading, ...), then the 10 `touch`
-             processes one after another: no store, no report
+  floor      python importing what a submit cannot do without (the above    vs  the bash script       (for reference)
+             but PyYAML, and sqlite3, subprocess, threading, ...), then the
+             10 `touch` processes one after another: no store, no report
   sleep 2    `retrain submit` of a one-step pipeline `sleep 2`, followed   vs  `sleep 2`                    < 1.05x
              to its end
   floor      the same imports, then `sleep 2` as a process                  vs  `sleep 2`              (for reference)
@@ -52,9 +52,11 @@ STEPS = 10
 # The modules `retrain validate` needs before any of its own code: PyYAML (and the datetime its constructor
 # loads), dataclasses (and the inspect it loads), argparse, pathlib, enum, typing, re, hashlib, json.
 FLOOR = "import yaml, dataclasses, argparse, pathlib, enum, typing, re, hashlib, json"
-# A submit needs those and the store's and the steps' modules too: what no change inside retrain can remove
-# from a run's rows, before the steps' own processes (started here as the bash script starts them).
-RUN_FLOOR = FLOOR + ", sqlite3, subprocess, threading, signal, select"
+# What a submit cannot do without: the same standard modules, and the store's and the steps' ones, but not
+# PyYAML (a submit whose files are remembered does not parse them: docs/local-backend.md, "What it costs").
+# What no change inside retrain can remove from a run's rows, before the steps' own processes (started here one
+# after another, as the bash script starts them).
+RUN_FLOOR = "import dataclasses, argparse, pathlib, enum, typing, re, hashlib, json, sqlite3, subprocess, threading, signal, select"
 
 
 @dataclass(frozen=True)
