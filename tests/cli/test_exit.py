@@ -1,0 +1,33 @@
+"""How a command ends (retrain/cli/main.py ``exit_now``): without the interpreter's teardown, but with everything
+an exit must still do: its code, the streams flushed, the atexit handlers run, a running thread waited for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ..paths import ROOT
+
+
+def ended(body: str) -> subprocess.CompletedProcess[str]:
+    script = "import atexit, sys, threading, time\nfrom retrain.cli.main import exit_now\n" + body
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_code_the_output_and_the_atexit_handlers_survive_the_quick_exit() -> None:
+    done = ended("atexit.register(lambda: print('cleaned up'))\n"
+                 "print('x' * 100_000, end='')  # more than a pipe holds: flushed by the exit\n"
+                 "sys.stderr.write('warning: kept')\n"
+                 "exit_now(3)\n")
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100_000 + "cleaned up\n"
+    assert done.stderr == "warning: kept"
+
+
+def test_a_thread_still_running_is_waited_for() -> None:
+    done = ended("threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start()\n"
+                 "exit_now(0)\n")
+    assert (done.returncode, done.stdout) == (0, "thread finished\n")
+
