@@ -303,8 +303,8 @@ def load_yaml(path: Path, *, display: str | None = None) -> YamlDoc:
     if len(data) > MAX_BYTES:
         raise _refuse(shown, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB (the limit).",
                       "A parameter file or pipeline is a few kB; keep data in data files, not in YAML.")
-    key = _PARSED.key(data)
-    remembered = _PARSED.recall(key, path, shown)
+    key = REMEMBERED.key(data, _FORMAT)
+    remembered = _recall_doc(key, path, shown)
     if remembered is not None:
         return remembered
     try:
@@ -316,7 +316,7 @@ def load_yaml(path: Path, *, display: str | None = None) -> YamlDoc:
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark, as some editors on Windows write
     doc = parse_yaml(text, path=path, display=shown)
-    _PARSED.remember(key, doc)
+    _remember_doc(key, doc)
     return doc
 
 
@@ -326,40 +326,40 @@ _FORMAT = b"retrain-yaml-1"
 PARSED_LIMIT = 1_000
 
 
-class _ParsedFiles:
-    """Documents remembered by their file's bytes, as Python remembers a module's bytecode by its source: the same
-    bytes make the same document, so what is recalled is never stale, and a command that reads only remembered files
-    does not import PyYAML at all (about 12 ms of every command's start-up, a third of it one regular expression
-    PyYAML compiles at import for its pure-Python reader). One marshal file per content in the folder the entry
-    point names (``~/.cache/retrain/yaml/``); a document marshal cannot hold (a YAML timestamp) is parsed every
-    time. Like bytecode, an entry is trusted as the user's own file: the folder is in their home."""
+class Remembered:
+    """What a file's bytes make (a parsed document, a workflow's dispatch form), remembered by those bytes, as Python
+    remembers a module's bytecode by its source: the same bytes make the same thing, so what is recalled is never
+    stale, and a command that reads only remembered files does not import PyYAML at all (about 12 ms of every
+    command's start-up, a third of it one regular expression PyYAML compiles at import for its pure-Python reader).
+    One marshal file per content and kind in the folder the entry point names (``~/.cache/retrain/yaml/``); a value
+    marshal cannot hold (a YAML timestamp) is made every time. Like bytecode, an entry is trusted as the user's own
+    file: the folder is in their home."""
 
     def __init__(self) -> None:
         self.folder: Path | None = None
 
-    def key(self, data: bytes) -> str | None:
+    def key(self, data: bytes, kind: bytes) -> str | None:
+        """The entry of ``data`` made into ``kind`` (a format tag: bump it when what is made of a text changes)."""
         if self.folder is None:
             return None
         version = f"{sys.version_info[0]}.{sys.version_info[1]}".encode()  # marshal's format is the interpreter's
-        return hashlib.blake2b(data, digest_size=20, person=_FORMAT[:16], salt=version[:16]).hexdigest()
+        return hashlib.blake2b(data, digest_size=20, person=kind[:16], salt=version[:16]).hexdigest()
 
-    def recall(self, key: str | None, path: Path, shown: str) -> YamlDoc | None:
+    def recall(self, key: str | None) -> Any:
+        """The value remembered under ``key``; None when there is none (or not one of ours)."""
         if key is None or self.folder is None:
             return None
         try:
-            data, values, keys = marshal.loads((self.folder / key).read_bytes())
-            return YamlDoc(path, shown, data, {kp: Location(shown, line, column) for kp, line, column in values},
-                           {kp: Location(shown, line, column) for kp, line, column in keys})
-        except (OSError, ValueError, EOFError, TypeError):  # none yet, or not one of ours: parse the file
+            return marshal.loads((self.folder / key).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):  # none yet, or not one of ours: make it again
             return None
 
-    def remember(self, key: str | None, doc: YamlDoc) -> None:
-        if key is None or self.folder is None or doc.duplicate_keys:  # a duplicate key is reported every time
+    def remember(self, key: str | None, value: Any) -> None:
+        if key is None or self.folder is None:
             return
         try:
-            blob = marshal.dumps((doc.data, [(kp, at.line, at.column) for kp, at in doc.value_locations.items()],
-                                  [(kp, at.line, at.column) for kp, at in doc.key_locations.items()]))
-        except ValueError:  # a value marshal cannot hold (a date): this file is parsed every time
+            blob = marshal.dumps(value)
+        except ValueError:  # a value marshal cannot hold (a date): made every time
             return
         tmp = self.folder / f".{key}.{os.getpid()}"
         try:
@@ -374,6 +374,22 @@ class _ParsedFiles:
                 pass
 
 
+def _recall_doc(key: str | None, path: Path, shown: str) -> YamlDoc | None:
+    try:
+        data, values, keys = REMEMBERED.recall(key)
+        return YamlDoc(path, shown, data, {kp: Location(shown, line, column) for kp, line, column in values},
+                       {kp: Location(shown, line, column) for kp, line, column in keys})
+    except (ValueError, TypeError):  # none (None does not unpack), or not a document's shape
+        return None
+
+
+def _remember_doc(key: str | None, doc: YamlDoc) -> None:
+    if doc.duplicate_keys:  # a duplicate key is reported every time
+        return
+    REMEMBERED.remember(key, (doc.data, [(kp, at.line, at.column) for kp, at in doc.value_locations.items()],
+                              [(kp, at.line, at.column) for kp, at in doc.key_locations.items()]))
+
+
 def _prune(folder: Path) -> None:
     """Past :data:`PARSED_LIMIT` entries, remove the oldest half (by when each was written)."""
     names = os.listdir(folder)
@@ -384,9 +400,9 @@ def _prune(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-_PARSED = _ParsedFiles()
+REMEMBERED = Remembered()
 
 
 def use_cache(folder: Path | None) -> None:
     """Remember parsed files across processes in ``folder`` (the entry point chooses it; None: parse every time)."""
-    _PARSED.folder = folder
+    REMEMBERED.folder = folder

@@ -13,7 +13,8 @@ from pathlib import Path
 from ...errors import InvalidFile, Problem
 from ...pipeline.model import Literal, Pipeline, Port
 from .fields import MAX_INPUTS, FormInput, form_inputs, form_type, wire_line
-from .workflow import ActionStep, WorkflowForm, read_form, steps_for, workflow_files
+from .records import ActionStep, WorkflowForm
+from .workflow import read_form, steps_for, workflow_files
 
 
 def sent(kind: str, default: object, options: Sequence[str] = ()) -> object:

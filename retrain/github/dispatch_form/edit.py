@@ -16,7 +16,7 @@ import yaml
 from ...errors import UsageError
 from .drift import same_default, shown_default
 from .fields import FormInput, render_inputs, wire_line
-from .workflow import INPUT_REF, action_step_nodes, child, compose, last_line, node_value, refs_outside, scalar_text
+from .nodes import INPUT_REF, action_step_nodes, child, compose, last_line, node_value, refs_outside, scalar_text
 
 
 @dataclass(frozen=True)
