@@ -33,3 +33,27 @@ def test_a_thread_still_running_is_waited_for() -> None:
                  "exit_now(0)\n")
     assert (done.returncode, done.stdout) == (0, "thread finished\n")
 
+
+
+def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_path) -> None:
+    # The quick exit collects no garbage: a store nobody closed, kept alive only by a cycle, still closes its
+    # connection, which copies the write-ahead log into the database and removes it (a later command on a full
+    # disk needs that), and the record is in the database file itself.
+    done = ended("from pathlib import Path\n"
+                 "from retrain.backends.local.store import Store\n"
+                 f"store = Store(Path({str(tmp_path)!r}))\n"
+                 "with store.write() as db:\n"
+                 "    db.execute(\"INSERT INTO meta(key, value) VALUES ('note', 'kept')\")\n"
+                 "store.itself = store\n"
+                 "del store\n"
+                 "exit_now(0)\n")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["retrain.db"]
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "retrain.db")
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'note'").fetchone() == ("kept",)
+    finally:
+        conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["retrain.db"]  # our reader left no log behind either

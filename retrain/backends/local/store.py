@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -112,6 +113,11 @@ class Store:
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE takes the write lock up
         # front, so two writers queue instead of failing halfway).
         self.conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        # Closed when the store is dropped, or at the latest when the process exits (atexit), never left to the
+        # garbage collector: the sqlite3 module keeps a connection in a reference cycle with its statement cache,
+        # and closing it is what copies the write-ahead log into the database (a later command on a full disk
+        # depends on it). The command line's quick exit runs atexit handlers but collects no garbage.
+        self._closer = weakref.finalize(self, self.conn.close)
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -123,7 +129,7 @@ class Store:
                 self.conn.executescript(SCHEMA)  # every statement is IF NOT EXISTS: safe when processes race
                 self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
-            self.conn.close()
+            self.close()
             if is_disk_full(e, folder):  # not damaged: full
                 raise StoreFull(folder) from None
             raise BackendError(
@@ -147,7 +153,7 @@ class Store:
         return SCHEMA_NAMES <= names and version is not None and version[0] == str(SCHEMA_VERSION)
 
     def close(self) -> None:
-        self.conn.close()
+        self._closer()  # the connection's close, once
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
