@@ -14,7 +14,7 @@ from .checker import Checker, type_name
 from .globs import BadGlob, compile_glob
 from .records import PipelineConfig, Trigger
 from .retention import read_retention
-from .review_keys import read_compare_to, read_gate, read_goals
+from .review_keys import read_compare_to, read_goals
 from .version_pin import parse_version_pin
 from ..errors import InvalidFile
 from ..pipeline.flatten import local_problems
@@ -145,7 +145,11 @@ def read_pipeline(c: Checker, name: str, entry: Any, root: Path, repo_root: Path
               "Move pull_request to submit_on.")
     goals = read_goals(c, spec.get("metrics"), (*path, "metrics"))
     compare_to = read_compare_to(c, spec.get("compare_to", "default"), (*path, "compare_to"))
-    gate = read_gate(c, spec["promote"], (*path, "promote"), goals) if spec.get("promote") is not None else None
+    gate = None
+    if spec.get("promote") is not None:
+        from .promote_block import read_gate  # only a file with a gate loads the gate's records
+
+        gate = read_gate(c, spec["promote"], (*path, "promote"), goals)
     if gate is not None and version == "latest":
         c.warn((*path, "version"), "version: latest runs every later submit on the newest version, even one whose "
                "promote: gate failed, so the gate decides nothing for those runs.",

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ..errors import Location, Problem
-from .gate import Gate
 from ..pipeline.model import Literal, Pipeline
 
-if TYPE_CHECKING:  # a type alias only: validate need not load the backend protocol to read the file
+if TYPE_CHECKING:  # types only: validate need not load the backend protocol, nor a file without a gate the gate's records
     from ..backends.base import VersionPin
+    from .gate import Gate
 
 
 class Trigger(str, Enum):
