@@ -88,7 +88,10 @@ def compare(run: Run | Mapping[str, float], baseline: Run | None, goals: Mapping
     return Comparison(baseline.id if baseline else None, baseline.version if baseline else None, how, rows)
 
 
-def _completed(backend: Backend, pipeline: str) -> list[Run]:
+def completed_runs(backend: Backend, pipeline: str) -> list[Run]:
+    """The pipeline's completed runs, newest first, drafts left out: what a baseline and a history are chosen from.
+    One listing (a request to Azure ML, up to :data:`SEARCH` runs with their steps from the local store): a review
+    reads it once for both."""
     return [r for r in backend.runs(pipeline=pipeline, status=RunStatus.COMPLETED, limit=SEARCH) if not is_draft(r)]
 
 
@@ -100,6 +103,7 @@ def pick_baseline(
     compare_to: str,
     parameters: Mapping[str, object] | None = None,  # unused: the baseline is chosen by how a run was submitted
     exclude: str | None = None,
+    completed: Sequence[Run] | None = None,  # completed_runs(backend, pipeline), when the caller has read it
 ) -> tuple[Run | None, str]:
     """The baseline run and how it was chosen (for the report). Raise NotFound for a named run that is not there."""
     if compare_to not in ("default", "latest"):
@@ -108,7 +112,8 @@ def pick_baseline(
         except NotFound:
             raise NotFound(f"compare_to names run '{compare_to}', which does not exist. "
                            "Name a run that `retrain runs` lists, or write compare_to: default.") from None
-    base, how = _choose(backend, pipeline, endpoint, compare_to, exclude)
+    base, how = _choose(backend, endpoint, compare_to, exclude,
+                        completed if completed is not None else completed_runs(backend, pipeline))
     return (_detailed(backend, base), how) if base is not None else (None, how)
 
 
@@ -122,8 +127,9 @@ def _detailed(backend: Backend, run: Run) -> Run:
         return run
 
 
-def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, exclude: str | None) -> tuple[Run | None, str]:
-    runs = [r for r in _completed(backend, pipeline) if r.id != exclude and r.endpoint == endpoint]
+def _choose(backend: Backend, endpoint: str, compare_to: str, exclude: str | None,
+            completed: Sequence[Run]) -> tuple[Run | None, str]:
+    runs = [r for r in completed if r.id != exclude and r.endpoint == endpoint]
     mine = [r for r in runs if not by_hand(r)]
     others = len(runs) - len(mine)
     note = (f"; {others} run{'s' if others != 1 else ''} with values given by hand "
@@ -152,11 +158,12 @@ def _choose(backend: Backend, pipeline: str, endpoint: str, compare_to: str, exc
 
 
 def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str, goals: Mapping[str, str],
-                   parameters: Mapping[str, object] | None = None) -> Comparison:
+                   parameters: Mapping[str, object] | None = None, completed: Sequence[Run] | None = None) -> Comparison:
     """The comparison for a report: a backend that cannot list runs leaves it empty rather than failing the work."""
     try:
         base, how = pick_baseline(backend, pipeline=run.pipeline, endpoint=endpoint, compare_to=compare_to,
-                                  parameters=parameters if parameters is not None else run.parameters, exclude=run.id)
+                                  parameters=parameters if parameters is not None else run.parameters, exclude=run.id,
+                                  completed=completed)
     except NotFound:
         raise
     except RetrainError as e:
@@ -164,10 +171,12 @@ def compare_safely(backend: Backend, run: Run, *, endpoint: str, compare_to: str
     return compare(run, base, goals, how=how)
 
 
-def history(backend: Backend, pipeline: str, *, current: Run | None = None, limit: int = HISTORY) -> list[Run]:
+def history(backend: Backend, pipeline: str, *, current: Run | None = None, limit: int = HISTORY,
+            completed: Sequence[Run] | None = None) -> list[Run]:
     """The pipeline's last completed runs, oldest first, ending with ``current`` when it completed."""
     try:
-        runs = [_detailed(backend, r) for r in _completed(backend, pipeline)[:limit]]
+        listed = completed if completed is not None else completed_runs(backend, pipeline)
+        runs = [_detailed(backend, r) for r in listed[:limit]]
     except RetrainError:
         return [current] if current is not None else []
     if current is not None and current.status is RunStatus.COMPLETED and not is_draft(current) and all(r.id != current.id for r in runs):

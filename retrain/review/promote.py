@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..backends.base import Backend, Endpoint, Run, RunStatus
-from .baseline import Comparison, compare, compare_safely, history, is_draft, pick_baseline
+from .baseline import Comparison, compare, compare_safely, completed_runs, history, is_draft, pick_baseline
 from ..config.records import PipelineConfig
 from ..errors import NotFound, RetrainError, UsageError
 from .gate import GateResult, evaluate
@@ -37,8 +37,13 @@ def review(backend: Backend, pc: PipelineConfig, run: Run) -> Review:
     """Compare a completed run with its baseline, judge it by the gate, and read the trend."""
     if run.status is not RunStatus.COMPLETED:
         return Review()
-    comparison = compare_safely(backend, run, endpoint=pc.endpoint, compare_to=pc.compare_to, goals=pc.goals)
-    return Review(comparison, judge(pc, run, comparison), tuple(history(backend, pc.name, current=run)))
+    try:  # one listing for the baseline and the history (on Azure ML a request; locally up to 200 runs read)
+        completed: list[Run] | None = completed_runs(backend, pc.name)
+    except RetrainError:
+        completed = None  # each reads it again, and says what it could not read in its own way
+    comparison = compare_safely(backend, run, endpoint=pc.endpoint, compare_to=pc.compare_to, goals=pc.goals,
+                                completed=completed if run.pipeline == pc.name else None)
+    return Review(comparison, judge(pc, run, comparison), tuple(history(backend, pc.name, current=run, completed=completed)))
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,15 @@ def test_a_draft_is_a_pipeline_job_with_no_version_and_no_deployment(azure: Fake
     assert "gate (preview: a draft is never promoted): FAILED" in text
     assert default_deployment(azure) == "v1"
     assert azure.violations == []
+
+
+def test_a_review_lists_the_runs_once(azure: FakeAzure, tmp_path: Path) -> None:
+    # The baseline and the history are chosen from the same listing of completed runs: one request, not one each
+    # (Azure ML pages through every pipeline job of the workspace for it).
+    project(tmp_path)
+    run(azure, tmp_path, ">= 0.9", publish=True)
+    before = azure.count("GET", r"/jobs$")
+    [submitted], text = run(azure, tmp_path, ">= 0.9", publish=False)
+    assert submitted.conclusion is Conclusion.SUCCESS and "baseline:" in text
+    assert azure.count("GET", r"/jobs$") - before == 1
+    assert azure.violations == []
