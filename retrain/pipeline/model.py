@@ -16,6 +16,7 @@ from ..errors import Location
 
 if TYPE_CHECKING:
     from ..yamlfile import KeyPath, YamlDoc
+    from .tasks import Parallel, Sweep  # only a pipeline with such a step loads them
 
 # Step (node) types the Azure ML service runs in a pipeline; retrain's local backend runs the first four.
 STEP_TYPES = ("command", "pipeline", "sweep", "parallel", "spark", "automl", "data_transfer", "import")
@@ -142,75 +143,6 @@ class DataValue:
 
 # What a step input is bound to. A plain Literal is a constant given in the pipeline file.
 Binding = Union[ParentInput, StepOutput, DataValue, str, int, float, bool]
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """One hyperparameter of a sweep: ``{type: uniform, min_value: 0.1, max_value: 1}`` and the like.
-
-    ``type`` is one of :data:`DISTRIBUTIONS`; ``values`` holds a ``choice``'s values, ``params`` the
-    numbers (``min_value``, ``max_value``, ``mu``, ``sigma``, ``q``, ``upper``) as written.
-    """
-
-    name: str
-    type: str
-    values: tuple[object, ...] = ()
-    params: Mapping[str, float] = field(default_factory=dict)
-    location: Location | None = field(default=None, compare=False)
-
-
-# The SDK's distributions (azure.ai.ml.sweep) and the parameters each takes.
-DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = {
-    "choice": ("values",),
-    "randint": ("upper",),
-    "uniform": ("min_value", "max_value"),
-    "loguniform": ("min_value", "max_value"),
-    "quniform": ("min_value", "max_value", "q"),
-    "qloguniform": ("min_value", "max_value", "q"),
-    "normal": ("mu", "sigma"),
-    "qnormal": ("mu", "sigma", "q"),
-    "lognormal": ("mu", "sigma"),
-    "qlognormal": ("mu", "sigma", "q"),
-}
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A ``type: sweep`` step: its trial is the step's component; these are the rest of the node."""
-
-    search_space: Mapping[str, SearchSpace]
-    sampling_algorithm: str  # random | grid | bayesian
-    seed: int | None
-    primary_metric: str
-    goal: str  # maximize | minimize
-    max_total_trials: int | None
-    max_concurrent_trials: int | None
-    timeout_s: float | None = None
-    trial_timeout_s: float | None = None
-    early_termination: Mapping[str, object] | None = None
-
-
-@dataclass(frozen=True)
-class Parallel:
-    """A ``type: parallel`` step's run settings (the node's over its parallel component's).
-
-    ``input_data`` and ``append_row_to`` are the names of the step input and output they point at
-    (``${{inputs.x}}`` / ``${{outputs.y}}``); ``mini_batch_size`` as written (a file count, or a size
-    such as ``"10kb"`` for tabular data).
-    """
-
-    task_type: str  # run_function (or a prompt flow's, for flow components)
-    entry_script: str | None
-    input_data: str | None
-    mini_batch_size: str | None
-    max_concurrency_per_instance: int
-    error_threshold: int | None
-    mini_batch_error_threshold: int | None
-    append_row_to: str | None
-    program_arguments: str
-    max_retries: int | None = None
-    retry_timeout_s: float | None = None
-    partition_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..yamlfile import KeyPath, YamlDoc
-from .model import Component, Parallel, Port
+from .model import Component, Port
 from .problems import Problems
+
+if TYPE_CHECKING:
+    from .tasks import Parallel
 
 # Parallel settings a parallel component declares and a parallel node may override.
 PARALLEL_KEYS = ("input_data", "mini_batch_size", "task", "max_concurrency_per_instance", "error_threshold",
@@ -23,6 +26,8 @@ class ParallelSettings(Problems):
 
     def parallel(self, doc: YamlDoc, spec: Mapping[Any, Any], path: KeyPath, component: Component) -> Parallel | None:
         """The node's parallel settings over its component's (a parallel component file, or the node itself)."""
+        from .tasks import Parallel  # a pipeline without a parallel step never loads it
+
         if component.type == "flow":
             return Parallel(task_type="flow", entry_script=None, input_data=None, mini_batch_size=None,
                             max_concurrency_per_instance=1, error_threshold=None, mini_batch_error_threshold=None,

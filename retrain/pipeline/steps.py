@@ -7,16 +7,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..yamlfile import KeyPath, YamlDoc
 from .expressions import PARENT_OUTPUT, STEP_OUTPUT
 from .graph import Graph
-from .model import STEP_TYPES, Binding, Component, Parallel, Port, Step, StepOutput, Sweep
+from .model import STEP_TYPES, Binding, Component, Port, Step, StepOutput
 from .parallel import ParallelSettings
 from .problems import nearest
 from .sweep import Sweeps
 from ..text import closest
+
+if TYPE_CHECKING:
+    from .tasks import Parallel, Sweep
 
 NODE_KEYS = (
     "type", "component", "inputs", "outputs", "environment_variables", "display_name", "description", "name",

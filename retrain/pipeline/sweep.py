@@ -4,12 +4,15 @@ sampling algorithm and the distributions it allows, the objective, the limits.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..yamlfile import KeyPath, YamlDoc
-from .model import DISTRIBUTIONS, Component, SearchSpace, Sweep
+from .model import Component
 from .problems import Problems
 from .types import parse_duration
+
+if TYPE_CHECKING:
+    from .tasks import Sweep
 
 GOALS = ("maximize", "minimize")
 SAMPLINGS = ("random", "grid", "bayesian")
@@ -22,6 +25,8 @@ class Sweeps(Problems):
     """Reads a sweep step's settings (steps.py uses it)."""
 
     def sweep(self, doc: YamlDoc, spec: Mapping[Any, Any], path: KeyPath, trial: Component) -> Sweep | None:
+        from .tasks import DISTRIBUTIONS, SearchSpace, Sweep  # a pipeline without a sweep never loads them
+
         space_spec = self.mapping(doc, spec.get("search_space"), (*path, "search_space"), "search_space") or {}
         if not space_spec:
             self.add(doc, path, "the sweep has no search_space.", "Add search_space: with at least one input to tune.")

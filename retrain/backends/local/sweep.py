@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from ...pipeline.model import Pipeline, SearchSpace, Sweep
+from ...pipeline.model import Pipeline
+
+if TYPE_CHECKING:  # only a run with a sweep samples: the others load neither
+    import random
+
+    from ...pipeline.tasks import SearchSpace, Sweep
 
 DEFAULT_MAX_TRIALS = 1000  # Azure ML's default for limits.max_total_trials
 
@@ -75,6 +80,8 @@ def trials(sweep: Sweep, seed: int) -> list[dict[str, object]]:
     if sweep.sampling_algorithm == "grid":
         grid = itertools.product(*(sweep.search_space[n].values for n in names))
         return [dict(zip(names, combo)) for combo in itertools.islice(grid, count)]
+    import random
+
     rng = random.Random(sweep.seed if sweep.seed is not None else seed)
     return [{n: sample(sweep.search_space[n], rng) for n in names} for _ in range(count)]
 

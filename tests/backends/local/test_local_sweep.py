@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from retrain.backends.local.sweep import best, trial_count, trials
-from retrain.pipeline.model import SearchSpace, Sweep
+from retrain.pipeline.tasks import SearchSpace, Sweep
 
 
 def sweep(space: dict[str, SearchSpace], sampling: str = "random", total: int | None = 200, seed: int | None = None) -> Sweep:
