@@ -133,9 +133,11 @@ def cut_bytes(text: str, limit: int, note: str) -> str:
 # Inside such text nothing is code: a template that sets a name in code wraps the escaped text in <code>, never in
 # backticks, in which escapes are not read.
 _MD_ENTITIES = {"<": "&lt;", "&": "&amp;"}
-_MD_INLINE = re.compile(r"[\\`*\[\]~|<&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# Patterns as text, compiled by ``re`` on first use (and kept in its cache): a command that writes no Markdown (every
+# command on a terminal) does not compile them at import.
+_MD_INLINE = r"[\\`*\[\]~|<&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
 # A heading, a quote, a bullet, a rule ("---") or an ordered list item ("1. ") at the head of the text.
-_MD_BLOCK_START = re.compile(r"^(\s*)(>|#{1,6}(?=\s|$)|[+-](?=\s|$)|-(?=[ \t-]*-[ \t-]*-)|\d{1,9}(?=[.)](?:\s|$)))")
+_MD_BLOCK_START = r"^(\s*)(>|#{1,6}(?=\s|$)|[+-](?=\s|$)|-(?=[ \t-]*-[ \t-]*-)|\d{1,9}(?=[.)](?:\s|$)))"
 
 
 def _md_char(m: re.Match[str]) -> str:
@@ -144,8 +146,8 @@ def _md_char(m: re.Match[str]) -> str:
 
 
 def _md_line(text: str) -> str:
-    shown = _MD_INLINE.sub(_md_char, _controls(text).replace("\t", " "))
-    head = _MD_BLOCK_START.match(shown)
+    shown = re.sub(_MD_INLINE, _md_char, _controls(text).replace("\t", " "))
+    head = re.match(_MD_BLOCK_START, shown)
     if head is not None:
         at = head.end()
         shown = shown[:at] + "\\" + shown[at:] if head.group(2)[0].isdigit() else shown[:head.start(2)] + "\\" + shown[head.start(2):]
