@@ -4,8 +4,8 @@ run: the sides alternate round after round (a busy machine slows both alike), an
 
   validate   `retrain validate` on the income sample (examples/income)   vs  `python -c pass`           < 4x
   floor      importing only the modules validate cannot do without         vs  `python -c pass`     (for reference)
-             (PyYAML, dataclasses, argparse, pathlib, ...): what no change
-             inside retrain can remove
+             (dataclasses, argparse, pathlib, ...): what no change inside
+             retrain can remove
   --help     `retrain --help`                                             vs  `python -c "import azure.ai.ml"`  < 0.05x
              (the Azure ML SDK retrain does not need; the row is skipped, saying so, where it is not installed)
   10 steps   `retrain submit` of a pipeline of 10 trivial steps, followed  vs  a bash script running the same
@@ -13,8 +13,8 @@ run: the sides alternate round after round (a busy machine slows both alike), an
              output and running `touch` of a file in its own output (an
              external program, so both sides start 10 processes)
   floor      python importing what a submit cannot do without (the above    vs  the bash script       (for reference)
-             but PyYAML, and sqlite3, subprocess, threading, ...), then the
-             10 `touch` processes one after another: no store, no report
+             and sqlite3, subprocess, threading, ...), then the 10 `touch`
+             processes one after another: no store, no report
   sleep 2    `retrain submit` of a one-step pipeline `sleep 2`, followed   vs  `sleep 2`                    < 1.05x
              to its end
   floor      the same imports, then `sleep 2` as a process                  vs  `sleep 2`              (for reference)
@@ -49,11 +49,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "income"
 STEPS = 10
-# The modules `retrain validate` needs before any of its own code: PyYAML (and the datetime its constructor
-# loads), dataclasses (and the inspect it loads), argparse, pathlib, enum, typing, re, hashlib, json.
-FLOOR = "import yaml, dataclasses, argparse, pathlib, enum, typing, re, hashlib, json"
-# What a submit cannot do without: the same standard modules, and the store's and the steps' ones, but not
-# PyYAML (a submit whose files are remembered does not parse them: docs/local-backend.md, "What it costs").
+# The modules `retrain validate` needs before any of its own code: dataclasses (and the inspect it loads), argparse,
+# pathlib, enum, typing, re, hashlib, json. Not PyYAML: a validate whose parameter file, pipeline and workflows are
+# remembered (every round after the first) does not parse them (docs/local-backend.md, "What it costs").
+FLOOR = "import dataclasses, argparse, pathlib, enum, typing, re, hashlib, json"
+# What a submit cannot do without: the same standard modules, and the store's and the steps' ones.
 # What no change inside retrain can remove from a run's rows, before the steps' own processes (started here one
 # after another, as the bash script starts them).
 RUN_FLOOR = "import dataclasses, argparse, pathlib, enum, typing, re, hashlib, json, sqlite3, subprocess, threading, signal, select"
@@ -151,7 +151,7 @@ def main() -> None:
         rows = [
             Row("validate", Side("retrain validate", [*retrain, "validate"], sample), Side("python -c pass", [py, "-c", "pass"]), 4.0),
             # Not a target: what validate cannot do without, before any of retrain's own code runs (the interpreter,
-            # and the standard modules and PyYAML it reads files with), against the same yardstick.
+            # and the standard modules it reads files with), against the same yardstick.
             Row("floor", Side("import what validate needs", [py, "-c", FLOOR]), Side("python -c pass", [py, "-c", "pass"]), 0.0),
         ]
         if importlib.util.find_spec("azure") is not None and importlib.util.find_spec("azure.ai.ml") is not None:
