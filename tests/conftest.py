@@ -212,6 +212,18 @@ def runner(project: Path, github: FakeGitHub, tmp_path: Path) -> Runner:
 
 
 @pytest.fixture
+def yaml_cache(tmp_path: Path) -> Iterator[Path]:
+    """What files' bytes make remembered in a folder of ``tmp_path`` for this test (retrain/yamlfile.py), as the
+    command line remembers it in the user's cache folder; in-process tests otherwise remember nothing."""
+    from retrain import yamlfile
+
+    folder = tmp_path / "cache" / "yaml"
+    yamlfile.use_cache(folder)
+    yield folder
+    yamlfile.use_cache(None)
+
+
+@pytest.fixture
 def azure(tmp_path: Path) -> Iterator[FakeAzure]:
     """The fake Azure (AD, Resource Manager, blob storage, MLflow, over TLS on loopback; tests/fakes/azure.py)."""
     from tests.fakes.azure import fake_azure

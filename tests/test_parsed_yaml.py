@@ -31,27 +31,19 @@ codes:
 """
 
 
-@pytest.fixture
-def cache(tmp_path: Path):
-    folder = tmp_path / "cache" / "yaml"
-    yamlfile.use_cache(folder)
-    yield folder
-    yamlfile.use_cache(None)
-
-
 def shape(doc: yamlfile.YamlDoc) -> tuple[object, ...]:
     """What a reader of the document uses: the data, and where every value and key is."""
     return (doc.data, {k: str(v) for k, v in doc.value_locations.items()}, {k: str(v) for k, v in doc.key_locations.items()})
 
 
-def test_a_remembered_file_is_the_same_document(tmp_path: Path, cache: Path) -> None:
+def test_a_remembered_file_is_the_same_document(tmp_path: Path, yaml_cache: Path) -> None:
     path = tmp_path / "retrain.yml"
     path.write_text(TEXT)
     yamlfile.use_cache(None)
     parsed = load_yaml(path, display="retrain.yml")
-    yamlfile.use_cache(cache)
+    yamlfile.use_cache(yaml_cache)
     first = load_yaml(path, display="retrain.yml")
-    assert len(list(cache.iterdir())) == 1
+    assert len(list(yaml_cache.iterdir())) == 1
     second = load_yaml(path, display="retrain.yml")
     assert shape(first) == shape(second) == shape(parsed)
     assert str(second.where(("pipelines", "income", "parameters", "epochs"))) == "retrain.yml:6:47"
@@ -60,7 +52,7 @@ def test_a_remembered_file_is_the_same_document(tmp_path: Path, cache: Path) -> 
     assert str(load_yaml(path, display="elsewhere/retrain.yml").where(("backend",))) == "elsewhere/retrain.yml:2:10"
 
 
-def test_a_command_reading_remembered_files_does_not_load_pyyaml(tmp_path: Path, cache: Path) -> None:
+def test_a_command_reading_remembered_files_does_not_load_pyyaml(tmp_path: Path, yaml_cache: Path) -> None:
     path = tmp_path / "retrain.yml"
     path.write_text(TEXT)
     load_yaml(path)
@@ -68,7 +60,7 @@ def test_a_command_reading_remembered_files_does_not_load_pyyaml(tmp_path: Path,
         "import json, sys\n"
         "from pathlib import Path\n"
         "from retrain import yamlfile\n"
-        f"yamlfile.use_cache(Path({str(cache)!r}))\n"
+        f"yamlfile.use_cache(Path({str(yaml_cache)!r}))\n"
         f"doc = yamlfile.load_yaml(Path({str(path)!r}))\n"
         "print(json.dumps({'yaml': 'yaml' in sys.modules, 'epochs': doc.data['pipelines']['income']['parameters']['epochs']}))\n"
     )
@@ -77,7 +69,7 @@ def test_a_command_reading_remembered_files_does_not_load_pyyaml(tmp_path: Path,
     assert json.loads(done.stdout) == {"yaml": False, "epochs": 3}
 
 
-def test_a_changed_file_is_parsed_again_whatever_its_size_and_time(tmp_path: Path, cache: Path) -> None:
+def test_a_changed_file_is_parsed_again_whatever_its_size_and_time(tmp_path: Path, yaml_cache: Path) -> None:
     path = tmp_path / "p.yml"
     path.write_text("epochs: 3\n")
     assert load_yaml(path).data == {"epochs": 3}
@@ -87,19 +79,19 @@ def test_a_changed_file_is_parsed_again_whatever_its_size_and_time(tmp_path: Pat
     assert load_yaml(path).data == {"epochs": 4}
 
 
-def test_a_damaged_entry_is_parsed_again_and_replaced(tmp_path: Path, cache: Path) -> None:
+def test_a_damaged_entry_is_parsed_again_and_replaced(tmp_path: Path, yaml_cache: Path) -> None:
     path = tmp_path / "p.yml"
     path.write_text("epochs: 3\nrate: 0.1\n")
     load_yaml(path)
-    [entry] = cache.iterdir()
+    [entry] = yaml_cache.iterdir()
     for damage in (b"", b"\x00not marshal", entry.read_bytes()[:7]):
         entry.write_bytes(damage)
         assert load_yaml(path).data == {"epochs": 3, "rate": 0.1}
         assert load_yaml(path).data == {"epochs": 3, "rate": 0.1}  # from the rewritten entry
-    assert list(cache.iterdir()) == [entry]
+    assert list(yaml_cache.iterdir()) == [entry]
 
 
-def test_what_is_reported_every_time_is_not_remembered(tmp_path: Path, cache: Path) -> None:
+def test_what_is_reported_every_time_is_not_remembered(tmp_path: Path, yaml_cache: Path) -> None:
     dates = tmp_path / "dates.yml"
     dates.write_text("since: 2024-01-31\n")  # a date: marshal cannot hold it
     duplicated = tmp_path / "dup.yml"
@@ -112,7 +104,7 @@ def test_what_is_reported_every_time_is_not_remembered(tmp_path: Path, cache: Pa
             "the key 'a' appears twice; the second one would silently win."]
         with pytest.raises(InvalidFile, match="YAML syntax error"):
             load_yaml(bad)
-    assert not cache.exists() or list(cache.iterdir()) == []
+    assert not yaml_cache.exists() or list(yaml_cache.iterdir()) == []
 
 
 def test_a_cache_that_cannot_be_written_only_costs_a_parse(tmp_path: Path) -> None:
@@ -128,14 +120,14 @@ def test_a_cache_that_cannot_be_written_only_costs_a_parse(tmp_path: Path) -> No
         yamlfile.use_cache(None)
 
 
-def test_the_folder_keeps_at_most_its_limit(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_folder_keeps_at_most_its_limit(tmp_path: Path, yaml_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yamlfile, "PARSED_LIMIT", 10)
     path = tmp_path / "p.yml"
     for i in range(25):
         path.write_text(f"epochs: {i}\n")
         load_yaml(path)
-        assert len(list(cache.iterdir())) <= 10
+        assert len(list(yaml_cache.iterdir())) <= 10
     path.write_text("epochs: 24\n")
-    [entry] = [e for e in cache.iterdir() if e.stat().st_mtime_ns == max(x.stat().st_mtime_ns for x in cache.iterdir())]
+    [entry] = [e for e in yaml_cache.iterdir() if e.stat().st_mtime_ns == max(x.stat().st_mtime_ns for x in yaml_cache.iterdir())]
     assert load_yaml(path).data == {"epochs": 24}
     assert entry.exists()  # the newest entries are the ones kept

@@ -10,33 +10,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from retrain import yamlfile
 from retrain.github.dispatch_form.workflow import read_form
 
-from .test_dispatch_form import BY_HAND, put
+from tests.github.workflow_texts import BY_HAND, put
 
 OTHER = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n"
 
 
-@pytest.fixture
-def cache(tmp_path: Path):
-    folder = tmp_path / "cache" / "yaml"
-    yamlfile.use_cache(folder)
-    yield folder
-    yamlfile.use_cache(None)
-
-
-def test_a_remembered_form_is_the_same_form(project: Path, cache: Path) -> None:
+def test_a_remembered_form_is_the_same_form(project: Path, yaml_cache: Path) -> None:
     path = put(project, BY_HAND)
     other = put(project, OTHER, "other.yml")
     yamlfile.use_cache(None)
     parsed = read_form(path, ".github/workflows/retrain.yml")
-    yamlfile.use_cache(cache)
+    yamlfile.use_cache(yaml_cache)
     first = read_form(path, ".github/workflows/retrain.yml")
     assert read_form(other, "other.yml") is None  # no retrain step: remembered as such too
-    assert len(list(cache.iterdir())) == 2
+    assert len(list(yaml_cache.iterdir())) == 2
     second = read_form(path, ".github/workflows/retrain.yml")
     assert parsed is not None and first == second == parsed
     assert [(i.name, i.type, i.default, str(i.location)) for i in second.inputs][1] == \
@@ -48,18 +38,18 @@ def test_a_remembered_form_is_the_same_form(project: Path, cache: Path) -> None:
     assert str(read_form(path, "elsewhere.yml").form_location) == "elsewhere.yml:6:5"  # type: ignore[union-attr]
 
 
-def test_a_changed_workflow_is_read_again(project: Path, cache: Path) -> None:
+def test_a_changed_workflow_is_read_again(project: Path, yaml_cache: Path) -> None:
     path = put(project, BY_HAND)
     assert [i.type for i in read_form(path, "w.yml").inputs][1] == "string"  # type: ignore[union-attr]
     path.write_text(BY_HAND.replace("type: string   # should be a number", "type: number   # should be a number"))
     assert [i.type for i in read_form(path, "w.yml").inputs][1] == "number"  # type: ignore[union-attr]
 
 
-def test_a_form_with_a_date_is_read_every_time(project: Path, cache: Path) -> None:
+def test_a_form_with_a_date_is_read_every_time(project: Path, yaml_cache: Path) -> None:
     path = put(project, BY_HAND.replace("default: data/train.csv", "default: 2026-12-05"))
     first = read_form(path, "w.yml")
     assert first is not None and str(first.inputs[0].default) == "2026-12-05"
-    assert not cache.exists()  # nothing remembered: marshal holds no date
+    assert not yaml_cache.exists()  # nothing remembered: marshal holds no date
     assert read_form(path, "w.yml") == first
 
 
