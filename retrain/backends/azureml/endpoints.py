@@ -11,7 +11,7 @@ from typing import Any
 
 from ...errors import BackendError, NotFound
 from ...pipeline.model import Pipeline
-from ..base import DefaultMove, Endpoint, PublishResult, Version
+from ..base import DefaultMove, Endpoint, PublishResult, Version, pin_to_number
 from .assets import WorkspaceAssets
 from .client import LAG_DELAYS_S
 from .components import port_spec
@@ -21,6 +21,18 @@ from .workspace import timestamp
 
 # The pipeline settings a deployment keeps for its version (azure-ai-ml's PipelineJobSettings that a run uses).
 DEPLOYMENT_SETTINGS = ("default_compute", "default_datastore", "continue_on_step_failure", "force_rerun")
+
+
+def version_number(deployment: Mapping[str, Any]) -> int | None:
+    """The version a deployment is: ``v<N>``, made by retrain (its content tag), and up (not failed or canceled);
+    None for any other (deployments retrain did not make are left alone; one that never came up is no version: the
+    next publish deploys again)."""
+    match = DEPLOYMENT.fullmatch(str(deployment.get("name", "")))
+    if not match or TAG_HASH not in (deployment.get("tags") or {}):
+        return None
+    if (deployment.get("properties") or {}).get("provisioningState") in ("Failed", "Canceled"):
+        return None
+    return int(match.group(1))
 
 
 class Endpoints(WorkspaceAssets):
@@ -163,13 +175,10 @@ class Endpoints(WorkspaceAssets):
         default = (body.get("properties", {}).get("defaults") or {}).get("deploymentName")
         versions = []
         for dep in self.arm.list(f"/batchEndpoints/{name}/deployments", what=f"list deployments of {name}"):
-            match = DEPLOYMENT.fullmatch(str(dep.get("name", "")))
-            tags = dep.get("tags") or {}
-            if not match or TAG_HASH not in tags:
-                continue  # deployments retrain did not make are left alone
-            if (dep.get("properties") or {}).get("provisioningState") in ("Failed", "Canceled"):
-                continue  # a deployment that never came up is no version: the next publish deploys again
-            number = int(match.group(1))
+            number = version_number(dep)
+            if number is None:
+                continue
+            tags = dep["tags"]
             versions.append(Version(
                 endpoint=name, number=number, content_hash=tags[TAG_HASH],
                 created=timestamp((dep.get("systemData") or {}).get("createdAt")) or datetime.now(timezone.utc),
@@ -183,6 +192,16 @@ class Endpoints(WorkspaceAssets):
 
     def endpoints(self) -> list[Endpoint]:
         return [self._endpoint(str(e["name"]), e) for e in self.arm.list("/batchEndpoints", what="list batch endpoints")]
+
+    def version_deployment(self, name: str, number: int) -> dict[str, Any]:
+        """The deployment of version ``number`` of endpoint ``name``: one request, where the endpoint's versions
+        are two; NotFound, listing the versions the endpoint has, when it is not one."""
+        dep = self.arm.get(f"/batchEndpoints/{name}/deployments/v{number}", missing_ok=True,
+                           what=f"read version {number} of {name}")
+        if dep is None or version_number(dep) != number:
+            pin_to_number(self.endpoint(name), number)  # says which versions there are
+            raise NotFound(f"batch endpoint '{name}' has no version {number}.")
+        return dep
 
     def endpoint(self, name: str) -> Endpoint:
         found = self._endpoint_or_none(name)

@@ -46,11 +46,11 @@ class Runs(Endpoints, RunDetails):
         earlier = self.find_run(request.key)
         if earlier is not None:
             return earlier
-        endpoint = self.endpoint(request.endpoint)
-        number = pin_to_number(endpoint, request.version)
-        # The deployment says which component version it runs (component names follow the SDK's rule).
-        deployment = self.arm.read(f"/batchEndpoints/{request.endpoint}/deployments/v{number}",
-                                   what=f"read version {number} of {request.endpoint}")
+        # A pinned number (what the flow resolves every pin to) is read straight from its deployment, which says
+        # which component version it runs (component names follow the SDK's rule); a word needs the endpoint.
+        number = request.version if isinstance(request.version, int) else \
+            pin_to_number(self.endpoint(request.endpoint), request.version)
+        deployment = self.version_deployment(request.endpoint, number)
         config = (deployment.get("properties") or {}).get("deploymentConfiguration") or {}
         component_id = str((config.get("componentId") or {}).get("assetId") or "")
         if "/components/" not in component_id:

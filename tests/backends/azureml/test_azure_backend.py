@@ -68,6 +68,30 @@ def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -
     assert azure.violations == []
 
 
+def test_a_pinned_number_is_read_from_its_deployment_alone(azure: FakeAzure, tmp_path: Path) -> None:
+    # What the flow sends (every pin resolved to a number first): the endpoint and its deployments are not read
+    # again, only version 2's deployment. A number the endpoint does not have names the versions it has, a
+    # version whose deployment failed is none.
+    backend = make_backend(azure)
+    path = project(tmp_path)
+    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+    project(tmp_path, code="print('v2')\n")
+    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+    before = len(azure.requests)
+    run = backend.submit(request("rt-pinned-two", version=2, training_data=ADULT, rate=0.2))
+    assert run.version == 2
+    reads = [p.split("/workspaces/")[-1].split("?")[0] for m, p, _, _ in azure.requests[before:] if m == "GET"]
+    assert [r for r in reads if "batchEndpoints" in r] == ["ml-ws/batchEndpoints/income-retrain/deployments/v2"]
+    with pytest.raises(NotFound, match=r"^endpoint 'income-retrain' has no version 7\. Its versions: 1, 2\.$"):
+        backend.submit(request("rt-pinned-seven", version=7, training_data=ADULT, rate=0.2))
+    deployment = azure.resources[f"{azure.workspace_path}/batchEndpoints/income-retrain/deployments/v2"]
+    deployment["properties"]["provisioningState"] = "Failed"
+    with pytest.raises(NotFound, match=r"has no version 2\. Its versions: 1\.$"):
+        backend.submit(request("rt-pinned-failed", version=2, training_data=ADULT, rate=0.2))
+    assert azure.count("PUT", r"/jobs/") == 1
+    assert azure.violations == []
+
+
 def published(azure: FakeAzure, tmp_path: Path) -> AzureMLBackend:
     backend = make_backend(azure)
     backend.publish(load_pipeline(project(tmp_path)), endpoint="income-retrain", make_default=False, source_commit=None)
