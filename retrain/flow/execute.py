@@ -14,18 +14,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..backends.base import Backend, PublishResult, Run, RunStatus, SubmitRequest, VersionPin
 from ..config.records import Config
 from ..errors import EXIT_OK, EXIT_WORK_FAILED, Interrupted, NotFound, RetrainError
-from .follow import Ending, follow
 from ..pipeline.model import Literal
 from .plan import Plan, PipelinePlan
 from ..review.history import Mover
 from ..review.publish import check_compare_to, publish, submit_draft
 from ..review.records import DRAFT_TAG, GATE_TAG, VALUES_TAG, Review
 from .signals import STOP
+
+if TYPE_CHECKING:  # the follower loads once a run is submitted, while its first step starts (see _execute_one)
+    from .follow import Ending
 
 
 class Conclusion(str, Enum):
@@ -127,6 +129,8 @@ def resolve_version(backend: Backend, endpoint: str, pin: VersionPin) -> int:
 
 
 def conclusion_of(run: Run, ending: Ending) -> tuple[Conclusion, str]:
+    from .follow import Ending
+
     if ending is Ending.TIMED_OUT:
         return Conclusion.TIMED_OUT, f"run {run.id} did not finish in time and was canceled."
     if ending is Ending.STOPPED:
@@ -252,8 +256,10 @@ def _execute_one(
         if not wait:
             return Outcome(item, published, run, Conclusion.PENDING, f"run {run.id} submitted; not waiting for it.", candidate=candidate)
 
-        # The judging loads now, while the run is under way (the follower only waits), not before the run starts.
+        # The following and the judging load now, while the run is under way (the follower only waits), not before
+        # the run starts.
         from ..review.promote import settle
+        from .follow import follow
 
         current = item
         followed = follow(
