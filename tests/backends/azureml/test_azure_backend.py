@@ -41,13 +41,18 @@ def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:
     assert azure.violations == []
 
 
-def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -> None:
+def two_versions(azure: FakeAzure, tmp_path: Path) -> AzureMLBackend:
+    """The income sample published twice, its code changed between: versions 1 (the default) and 2."""
     backend = make_backend(azure)
     path = project(tmp_path)
     backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
     project(tmp_path, code="print('v2')\n")
     backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+    return backend
 
+
+def test_submit_runs_the_pinned_version_once(azure: FakeAzure, tmp_path: Path) -> None:
+    backend = two_versions(azure, tmp_path)
     run = backend.submit(request("rt-0123456789abcdef", training_data=str(tmp_path / "data.csv"), rate=0.2))
     again = backend.submit(request("rt-0123456789abcdef", training_data=str(tmp_path / "data.csv"), rate=0.2))
     assert again.id == run.id == "rt-0123456789abcdef"
@@ -72,11 +77,7 @@ def test_a_pinned_number_is_read_from_its_deployment_alone(azure: FakeAzure, tmp
     # What the flow sends (every pin resolved to a number first): the endpoint and its deployments are not read
     # again, only version 2's deployment. A number the endpoint does not have names the versions it has, a
     # version whose deployment failed is none.
-    backend = make_backend(azure)
-    path = project(tmp_path)
-    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
-    project(tmp_path, code="print('v2')\n")
-    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
+    backend = two_versions(azure, tmp_path)
     before = len(azure.requests)
     run = backend.submit(request("rt-pinned-two", version=2, training_data=ADULT, rate=0.2))
     assert run.version == 2
