@@ -136,6 +136,19 @@ pipelines:
 """
 
 
+# The tiny two-step pipeline (stdlib only), its data and the repository's data file: every test project's files but
+# the parameter file.
+TINY = {
+    "pipelines/tiny/pipeline.yml": PIPELINE,
+    "pipelines/tiny/components/prep.yml": PREP,
+    "pipelines/tiny/components/train.yml": TRAIN,
+    "pipelines/tiny/src/prep.py": PREP_PY,
+    "pipelines/tiny/src/train.py": TRAIN_PY,
+    "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n",
+    "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
+}
+
+
 def write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
@@ -169,18 +182,7 @@ def alive(pid: int) -> bool:
 def project(tmp_path: Path) -> Iterator[Path]:
     """A Git repository holding the tiny two-step pipeline, its data and retrain.yml; cwd is its root."""
     root = tmp_path / "repo"
-    write(root, {
-        "retrain.yml": RETRAIN,
-        "pipelines/tiny/pipeline.yml": PIPELINE,
-        "pipelines/tiny/components/prep.yml": PREP,
-        "pipelines/tiny/components/train.yml": TRAIN,
-        "pipelines/tiny/src/prep.py": PREP_PY,
-        "pipelines/tiny/src/train.py": TRAIN_PY,
-        "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n",
-        "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
-        "data/other.csv": "x,y\n9,9\n",
-        "README.md": "not pipeline content\n",
-    })
+    write(root, {**TINY, "retrain.yml": RETRAIN, "data/other.csv": "x,y\n9,9\n", "README.md": "not pipeline content\n"})
     commit_all(root)
     with contextlib.chdir(root):
         yield root

@@ -39,7 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import PIPELINE, PREP, PREP_PY, RETRAIN, TRAIN, TRAIN_PY, git, write  # noqa: E402
+from tests.conftest import RETRAIN, TINY, git, write  # noqa: E402
 from tests.fakes.github_api import FakeGitHub  # noqa: E402
 from tests.github_runner import read_outputs  # noqa: E402
 
@@ -54,17 +54,8 @@ def fail(message: str) -> None:
 
 def origin_repository(root: Path) -> Path:
     """The repository on "GitHub": the tiny stdlib-only project of the tests; each job checks out a commit."""
-    write(root, {
-        "retrain.yml": RETRAIN.replace("publish_on: [merge]", "publish_on: [merge, dispatch]")
-                              .replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, dispatch, pull_request]"),
-        "pipelines/tiny/pipeline.yml": PIPELINE,
-        "pipelines/tiny/components/prep.yml": PREP,
-        "pipelines/tiny/components/train.yml": TRAIN,
-        "pipelines/tiny/src/prep.py": PREP_PY,
-        "pipelines/tiny/src/train.py": TRAIN_PY,
-        "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n",
-        "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
-    })
+    write(root, {**TINY, "retrain.yml": RETRAIN.replace("publish_on: [merge]", "publish_on: [merge, dispatch]")
+                 .replace("submit_on: [merge, data, dispatch]", "submit_on: [merge, data, dispatch, pull_request]")})
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "init")

@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 
 from retrain.cli.main import main
-from tests.conftest import RETRAIN, commit_all, git, write
+from tests.conftest import RETRAIN, TINY, commit_all, git, write
 from tests.fakes.github_api import FakeGitHub
 from tests.paths import ROOT
 
@@ -247,16 +247,9 @@ def _yaml_cases() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny project in Git with a published version and a finished run in its store."""
-    from tests.conftest import PIPELINE, PREP, PREP_PY, TRAIN, TRAIN_PY
-
     base = tmp_path_factory.mktemp("seed")
     root = base / "repo"
-    write(root, {
-        PARAMETER_FILE: RETRAIN, PIPELINE_FILE: PIPELINE, PREP_FILE: PREP, TRAIN_FILE: TRAIN,
-        "pipelines/tiny/src/prep.py": PREP_PY, "pipelines/tiny/src/train.py": TRAIN_PY,
-        "pipelines/tiny/data/train.csv": "x,y\n1,2\n3,4\n", "data/train.csv": "x,y\n1,2\n3,4\n5,6\n",
-        "README.md": "not pipeline content\n", ".gitignore": ".retrain/\n",
-    })
+    write(root, {**TINY, PARAMETER_FILE: RETRAIN, "README.md": "not pipeline content\n", ".gitignore": ".retrain/\n"})
     commit_all(root)
     with contextlib.chdir(root):
         assert main(["publish"], ENV) == 0
