@@ -4,8 +4,10 @@ an exit must still do: its code, the streams flushed, the atexit handlers run, a
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 from ..paths import ROOT
 
@@ -35,7 +37,7 @@ def test_a_thread_still_running_is_waited_for() -> None:
 
 
 
-def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_path) -> None:
+def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_path: Path) -> None:
     # The quick exit collects no garbage: a store nobody closed, kept alive only by a cycle, still closes its
     # connection, which copies the write-ahead log into the database and removes it (a later command on a full
     # disk needs that), and the record is in the database file itself.
@@ -49,8 +51,6 @@ def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_p
                  "exit_now(0)\n")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["retrain.db"]
-    import sqlite3
-
     conn = sqlite3.connect(tmp_path / "retrain.db")
     try:
         assert conn.execute("SELECT value FROM meta WHERE key = 'note'").fetchone() == ("kept",)
