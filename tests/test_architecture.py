@@ -7,6 +7,7 @@ it nor a sibling of its own layer (backends never import github/, and github/ ne
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,36 @@ def test_each_verb_loads_only_its_rooms(argv, rooms, libraries):
     outside = sorted(m for m in ours if not any(m == r or m.startswith(r + ".") for r in rooms))
     assert outside == []
     assert sorted(libraries & loaded) == []
+
+
+# What a local submit has loaded when it forks the run's worker: what the run needs, and not what only comes after
+# the step starts (following, judging, reporting a review) nor what the file does not use (a gate, a sweep). A step's
+# start waits for every module loaded before it (docs/local-backend.md, "What it costs").
+AT_FORK = """
+import os, sys
+at_fork = []
+sys.addaudithook(lambda event, args: at_fork.append(sorted(sys.modules)) if event == "os.fork" and not at_fork else None)
+from retrain.cli.main import main
+code = main(sys.argv[1:], {**os.environ, "XDG_CACHE_HOME": os.environ["CACHE"]})
+with open(os.environ["LOADED"], "w") as f:
+    f.write("\\n".join(at_fork[0]) if at_fork else "no fork")
+sys.exit(code)
+"""
+
+AFTER_THE_STEP_STARTS = {"retrain.flow.follow", "retrain.review.promote", "retrain.review.baseline",
+                         "retrain.review.gate", "retrain.review.report", "retrain.config.gate",
+                         "retrain.config.promote_block", "retrain.pipeline.tasks", "decimal", "random", "yaml",
+                         "jinja2", "requests", "msal"}
+
+
+def test_a_local_submit_forks_its_worker_before_loading_what_comes_after(project: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "loaded.txt"
+    env = {**os.environ, "CACHE": str(tmp_path / "cache"), "LOADED": str(listing), "PYTHONPATH": str(PACKAGE.parent)}
+    published = subprocess.run([sys.executable, "-c", AT_FORK, "publish"], cwd=project, env=env, capture_output=True, text=True)
+    assert published.returncode == 0 and listing.read_text() == "no fork", published.stderr
+    done = subprocess.run([sys.executable, "-c", AT_FORK, "submit", "tiny"], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(listing.read_text().split())
+    assert "retrain.backends.local.executor" in loaded  # the fork happened, with the worker's code loaded
+    assert sorted(AFTER_THE_STEP_STARTS & loaded) == []  # the files were remembered by the publish: no PyYAML
