@@ -132,7 +132,7 @@ class StepResult:
     status: StepStatus
     started: datetime | None = None
     ended: datetime | None = None
-    reused_from: str | None = None  # run id whose outputs were reused
+    reused_from: str | None = None  # run id whose outputs were reused; RUN/STEP when a step of another name made them
     message: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
     url: str | None = None

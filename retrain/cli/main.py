@@ -294,9 +294,20 @@ def exit_now(code: int) -> NoReturn:
     # (which copies the write-ahead log into the database) when dropped or at exit (backends/local/store.py);
     # temporary folders are removed by their own atexit finalizers; files are closed where they are written.
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
+    for name, stream in (("output", sys.stdout), ("error output", sys.stderr)):
+        if stream is None:  # started with it closed (`>&-`): nothing to flush
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a reader that went away (`retrain runs | head`), or a closed stream
+        except (BrokenPipeError, ValueError):  # a reader that went away (`retrain runs | head`), or a closed stream
             pass
+        except OSError as e:  # a full disk, a quota: the report did not all arrive, so the command did not succeed
+            from ..errors import EXIT_WORK_FAILED
+
+            try:
+                os.write(2, f"retrain: the {name} could not all be written: {e.strerror or e}. Free some space "
+                            "where it goes, or send it elsewhere, and run the command again.\n".encode())
+            except OSError:
+                pass
+            code = code or EXIT_WORK_FAILED
     os._exit(code)

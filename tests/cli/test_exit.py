@@ -57,3 +57,24 @@ def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_p
     finally:
         conn.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["retrain.db"]  # our reader left no log behind either
+
+
+def test_a_report_that_could_not_be_written_is_a_failure_said_on_stderr() -> None:
+    # Output sent to a full disk: the quick exit's flush fails. The command must not end 0 as if the report had
+    # arrived (the interpreter's own exit would not either), and says why on stderr.
+    script = "import sys\nfrom retrain.cli.main import exit_now\nprint('the report')\nexit_now(0)\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=60, env={**env, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1
+    assert done.stderr == ("retrain: the output could not all be written: No space left on device. Free some space "
+                           "where it goes, or send it elsewhere, and run the command again.\n")
+
+
+def test_a_closed_output_keeps_the_commands_exit_code() -> None:
+    # Started with stdout closed (`retrain ... >&-`): Python has no sys.stdout; the exit is the command's, no traceback.
+    done = subprocess.run(["bash", "-c", f"exec {sys.executable} -c 'from retrain.cli.main import exit_now; exit_now(3)' >&-"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(ROOT)})
+    assert (done.returncode, done.stderr) == (3, "")

@@ -90,7 +90,8 @@ class StepThreads:
 
     def ended(self, timeout: float | None) -> list[tuple[str, Ended]]:
         """The steps that ended: waits up to ``timeout`` for the first (None: until one ends), then takes
-        whatever else ended meanwhile. A step whose thread failed raises its error here."""
+        whatever else ended meanwhile. A step whose thread failed raises its error here, once the steps that
+        ended before it have been handed back (they finished: their ends must be recorded, not lost)."""
         found: list[tuple[str, Ended]] = []
         try:
             item = self.done.get(timeout=timeout)
@@ -98,6 +99,9 @@ class StepThreads:
                 name, result, error = item
                 self.running.discard(name)
                 if error is not None:
+                    if found:
+                        self.done.put(item)  # raised on the next call, after these are recorded
+                        return found
                     raise error
                 found.append((name, result))  # type: ignore[arg-type]
                 item = self.done.get_nowait()

@@ -235,7 +235,9 @@ def _clone_bytes(s: int, d: int) -> None:
     except OSError:
         pass
     while block := os.read(s, 1 << 20):
-        os.write(d, block)
+        view = memoryview(block)
+        while view:  # a write may take less than it is given
+            view = view[os.write(d, view):]
 
 
 def materialize(src: Path, dst: Path, *, ignore: tuple[str, ...] = ()) -> None:

@@ -49,10 +49,11 @@ class OutputLinks:
         # the run that first computed them. The outputs are the step's with that key, whatever its name (a
         # step of another name, or of another version, may have done the same work); an earlier run's only,
         # as ever: within a run, identical steps each run.
+        # Of those, the step of its own name first (the report then names the run alone), else the latest.
         hit = self.store.one(
             "SELECT run_id, name, metrics FROM steps WHERE reuse_key = ? AND status IN (?, ?) AND run_id != ? "
-            "ORDER BY ended DESC LIMIT 1",
-            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value, self.run_id,
+            "ORDER BY name = ? DESC, ended DESC LIMIT 1",
+            prep.reuse_key, StepStatus.COMPLETED.value, StepStatus.REUSED.value, self.run_id, prep.step.name,
         )
         if hit is None:
             return False
@@ -77,8 +78,10 @@ class OutputLinks:
             (prep.folder / "outputs" / name).mkdir(parents=True, exist_ok=True)
         if (source / "std_log.txt").exists():
             link_or_copy(str(source / "std_log.txt"), str(prep.folder / "std_log.txt"))
+        # A step of another name (a renamed one) did the work: say which, or the run it names has no such step.
+        origin = hit["run_id"] if hit["name"] == prep.step.name else f"{hit['run_id']}/{hit['name']}"
         self._step(prep.step.name, status=StepStatus.REUSED.value, started=now, ended=now,
-                   reused_from=hit["run_id"], metrics=hit["metrics"], reuse_key=prep.reuse_key)
+                   reused_from=origin, metrics=hit["metrics"], reuse_key=prep.reuse_key)
         return True
 
     def _link_pipeline_outputs(self, pipeline: Pipeline, prepared: Mapping[str, Prepared]) -> None:

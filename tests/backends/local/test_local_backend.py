@@ -190,8 +190,10 @@ def test_a_reused_step_takes_the_outputs_of_the_step_that_did_its_work(tmp_path:
     first = wait_for(backend, submit(backend, "k1"))
     assert all(s.status is StepStatus.COMPLETED for s in first.steps)
     swapped = wait_for(backend, submit(backend, "k2", pa="B", pb="A"))
+    # The report says where each came from: the step of another name that made it, else the run alone.
     assert {s.name: (s.status, s.reused_from) for s in swapped.steps} == {
-        name: (StepStatus.REUSED, first.id) for name in ("a", "b", "s0", "s1", "s2")}
+        "a": (StepStatus.REUSED, f"{first.id}/b"), "b": (StepStatus.REUSED, f"{first.id}/a"),
+        **{name: (StepStatus.REUSED, first.id) for name in ("s0", "s1", "s2")}}
     folder = Path(swapped.url.removeprefix("file://")) / "steps"  # type: ignore[union-attr]
     assert (folder / "a" / "outputs" / "o" / "x").read_text() == "B\n"
     assert (folder / "b" / "outputs" / "o" / "x").read_text() == "A\n"

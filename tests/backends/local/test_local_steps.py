@@ -15,11 +15,13 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from retrain.backends.base import Run, RunStatus, StepStatus, SubmitRequest
 from retrain.backends.local import LocalBackend
+from retrain.backends.local.executor import StepThreads
 from retrain.report.console import render_run
 from retrain.pipeline.load import load_pipeline
 from tests.paths import ROOT
@@ -156,3 +158,23 @@ def test_a_parallel_step_fails_past_its_error_threshold(tmp_path: Path) -> None:
     assert "ValueError: bad file" in run.message or "more failures than error_threshold" in run.message
     log, _ = backend.logs(run.id, "score")
     assert "3 of 4 mini-batches succeeded, 3 items failed" in log
+
+
+def test_steps_that_ended_before_a_failed_step_thread_are_handed_back_first() -> None:
+    # A step thread that fails (a bug: the worker then fails the run) must not take with it the ends of steps that
+    # finished before it: those are recorded as they ended, and the failure comes on the next look.
+    def run(prep: SimpleNamespace) -> tuple[int, str, str]:
+        if prep.step.name == "bad":
+            raise RuntimeError("a step thread's bug")
+        return 0, "started", "ended"
+
+    with StepThreads(1, run) as pool:  # one thread: "good" ends before "bad" fails
+        for name in ("good", "bad"):
+            pool.start(SimpleNamespace(step=SimpleNamespace(name=name)))  # type: ignore[arg-type]
+        give_up = time.monotonic() + 10
+        while pool.done.qsize() < 2 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        assert pool.ended(timeout=None) == [("good", (0, "started", "ended"))]
+        with pytest.raises(RuntimeError, match="a step thread's bug"):
+            pool.ended(timeout=None)
+        assert pool.running == set()
