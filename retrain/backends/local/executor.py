@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import threading
 import zlib
@@ -50,6 +51,18 @@ class SweepState:
 
 
 Ended = tuple[int, str, str]  # a step's exit code, when it started, when it ended
+
+
+def how_it_failed(code: int) -> str:
+    """A failed step's end as a user reads it: its exit code, or the signal that killed it (a negative code)."""
+    if code >= 0:
+        return f"failed with exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    why = "; the system's out-of-memory killer sends it when memory runs out" if -code == signal.SIGKILL else ""
+    return f"was killed by signal {-code} ({name}){why}"
 
 
 class StepThreads:
@@ -331,8 +344,8 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
                                 status[name] = StepStatus.COMPLETED
                                 release(name)
                         else:
-                            message = f"step '{name}' failed with exit code {code}."
-                            shown = f"{trial_notes[name]}; failed with exit code {code}" if is_trial else message
+                            message = f"step '{name}' {how_it_failed(code)}."
+                            shown = f"{trial_notes[name]}; {how_it_failed(code)}" if is_trial else message
                             self._step(name, status=StepStatus.FAILED.value, ended=ended, metrics=dumps(metrics), message=shown)
                             if is_trial:
                                 end_trial(name, StepStatus.FAILED, metrics)  # the sweep goes on with the other trials

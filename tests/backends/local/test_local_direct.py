@@ -169,3 +169,34 @@ def test_an_environment_bash_would_change_in_its_own_way_keeps_bash(tmp_path: Pa
         assert environment({**base, **extra}, str(tmp_path), "/usr/bin/touch") is None, extra
     assert "OLDPWD" not in environment({**base, "OLDPWD": str(tmp_path / "gone")}, str(tmp_path), "/usr/bin/t")  # type: ignore[operator]
     assert environment({**base, "OLDPWD": "/"}, str(tmp_path), "/usr/bin/t")["OLDPWD"] == "/"  # type: ignore[index]
+
+
+def test_a_plain_command_that_fails_or_is_killed_ends_as_it_would_under_bash(tmp_path: Path) -> None:
+    # Each command twice: plain (run without bash), and with a variable assignment in front (shell syntax: bash runs
+    # it, and as the command's last word execs it in its own process). Exit codes and deaths by signal must read the
+    # same in the step's message.
+    py = sys.executable
+    exits = f"{py} -c 'import sys; sys.exit(3)'"
+    killed = f"{py} -c 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)'"
+    path = write_pipeline(tmp_path / "proj", f"""\
+        exits_plain:
+          command: {json.dumps(exits)}
+        exits_bash:
+          command: {json.dumps("A=1 " + exits)}
+        killed_plain:
+          command: {json.dumps(killed)}
+        killed_bash:
+          command: {json.dumps("A=1 " + killed)}
+        """)
+    assert plain_words(exits) is not None and plain_words("A=1 " + exits) is None
+    backend = LocalBackend(tmp_path / "store", environ={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"})
+    backend.publish(load_pipeline(path), endpoint="ep-test", make_default=False, source_commit=None)
+    run = wait_for(backend, submit(backend, "k"))
+    messages = {s.name: (s.status, s.message) for s in run.steps}
+    for kind in ("exits", "killed"):
+        plain_status, plain_message = messages[f"{kind}_plain"]
+        bash_status, bash_message = messages[f"{kind}_bash"]
+        assert (plain_status, plain_message.replace(f"{kind}_plain", "X")) == (bash_status, bash_message.replace(f"{kind}_bash", "X"))
+    assert messages["exits_plain"] == (StepStatus.FAILED, "step 'exits_plain' failed with exit code 3.")
+    assert messages["killed_plain"] == (StepStatus.FAILED, "step 'killed_plain' was killed by signal 9 (SIGKILL); the "
+                                        "system's out-of-memory killer sends it when memory runs out.")
