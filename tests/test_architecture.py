@@ -151,12 +151,12 @@ def loaded_by(argv: list[str], cwd: Path) -> set[str]:
 
 
 # (the verb, the rooms it may load, libraries it must not): a verb that only reads files needs no HTTP, no
-# templates, no database and no Azure.
+# templates, no database and no Azure; nor shutil, which argparse's own formatter would load for its width.
 VERBS = [
-    (["--help"], {"retrain.cli.main", "retrain.flow.signals"}, {"yaml", "requests", "jinja2", "msal", "sqlite3"}),
+    (["--help"], {"retrain.cli.main", "retrain.flow.signals"}, {"yaml", "requests", "jinja2", "msal", "sqlite3", "shutil"}),
     (["validate"], {"retrain.cli", "retrain.config", "retrain.pipeline", "retrain.backends.base",
                     "retrain.github.dispatch_form", "retrain.flow.signals"},
-     {"requests", "jinja2", "msal", "sqlite3"}),
+     {"requests", "jinja2", "msal", "sqlite3", "shutil"}),
 ]
 
 
@@ -170,8 +170,9 @@ def test_each_verb_loads_only_its_rooms(argv, rooms, libraries):
 
 
 # What a local submit has loaded when it forks the run's worker: what the run needs, and not what only comes after
-# the step starts (following, judging, reporting a review) nor what the file does not use (a gate, a sweep). A step's
-# start waits for every module loaded before it (docs/local-backend.md, "What it costs").
+# the step starts (following, judging, reporting a review) nor what the file does not use (a gate, a sweep), nor
+# shutil (a copy's: outputs are shared by links). A step's start waits for every module loaded before it
+# (docs/local-backend.md, "What it costs").
 AT_FORK = """
 import os, sys
 at_fork = []
@@ -186,7 +187,7 @@ sys.exit(code)
 AFTER_THE_STEP_STARTS = {"retrain.flow.follow", "retrain.review.promote", "retrain.review.baseline",
                          "retrain.review.gate", "retrain.review.report", "retrain.config.gate",
                          "retrain.config.promote_block", "retrain.pipeline.tasks", "decimal", "random", "yaml",
-                         "jinja2", "requests", "msal"}
+                         "jinja2", "requests", "msal", "shutil"}
 
 
 def test_a_local_submit_forks_its_worker_before_loading_what_comes_after(project: Path, tmp_path: Path) -> None:

@@ -95,13 +95,14 @@ def plain_words(command: str) -> list[str] | None:
 
 def find_program(name: str, path: str) -> str | None:
     """The program bash runs for ``name``: ``name`` itself when it holds a slash, else the first executable
-    file of that name in a PATH folder, spelled as bash spells it (its ``_``)."""
+    file of that name in a PATH folder (an empty entry is the current folder, as bash takes it), spelled as
+    bash spells it (its ``_``)."""
     if not name:
         return None
     if "/" in name:
         return name
     for folder in path.split(":"):
-        full = folder + name if folder.endswith("/") else f"{folder}/{name}"
+        full = folder + name if folder.endswith("/") else f"{folder or '.'}/{name}"
         try:
             st = os.stat(full)
         except OSError:

@@ -14,7 +14,6 @@ import heapq
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import threading
@@ -31,6 +30,7 @@ from ...pipeline.types import format_literal
 from ..base import RunStatus, StepStatus
 from . import sweep as sweeps
 from .sweep import run_step_names
+from .direct import find_program
 from .metrics import step_metrics
 from .prepare import Prepared, StepPreparer
 from .reuse import OutputLinks
@@ -133,8 +133,9 @@ class Executor(StepPreparer, OutputLinks, StepProcesses):
         self.cancel = threading.Event()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._component_hashes: dict[Path, str] = {}
-        # Found once on the steps' PATH, not searched for again by every step's start.
-        self.bash = shutil.which("bash", path=self.environ.get("PATH")) or "bash"
+        # Found once on the steps' PATH (as a process started with their environment finds it), not searched for
+        # again by every step's start.
+        self.bash = find_program("bash", self.environ.get("PATH") or os.defpath) or "bash"
 
     # -- database updates (main thread only) ------------------------------------------------------
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,6 +301,8 @@ def remove_tree(path: Path) -> None:
         return
     if not path.exists():
         return
+    import shutil  # here: a run's first step starts sooner without it (with it come bz2, lzma and zlib, 3 ms)
+
     try:
         shutil.rmtree(path)
     except PermissionError:

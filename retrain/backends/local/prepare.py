@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from ...pipeline.hashing import content_hash
 from ...pipeline.model import Component, DataValue, ParentInput, Pipeline, Step, StepOutput
 from ...pipeline.types import format_literal
 from .command import render
+from .direct import find_program
 from .store import dumps
 
 PARALLEL_DRIVER = Path(__file__).with_name("parallel_run.py")
@@ -148,8 +148,8 @@ class StepPreparer:
         task = step.parallel
         if task is None or task.input_data is None or task.entry_script is None:
             raise BackendError(f"the parallel step '{step.name}' has no input_data or entry_script; validate its pipeline.")
-        python = (shutil.which("python", path=self.environ.get("PATH")) or shutil.which("python3", path=self.environ.get("PATH"))
-                  or sys.executable)
+        path = self.environ.get("PATH") or os.defpath
+        python = find_program("python", path) or find_program("python3", path) or sys.executable
         parts = [shlex.quote(python), shlex.quote(str(PARALLEL_DRIVER)), "--entry-script", shlex.quote(task.entry_script),
                  "--input-data", f"${{{{inputs.{task.input_data}}}}}",
                  "--mini-batch-size", shlex.quote(task.mini_batch_size or "1"),

@@ -5,7 +5,6 @@ that wrote them."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -37,6 +36,8 @@ class OutputLinks:
             tree = stored.parent / os.readlink(stored)
             target.symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
         elif stored.is_dir():
+            import shutil  # only where a copy is made (see link_or_copy)
+
             shutil.copytree(stored, target, copy_function=link_or_copy)
         for name in prep.outputs:
             if not (target / name).exists() and not target.is_symlink():
@@ -70,6 +71,8 @@ class OutputLinks:
                 os.utime(tree)  # fresh: gc will not take it while this link is being made
                 (prep.folder / "outputs").symlink_to(os.path.relpath(tree, prep.folder), target_is_directory=True)
             elif stored.is_dir():
+                import shutil
+
                 shutil.copytree(stored, prep.folder / "outputs", copy_function=link_or_copy, dirs_exist_ok=True)
         except OSError:  # gc removed the earlier run meanwhile: run the step instead
             remove_tree(prep.folder / "outputs")
@@ -100,7 +103,11 @@ class OutputLinks:
 
 
 def link_or_copy(src: str, dst: str) -> None:
+    # shutil is imported where a copy is made, not with this module: stored outputs are shared by links
+    # (objects.share_folder), and every submit loads this module before its first step starts.
     try:
         os.link(src, dst)
     except OSError:
+        import shutil
+
         shutil.copy2(src, dst)

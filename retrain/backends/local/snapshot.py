@@ -10,7 +10,6 @@ and steps that leave the code unchanged, cost one copy.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from ...errors import BackendError
@@ -112,6 +111,8 @@ def save_snapshot(store: Path, pipeline: Pipeline) -> Path:
         except OSError:
             pass
     else:
+        import shutil  # publishing copies; a submit, which imports this module, does not
+
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp, fd = _staging(target.parent)
         try:

@@ -6,6 +6,7 @@ with any shell syntax, or naming a builtin, goes through bash as before."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 
 from retrain.backends.base import RunStatus, StepStatus
 from retrain.backends.local import LocalBackend
-from retrain.backends.local.direct import environment, plain_words
+from retrain.backends.local.direct import environment, find_program, plain_words
 from retrain.pipeline.load import load_pipeline
 from tests.backends.local.runs import submit, wait_for, write_pipeline
 
@@ -96,6 +97,34 @@ def test_a_plain_command_sees_what_bash_would_have_given_it(tmp_path: Path) -> N
     again = wait_for(backend, submit(backend, "k2", force=True))
     assert again.status is RunStatus.COMPLETED, again.message
     assert starts() == [shell_start(Path(again.url.removeprefix("file://")))]  # type: ignore[union-attr]
+
+
+def test_a_program_is_found_where_bash_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """find_program against bash's own search (`type -P`), run in the same folder with the same PATH: an empty
+    entry is the current folder, a folder may end in a slash, a file that is not executable and a folder of the
+    program's name are passed over. Where bash finds no executable file it names the first file that is not
+    (and fails on it, "Permission denied"); find_program then finds nothing, and bash runs the command to fail as
+    it does. (The worker finds the bash that runs steps, and a parallel step its python, this way.)"""
+    bash = real_bash()
+    here, first, second = tmp_path / "here", tmp_path / "first", tmp_path / "second"
+    for folder in (here, first, second):
+        folder.mkdir()
+    for folder in (here, second):
+        (folder / "prog").write_text("#!/bin/sh\n")
+        (folder / "prog").chmod(0o755)
+    (first / "prog").write_text("#!/bin/sh\n")  # not executable
+    (first / "tool").mkdir()  # a folder, not a program
+    (second / "tool").write_text("#!/bin/sh\n")
+    (second / "tool").chmod(0o755)
+    paths = [f"{first}:{second}", f"{first}::{second}", f":{second}", f"{first}/:{second}/", f"{first}",
+             f"{tmp_path / 'missing'}:{second}"]
+    monkeypatch.chdir(here)
+    for path in paths:
+        for name in ("prog", "tool", "absent"):
+            told = subprocess.run([bash, "-c", f"type -P {name}"], cwd=here, env={"PATH": path}, capture_output=True,
+                                  text=True).stdout.strip()
+            runnable = told if told and os.access(here / told, os.X_OK) else None
+            assert (path, name, find_program(name, path)) == (path, name, runnable)
 
 
 def test_a_program_that_cannot_start_fails_as_bash_says(tmp_path: Path) -> None:
