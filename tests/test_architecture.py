@@ -169,6 +169,28 @@ def test_each_verb_loads_only_its_rooms(argv, rooms, libraries):
     assert sorted(libraries & loaded) == []
 
 
+# The command as its console script runs it, counting the collector's runs from its entry on.
+COLLECTIONS = """
+import atexit, gc, sys
+from retrain.cli.main import main_entry
+runs = []
+gc.callbacks.append(lambda phase, info: runs.append(info["generation"]) if phase == "start" else None)
+atexit.register(lambda: print("collections:", len(runs)))
+sys.argv = ["retrain", *sys.argv[1:]]
+main_entry()
+"""
+
+
+def test_a_command_starts_without_collecting_garbage(project: Path, tmp_path: Path) -> None:
+    """A command's start-up makes next to no garbage in cycles; the collector, run every 700 new objects, ran ~25
+    times in it (cli/main.py, GC_YOUNGEST). Fails when a command's start-up has grown past 50,000 objects."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(PACKAGE.parent)}
+    for argv in (["validate"], ["publish"], ["submit", "tiny"]):
+        done = subprocess.run([sys.executable, "-c", COLLECTIONS, *argv], cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert (argv, done.stdout.splitlines()[-1]) == (argv, "collections: 0")
+
+
 # What a local submit has loaded when it forks the run's worker: what the run needs, and not what only comes after
 # the step starts (following, judging, reporting a review) nor what the file does not use (a gate, a sweep), nor
 # shutil (a copy's: outputs are shared by links). A step's start waits for every module loaded before it
