@@ -169,6 +169,17 @@ def test_each_verb_loads_only_its_rooms(argv, rooms, libraries):
     assert sorted(libraries & loaded) == []
 
 
+# What only reads the store and prints: no judging (the gate, the promotion, decimal), no templates, no HTTP.
+JUDGING = {"retrain.review.promote", "retrain.review.gate", "retrain.review.baseline", "retrain.config.gate", "decimal",
+           "jinja2", "requests", "msal"}
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["endpoints"], ["history", "tiny"]], ids=" ".join)
+def test_a_verb_that_lists_loads_no_judging(project: Path, argv: list[str]) -> None:
+    loaded_by(["publish"], project)
+    assert sorted(JUDGING & loaded_by(argv, project)) == []
+
+
 # The command as its console script runs it, counting the collector's runs from its entry on.
 COLLECTIONS = """
 import atexit, gc, sys

@@ -9,7 +9,7 @@ from typing import Any
 from ..config.backend import make_backend
 from ..errors import EXIT_OK, EXIT_WORK_FAILED, UsageError
 from ..review.history import Mover, actor_of
-from ..review.promote import Review
+from ..review.records import Review
 from ..report.as_json import print_json
 from .context import config_of
 
