@@ -2,9 +2,9 @@
 a parameter file, or a part of one (a backend, retention, a pipeline's gate), goes into the income sample's file in
 its place, in a copy of the sample, and must validate: a doc example that retrain refuses fails here, at its line.
 
-The other blocks are a workflow or its steps (test_github_manifest.py checks those through actionlint and the
-workflow schema) or an excerpt of a pipeline (docs/pipeline-format.md's, of the sample's own pipeline, which the
-corpus tests load); a block of any other shape fails here until the test knows where it goes."""
+The other blocks are a workflow (test_github_manifest.py checks those through actionlint and the workflow
+schema), a workflow's step or two (a `uses:` line, a `run:` line, shown out of their workflow) or an excerpt of a pipeline (docs/pipeline-format.md's, of the sample's own pipeline, which
+tests/e2e/test_income_sample.py runs); a block of any other shape fails here until the test knows where it goes."""
 
 from __future__ import annotations
 
