@@ -361,17 +361,30 @@ class Remembered:
             blob = marshal.dumps(value)
         except ValueError:  # a value marshal cannot hold (a date): made every time
             return
-        tmp = self.folder / f".{key}.{os.getpid()}"
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(blob)
-            os.replace(tmp, self.folder / key)  # whole or not at all, whoever else writes the same entry
-            _prune(self.folder)  # only after a new entry: a recall costs nothing more
-        except OSError:  # a read-only or full disk, a file where the folder should be: the cache is only a cache
+        if write_whole(self.folder / key, blob):
             try:
-                tmp.unlink(missing_ok=True)
+                _prune(self.folder)  # only after a new entry: a recall costs nothing more
             except OSError:
                 pass
+
+
+def write_whole(target: Path, data: bytes) -> bool:
+    """Write a file of retrain's cache whole or not at all (a reader never sees half of it, whoever else writes the
+    same file meanwhile), making its folder; False when it cannot be written (a read-only or full disk, a file where
+    the folder should be): a cache is only a cache. Not tempfile's: it loads shutil and random with it, and a
+    command writes here before its run's first step starts."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        return True
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
 
 
 def _recall_doc(key: str | None, path: Path, shown: str) -> YamlDoc | None:

@@ -211,6 +211,8 @@ import os, sys
 at_fork = []
 sys.addaudithook(lambda event, args: at_fork.append(sorted(sys.modules)) if event == "os.fork" and not at_fork else None)
 from retrain.cli.main import main
+from retrain.pipeline import hashing
+hashing.RACY_S = -1.0  # files written just now are remembered too: the test's submit rewrites a digest file
 code = main(sys.argv[1:], {**os.environ, "XDG_CACHE_HOME": os.environ["CACHE"]})
 with open(os.environ["LOADED"], "w") as f:
     f.write("\\n".join(at_fork[0]) if at_fork else "no fork")
@@ -220,7 +222,7 @@ sys.exit(code)
 AFTER_THE_STEP_STARTS = {"retrain.flow.follow", "retrain.review.promote", "retrain.review.baseline",
                          "retrain.review.gate", "retrain.review.report", "retrain.config.gate",
                          "retrain.config.promote_block", "retrain.pipeline.tasks", "decimal", "random", "yaml",
-                         "jinja2", "requests", "msal", "shutil"}
+                         "jinja2", "requests", "msal", "shutil", "tempfile"}
 
 
 def test_a_local_submit_forks_its_worker_before_loading_what_comes_after(project: Path, tmp_path: Path) -> None:
@@ -228,9 +230,15 @@ def test_a_local_submit_forks_its_worker_before_loading_what_comes_after(project
     env = {**os.environ, "CACHE": str(tmp_path / "cache"), "LOADED": str(listing), "PYTHONPATH": str(PACKAGE.parent)}
     published = subprocess.run([sys.executable, "-c", AT_FORK, "publish"], cwd=project, env=env, capture_output=True, text=True)
     assert published.returncode == 0 and listing.read_text() == "no fork", published.stderr
+    # A file of the pipeline touched since: the submit writes its digest anew before the fork, as a user's does.
+    digests = list((tmp_path / "cache" / "retrain" / "digests").iterdir())
+    written = {d: d.stat().st_mtime_ns for d in digests}
+    script = project / "pipelines" / "tiny" / "src" / "train.py"
+    script.write_text(script.read_text())
     done = subprocess.run([sys.executable, "-c", AT_FORK, "submit", "tiny"], cwd=project, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert any(d.stat().st_mtime_ns != ns for d, ns in written.items())  # the digest was written again
     loaded = set(listing.read_text().split())
     assert "retrain.backends.local.executor" in loaded  # the fork happened, with the worker's code loaded
     assert sorted(AFTER_THE_STEP_STARTS & loaded) == []  # the files were remembered by the publish: no PyYAML

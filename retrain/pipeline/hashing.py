@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..yamlfile import write_whole
 from .model import Component
 
 SKIP_DIRS = frozenset({"__pycache__", ".git", ".retrain", "mlruns", ".pytest_cache", ".ipynb_checkpoints", ".venv"})
@@ -112,16 +113,8 @@ class _Digests:
         entries = self.shards[key]
         if len(entries) > CACHE_LIMIT:
             entries = self.shards[key] = dict(list(entries.items())[-CACHE_LIMIT // 2:])
-        import tempfile  # only when there is something new to remember
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".digests-", dir=path.parent)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "files": entries}, f)
-            os.replace(tmp, path)  # whole or not at all: readers never see half a cache
-        except OSError:
-            pass  # a cache that cannot be written only costs the next command a re-read
+        # Whole or not at all: readers never see half a cache; one that cannot be written costs a re-read.
+        write_whole(path, json.dumps({"version": 1, "files": entries}).encode())
 
 
 _DIGESTS = _Digests()
