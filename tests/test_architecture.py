@@ -145,7 +145,8 @@ sys.exit(0 if code in (0,) else code)
 
 
 def loaded_by(argv: list[str], cwd: Path) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", LOADED, *argv], cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", LOADED, *argv], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})  # this tree's retrain, not an installed one
     assert done.returncode == 0, done.stderr
     return set(done.stdout.split())
 
@@ -175,8 +176,12 @@ JUDGING = {"retrain.review.promote", "retrain.review.gate", "retrain.review.base
 
 
 @pytest.mark.parametrize("argv", [["runs"], ["endpoints"], ["history", "tiny"]], ids=" ".join)
-def test_a_verb_that_lists_loads_no_judging(project: Path, argv: list[str]) -> None:
-    loaded_by(["publish"], project)
+def test_a_verb_that_lists_loads_no_judging(project: Path, tmp_path: Path, argv: list[str]) -> None:
+    """On a store with a version and a reviewed run to list, as a user's has."""
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    submitted = subprocess.run([sys.executable, "-m", "retrain", "submit", "tiny"], cwd=project, env=env,
+                               capture_output=True, text=True)
+    assert submitted.returncode == 0, submitted.stderr
     assert sorted(JUDGING & loaded_by(argv, project)) == []
 
 

@@ -679,7 +679,9 @@ class FakeAzure:
             return self._invalid(h, problems)
         name = rest.rsplit("/", 1)[1]
         existed = key in self.resources
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        # To the millisecond, as the service's systemData is (two resources made in one second keep their order).
+        t = time.time()
+        now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
         if "/jobs/" in rest:
             if existed:  # PUT on an existing job only replaces its tags, it does not start another
                 self.resources[key]["properties"]["tags"] = body["properties"].get("tags", {})

@@ -25,13 +25,14 @@ def write_config(azure: FakeAzure, tmp_path: Path, gate: str) -> Path:
     return path
 
 
-def run(azure: FakeAzure, tmp_path: Path, gate: str, *, publish: bool, draft: bool = False) -> tuple[list, str]:  # type: ignore[type-arg]
+def run(azure: FakeAzure, tmp_path: Path, gate: str, *, publish: bool, draft: bool = False,
+        commit: str = "c0ffee") -> tuple[list, str]:  # type: ignore[type-arg]
     config = load_config(write_config(azure, tmp_path, gate))
     plan = command_plan(config, ["income"], publish=publish, submit=not publish, command="test")
     if draft:
         plan = Plan(plan.event, tuple(type(i)(**{**i.__dict__, "draft": True}) for i in plan.items))
     out = io.StringIO()
-    outcomes = execute(plan, config, make_backend(azure), ConsoleReporter(out), commit="c0ffee", poll_interval_s=0.01)
+    outcomes = execute(plan, config, make_backend(azure), ConsoleReporter(out), commit=commit, poll_interval_s=0.01)
     return outcomes, out.getvalue()
 
 

@@ -65,8 +65,11 @@ def test_a_review_lists_the_runs_once(azure: FakeAzure, tmp_path: Path) -> None:
     # (Azure ML pages through every pipeline job of the workspace for it).
     project(tmp_path)
     run(azure, tmp_path, ">= 0.9", publish=True)
+    [earlier], _ = run(azure, tmp_path, ">= 0.9", publish=False)
     before = azure.count("GET", r"/jobs$")
-    [submitted], text = run(azure, tmp_path, ">= 0.9", publish=False)
-    assert submitted.conclusion is Conclusion.SUCCESS and "baseline:" in text
+    [submitted], _ = run(azure, tmp_path, ">= 0.9", publish=False, commit="beef")  # another commit: a new run
+    assert submitted.conclusion is Conclusion.SUCCESS
+    assert submitted.review.comparison.baseline_run == earlier.run.id  # chosen from the listing
+    assert [r.id for r in submitted.review.trend] == [earlier.run.id, submitted.run.id]  # and the trend from it too
     assert azure.count("GET", r"/jobs$") - before == 1
     assert azure.violations == []
