@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from retrain.action import inputs as action
+from tests.doc_blocks import is_workflow, yaml_blocks
 from tests.paths import ROOT
 
 BIN = Path(sys.executable).parent
-FENCE = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
 
 
 def _tool(name: str) -> str:
@@ -37,14 +37,7 @@ def manifest() -> dict:
 
 def snippets() -> list[tuple[str, str]]:
     """Every ```yaml block of the README and docs/ that is a workflow (it has on: and jobs:)."""
-    found = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        text = doc.read_text(encoding="utf-8")
-        for m in FENCE.finditer(text):
-            if re.search(r"^jobs:", m.group(1), re.M) and re.search(r"^on:", m.group(1), re.M):
-                line = text.count("\n", 0, m.start()) + 2
-                found.append((f"{doc.relative_to(ROOT)}:{line}", m.group(1)))
-    return found
+    return [(where, text) for where, text in yaml_blocks() if is_workflow(text)]
 
 
 def workflow_files(tmp_path: Path) -> list[Path]:
