@@ -28,16 +28,14 @@ SIGTERM_AFTER_S = 7.5
 
 
 def one_round(tmp: Path) -> tuple[float, float, int]:
-    from tests.conftest import PIPELINE, PREP, PREP_PY, RETRAIN, TRAIN, commit_all, write
+    from tests.conftest import RETRAIN, TINY, commit_all, write
     from tests.fakes.github_api import FakeGitHub
     from tests.github_runner import ENTRYPOINT, Runner
 
     project = tmp / "repo"
-    write(project, {
-        "retrain.yml": RETRAIN, "pipelines/tiny/pipeline.yml": PIPELINE, "pipelines/tiny/components/prep.yml": PREP,
-        "pipelines/tiny/components/train.yml": TRAIN, "pipelines/tiny/src/prep.py": PREP_PY,
+    write(project, {  # the tests' tiny project, its training step one that ignores SIGTERM and sleeps
+        **TINY, "retrain.yml": RETRAIN, "data/other.csv": "x,y\n9,9\n",
         "pipelines/tiny/src/train.py": "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n",
-        "pipelines/tiny/data/train.csv": "x,y\n1,2\n", "data/train.csv": "x,y\n1,2\n", "data/other.csv": "x,y\n9,9\n",
     })
     commit_all(project)
     (tmp / "runner").mkdir()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from retrain.cli import main as cli_main
 from retrain.cli.main import main
 
 VERBS = ["validate", "plan", "publish", "submit", "status", "cancel", "runs", "endpoints", "sync"]
@@ -20,6 +22,22 @@ def test_every_verb_has_help_with_an_example(verb: str, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "example" in out
     assert f"retrain {verb}" in out or "retrain -f" in out
+
+
+@pytest.mark.parametrize("columns", ["50", "120", "0", "-1", "wide", None])
+def test_help_is_as_wide_as_argparse_would_make_it(columns: str | None, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # retrain's formatter finds the width without shutil (cli/main.py): the width shutil finds, whatever COLUMNS says.
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    width = shutil.get_terminal_size().columns
+    assert cli_main._columns() == width
+    assert main(["submit", "--help"], {}) == 0
+    out = capsys.readouterr().out
+    options = out[out.index("options:"):out.index("examples:")].splitlines()  # the description and examples: as written
+    assert max(len(line) for line in options) <= width and len(options) > 5
 
 
 def test_validate_a_good_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

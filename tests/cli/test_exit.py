@@ -4,6 +4,7 @@ an exit must still do: its code, the streams flushed, the atexit handlers run, a
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from pathlib import Path
 from ..paths import ROOT
 
 
+# This tree's retrain, with buffered output, as a terminal-less run has unless told otherwise: what the exit must
+# flush is there (this machine's environment sets PYTHONUNBUFFERED).
+ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(ROOT)}
+
+
 def ended(body: str) -> subprocess.CompletedProcess[str]:
     script = "import atexit, sys, threading, time\nfrom retrain.cli.main import exit_now\n" + body
-    # Buffered output, as a terminal-less run has unless told otherwise: what the exit must flush is there.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          env={**env, "PYTHONPATH": str(ROOT)})
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=ENV)
 
 
 def test_the_code_the_output_and_the_atexit_handlers_survive_the_quick_exit() -> None:
@@ -34,7 +37,6 @@ def test_a_thread_still_running_is_waited_for() -> None:
     done = ended("threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start()\n"
                  "exit_now(0)\n")
     assert (done.returncode, done.stdout) == (0, "thread finished\n")
-
 
 
 def test_a_dropped_store_in_a_reference_cycle_is_closed_and_its_log_copied(tmp_path: Path) -> None:
@@ -63,10 +65,9 @@ def test_a_report_that_could_not_be_written_is_a_failure_said_on_stderr() -> Non
     # Output sent to a full disk: the quick exit's flush fails. The command must not end 0 as if the report had
     # arrived (the interpreter's own exit would not either), and says why on stderr.
     script = "import sys\nfrom retrain.cli.main import exit_now\nprint('the report')\nexit_now(0)\n"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE, text=True,
-                              timeout=60, env={**env, "PYTHONPATH": str(ROOT)})
+                              timeout=60, env=ENV)
     assert done.returncode == 1
     assert done.stderr == ("retrain: the output could not all be written: No space left on device. Free some space "
                            "where it goes, or send it elsewhere, and run the command again.\n")
@@ -74,7 +75,6 @@ def test_a_report_that_could_not_be_written_is_a_failure_said_on_stderr() -> Non
 
 def test_a_closed_output_keeps_the_commands_exit_code() -> None:
     # Started with stdout closed (`retrain ... >&-`): Python has no sys.stdout; the exit is the command's, no traceback.
-    done = subprocess.run(["bash", "-c", f"exec {sys.executable} -c 'from retrain.cli.main import exit_now; exit_now(3)' >&-"],
-                          capture_output=True, text=True, timeout=60,
-                          env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(["bash", "-c", f"exec {shlex.quote(sys.executable)} -c 'from retrain.cli.main import exit_now; exit_now(3)' >&-"],
+                          capture_output=True, text=True, timeout=60, env=ENV)
     assert (done.returncode, done.stderr) == (3, "")

@@ -43,10 +43,8 @@ def test_publish_versions_by_content(azure: FakeAzure, tmp_path: Path) -> None:
 
 def two_versions(azure: FakeAzure, tmp_path: Path) -> AzureMLBackend:
     """The income sample published twice, its code changed between: versions 1 (the default) and 2."""
-    backend = make_backend(azure)
-    path = project(tmp_path)
-    backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
-    project(tmp_path, code="print('v2')\n")
+    backend = published(azure, tmp_path)
+    path = project(tmp_path, code="print('v2')\n")
     backend.publish(load_pipeline(path), endpoint="income-retrain", make_default=False, source_commit=None)
     return backend
 
@@ -80,7 +78,8 @@ def test_a_pinned_number_is_read_from_its_deployment_alone(azure: FakeAzure, tmp
     backend = two_versions(azure, tmp_path)
     before = len(azure.requests)
     run = backend.submit(request("rt-pinned-two", version=2, training_data=ADULT, rate=0.2))
-    assert run.version == 2
+    job = azure.resources[f"{azure.workspace_path}/jobs/{run.id}"]["properties"]
+    assert job["componentId"].endswith("/components/income_retrain/versions/2") and run.version == 2
     reads = [p.split("/workspaces/")[-1].split("?")[0] for m, p, _, _ in azure.requests[before:] if m == "GET"]
     assert [r for r in reads if "batchEndpoints" in r] == ["ml-ws/batchEndpoints/income-retrain/deployments/v2"]
     with pytest.raises(NotFound, match=r"^endpoint 'income-retrain' has no version 7\. Its versions: 1, 2\.$"):

@@ -125,6 +125,8 @@ def test_a_program_is_found_where_bash_finds_it(tmp_path: Path, monkeypatch: pyt
                                   text=True).stdout.strip()
             runnable = told if told and os.access(here / told, os.X_OK) else None
             assert (path, name, find_program(name, path)) == (path, name, runnable)
+    # What bash said, in two of those cases: the current folder's program, and the first executable file.
+    assert (find_program("prog", f":{second}"), find_program("prog", f"{first}:{second}")) == ("./prog", f"{second}/prog")
 
 
 def test_a_program_that_cannot_start_fails_as_bash_says(tmp_path: Path) -> None:

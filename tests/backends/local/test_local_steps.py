@@ -174,6 +174,7 @@ def test_steps_that_ended_before_a_failed_step_thread_are_handed_back_first() ->
         give_up = time.monotonic() + 10
         while pool.done.qsize() < 2 and time.monotonic() < give_up:
             time.sleep(0.01)
+        assert pool.done.qsize() == 2  # both ends are waiting: the one ended() call below could take both
         assert pool.ended(timeout=None) == [("good", (0, "started", "ended"))]
         with pytest.raises(RuntimeError, match="a step thread's bug"):
             pool.ended(timeout=None)
