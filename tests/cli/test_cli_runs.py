@@ -23,7 +23,9 @@ def make_slow(project: Path) -> None:
 def wait_for_pid(project: Path) -> int:
     give_up = time.monotonic() + 60
     while time.monotonic() < give_up:
-        found = list((project / ".retrain" / "runs").rglob("pid.txt")) if (project / ".retrain" / "runs").exists() else []
+        # Where the train step runs (its folder's code/), not a walk of the whole run: the worker renames and
+        # removes the folders of a step that ended while a walk could be inside them.
+        found = list((project / ".retrain" / "runs").glob("*/steps/train/code/pid.txt"))
         if found and found[0].read_text():
             return int(found[0].read_text())
         time.sleep(0.05)
